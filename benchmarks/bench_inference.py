@@ -1,0 +1,162 @@
+"""Inference time and peak memory for 1080p and 4K plates, whole-image vs tiled.
+
+    python -m benchmarks.bench_inference [--model=checkpoints/default] [--sizes=1920x1080,4096x2160]
+
+Each (size, mode) runs in a fresh process: load the model with tfnormals.model_io.NormalsModel
+(the path tfnormals.predict uses), make a random float32 plate, run
+tfnormals.tiling.predict_tiled once as a warm-up and `--repeats` more times; the figure is the
+median. `whole` is tile=0 (one call on the full plate, padded to the model's stride); `tiled`
+is tile 512, overlap 64, 4 tiles per call — predict's default. Peak RSS is the kernel's
+ru_maxrss of that process (os.wait4), so it includes TensorFlow and the model. Reading and
+writing image files is not included.
+
+Without a model at --model (checkpoints/default is written when the shipped model is
+trained), a generator with configs/default.flags' architecture and random weights is exported
+to a temp folder with tfnormals.export.export_generator: the architecture, not the weights,
+sets the speed.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+from benchmarks import common
+
+MODULE = "benchmarks.bench_inference"
+TARGET_S = {(1920, 1080): 3.0, (4096, 2160): 12.0}
+TARGET_RSS_MB = {(4096, 2160): 3 * 1024.0}
+
+
+def current_rss_mb():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+
+
+def _child(cfg):
+    import numpy as np
+    from tfnormals import tiling
+    from tfnormals.model_io import NormalsModel
+    start = time.perf_counter()
+    model = NormalsModel(cfg["model"])
+    load_s = time.perf_counter() - start
+    loaded_rss = current_rss_mb()
+    image = np.random.default_rng(0).random((cfg["height"], cfg["width"], 3), dtype=np.float32)
+    run = lambda: tiling.predict_tiled(model, image, cfg["tile"], cfg["overlap"])
+    start = time.perf_counter()
+    out = run()
+    first_s = time.perf_counter() - start
+    assert out.shape == image.shape, out.shape
+    seconds = common.timed(run, repeats=cfg["repeats"], warmup=0)
+    common.emit({"load_s": load_s, "first_s": first_s, "seconds": seconds, "rss_after_load_mb": loaded_rss})
+
+
+def _export_child(output_dir, flagfile):
+    from tfnormals import export
+    from tfnormals.unet import build_generator
+    config = common.train_config(flagfile)
+    generator = build_generator(**config.generator_kwargs())
+    export.export_generator(generator, output_dir, export.metadata(config, 0))
+    common.emit({"params": generator.count_params()})
+
+
+def tiles_and_pixels(width, height, tile, overlap):
+    """Tile count and pixels computed by the network per plate pixel (model-stride padding aside)."""
+    from tfnormals.tiling import tile_starts  # numpy only
+    if tile <= 0 or (width <= tile and height <= tile):
+        return 1, 1.0
+    th, tw = min(tile, height), min(tile, width)
+    n = len(tile_starts(height, th, overlap)) * len(tile_starts(width, tw, overlap))
+    return n, n * th * tw / (width * height)
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--model", default=common.DEFAULT_MODEL, help="SavedModel or run folder.")
+    p.add_argument("--flagfile", default=common.DEFAULT_FLAGS, help="Architecture for the stand-in model.")
+    p.add_argument("--sizes", default="1920x1080,4096x2160", help="WIDTHxHEIGHT list.")
+    p.add_argument("--modes", default="whole,tiled")
+    p.add_argument("--tile", type=int, default=512)
+    p.add_argument("--overlap", type=int, default=64)
+    p.add_argument("--repeats", type=int, default=3, help="Timed runs after the warm-up.")
+    p.add_argument("--json_out", default="")
+    p.add_argument("--child", default="", help=argparse.SUPPRESS)
+    p.add_argument("--export_child", default="", help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    if args.child:
+        return _child(json.loads(args.child))
+    if args.export_child:
+        return _export_child(args.export_child, args.flagfile)
+    model, stand_in = args.model, None
+    if not os.path.exists(model):
+        stand_in = tempfile.mkdtemp(prefix="bench_inference-model-")
+        model = os.path.join(stand_in, "model")
+        print(f"[bench_inference] no model at {args.model}; exporting a random-weight stand-in ...", file=sys.stderr,
+              flush=True)
+        common.run_child(MODULE, [f"--export_child={model}", f"--flagfile={args.flagfile}"])
+    rows = []
+    try:
+        for size in args.sizes.split(","):
+            width, height = (int(v) for v in size.lower().split("x"))
+            for mode in args.modes.split(","):
+                tile = args.tile if mode == "tiled" else 0
+                print(f"[bench_inference] {width}x{height} {mode} ...", file=sys.stderr, flush=True)
+                cfg = {"model": model, "width": width, "height": height, "tile": tile, "overlap": args.overlap,
+                       "repeats": args.repeats}
+                r = common.run_child(MODULE, [f"--child={json.dumps(cfg)}"])
+                tiles, redundancy = tiles_and_pixels(width, height, tile, args.overlap)
+                rows.append({"width": width, "height": height, "mode": mode, "seconds": common.median(r["seconds"]),
+                             "all_seconds": r["seconds"], "first_s": r["first_s"], "load_s": r["load_s"],
+                             "peak_rss_mb": r["peak_rss_mb"], "rss_after_load_mb": r["rss_after_load_mb"],
+                             "tiles": tiles, "pixel_factor": redundancy})
+    finally:
+        if stand_in:
+            shutil.rmtree(stand_in, ignore_errors=True)
+    table = common.markdown_table(
+        ["plate", "mode", "median s", "MPix/s", "warm-up s", "model load s", "RSS after load MB", "peak RSS MB",
+         "tiles", "pixels computed ×"],
+        [[f"{r['width']}×{r['height']}", r["mode"] + (f" {args.tile}/{args.overlap}" if r["mode"] == "tiled" else ""),
+          r["seconds"], r["width"] * r["height"] / 1e6 / r["seconds"], r["first_s"], r["load_s"],
+          r["rss_after_load_mb"], r["peak_rss_mb"], r["tiles"], r["pixel_factor"]] for r in rows])
+    source = f"`{common.display_path(args.model)}`" if not stand_in else \
+        f"random-weight stand-in exported from `{common.display_path(args.flagfile)}` (no model at " \
+        f"`{common.display_path(args.model)}`)"
+    text = (f"### Inference (model: {source}; fresh process per row, median of {args.repeats} runs after a warm-up)"
+            f"\n\n" + table)
+    return common.finish(MODULE, argv, {"name": "inference", "markdown": text, "rows": rows, "stand_in": bool(stand_in),
+                                        "targets": targets(rows)}, args.json_out)
+
+
+def targets(rows):
+    out = []
+    for (w, h), limit in TARGET_S.items():
+        tiled = [r for r in rows if (r["width"], r["height"]) == (w, h) and r["mode"] == "tiled"]
+        whole = [r for r in rows if (r["width"], r["height"]) == (w, h) and r["mode"] == "whole"]
+        if not tiled:
+            continue
+        t = tiled[0]
+        note = f" (whole {whole[0]['seconds']:.1f} s)" if whole else ""
+        limits = (f"{t['tiles']} tiles compute {t['pixel_factor']:.2f}× the plate's pixels at "
+                  f"{w * h * t['pixel_factor'] / 1e6 / t['seconds']:.2f} MPix/s" + note)
+        out.append(common.target(f"{w}×{h} ≤ {limit:g} s (tiled, predict's default)", f"{t['seconds']:.1f} s{note}",
+                                 t["seconds"] <= limit, limits))
+        if (w, h) in TARGET_RSS_MB:
+            rss_limit = TARGET_RSS_MB[(w, h)]
+            note = f" (whole {whole[0]['peak_rss_mb'] / 1024:.2f} GB)" if whole else ""
+            out.append(common.target(f"{w}×{h} peak RSS ≤ {rss_limit / 1024:g} GB (tiled)",
+                                     f"{t['peak_rss_mb'] / 1024:.2f} GB{note}", t["peak_rss_mb"] <= rss_limit,
+                                     f"{t['rss_after_load_mb']:.0f} MB after loading TF + model; "
+                                     f"the rest is activations of a 4-tile batch" + note))
+    return out
+
+
+if __name__ == "__main__":
+    main()

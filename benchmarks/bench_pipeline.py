@@ -1,0 +1,148 @@
+"""Input pipeline on one core vs the training step's consumption rate, in one run.
+
+    python -m benchmarks.bench_pipeline [--records_dir=../data/records192] [--batches=40] [--steps=8]
+
+Pipeline: tfnormals.data.make_dataset in training mode with the shipped config's settings
+(configs/default.flags: batch, load size, shuffle buffer), restricted to one core with
+tf.data options (threading.private_threadpool_size=1, threading.max_intra_op_parallelism=1,
+autotune.cpu_budget=1, applied with ds.with_options). After a warm-up that fills the shuffle
+buffer, `--batches` batches are pulled as fast as possible; the CPU time the process used
+meanwhile divided by the wall time says how many cores it really took. A second, reduced
+pipeline (read + parse + decode only, same options) shows how much of it is PNG decoding.
+
+Step: tfnormals.gan.NormalsGAN built by tfnormals.train.build_gan from the same config
+(augmentation included, all cores), trained with fit() on a few batches held in memory, so
+the rate is the step alone; step time is the median interval between on_train_batch_end
+calls after `--warmup_steps`. Target: pipeline batches/s ≥ 3 × step batches/s on ≤ 1 core.
+"""
+
+import argparse
+import os
+import shutil
+import sys
+import time
+
+from benchmarks import common
+
+MODULE = "benchmarks.bench_pipeline"
+TARGET_RATIO = 3.0
+CORE_TOLERANCE = 1.1  # the consuming Python thread adds a little on top of the pipeline's one thread
+
+
+def one_core_options():
+    import tensorflow as tf
+    options = tf.data.Options()
+    options.threading.private_threadpool_size = 1
+    options.threading.max_intra_op_parallelism = 1
+    options.autotune.cpu_budget = 1
+    return options
+
+
+def pull(iterator, count):
+    """Pull `count` elements; returns (wall seconds, CPU seconds of this process)."""
+    cpu0, t0 = common.cpu_seconds(), time.perf_counter()
+    for _ in range(count):
+        next(iterator)
+    return time.perf_counter() - t0, common.cpu_seconds() - cpu0
+
+
+def measure_pipeline(records_dir, config, batches, warmup):
+    from tfnormals import data
+    ds = data.make_dataset(records_dir, "train", config.batch_size, config.load_size, training=True,
+                           shuffle_buffer=config.shuffle_buffer, cache=config.cache, seed=config.seed)
+    it = iter(ds.with_options(one_core_options()))
+    fill_s, _ = pull(it, warmup)  # the first batch waits for the shuffle buffer
+    wall, cpu = pull(it, batches)
+    return {"batches_per_s": batches / wall, "cores": cpu / wall, "fill_s": fill_s, "wall_s": wall}
+
+
+def measure_decode(records_dir, examples):
+    """Examples/s of read + parse + decode alone (no shuffle, crop, batch), one core."""
+    import tensorflow as tf
+    from tfnormals import data, records
+    files = data.list_shards(records_dir, "train")
+    ds = tf.data.TFRecordDataset(files).map(records.decode_example, num_parallel_calls=tf.data.AUTOTUNE).repeat()
+    it = iter(ds.with_options(one_core_options()))
+    pull(it, 8)
+    wall, cpu = pull(it, examples)
+    return {"examples_per_s": examples / wall, "cores": cpu / wall}
+
+
+def measure_step(records_dir, config, steps, warmup_steps, held_batches=4):
+    """Median seconds per NormalsGAN train step on in-memory batches (returns dict)."""
+    import keras
+    import tensorflow as tf
+    from tfnormals import data
+    from tfnormals.train import build_gan
+    keras.utils.set_random_seed(config.seed)
+    ds = data.make_dataset(records_dir, "train", config.batch_size, config.load_size, training=True,
+                           shuffle_buffer=64, seed=config.seed)
+    held = [{k: b[k] for k in ("beauty", "normals", "mask")} for b in ds.take(held_batches)]
+    stacked = {k: tf.stack([b[k] for b in held]) for k in held[0]}
+    memory = tf.data.Dataset.from_tensor_slices(stacked).repeat()
+    gan = build_gan(config)
+    intervals = common.fit_step_times(gan, memory, warmup_steps, steps)
+    step_s = common.median(intervals[warmup_steps:])
+    return {"step_s": step_s, "batches_per_s": 1.0 / step_s, "images_per_s": config.batch_size / step_s,
+            "first_step_s": intervals[0], "intervals": intervals}
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--records_dir", default=common.DEFAULT_RECORDS,
+                   help="Records to read (default ../data/records192; a small set is made if missing).")
+    p.add_argument("--flagfile", default=common.DEFAULT_FLAGS, help="Training config to take settings from.")
+    p.add_argument("--batches", type=int, default=40, help="Timed pipeline batches.")
+    p.add_argument("--warmup_batches", type=int, default=5)
+    p.add_argument("--decode_examples", type=int, default=120, help="Timed examples of the decode-only pipeline.")
+    p.add_argument("--steps", type=int, default=8, help="Timed train steps.")
+    p.add_argument("--warmup_steps", type=int, default=3)
+    p.add_argument("--json_out", default="")
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    records_dir, made = args.records_dir, None
+    if not common.has_records(records_dir):
+        print(f"[bench_pipeline] no records in {records_dir}; making a small set ...", file=sys.stderr, flush=True)
+        records_dir = made = common.small_records()
+    try:
+        config = common.train_config(args.flagfile, records_dir=records_dir)
+        print("[bench_pipeline] pipeline ...", file=sys.stderr, flush=True)
+        pipe = measure_pipeline(records_dir, config, args.batches, args.warmup_batches)
+        decode = measure_decode(records_dir, args.decode_examples)
+        print("[bench_pipeline] train step ...", file=sys.stderr, flush=True)
+        step = measure_step(records_dir, config, args.steps, args.warmup_steps)
+    finally:
+        if made:
+            shutil.rmtree(os.path.dirname(made), ignore_errors=True)
+    ratio = pipe["batches_per_s"] / step["batches_per_s"]
+    decode_batch_s = config.batch_size / decode["examples_per_s"]
+    pipe_batch_s = 1.0 / pipe["batches_per_s"]
+    rows = [["input pipeline, 1 core (tf.data options)", pipe["batches_per_s"],
+             pipe["batches_per_s"] * config.batch_size, 1000 * pipe_batch_s, pipe["cores"]],
+            ["  of which read+parse+decode (same options)", decode["examples_per_s"] / config.batch_size,
+             decode["examples_per_s"], 1000 * decode_batch_s, decode["cores"]],
+            ["train step (fit on in-memory batches, all cores)", step["batches_per_s"], step["images_per_s"],
+             1000 * step["step_s"], None]]
+    text = (f"### Input pipeline vs training step (`{args.flagfile and common.display_path(args.flagfile)}`: "
+            f"batch {config.batch_size}, load {config.load_size}, crop {config.crop_size}, shuffle buffer "
+            f"{config.shuffle_buffer}; records `{records_dir if not made else 'small temporary set'}`)\n\n"
+            + common.markdown_table(["stage", "batches/s", "images/s", "ms/batch", "cores used"], rows)
+            + f"\n\nPipeline / step ratio (same run): **{ratio:.2f}×** "
+              f"(shuffle-buffer fill + {args.warmup_batches} warm-up batches took {pipe['fill_s']:.1f} s; "
+              f"first train step incl. tracing {step['first_step_s']:.1f} s)")
+    met = ratio >= TARGET_RATIO and pipe["cores"] <= CORE_TOLERANCE
+    limits = (f"pipeline {1000 * pipe_batch_s:.0f} ms/batch on {pipe['cores']:.2f} cores, of which decoding "
+              f"~{1000 * decode_batch_s:.0f} ms ({100 * min(decode_batch_s / pipe_batch_s, 1):.0f}%); "
+              f"step {1000 * step['step_s']:.0f} ms/batch")
+    targets = [common.target(f"pipeline ≥ {TARGET_RATIO:g}× train-step rate on ≤ 1 core",
+                             f"{ratio:.2f}× on {pipe['cores']:.2f} cores", met, limits)]
+    return common.finish(MODULE, argv, {"name": "pipeline", "markdown": text, "pipeline": pipe, "decode": decode,
+                                        "step": step, "ratio": ratio, "targets": targets}, args.json_out)
+
+
+if __name__ == "__main__":
+    main()

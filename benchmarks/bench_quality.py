@@ -1,0 +1,72 @@
+"""Model quality: tfnormals.evaluate's table (model vs flat, best constant, luminance gradient).
+
+    python -m benchmarks.bench_quality [--model=checkpoints/default] [--records=../data/records192] [--split=test]
+
+The shipped model is evaluated on the held-out split of the records, whole images, over masked
+pixels (mean/median angular error in degrees, % of pixels under 11.25°/22.5°/30°). The
+baselines are fitted on the first 64 images of the records' train split
+(evaluate.fit_baselines), as `python -m tfnormals.evaluate` does. Without a model the
+section says so instead of inventing numbers.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from benchmarks import common
+
+MODULE = "benchmarks.bench_quality"
+
+
+def model_step(path):
+    info = os.path.join(path, "tfnormals.json")
+    if os.path.isfile(info):
+        with open(info) as f:
+            return json.load(f).get("step")
+    return None
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--model", default=common.DEFAULT_MODEL, help="SavedModel or training run folder.")
+    p.add_argument("--records", default=common.DEFAULT_RECORDS, help="Records folder (evaluated split + train split).")
+    p.add_argument("--split", default="test")
+    p.add_argument("--fit_images", type=int, default=64, help="Train images the baselines are fitted on.")
+    p.add_argument("--max_images", type=int, default=0, help="Evaluate at most this many images (0 = all).")
+    p.add_argument("--json_out", default="")
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    rel = common.display_path
+    title = f"### Model quality (`{rel(args.model)}` on `{rel(args.records)}` {args.split} split)"
+    missing = [what for what, ok in (("model", os.path.exists(args.model)),
+                                     (f"{args.split} records", common.has_records(args.records, args.split)),
+                                     ("train records", common.has_records(args.records, "train"))) if not ok]
+    if missing:
+        text = f"{title}\n\nNot measured: no {' and no '.join(missing)} yet."
+        return common.finish(MODULE, argv, {"name": "quality", "markdown": text, "skipped": missing, "targets": []},
+                             args.json_out)
+    from tfnormals import evaluate
+    from tfnormals.model_io import NormalsModel
+    start = time.perf_counter()
+    model = NormalsModel(args.model)
+    fitted = evaluate.fit_baselines(list(evaluate.iter_records(args.records, "train", args.fit_images)))
+    report = evaluate.evaluate(model, evaluate.iter_records(args.records, args.split, args.max_images), fitted)
+    seconds = time.perf_counter() - start
+    step = model_step(args.model)
+    text = (f"{title}\n\n" + evaluate.format_table(report)
+            + f"\n\nModel step {step if step is not None else '?'}; baselines fitted on {args.fit_images} train images "
+              f"(best constant {[round(v, 3) for v in fitted['best_constant']]}, gradient strength "
+              f"{fitted['gradient_strength']}); {seconds:.0f} s.")
+    summary = {m: report[m] for m in evaluate.METHODS}
+    return common.finish(MODULE, argv, {"name": "quality", "markdown": text, "metrics": summary,
+                                        "count": report["count"], "fitted": fitted, "targets": []}, args.json_out)
+
+
+if __name__ == "__main__":
+    main()

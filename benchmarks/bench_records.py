@@ -1,0 +1,119 @@
+"""make_records throughput: samples/s and input MB/s with 1 vs N reader processes.
+
+    python -m benchmarks.bench_records [--input_dir=DIR] [--num_samples=48 --resolution=128 --spp=8]
+
+Without --input_dir a small set is rendered first with `python -m data_tools.render` (its own
+process, so Dr.Jit never shares one with TensorFlow). Each worker count then runs in a fresh
+process that imports TensorFlow before the clock starts and calls
+data_tools.make_records.make_records into a new empty folder `--repeats` times; the figure is
+the median. workers > 1 includes starting its spawn pool, as every real run pays it; the
+"pool start" column is that fixed cost alone (a spawn pool running a trivial job).
+Input MB/s counts the bytes of the files make_records reads per sample (beauty, normals, mask).
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+from benchmarks import common
+
+MODULE = "benchmarks.bench_records"
+
+
+def _child(cfg):
+    import tensorflow as tf  # noqa: F401  (import cost is not make_records' cost)
+    from data_tools import make_records, pairs
+    layout = pairs.PairLayout()
+    ids = pairs.find_samples(cfg["input_dir"], layout)
+    input_bytes = sum(os.path.getsize(layout.path(cfg["input_dir"], role, i))
+                      for i in ids for role in ("beauty", "normals", "mask"))
+    seconds, out_bytes, counts = [], 0, {}
+    for _ in range(cfg["repeats"]):
+        out = tempfile.mkdtemp(prefix="bench_records-")
+        try:
+            start = time.perf_counter()
+            index = make_records.make_records(cfg["input_dir"], out, layout, num_shards=cfg["num_shards"],
+                                              workers=cfg["workers"])
+            seconds.append(time.perf_counter() - start)
+            counts = index["counts"]
+            out_bytes = sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out) if f.endswith(".tfrecord"))
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
+    pool_s = None
+    if cfg["workers"] > 1:  # fixed cost of a spawn pool (interpreter start-up, no job imports)
+        import multiprocessing
+        start = time.perf_counter()
+        with multiprocessing.get_context("spawn").Pool(cfg["workers"]) as pool:
+            pool.map(abs, range(cfg["workers"]))
+        pool_s = time.perf_counter() - start
+    common.emit({"samples": len(ids), "written": sum(counts.values()), "input_bytes": input_bytes,
+                 "output_bytes": out_bytes, "seconds": seconds, "pool_start_s": pool_s})
+
+
+def render_set(args):
+    """Render a small set into a temp folder; returns (folder, seconds)."""
+    folder = tempfile.mkdtemp(prefix="bench_records-input-")
+    start = time.perf_counter()
+    common.run_child("data_tools.render", [f"--output_dir={folder}", f"--num_samples={args.num_samples}",
+                                           f"--resolution={args.resolution}", f"--spp={args.spp}", "--seed=7"])
+    return folder, time.perf_counter() - start
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--input_dir", default="", help="Existing folder of sample pairs (default: render one).")
+    p.add_argument("--num_samples", type=int, default=48, help="Samples to render when no --input_dir.")
+    p.add_argument("--resolution", type=int, default=128)
+    p.add_argument("--spp", type=int, default=8)
+    p.add_argument("--workers", default="1,2", help="Worker counts to compare (one process each).")
+    p.add_argument("--num_shards", type=int, default=4)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--json_out", default="")
+    p.add_argument("--child", default="", help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    if args.child:
+        return _child(json.loads(args.child))
+    input_dir, rendered, render_s = args.input_dir, False, None
+    if not input_dir:
+        print(f"[bench_records] rendering {args.num_samples} samples ...", file=sys.stderr, flush=True)
+        input_dir, render_s = render_set(args)
+        rendered = True
+    try:
+        rows = []
+        for workers in [int(w) for w in args.workers.split(",")]:
+            print(f"[bench_records] workers={workers} ...", file=sys.stderr, flush=True)
+            cfg = {"input_dir": input_dir, "workers": workers, "num_shards": args.num_shards, "repeats": args.repeats}
+            r = common.run_child(MODULE, [f"--child={json.dumps(cfg)}"])
+            s = common.median(r["seconds"])
+            rows.append({"workers": workers, "samples": r["samples"], "written": r["written"], "seconds": s,
+                         "samples_per_s": r["samples"] / s, "input_mb_s": r["input_bytes"] / 1e6 / s,
+                         "input_mb": r["input_bytes"] / 1e6, "output_mb": r["output_bytes"] / 1e6,
+                         "all_seconds": r["seconds"], "pool_start_s": r["pool_start_s"]})
+    finally:
+        if rendered:
+            shutil.rmtree(input_dir, ignore_errors=True)
+    base = rows[0]["samples_per_s"]
+    table = common.markdown_table(
+        ["workers", "samples", "median s", "samples/s", "input MB/s", "input MB", "records MB", "pool start s",
+         "speed-up vs first"],
+        [[r["workers"], r["samples"], r["seconds"], r["samples_per_s"], r["input_mb_s"], r["input_mb"], r["output_mb"],
+          r["pool_start_s"], r["samples_per_s"] / base] for r in rows])
+    source = (f"{args.num_samples} samples rendered at {args.resolution}², {args.spp} spp"
+              + (f" ({render_s:.1f} s)" if render_s else "")) if rendered else f"`{input_dir}`"
+    text = (f"### make_records ({source}; {args.num_shards} shards per split; median of {args.repeats} runs)\n\n"
+            + table)
+    return common.finish(MODULE, argv, {"name": "records", "markdown": text, "rows": rows, "targets": []},
+                         args.json_out)
+
+
+if __name__ == "__main__":
+    main()

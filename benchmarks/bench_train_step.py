@@ -1,0 +1,257 @@
+"""Training-step speed and achieved FLOP/s, shipped config vs a pix2pix reference, one process.
+
+    python -m benchmarks.bench_train_step [--batches=1,8] [--steps=6] [--configs=shipped,pix2pix]
+
+Configurations (each at batch 1, as in the pix2pix paper, and at the shipped batch):
+  shipped  configs/default.flags through tfnormals.config.TrainConfig and tfnormals.train.build_gan
+           (U-Net 32..256 filters, depth 6, bilinear upsampling; dense discriminator; 192 → 128 crops).
+  pix2pix  written from the paper (Isola et al. 2017, appendix 6.1.1/6.1.2): 256² crops from 286²
+           (their jitter), U-Net encoder C64-C128-C256-C512-C512-C512-C512-C512 = our builder with
+           base_filters=64, depth=8, max_filters=512, 4×4 transposed-conv upsampling, batch norm,
+           dropout 0.5 in the first 3 decoder blocks; the 70×70 PatchGAN C64-C128-C256-C512 (4×4,
+           strides 2-2-2-1, batch norm but not on C64, LeakyReLU 0.2) then a 1-channel 4×4 conv,
+           built here. Differences from the paper: our generator's head is a 4×4 transposed conv
+           to 64 filters + ReLU + 3×3 conv to 3 + L2-normalize (the paper: a transposed conv to 3
+           + tanh), which adds FLOPs at full resolution; our bottleneck (1×1) keeps batch norm;
+           losses are ours (masked L1 + angular + GAN; the paper: L1 ×100 + GAN, same cost) and
+           augmentation is ours (crop/flip plus photometric) at 256². The builder's
+           discriminator kind='patch' with d_depth=3 (--p2p_discriminator=builder) lacks the
+           stride-1 C512 layer: a 46×46 receptive field and about a third of the FLOPs.
+
+Timing: NormalsGAN.train_step through fit() on in-memory synthetic batches (content does not
+change the cost); step time is the median interval between on_train_batch_end calls of a
+second fit() after a warm-up fit() (the first step traces); --budget_s caps the timed steps
+(at least 3) so the big pix2pix configuration stays short. FLOPs: the train step is traced
+(tf.function(gan.train_step) at the fixed batch shape) and the TF profiler's per-op FLOP statistics (the registry behind
+tf.compat.v1.profiler ProfileOptionBuilder.float_operation(): Conv2D, Conv2DBackpropInput,
+Conv2DBackpropFilter, MatMul, elementwise...) are summed over the ops the step executes —
+ancestors of the function's outputs and of its stateful updates. Tracing two GradientTapes
+creates gradient ops nothing uses (e.g. discriminator filter gradients on the generator's tape),
+which grappler prunes at run time, so the profiler's total over the raw graph (also shown)
+overcounts. Gradients are counted directly, no multiplier is applied. Achieved FLOP/s is
+compared with a 4096² float32 tf.linalg.matmul measured in the same process before and after.
+"""
+
+import argparse
+import collections
+import sys
+import time
+
+from benchmarks import common
+
+MODULE = "benchmarks.bench_train_step"
+TARGET_FRACTION = 0.5
+
+
+def matmul_flops_per_s(n=4096, repeats=3):
+    """Median FLOP/s of an n×n float32 matmul (2·n³ FLOPs)."""
+    import tensorflow as tf
+    a = tf.random.normal([n, n])
+    b = tf.random.normal([n, n])
+    fn = tf.function(lambda: tf.linalg.matmul(a, b))
+    seconds = common.timed(lambda: fn().numpy(), repeats=repeats, warmup=1)
+    return 2.0 * n ** 3 / common.median(seconds)
+
+
+def live_flops(graph):
+    """(FLOPs by op type over executed ops, raw total over all ops, op types whose shapes were unknown)."""
+    from tensorflow.python.framework import ops as tf_ops
+    roots = [t.op for t in graph.outputs] + list(graph.control_outputs)
+    live, stack = set(), list(roots)
+    while stack:
+        op = stack.pop()
+        if op in live:
+            continue
+        live.add(op)
+        stack.extend(t.op for t in op.inputs)
+        stack.extend(op.control_inputs)
+    by_type, raw, unknown = collections.Counter(), 0.0, collections.Counter()
+    for op in graph.get_operations():
+        try:
+            value = tf_ops.get_stats_for_node_def(graph, op.node_def, "flops").value
+        except ValueError:  # a shape that is not fully defined
+            unknown[op.type] += 1
+            continue
+        if value:
+            raw += float(value)
+            if op in live:
+                by_type[op.type] += float(value)
+    nested = [op.type for op in graph.get_operations() if op.type in ("PartitionedCall", "StatefulPartitionedCall")]
+    if nested:  # FLOPs inside nested functions would be missed
+        unknown.update(nested)
+    return by_type, raw, unknown
+
+
+def paper_patchgan(input_size, name="discriminator"):
+    """The pix2pix 70×70 PatchGAN over concat(plate, normals), with NormalsGAN's two inputs."""
+    import keras
+    plate = keras.Input((input_size, input_size, 3), name="plate")
+    normals = keras.Input((input_size, input_size, 3), name="normals")
+    x = keras.layers.Concatenate()([keras.layers.Rescaling(2.0, offset=-1.0)(plate), normals])
+    for i, (filters, stride) in enumerate([(64, 2), (128, 2), (256, 2), (512, 1)]):
+        if stride == 1:
+            x = keras.layers.ZeroPadding2D(1)(x)
+        x = keras.layers.Conv2D(filters, 4, strides=stride, padding="same" if stride == 2 else "valid",
+                                use_bias=i == 0)(x)
+        if i > 0:
+            x = keras.layers.BatchNormalization()(x)
+        x = keras.layers.LeakyReLU(0.2)(x)
+    x = keras.layers.ZeroPadding2D(1)(x)
+    logits = keras.layers.Conv2D(1, 4, padding="valid")(x)  # 30×30 logits at 256²
+    return keras.Model([plate, normals], logits, name=name)
+
+
+def build(kind, batch_size, args):
+    """(gan, config, load_size) of a configuration."""
+    from tfnormals.discriminator import build_discriminator
+    from tfnormals.gan import NormalsGAN
+    import keras
+    from tfnormals.train import build_gan
+    from tfnormals.unet import build_generator
+    if kind == "shipped":
+        config = common.train_config(args.flagfile, batch_size=batch_size)
+        return build_gan(config), config, config.load_size
+    config = common.train_config(args.flagfile, batch_size=batch_size, crop_size=256, load_size=286,
+                                 base_filters=64, depth=8, max_filters=512, norm="batch", dropout=0.5,
+                                 upsample="transpose", l1_weight=100.0, angular_weight=0.0, g_lr=2e-4, d_lr=2e-4,
+                                 beta_1=0.5)
+    generator = build_generator(**config.generator_kwargs())
+    if args.p2p_discriminator == "builder":
+        discriminator = build_discriminator("patch", input_size=256, base_filters=64, depth=3, norm="batch")
+    else:
+        discriminator = paper_patchgan(256)
+    gan = NormalsGAN(generator, discriminator, augment_config=config.augment_config(), l1_weight=config.l1_weight,
+                     angular_weight=config.angular_weight, adversarial_weight=config.adversarial_weight, seed=0)
+    gan.compile(g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+                d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
+    return gan, config, 286
+
+
+def synthetic_batch(batch_size, size, seed=0):
+    import tensorflow as tf
+    g = tf.random.Generator.from_seed(seed)
+    normals = tf.math.l2_normalize(g.normal([batch_size, size, size, 3]) + [0.0, 0.0, 1.5], axis=-1)
+    mask = tf.cast(g.uniform([batch_size, size, size, 1]) < 0.8, tf.float32)
+    return {"beauty": g.uniform([batch_size, size, size, 3]), "normals": normals * mask, "mask": mask}
+
+
+def forward_flops(fn, *specs):
+    """Executed FLOPs of a tf.function traced at fixed input specs."""
+    return sum(live_flops(fn.get_concrete_function(*specs).graph)[0].values())
+
+
+def measure(kind, batch_size, args):
+    import keras
+    import tensorflow as tf
+    from tfnormals import augment
+    keras.utils.clear_session()
+    keras.utils.set_random_seed(0)
+    gan, config, load = build(kind, batch_size, args)
+    batch = synthetic_batch(batch_size, load)
+    data = tf.data.Dataset.from_tensors(batch).repeat()
+    warm = common.fit_step_times(gan, data, 0, args.warmup_steps)  # the first step traces the function
+    steps = max(3, min(args.steps, int(args.budget_s / warm[-1])))  # big configs get fewer timed steps
+    step_s = common.median(common.fit_step_times(gan, data, 0, steps))
+
+    spec = {k: tf.TensorSpec(v.shape, v.dtype) for k, v in batch.items()}
+    by_type, raw, unknown = live_flops(tf.function(gan.train_step).get_concrete_function(spec).graph)
+    flops = sum(by_type.values())
+    conv_fwd = by_type.get("Conv2D", 0.0)
+    conv_bwd = by_type.get("Conv2DBackpropInput", 0.0) + by_type.get("Conv2DBackpropFilter", 0.0)
+
+    # Breakdown: augmentation alone, and the networks' inference-mode forward passes at the crop size.
+    aug = tf.function(lambda b: augment.augment_batch(b, tf.constant([1, 2], tf.int64), config.augment_config()))
+    aug_s = common.median(common.timed(lambda: aug(batch)["beauty"].numpy(), repeats=3, warmup=1))
+    crop = synthetic_batch(batch_size, config.crop_size)["beauty"]
+    crop_spec = tf.TensorSpec(crop.shape)
+    g_fwd = tf.function(lambda x: gan.generator(x, training=False))
+    g_s = common.median(common.timed(lambda: g_fwd(crop).numpy(), repeats=3, warmup=1))
+    d_fwd = tf.function(lambda a, b: gan.discriminator([a, b], training=False))
+    return {"config": kind, "batch": batch_size, "crop": config.crop_size, "step_s": step_s,
+            "images_per_s": batch_size / step_s, "first_step_s": warm[0], "timed_steps": steps,
+            "flops": flops, "raw_flops": raw, "flops_per_s": flops / step_s, "conv_fwd": conv_fwd,
+            "conv_bwd": conv_bwd, "other": flops - conv_fwd - conv_bwd, "unknown_ops": dict(unknown),
+            "aug_s": aug_s, "g_fwd_s": g_s, "g_fwd_flops": forward_flops(g_fwd, crop_spec),
+            "d_fwd_flops": forward_flops(d_fwd, crop_spec, crop_spec),
+            "g_params": gan.generator.count_params(), "d_params": gan.discriminator.count_params(),
+            "top_ops": {k: float(v) for k, v in by_type.most_common(6)}}
+
+
+def report(rows, matmul, args):
+    peak = common.median(matmul)
+    headers = ["configuration", "timed steps", "images/s", "ms/step", "GFLOP/step (executed)", "GFLOP raw graph",
+               "GFLOP/s", "% of matmul", "augment ms", "G fwd ms", "G fwd GFLOP/s"]
+    table = [[f"{r['config']} b{r['batch']} ({r['crop']}²)", r["timed_steps"], r["images_per_s"], 1000 * r["step_s"],
+              r["flops"] / 1e9, r["raw_flops"] / 1e9, r["flops_per_s"] / 1e9, 100 * r["flops_per_s"] / peak,
+              1000 * r["aug_s"], 1000 * r["g_fwd_s"], r["g_fwd_flops"] / r["g_fwd_s"] / 1e9] for r in rows]
+    models = common.markdown_table(
+        ["configuration", "G params", "D params", "G fwd GFLOP/img", "D fwd GFLOP/img", "step GFLOP/img",
+         "3·G + 7·D fwd estimate", "conv fwd %", "conv bwd %", "other %"],
+        [[f"{r['config']} b{r['batch']}", r["g_params"], r["d_params"], r["g_fwd_flops"] / r["batch"] / 1e9,
+          r["d_fwd_flops"] / r["batch"] / 1e9, r["flops"] / r["batch"] / 1e9,
+          (3 * r["g_fwd_flops"] + 7 * r["d_fwd_flops"]) / r["batch"] / 1e9, 100 * r["conv_fwd"] / r["flops"],
+          100 * r["conv_bwd"] / r["flops"], 100 * r["other"] / r["flops"]] for r in rows])
+    unknown = {k: v for r in rows for k, v in r["unknown_ops"].items()}
+    d_kind = "builder patch, d_depth=3" if args.p2p_discriminator == "builder" else "the paper's 70×70 PatchGAN"
+    n = args.matmul_n
+    return ("### Training step (NormalsGAN.train_step via fit, augmentation included; synthetic in-memory batches)"
+            "\n\n" + common.markdown_table(headers, table)
+            + f"\n\nReference: {n}×{n} float32 matmul {peak / 1e9:.1f} GFLOP/s (median of "
+              f"{', '.join(f'{m / 1e9:.1f}' for m in matmul)}, measured before and after in the same process). "
+              f"pix2pix discriminator: {d_kind}. Executed FLOPs count gradients directly (no multiplier); the "
+              f"estimate column is the hand count 3·G + 7·D (G: forward + input and weight gradients; D: two "
+              f"forwards, weight and input gradients of both branches on the discriminator tape, input gradients "
+              f"of the fake branch on the generator's tape), shown as a cross-check.\n\n"
+            + models
+            + ("\n\nOps with unknown shapes (FLOPs not counted): " + str(unknown) if unknown else ""))
+
+
+def targets(rows, matmul):
+    peak = common.median(matmul)
+    shipped = [r for r in rows if r["config"] == "shipped"]
+    if not shipped:
+        return []
+    r = max(shipped, key=lambda r: r["batch"])
+    fraction = r["flops_per_s"] / peak
+    g_fraction = r["g_fwd_flops"] / r["g_fwd_s"] / peak
+    limits = (f"shipped b{r['batch']}: {r['flops'] / 1e9:.1f} GFLOP in {1000 * r['step_s']:.0f} ms; augmentation "
+              f"{1000 * r['aug_s']:.0f} ms ({100 * r['aug_s'] / r['step_s']:.0f}% of the step); even the "
+              f"generator's forward pass alone reaches {100 * g_fraction:.0f}% of matmul")
+    return [common.target(f"train step ≥ {100 * TARGET_FRACTION:.0f}% of matmul FLOP/s (shipped, b{r['batch']})",
+                          f"{100 * fraction:.0f}% ({r['flops_per_s'] / 1e9:.1f} of {peak / 1e9:.1f} GFLOP/s)",
+                          fraction >= TARGET_FRACTION, limits)]
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--flagfile", default=common.DEFAULT_FLAGS)
+    p.add_argument("--configs", default="shipped,pix2pix", help="shipped and/or pix2pix.")
+    p.add_argument("--batches", default="", help="Batch sizes (default: 1 and the shipped batch).")
+    p.add_argument("--steps", type=int, default=6, help="Timed steps per configuration.")
+    p.add_argument("--warmup_steps", type=int, default=2)
+    p.add_argument("--budget_s", type=float, default=30.0,
+                   help="Timed steps are cut so a configuration takes about this long (at least 3 steps).")
+    p.add_argument("--matmul_n", type=int, default=4096)
+    p.add_argument("--p2p_discriminator", choices=["paper", "builder"], default="paper")
+    p.add_argument("--json_out", default="")
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    shipped_batch = int(common.parse_flagfile(args.flagfile).get("batch_size", 8))
+    batches = [int(b) for b in args.batches.split(",")] if args.batches else sorted({1, shipped_batch})
+    matmul = [matmul_flops_per_s(args.matmul_n)]
+    rows = []
+    for kind in args.configs.split(","):
+        for batch_size in batches:
+            print(f"[bench_train_step] {kind} batch {batch_size} ...", file=sys.stderr, flush=True)
+            rows.append(measure(kind, batch_size, args))
+    matmul.append(matmul_flops_per_s(args.matmul_n))
+    return common.finish(MODULE, argv, {"name": "train_step", "markdown": report(rows, matmul, args), "rows": rows,
+                                        "matmul_flops_per_s": matmul, "targets": targets(rows, matmul)}, args.json_out)
+
+
+if __name__ == "__main__":
+    main()

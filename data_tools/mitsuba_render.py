@@ -1,0 +1,263 @@
+"""Render a scene spec with Mitsuba 3: beauty plus camera-space normals, depth, albedo and coverage.
+
+The fast `llvm_ad_rgb` variant needs LLVM ≥ 16 at run time; when it is missing we warn and
+fall back to `scalar_rgb`, which gives the same images more slowly.
+"""
+
+import glob
+import os
+import sys
+import warnings
+
+import numpy as np
+
+from data_tools import meshes, scene_geometry, scene_spec
+
+FAST_VARIANT = "llvm_ad_rgb"
+FALLBACK_VARIANT = "scalar_rgb"
+LLVM_GLOBS = ("/usr/lib/x86_64-linux-gnu/libLLVM.so.*", "/usr/lib/x86_64-linux-gnu/libLLVM-*.so",
+              "/usr/lib/llvm-*/lib/libLLVM*.so*", "/usr/lib64/libLLVM*.so*")
+MIN_LLVM_MAJOR = 16
+MAX_DEPTH = 4  # indirect light beyond three bounces is invisible at these exposures
+ENV_SPP = 4
+EXPOSURE_PERCENTILE = 97.0
+EXPOSURE_TARGET = 0.85  # linear value the chosen luminance percentile maps to
+MAX_EXPOSURE = 256.0  # an almost black frame is not pushed into amplified noise
+
+_mi = None
+_dr = None
+
+
+def _llvm_major(path):
+    digits = "".join(ch if ch.isdigit() else " " for ch in os.path.basename(path)).split()
+    return int(digits[0]) if digits else 0
+
+
+def find_llvm():
+    """Path of the newest libLLVM ≥ 16 on this machine, or None."""
+    found = [p for pattern in LLVM_GLOBS for p in glob.glob(pattern) if _llvm_major(p) >= MIN_LLVM_MAJOR]
+    return max(found, key=_llvm_major) if found else None
+
+
+def init(variant=FAST_VARIANT):
+    """Import Mitsuba and select `variant`, falling back to the scalar variant with a warning."""
+    global _mi, _dr
+    if "drjit" not in sys.modules and "tensorflow" in sys.modules:
+        raise RuntimeError("Mitsuba/Dr.Jit must be imported before TensorFlow in one process (loading it "
+                           "after TensorFlow crashes); render in a separate process or import mitsuba first")
+    if variant == FAST_VARIANT and "DRJIT_LIBLLVM_PATH" not in os.environ and find_llvm():
+        os.environ["DRJIT_LIBLLVM_PATH"] = find_llvm()
+    import drjit as dr
+    import mitsuba as mi
+    try:
+        mi.set_variant(variant)
+        mi.load_dict({"type": "sphere"})  # forces the backend (and LLVM) to initialize
+    except Exception as e:  # Dr.Jit raises RuntimeError/ImportError variants when LLVM is absent.
+        if variant == FALLBACK_VARIANT:
+            raise
+        warnings.warn(f"Mitsuba variant {variant} unavailable ({e}); falling back to {FALLBACK_VARIANT}, "
+                      f"which is several times slower. Install LLVM >= {MIN_LLVM_MAJOR} (Debian: libllvm19).")
+        mi.set_variant(FALLBACK_VARIANT)
+    _mi, _dr = mi, dr
+    return mi.variant()
+
+
+def camera_axes(camera):
+    """Right, up and backward unit vectors (camera-space +X, +Y, +Z) in world space."""
+    forward = np.asarray(camera["target"], np.float64) - np.asarray(camera["origin"], np.float64)
+    forward /= np.linalg.norm(forward)
+    right = np.cross(forward, camera["up"])
+    right /= np.linalg.norm(right)
+    up = np.cross(right, forward)
+    return right, up, -forward
+
+
+HIDDEN_TRIANGLE = meshes.Mesh(np.array([[0, -1000, 0], [1, -1000, 0], [0, -1000, 1]], np.float32),
+                              np.tile(np.array([[0, 1, 0]], np.float32), (3, 1)),
+                              np.zeros((3, 2), np.float32), np.array([[0, 2, 1]], np.int32))
+GROUND_SLOTS = 4  # inner floor, outer skirt, two room walls
+OBJECT_SLOTS = scene_spec.MAX_OBJECTS
+AREA_SLOTS = scene_spec.MAX_AREA_LIGHTS
+AOVS = "nn:sh_normal,pp:position,alb:albedo"
+
+
+def _empty_mesh(name, props, size=(3, 1)):
+    return _mi.Mesh(name, size[0], size[1], props, True, True)
+
+
+def _textured_bsdf():
+    mi = _mi
+    size = scene_geometry.TEXTURE_SIZE
+    bitmap = lambda c: {"type": "bitmap", "bitmap": mi.Bitmap(np.full((size, size, c), 0.5, np.float32)),
+                        "raw": True, "wrap_mode": "repeat"}
+    return mi.load_dict({"type": "principled", "base_color": bitmap(3), "metallic": bitmap(1),
+                         "roughness": bitmap(1), "specular": 0.5})
+
+
+def _emissive():
+    return _mi.load_dict({"type": "area", "radiance": {"type": "rgb", "value": 0.0}})
+
+
+def _sensor(resolution, spp):
+    return {"type": "perspective", "fov": 45.0, "fov_axis": "x",
+            "film": {"type": "hdrfilm", "width": resolution, "height": resolution, "rfilter": {"type": "box"}},
+            "sampler": {"type": "independent", "sample_count": spp}}
+
+
+def _envmap():
+    rows, cols = scene_geometry.SKY_SIZE
+    return {"type": "envmap", "bitmap": _mi.Bitmap(np.full((rows, cols, 3), 0.5, np.float32))}
+
+
+class TemplateRenderer:
+    """Renders specs through one Mitsuba scene with fixed slots, updating parameters per sample.
+
+    Mitsuba compiles a kernel per scene structure; keeping the structure (slot counts, texture
+    and film sizes) fixed and changing only opaque parameters reuses the compiled kernels, so
+    each sample costs a render instead of a multi-second LLVM compile. Unused slots hold a
+    hidden triangle; unused emitters get zero radiance and zero sampling weight.
+    """
+
+    def __init__(self, resolution, spp):
+        if _mi is None:
+            init()
+        self.resolution, self.spp = resolution, spp
+        self.surface_slots = [f"ground_{i}" for i in range(GROUND_SLOTS)] + [f"object_{i}" for i in range(OBJECT_SLOTS)]
+        self.emitter_slots = [f"area_{i}" for i in range(AREA_SLOTS)] + ["sun"]
+        # Scalar variants compile nothing but cannot resize buffers: they rebuild per sample.
+        self.rebuild_per_sample = _mi.variant().startswith("scalar")
+        self._build({})
+        self.background = _mi.load_dict({"type": "scene", "sensor": _sensor(resolution, ENV_SPP),
+                                         "environment": _envmap(), "integrator": {"type": "path", "max_depth": 1}})
+        self.background_params = _mi.traverse(self.background)
+
+    def _build(self, sizes):
+        """Create the slotted scene; `sizes` maps slot → (vertex count, face count), default a triangle."""
+        mi = _mi
+        scene = {"type": "scene", "sensor": _sensor(self.resolution, self.spp), "environment": _envmap(),
+                 "integrator": {"type": "aov", "aovs": AOVS,
+                                "integrator": {"type": "path", "max_depth": MAX_DEPTH, "hide_emitters": True}},
+                 "point": {"type": "point", "position": [0.0, -1000.0, 0.0], "intensity": {"type": "rgb", "value": 0.0}}}
+        for name in self.surface_slots + self.emitter_slots:
+            props = mi.Properties()
+            if name in self.surface_slots:
+                props["bsdf"] = _textured_bsdf()
+            else:
+                props["emitter"] = _emissive()
+            scene[name] = _empty_mesh(name, props, sizes.get(name, (3, 1)))
+        self.scene = mi.load_dict(scene)
+        self.params = mi.traverse(self.scene)
+        # Give every slot real geometry once: otherwise the first render samples the lights differently
+        # from every later one, so a sample's pixels would depend on whether it was rendered first.
+        for name in self.surface_slots + self.emitter_slots:
+            self._set_mesh(name, HIDDEN_TRIANGLE)
+        self.params.update()
+
+    def _set_mesh(self, name, mesh, uv_scale=1.0):
+        buffers = {"vertex_positions": mesh.vertices, "vertex_normals": mesh.normals,
+                   "vertex_texcoords": mesh.uvs * uv_scale, "faces": mesh.faces.astype(np.uint32)}
+        for key, array in buffers.items():
+            key = f"{name}.{key}"
+            self.params[key] = type(self.params[key])(array.ravel())  # the variant's own buffer type
+
+    def _set_material(self, name, material):
+        for key, array in scene_geometry.material_textures(material).items():
+            self.params[f"{name}.bsdf.{key}.data"] = _mi.TensorXf(array)
+        self.params[f"{name}.bsdf.specular"] = _opaque(material["specular"])
+
+    def _set_emitter(self, name, mesh, radiance):
+        on = mesh is not None
+        self._set_mesh(name, mesh if on else HIDDEN_TRIANGLE)
+        self.params[f"{name}.emitter.radiance.value"] = radiance if on else [0.0, 0.0, 0.0]
+        self.params[f"{name}.emitter.sampling_weight"] = 1.0 if on else 0.0
+
+    def _set_camera(self, params, camera):
+        matrix = _mi.ScalarTransform4f().look_at(origin=camera["origin"], target=camera["target"], up=camera["up"])
+        to_world = _mi.Transform4f(matrix.matrix)
+        _dr.make_opaque(to_world)  # otherwise the pose is baked into the kernel
+        params["sensor.to_world"] = to_world
+        params["sensor.x_fov"] = _opaque(camera["fov_deg"])
+
+    def _set_environment(self, params, env):
+        sky = scene_geometry.sky_map(env)
+        # Mitsuba stores the map with extra columns repeating the first (periodic boundary).
+        extra = params["environment.data"].shape[1] - sky.shape[1]
+        params["environment.data"] = _mi.TensorXf(np.concatenate([sky, sky[:, :extra]], axis=1))
+        params["environment.to_world"] = _mi.ScalarTransform4f().rotate([0, 1, 0], env["rotation_deg"])
+
+    def _load(self, spec):
+        if spec["camera"]["resolution"] != self.resolution:
+            raise ValueError(f"spec resolution {spec['camera']['resolution']} != renderer's {self.resolution}")
+        surfaces = [(part, spec["ground"]["material"]) for part in
+                    scene_geometry.ground_meshes(spec["ground"], spec["camera"], self.resolution)]
+        surfaces += [(scene_geometry.object_mesh(obj, self.resolution), obj["material"]) for obj in spec["objects"]]
+        if len(surfaces) > len(self.surface_slots):
+            raise ValueError(f"spec has {len(surfaces)} surfaces; the renderer has {len(self.surface_slots)} slots")
+        areas = [light for light in spec["lights"] if light["kind"] == "area"]
+        emitters = {f"area_{i}": (scene_geometry.area_light_quad(areas[i]), areas[i]["radiance"])
+                    for i in range(min(len(areas), AREA_SLOTS))}
+        emitters["sun"] = scene_geometry.sun_emitter(spec["environment"])
+        if self.rebuild_per_sample:
+            sizes = {name: (len(mesh.vertices), len(mesh.faces)) for name, (mesh, _) in zip(self.surface_slots, surfaces)}
+            sizes.update({name: (len(mesh.vertices), len(mesh.faces)) for name, (mesh, _) in emitters.items() if mesh})
+            self._build(sizes)
+        for i, name in enumerate(self.surface_slots):
+            if i < len(surfaces):
+                mesh, material = surfaces[i]
+                self._set_mesh(name, mesh, material["uv_scale"])
+                self._set_material(name, material)
+            else:
+                self._set_mesh(name, HIDDEN_TRIANGLE)
+        for name in self.emitter_slots:
+            self._set_emitter(name, *emitters.get(name, (None, None)))
+        points = [light for light in spec["lights"] if light["kind"] == "point"]
+        self.params["point.position"] = points[0]["position"] if points else [0.0, -1000.0, 0.0]
+        self.params["point.intensity.value"] = points[0]["intensity"] if points else [0.0, 0.0, 0.0]
+        for params in (self.params, self.background_params):
+            self._set_camera(params, spec["camera"])
+            self._set_environment(params, spec["environment"])
+            params.update()
+
+    def render_layers(self, spec):
+        """Raw film layers ('integrator' RGBA, 'nn', 'pp', 'alb') and the background RGB."""
+        self._load(spec)
+        seed = int(spec["index"]) % (2**31)
+        layers = {}
+        for scene, key in ((self.scene, None), (self.background, "background")):
+            sensor = scene.sensors()[0]
+            scene.integrator().render(scene, sensor, seed=seed)
+            split = {name: np.array(b, dtype=np.float32) for name, b in sensor.film().bitmap().split()}
+            if key:
+                layers[key] = split["<root>"][..., :3]
+            else:
+                layers.update(split)
+        return layers
+
+    def render(self, spec):
+        """Render a spec; returns float32 arrays in the project's conventions (DESIGN.md).
+
+        Keys: beauty (H×W×3 linear, exposed), alpha (H×W coverage), normals (H×W×3 camera space,
+        unit where alpha > 0, zero elsewhere), depth (H×W camera Z distance, 0 where empty),
+        albedo (H×W×3, premultiplied by coverage), exposure (the scale applied to beauty).
+        """
+        layers = self.render_layers(spec)
+        alpha = np.clip(layers["integrator"][..., 3], 0.0, 1.0)
+        covered = alpha > 0
+        beauty = layers["integrator"][..., :3] + (1.0 - alpha[..., None]) * layers["background"]
+        right, up, back = camera_axes(spec["camera"])
+        world_n = layers["nn"]
+        camera_n = np.stack([world_n @ right, world_n @ up, world_n @ back], -1)
+        length = np.linalg.norm(camera_n, axis=-1, keepdims=True)
+        normals = np.where(covered[..., None] & (length > 1e-6), camera_n / np.maximum(length, 1e-6), 0.0)
+        position = layers["pp"] / np.maximum(alpha, 1e-6)[..., None]
+        depth = np.where(covered, (position - np.asarray(spec["camera"]["origin"])) @ -back, 0.0)
+        luminance = beauty @ np.array([0.2126, 0.7152, 0.0722])
+        exposure = min(EXPOSURE_TARGET / max(float(np.percentile(luminance, EXPOSURE_PERCENTILE)), 1e-9), MAX_EXPOSURE)
+        exposure *= 2.0 ** spec["camera"]["exposure_bias"]
+        return {"beauty": (beauty * exposure).astype(np.float32), "alpha": alpha.astype(np.float32),
+                "normals": normals.astype(np.float32), "depth": depth.astype(np.float32),
+                "albedo": layers["alb"].astype(np.float32), "exposure": float(exposure)}
+
+
+def _opaque(value):
+    return _dr.opaque(_mi.Float, value)

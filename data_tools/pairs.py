@@ -1,0 +1,217 @@
+"""Find and load paired samples: our renderer's folders or a studio's beauty/normals files.
+
+A PairLayout says where each sample's files are (patterns with an `{id}` placeholder,
+relative to the input folder) and how to read them: colour space of the beauty, which
+EXR channels hold the normals, world or camera space, axis flips.
+"""
+
+import dataclasses
+import glob
+import json
+import os
+import re
+
+import numpy as np
+
+from tfnormals import colour, conventions, image_io, normals
+
+
+class SampleError(ValueError):
+    """A sample that cannot be used, with the file and the reason in the message."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PairLayout:
+    """Where a sample's files are and how to interpret them.
+
+    Args:
+      beauty_pattern: path pattern of the beauty, e.g. "{id}/beauty.exr" (our renderer) or
+        "shot010/beauty.{id}.exr" where {id} matches a frame number. One directory level per "*".
+      normals_pattern: path pattern of the normals file.
+      mask_pattern: path pattern of a mask; "" derives it from the beauty's alpha, or else
+        from where the normals are non-zero.
+      normals_channels: EXR channel names holding X, Y, Z (e.g. ("N.X", "N.Y", "N.Z")); empty
+        means R, G, B.
+      beauty_colorspace: "auto" (EXR is linear, others sRGB), "linear" or "srgb".
+      normals_space: "camera" (OpenGL camera axes) or "world".
+      camera_to_world: 16 numbers, row-major 4×4, for world-space normals shared by all samples.
+      camera_pattern: per-sample JSON file with a "camera_to_world" 4×4 list (overrides the above).
+      flip_axes: axes to negate after loading, e.g. "y" for DirectX-style normal maps, "z" for
+        camera spaces whose +Z points away from the viewer.
+      max_side: downscale (integer box filter) so neither side exceeds this; 0 keeps the size.
+      max_nonunit_fraction: a sample is rejected if more than this fraction of masked pixels
+        has a normal length off by more than conventions.UNIT_NORMAL_TOLERANCE.
+    """
+
+    beauty_pattern: str = "{id}/beauty.exr"
+    normals_pattern: str = "{id}/normals.exr"
+    mask_pattern: str = "{id}/mask.png"
+    normals_channels: tuple = ()
+    beauty_colorspace: str = "auto"
+    normals_space: str = "camera"
+    camera_to_world: tuple = ()
+    camera_pattern: str = ""
+    flip_axes: str = ""
+    max_side: int = 0
+    max_nonunit_fraction: float = 0.01
+
+    def __post_init__(self):
+        for name in ("beauty_pattern", "normals_pattern"):
+            if "{id}" not in getattr(self, name):
+                raise ValueError(f"{name} {getattr(self, name)!r} must contain '{{id}}'")
+        if self.beauty_colorspace not in ("auto", "linear", "srgb"):
+            raise ValueError(f"beauty_colorspace must be auto, linear or srgb, not {self.beauty_colorspace!r}")
+        if self.normals_space not in ("camera", "world"):
+            raise ValueError(f"normals_space must be camera or world, not {self.normals_space!r}")
+        if self.camera_to_world and len(self.camera_to_world) != 16:
+            raise ValueError(f"camera_to_world needs 16 numbers, got {len(self.camera_to_world)}")
+        if self.normals_space == "world" and not (self.camera_to_world or self.camera_pattern):
+            raise ValueError("world-space normals need camera_to_world or camera_pattern")
+        if set(self.flip_axes) - set("xyz"):
+            raise ValueError(f"flip_axes may only contain x, y, z, not {self.flip_axes!r}")
+
+    def path(self, input_dir, role, sample_id):
+        pattern = getattr(self, f"{role}_pattern")
+        return os.path.join(input_dir, pattern.replace("{id}", sample_id)) if pattern else ""
+
+
+def find_samples(input_dir, layout):
+    """Sorted ids of every sample whose beauty file matches the layout's beauty pattern."""
+    if not os.path.isdir(input_dir):
+        raise FileNotFoundError(f"{input_dir}: no such folder")
+    before, after = layout.beauty_pattern.split("{id}", 1)
+    regex = re.compile(re.escape(before) + r"(.+?)" + re.escape(after) + r"$")
+    ids = []
+    for path in glob.glob(os.path.join(glob.escape(input_dir), layout.beauty_pattern.replace("{id}", "*"))):
+        match = regex.match(os.path.relpath(path, input_dir).replace(os.sep, "/"))
+        if match:
+            ids.append(match.group(1))
+    return sorted(ids)
+
+
+def _box_downscale(array, factor):
+    h, w = (array.shape[0] // factor) * factor, (array.shape[1] // factor) * factor
+    a = array[:h, :w]
+    return a.reshape(h // factor, factor, w // factor, factor, -1).mean(axis=(1, 3))
+
+
+def _camera_to_world(input_dir, sample_id, layout):
+    if layout.camera_pattern:
+        path = layout.path(input_dir, "camera", sample_id)
+        try:
+            with open(path) as f:
+                matrix = np.asarray(json.load(f)["camera_to_world"], np.float64)
+        except (OSError, KeyError, ValueError) as e:
+            raise SampleError(f"{path}: cannot read camera_to_world ({e})") from e
+    else:
+        matrix = np.asarray(layout.camera_to_world, np.float64).reshape(4, 4)
+    if matrix.shape != (4, 4):
+        raise SampleError(f"camera_to_world for {sample_id} must be 4×4, got {matrix.shape}")
+    return matrix
+
+
+def _read(path, role):
+    if not os.path.isfile(path):
+        raise SampleError(f"{path}: missing {role} file")
+    try:
+        return image_io.read_image(path)
+    except image_io.ImageError as e:
+        raise SampleError(str(e)) from e
+
+
+def load_sample(input_dir, sample_id, layout):
+    """Read, convert and validate one sample.
+
+    Returns (beauty, normal_map, mask, beauty_path): beauty float32 H×W×3 sRGB-encoded in
+    [0, 1]; normal_map float32 H×W×3 camera space, unit where mask > 0 and zero elsewhere;
+    mask float32 H×W in [0, 1]. Raises SampleError naming the file and the problem.
+    """
+    beauty_path = layout.path(input_dir, "beauty", sample_id)
+    normals_path = layout.path(input_dir, "normals", sample_id)
+    beauty = _read(beauty_path, "beauty")
+    if layout.normals_channels:
+        if not os.path.isfile(normals_path):
+            raise SampleError(f"{normals_path}: missing normals file")
+        try:
+            normal_map = image_io.read_exr(normals_path, list(layout.normals_channels))
+        except image_io.ImageError as e:
+            raise SampleError(str(e)) from e
+    else:
+        normal_map = _read(normals_path, "normals")
+    if normal_map.shape[-1] < 3:
+        raise SampleError(f"{normals_path}: normals need 3 channels, file has {normal_map.shape[-1]}")
+    normal_map = normal_map[..., :3]
+    if not image_io.is_float_file(normals_path):
+        normal_map = normals.decode(normal_map)
+
+    if layout.mask_pattern:
+        mask_path = layout.path(input_dir, "mask", sample_id)
+        mask_image = _read(mask_path, "mask")
+        mask = mask_image[..., 3] if mask_image.shape[-1] == 4 else mask_image[..., 0]
+    elif beauty.shape[-1] in (2, 4):
+        mask_path, mask = beauty_path + " (alpha)", beauty[..., -1]
+    else:
+        mask_path = normals_path + " (non-zero normals)"
+        mask = (np.linalg.norm(normal_map, axis=-1) > 0.5).astype(np.float32)
+
+    shapes = {beauty_path: beauty.shape[:2], normals_path: normal_map.shape[:2], mask_path: mask.shape[:2]}
+    if len(set(shapes.values())) != 1:
+        sizes = ", ".join(f"{p}: {h}x{w}" for p, (h, w) in shapes.items())
+        raise SampleError(f"size mismatch between files ({sizes})")
+    for path, array in ((beauty_path, beauty), (normals_path, normal_map), (mask_path, mask)):
+        if not np.all(np.isfinite(array)):
+            raise SampleError(f"{path}: contains NaN or inf values")
+    valid = mask >= conventions.MASK_THRESHOLD
+    if not np.any(valid):
+        raise SampleError(f"{mask_path}: mask is empty (no surface pixels)")
+    # Lengths are checked as stored: downscaling shortens silhouette normals, world_to_camera renormalizes.
+    length = np.linalg.norm(normal_map[valid], axis=-1)
+    off = np.mean(np.abs(1.0 - length) > conventions.UNIT_NORMAL_TOLERANCE)
+    if off > layout.max_nonunit_fraction:
+        raise SampleError(f"{normals_path}: {100 * off:.1f}% of surface pixels have non-unit normals "
+                          f"(|1 - |n|| > {conventions.UNIT_NORMAL_TOLERANCE})")
+
+    rgb = image_io.to_rgb(beauty)
+    linear = layout.beauty_colorspace == "linear" or (
+        layout.beauty_colorspace == "auto" and image_io.is_float_file(beauty_path))
+    if not linear:
+        rgb = colour.srgb_to_linear(np.clip(rgb, 0.0, 1.0))
+    if layout.max_side and max(mask.shape) > layout.max_side:
+        factor = int(np.ceil(max(mask.shape) / layout.max_side))
+        rgb = _box_downscale(rgb, factor)
+        normal_map = _box_downscale(normal_map, factor)
+        mask = _box_downscale(mask[..., None], factor)[..., 0]
+
+    if layout.normals_space == "world":
+        normal_map = normals.world_to_camera(normal_map, _camera_to_world(input_dir, sample_id, layout))
+    for axis in layout.flip_axes:
+        normal_map[..., "xyz".index(axis)] *= -1.0
+
+    normal_map = normals.normalize(normal_map) * (mask[..., None] > 0)
+    return colour.linear_to_srgb(rgb), normal_map.astype(np.float32), mask.astype(np.float32), beauty_path
+
+
+def define_layout_flags():
+    """absl flags for every PairLayout field (for the commands that read folders of pairs)."""
+    from absl import flags
+    flags.DEFINE_string("beauty_pattern", PairLayout.beauty_pattern, "Beauty path pattern with {id}.")
+    flags.DEFINE_string("normals_pattern", PairLayout.normals_pattern, "Normals path pattern with {id}.")
+    flags.DEFINE_string("mask_pattern", PairLayout.mask_pattern,
+                        "Mask path pattern with {id}; empty = beauty alpha, else non-zero normals.")
+    flags.DEFINE_list("normals_channels", [], "EXR channels holding normals X,Y,Z (default R,G,B).")
+    flags.DEFINE_enum("beauty_colorspace", "auto", ["auto", "linear", "srgb"], "auto: EXR linear, others sRGB.")
+    flags.DEFINE_enum("normals_space", "camera", ["camera", "world"], "Space the normals are stored in.")
+    flags.DEFINE_list("camera_to_world", [], "Row-major 4x4 camera-to-world matrix for world-space normals.")
+    flags.DEFINE_string("camera_pattern", "", "Per-sample JSON with a camera_to_world 4x4 (world normals).")
+    flags.DEFINE_string("flip_axes", "", "Normal axes to negate, e.g. y for DirectX-style maps.")
+    flags.DEFINE_integer("max_side", 0, "Downscale samples so no side exceeds this (0 = keep).")
+
+
+def layout_from_flags(values):
+    """The PairLayout described by the flags of define_layout_flags()."""
+    return PairLayout(
+        beauty_pattern=values.beauty_pattern, normals_pattern=values.normals_pattern,
+        mask_pattern=values.mask_pattern, normals_channels=tuple(values.normals_channels),
+        beauty_colorspace=values.beauty_colorspace, normals_space=values.normals_space,
+        camera_to_world=tuple(float(v) for v in values.camera_to_world), camera_pattern=values.camera_pattern,
+        flip_axes=values.flip_axes, max_side=values.max_side)

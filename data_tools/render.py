@@ -1,0 +1,123 @@
+"""Render random scenes into paired sample folders (beauty, normals, depth, albedo, mask, JSON).
+
+Usage:
+  python -m data_tools.render --output_dir=DIR --num_samples=N --resolution=R --spp=S --seed=K \
+      [--task_index=I --num_tasks=T]
+
+Sample i goes to DIR/<i as 7 digits>/. Samples are split across tasks by index (i % T == I),
+so a render farm or job array needs no coordination. A finished sample folder is complete
+(it is built under a temporary name and renamed), so re-running skips it: the job resumes.
+"""
+
+import glob
+import json
+import os
+import shutil
+import sys
+import time
+
+import numpy as np
+from absl import app, flags, logging
+
+from data_tools import layout, mitsuba_render, scene_spec
+from tfnormals import colour, image_io, normals
+from tfnormals.progress import Progress
+
+FLAGS = flags.FLAGS
+HALF_MAX = 65504.0
+
+
+def is_complete(sample_dir):
+    return all(os.path.isfile(os.path.join(sample_dir, name)) for name in layout.REQUIRED)
+
+
+def write_sample(sample_dir, spec, result, settings):
+    """Write every file of one sample under a temporary folder, then rename it into place."""
+    parent = os.path.dirname(os.path.abspath(sample_dir))
+    for stale in glob.glob(os.path.join(parent, f".tmp-{os.path.basename(sample_dir)}-*")):
+        shutil.rmtree(stale, ignore_errors=True)  # left by an interrupted earlier run
+    tmp = os.path.join(parent, f".tmp-{os.path.basename(sample_dir)}-{os.getpid()}")
+    os.makedirs(tmp)
+    path = lambda name: os.path.join(tmp, name)
+    # Half floats top out at 65504: clip rare sun glints instead of storing inf.
+    beauty = np.minimum(result["beauty"], HALF_MAX)
+    image_io.write_rgb_exr(path(layout.BEAUTY_EXR), beauty, alpha=result["alpha"], half=True)
+    image_io.write_png(path(layout.BEAUTY_PNG), colour.linear_to_srgb(result["beauty"]))
+    image_io.write_rgb_exr(path(layout.NORMALS_EXR), result["normals"])
+    image_io.write_png(path(layout.NORMALS_PNG), normals.encode(result["normals"]) * (result["alpha"][..., None] > 0))
+    image_io.write_exr(path(layout.DEPTH_EXR), {"Z": result["depth"]})
+    image_io.write_rgb_exr(path(layout.ALBEDO_EXR), result["albedo"], half=True)
+    image_io.write_png(path(layout.MASK_PNG), result["alpha"])
+    record = dict(spec, render=dict(settings, exposure=result["exposure"]))
+    with open(path(layout.SCENE_JSON), "w") as f:
+        json.dump(record, f, indent=1)
+    if os.path.isdir(sample_dir):  # an incomplete folder from an older, interrupted layout
+        shutil.rmtree(sample_dir)
+    os.rename(tmp, sample_dir)
+
+
+def task_indices(start, count, task_index, num_tasks):
+    """Indices this task owns among start..start+count-1."""
+    if not 0 <= task_index < num_tasks:
+        raise ValueError(f"task_index {task_index} must be in [0, {num_tasks})")
+    return [i for i in range(start, start + count) if i % num_tasks == task_index]
+
+
+def render_dataset(output_dir, indices, resolution, spp, seed, variant=mitsuba_render.FAST_VARIANT):
+    """Render the samples in `indices` that are not already complete; returns (rendered, skipped, failed)."""
+    os.makedirs(output_dir, exist_ok=True)
+    todo = [i for i in indices if not is_complete(os.path.join(output_dir, layout.sample_id(i)))]
+    skipped = len(indices) - len(todo)
+    if skipped:
+        logging.info("%d of %d samples already complete; resuming", skipped, len(indices))
+    if not todo:
+        return 0, skipped, []
+    active_variant = mitsuba_render.init(variant)
+    renderer = mitsuba_render.TemplateRenderer(resolution, spp)
+    settings = {"resolution": resolution, "spp": spp, "variant": active_variant}
+    progress = Progress(len(todo), "render")
+    failed = []
+    for index in todo:
+        spec = scene_spec.sample_scene(seed, index, resolution)
+        try:
+            start = time.monotonic()
+            result = renderer.render(spec)
+            write_sample(os.path.join(output_dir, layout.sample_id(index)), spec, result,
+                         dict(settings, seconds=round(time.monotonic() - start, 3)))
+            progress.update()
+        except Exception as e:  # A bad scene must not end a long job; it is reported and skipped.
+            logging.error("sample %s failed: %s", layout.sample_id(index), e)
+            failed.append(index)
+            progress.update(failed=True)
+    return len(todo) - len(failed), skipped, failed
+
+
+def define_flags():
+    """Command-line flags (defined only when run as a program, so importing defines none)."""
+    flags.DEFINE_string("output_dir", None, "Folder to write sample folders into.")
+    flags.DEFINE_integer("num_samples", 16, "Total samples in the data set (across all tasks).")
+    flags.DEFINE_integer("resolution", 128, "Square image size in pixels.")
+    flags.DEFINE_integer("spp", 32, "Samples per pixel.")
+    flags.DEFINE_integer("seed", 0, "Data set seed; sample i uses the seed sequence (seed, i).")
+    flags.DEFINE_integer("start_index", 0, "First sample index (to extend a data set).")
+    flags.DEFINE_integer("task_index", 0, "This task's index in [0, num_tasks).")
+    flags.DEFINE_integer("num_tasks", 1, "How many tasks share the job.")
+    flags.DEFINE_enum("variant", mitsuba_render.FAST_VARIANT, [mitsuba_render.FAST_VARIANT, mitsuba_render.FALLBACK_VARIANT],
+                      "Mitsuba variant; the LLVM one falls back to scalar with a warning if LLVM is missing.")
+
+
+def main(argv):
+    del argv
+    if not FLAGS.output_dir:
+        raise app.UsageError("--output_dir is required")
+    indices = task_indices(FLAGS.start_index, FLAGS.num_samples, FLAGS.task_index, FLAGS.num_tasks)
+    rendered, skipped, failed = render_dataset(FLAGS.output_dir, indices, FLAGS.resolution, FLAGS.spp,
+                                               FLAGS.seed, FLAGS.variant)
+    print(json.dumps({"rendered": rendered, "skipped_complete": skipped, "failed": failed}))
+    if failed:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)

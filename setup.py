@@ -1,0 +1,25 @@
+"""Package set-up for tfnormals: plate → camera-space normals, trained on paired renders."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="tfnormals",
+    version="0.1.0",
+    description="Extract a camera-space normals pass from a plate with a TensorFlow/Keras U-Net GAN.",
+    packages=find_packages(include=["tfnormals", "tfnormals.*", "data_tools", "data_tools.*"]),
+    package_data={"tfnormals": ["assets/*"], "data_tools": ["assets/textures/*"]},
+    python_requires=">=3.10",
+    install_requires=[
+        "tensorflow==2.21.*",
+        "numpy",
+        "pillow",
+        "absl-py",
+        "openexr>=3.3",
+        "tifffile",
+        "tensorboard",
+    ],
+    extras_require={
+        "render": ["mitsuba==3.9.*"],
+        "test": ["pytest"],
+    },
+)

@@ -1,0 +1,206 @@
+"""Batched augmentation, run on the accelerator inside the training step.
+
+Geometry moves vectors as well as pixels: a horizontal flip negates X, a vertical flip
+negates Y, a 90° rotation rotates (X, Y), and resampling renormalizes. Photometric changes
+(exposure, white balance, gamma, blur, noise, JPEG-like blocking) touch the beauty only.
+Randomness is stateless: the same seed gives the same augmentation on any device.
+"""
+
+import dataclasses
+import math
+
+import numpy as np
+import tensorflow as tf
+
+# Standard JPEG quantization tables (ITU-T T.81, Annex K), luma and chroma.
+JPEG_LUMA = np.array([
+    [16, 11, 10, 16, 24, 40, 51, 61], [12, 12, 14, 19, 26, 58, 60, 55], [14, 13, 16, 24, 40, 57, 69, 56],
+    [14, 17, 22, 29, 51, 87, 80, 62], [18, 22, 37, 56, 68, 109, 103, 77], [24, 35, 55, 64, 81, 104, 113, 92],
+    [49, 64, 78, 87, 103, 121, 120, 101], [72, 92, 95, 98, 112, 100, 103, 99]], np.float32)
+JPEG_CHROMA = np.full((8, 8), 99.0, np.float32)
+JPEG_CHROMA[:4, :4] = [[17, 18, 24, 47], [18, 21, 26, 66], [24, 26, 56, 99], [47, 66, 99, 99]]
+RGB_TO_YCBCR = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]],
+                        np.float32)
+BLUR_TAPS = 7
+
+
+@dataclasses.dataclass(frozen=True)
+class AugmentConfig:
+    """Augmentation settings; probabilities are per image.
+
+    Args:
+      crop_size: output side in pixels.
+      min_scale: smallest crop side as a fraction of the input side (1 = no zoom).
+      hflip_prob, vflip_prob, rot90_prob: geometric transforms (vertical flips and rotations
+        remove the light-from-above prior, so they default off).
+      exposure_stops: exposure changes uniformly in ±stops (in linear light).
+      white_balance: std of log per-channel gains.
+      gamma_range: display gamma applied to the sRGB beauty.
+      blur_prob, max_blur_sigma: Gaussian blur.
+      max_noise: largest per-image noise std (sRGB units).
+      jpeg_prob, jpeg_quality_range: JPEG-like 8×8 DCT quantization; the range scales the
+        standard tables (larger = blockier).
+    """
+
+    crop_size: int = 128
+    min_scale: float = 0.6
+    hflip_prob: float = 0.5
+    vflip_prob: float = 0.0
+    rot90_prob: float = 0.0
+    exposure_stops: float = 1.0
+    white_balance: float = 0.1
+    gamma_range: tuple = (0.8, 1.25)
+    blur_prob: float = 0.3
+    max_blur_sigma: float = 1.5
+    max_noise: float = 0.03
+    jpeg_prob: float = 0.25
+    jpeg_quality_range: tuple = (0.2, 1.5)
+
+
+def _uniform(seed, shape, low=0.0, high=1.0):
+    return tf.random.stateless_uniform(shape, seed, minval=low, maxval=high)
+
+
+def _select(flags, yes, no):
+    return tf.where(tf.reshape(flags, [-1, 1, 1, 1]), yes, no)
+
+
+def _normalize_vectors(n, eps=1e-6):
+    length = tf.norm(n, axis=-1, keepdims=True)
+    return tf.where(length > eps, n / tf.maximum(length, eps), tf.zeros_like(n))
+
+
+def hflip(beauty, normals, mask):
+    """Mirror left-right; normals' X changes sign."""
+    return (tf.reverse(beauty, [2]), tf.reverse(normals, [2]) * tf.constant([-1.0, 1.0, 1.0]),
+            tf.reverse(mask, [2]))
+
+
+def vflip(beauty, normals, mask):
+    """Mirror top-bottom; normals' Y changes sign."""
+    return (tf.reverse(beauty, [1]), tf.reverse(normals, [1]) * tf.constant([1.0, -1.0, 1.0]),
+            tf.reverse(mask, [1]))
+
+
+def rot90(beauty, normals, mask, k):
+    """Rotate square images k×90° counter-clockwise; normals' (X, Y) rotate with them."""
+    k = k % 4
+    x, y, z = tf.unstack(tf.image.rot90(normals, k), axis=-1)
+    xy = [(x, y), (-y, x), (-x, -y), (y, -x)][k]
+    return tf.image.rot90(beauty, k), tf.stack([xy[0], xy[1], z], -1), tf.image.rot90(mask, k)
+
+
+def _geometry(batch, seed, config):
+    beauty, normals, mask = batch["beauty"], batch["normals"], batch["mask"]
+    b = tf.shape(beauty)[0]
+    seeds = tf.random.experimental.stateless_split(seed, 6)
+    scale = _uniform(seeds[0], [b], config.min_scale, 1.0)
+    y0 = _uniform(seeds[1], [b]) * (1.0 - scale)
+    x0 = _uniform(seeds[2], [b]) * (1.0 - scale)
+    boxes = tf.stack([y0, x0, y0 + scale, x0 + scale], axis=1)
+    stacked = tf.image.crop_and_resize(tf.concat([beauty, normals, mask], -1), boxes, tf.range(b),
+                                       [config.crop_size, config.crop_size])
+    beauty, normals, mask = stacked[..., :3], _normalize_vectors(stacked[..., 3:6]), stacked[..., 6:]
+    flips = _uniform(seeds[3], [b]) < config.hflip_prob
+    beauty, normals, mask = (_select(flips, new, old) for new, old in zip(hflip(beauty, normals, mask),
+                                                                        (beauty, normals, mask)))
+    flips = _uniform(seeds[4], [b]) < config.vflip_prob
+    beauty, normals, mask = (_select(flips, new, old) for new, old in zip(vflip(beauty, normals, mask),
+                                                                        (beauty, normals, mask)))
+    if config.rot90_prob > 0:
+        u = _uniform(seeds[5], [b])
+        turns = tf.where(u < config.rot90_prob, 1 + tf.cast(u / config.rot90_prob * 3.0, tf.int32), 0)
+        rotated = [rot90(beauty, normals, mask, k) for k in range(4)]
+        beauty, normals, mask = (_pick(tf.stack([r[i] for r in rotated]), turns) for i in range(3))
+    return dict(batch, beauty=beauty, normals=normals, mask=mask)
+
+
+def _pick(stacked, turns):
+    """stacked[turns[i], i] for every image i of a [4, B, ...] tensor."""
+    index = tf.stack([turns, tf.range(tf.shape(turns)[0])], axis=1)
+    return tf.gather_nd(stacked, index)
+
+
+def srgb_to_linear(x):
+    x = tf.clip_by_value(x, 0.0, 1.0)
+    return tf.where(x <= 0.04045, x / 12.92, tf.pow((tf.maximum(x, 0.04045) + 0.055) / 1.055, 2.4))
+
+
+def linear_to_srgb(x):
+    x = tf.clip_by_value(x, 0.0, 1.0)
+    return tf.where(x <= 0.0031308, 12.92 * x, 1.055 * tf.pow(tf.maximum(x, 0.0031308), 1.0 / 2.4) - 0.055)
+
+
+def gaussian_blur(images, sigma):
+    """Blur each image of [B, H, W, C] with its own Gaussian sigma [B] (one depthwise conv)."""
+    shape = tf.shape(images)
+    b, h, w, c = shape[0], shape[1], shape[2], images.shape[-1]
+    taps = tf.range(BLUR_TAPS, dtype=tf.float32) - (BLUR_TAPS - 1) / 2.0
+    kernel_1d = tf.exp(-0.5 * tf.square(taps[None, :] / tf.maximum(sigma[:, None], 1e-3)))
+    kernel_1d /= tf.reduce_sum(kernel_1d, axis=1, keepdims=True)  # [B, T]
+    kernel_1d = tf.repeat(kernel_1d, c, axis=0)  # one per (image, channel)
+    planes = tf.reshape(tf.transpose(images, [1, 2, 0, 3]), [1, h, w, b * c])
+    horizontal = tf.reshape(tf.transpose(kernel_1d), [1, BLUR_TAPS, b * c, 1])
+    vertical = tf.reshape(tf.transpose(kernel_1d), [BLUR_TAPS, 1, b * c, 1])
+    pad = (BLUR_TAPS - 1) // 2  # mirror the border: zero padding would darken the image's edges
+    planes = tf.pad(planes, [[0, 0], [0, 0], [pad, pad], [0, 0]], "SYMMETRIC")
+    planes = tf.nn.depthwise_conv2d(planes, horizontal, [1, 1, 1, 1], "VALID")
+    planes = tf.pad(planes, [[0, 0], [pad, pad], [0, 0], [0, 0]], "SYMMETRIC")
+    planes = tf.nn.depthwise_conv2d(planes, vertical, [1, 1, 1, 1], "VALID")
+    return tf.transpose(tf.reshape(planes, [h, w, b, c]), [2, 0, 1, 3])
+
+
+def _dct_matrix():
+    k = np.arange(8)
+    d = np.sqrt(2.0 / 8) * np.cos(np.pi * (2 * k[None, :] + 1) * k[:, None] / 16.0)
+    d[0] /= math.sqrt(2.0)
+    return tf.constant(d, tf.float32)
+
+
+def jpeg_like(images, quality_scale):
+    """Quantize 8×8 DCT blocks of YCbCr like a JPEG encoder; quality_scale [B] scales the tables."""
+    shape = tf.shape(images)
+    b, h, w = shape[0], shape[1], shape[2]
+    ycc = tf.einsum("bhwc,dc->bhwd", images * 255.0, tf.constant(RGB_TO_YCBCR))
+    blocks = tf.reshape(ycc, [b, h // 8, 8, w // 8, 8, 3])
+    d = _dct_matrix()
+    coeff = tf.einsum("ij,bnjmkc,lk->bnimlc", d, blocks, d)
+    table = tf.stack([tf.constant(JPEG_LUMA), tf.constant(JPEG_CHROMA), tf.constant(JPEG_CHROMA)], -1)
+    step = tf.maximum(table[None, None, :, None, :, :] * tf.reshape(quality_scale, [-1, 1, 1, 1, 1, 1]), 1.0)
+    coeff = tf.round(coeff / step) * step
+    blocks = tf.einsum("ji,bnjmkc,kl->bnimlc", d, coeff, d)
+    ycc = tf.reshape(blocks, [b, h, w, 3])
+    rgb = tf.einsum("bhwc,dc->bhwd", ycc, tf.constant(np.linalg.inv(RGB_TO_YCBCR), tf.float32))
+    return rgb / 255.0
+
+
+def _photometric(beauty, seed, config):
+    b = tf.shape(beauty)[0]
+    seeds = tf.random.experimental.stateless_split(seed, 10)
+    linear = srgb_to_linear(beauty)
+    gain = tf.pow(2.0, _uniform(seeds[0], [b], -config.exposure_stops, config.exposure_stops))
+    balance = tf.exp(tf.random.stateless_normal([b, 3], seeds[1]) * config.white_balance)
+    balance /= tf.reduce_mean(balance, axis=1, keepdims=True)
+    linear *= tf.reshape(gain, [-1, 1, 1, 1]) * tf.reshape(balance, [-1, 1, 1, 3])
+    image = linear_to_srgb(linear)
+    lo, hi = config.gamma_range
+    gamma = tf.exp(_uniform(seeds[2], [b], math.log(lo), math.log(hi)))
+    image = tf.pow(tf.maximum(image, 1e-6), tf.reshape(gamma, [-1, 1, 1, 1]))
+    blur = _uniform(seeds[3], [b]) < config.blur_prob
+    sigma = _uniform(seeds[4], [b], 0.3, config.max_blur_sigma)
+    image = _select(blur, gaussian_blur(image, sigma), image)
+    noise_std = _uniform(seeds[5], [b], 0.0, config.max_noise)
+    image += tf.random.stateless_normal(tf.shape(image), seeds[6]) * tf.reshape(noise_std, [-1, 1, 1, 1])
+    if config.jpeg_prob > 0 and config.crop_size % 8 == 0:
+        jpeg = _uniform(seeds[7], [b]) < config.jpeg_prob
+        lo, hi = config.jpeg_quality_range
+        image = _select(jpeg, jpeg_like(tf.clip_by_value(image, 0.0, 1.0), _uniform(seeds[8], [b], lo, hi)), image)
+    return tf.clip_by_value(image, 0.0, 1.0)
+
+
+def augment_batch(batch, seed, config):
+    """Augment a batch dict {'beauty', 'normals', 'mask', ...} with a stateless [2] int seed."""
+    seed = tf.cast(seed, tf.int64)
+    geometry_seed, photo_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    batch = _geometry(batch, geometry_seed, config)
+    return dict(batch, beauty=_photometric(batch["beauty"], photo_seed, config))

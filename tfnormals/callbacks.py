@@ -1,0 +1,134 @@
+"""Training callbacks: checkpoints, progress lines, the monitor-image GIF and validation triptychs."""
+
+import glob
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+
+from tfnormals import image_io, normals
+from tfnormals.progress import format_duration
+
+
+def global_step(model):
+    return int(model.g_optimizer.iterations.numpy())
+
+
+class CheckpointSaver(keras.callbacks.Callback):
+    """Save a tf.train.CheckpointManager checkpoint at every epoch end and when training stops."""
+
+    def __init__(self, manager, saved_step=None):
+        super().__init__()
+        self.manager = manager
+        self.saved_step = saved_step
+
+    def save(self):
+        step = global_step(self.model)
+        if step != self.saved_step:
+            self.manager.save(checkpoint_number=step)
+            self.saved_step = step
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.save()
+
+    def on_train_end(self, logs=None):
+        self.save()
+
+
+class ProgressLogger(keras.callbacks.Callback):
+    """Log step, rate, ETA and the running losses every `interval` seconds."""
+
+    def __init__(self, total_steps, batch_size, interval=30.0, log=print):
+        super().__init__()
+        self.total_steps, self.batch_size, self.interval, self.log = total_steps, batch_size, interval, log
+
+    def on_train_begin(self, logs=None):
+        self.start_time, self.start_step = time.monotonic(), global_step(self.model)
+        self.last = self.start_time
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.monotonic()
+        step = global_step(self.model)
+        if now - self.last < self.interval and step < self.total_steps:
+            return
+        self.last = now
+        rate = (step - self.start_step) / max(now - self.start_time, 1e-9)
+        eta = format_duration((self.total_steps - step) / rate) if rate > 0 else "?"
+        losses = " ".join(f"{k}={float(v):.4g}" for k, v in (logs or {}).items())
+        self.log(f"step {step}/{self.total_steps} ({100.0 * step / self.total_steps:.1f}%) "
+                 f"{rate:.2f} steps/s {rate * self.batch_size:.1f} img/s ETA {eta} {losses}")
+
+
+def prediction_panel(plate, prediction):
+    """[plate | predicted normals] side by side as a float image in [0, 1]."""
+    return np.concatenate([plate, normals.encode(prediction)], axis=1)
+
+
+class MonitorGif(keras.callbacks.Callback):
+    """Predict a real photo every `every` steps; keep each frame and an animated GIF of all of them.
+
+    Frames are PNGs in <run>/monitor/, so a resumed run extends the same GIF; each frame is
+    also written to TensorBoard as an image summary.
+    """
+
+    def __init__(self, run_dir, image_path, every, size, writer=None):
+        super().__init__()
+        self.every = every
+        self.frames_dir = os.path.join(run_dir, "monitor")
+        self.gif_path = os.path.join(run_dir, "monitor.gif")
+        self.writer = writer
+        plate = image_io.to_rgb(image_io.read_image(image_path))
+        scale = size / max(plate.shape[:2])
+        h, w = max(1, round(plate.shape[0] * scale)), max(1, round(plate.shape[1] * scale))
+        self.plate = np.asarray(Image.fromarray(image_io.quantize(plate, 8)).resize((w, h), Image.LANCZOS),
+                                np.float32) / 255.0
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = global_step(self.model)
+        if self.every and step % self.every == 0:
+            self.write_frame(step)
+
+    def write_frame(self, step):
+        prediction = self.model.generator(self.plate[None], training=False)[0].numpy()
+        panel = prediction_panel(self.plate, prediction)
+        image_io.write_png(os.path.join(self.frames_dir, f"step_{step:08d}.png"), panel)
+        if self.writer is not None:
+            with self.writer.as_default():
+                tf.summary.image("monitor", panel[None], step=step)
+        self.write_gif()
+
+    def write_gif(self):
+        frames = [Image.open(p).convert("RGB") for p in sorted(glob.glob(os.path.join(self.frames_dir, "step_*.png")))]
+        if frames:
+            with image_io.atomic_output(self.gif_path) as tmp:
+                frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:], duration=250, loop=0)
+
+
+def triptych(plate, target, prediction, mask):
+    """[input | ground truth | prediction] with empty pixels of the normals shown black."""
+    m = (mask > 0).astype(np.float32)
+    return np.concatenate([plate, normals.encode(target) * m, normals.encode(prediction) * m], axis=1)
+
+
+class Triptychs(keras.callbacks.Callback):
+    """At each epoch end, save input | ground truth | prediction rows for a fixed validation batch."""
+
+    def __init__(self, run_dir, batch, writer=None):
+        super().__init__()
+        self.out_dir = os.path.join(run_dir, "triptychs")
+        self.batch = batch
+        self.writer = writer
+
+    def on_epoch_end(self, epoch, logs=None):
+        step = global_step(self.model)
+        prediction = self.model.generator(self.batch["beauty"], training=False).numpy()
+        rows = [triptych(self.batch["beauty"][i].numpy(), self.batch["normals"][i].numpy(), prediction[i],
+                         self.batch["mask"][i].numpy()) for i in range(len(prediction))]
+        sheet = np.concatenate(rows, axis=0)
+        image_io.write_png(os.path.join(self.out_dir, f"step_{step:08d}.png"), sheet)
+        if self.writer is not None:
+            with self.writer.as_default():
+                tf.summary.image("val_triptychs", sheet[None], step=step)

@@ -1,0 +1,66 @@
+"""Small custom layers that let the generator take any H×W and return unit normals."""
+
+import keras
+import tensorflow as tf
+
+
+@keras.saving.register_keras_serializable(package="tfnormals")
+class PadToMultiple(keras.layers.Layer):
+    """Pad H and W at the bottom/right (mirror padding) up to a multiple of `multiple`.
+
+    Args:
+      multiple: the network's total stride (2 ** depth).
+    """
+
+    def __init__(self, multiple, **kwargs):
+        super().__init__(**kwargs)
+        self.multiple = multiple
+
+    def call(self, images):
+        shape = tf.shape(images)
+        pad_h = (-shape[1]) % self.multiple
+        pad_w = (-shape[2]) % self.multiple
+        tf.debugging.assert_less_equal(
+            tf.maximum(pad_h - shape[1], pad_w - shape[2]), 0,
+            message=f"image too small: each side must be at least half the model stride ({self.multiple // 2} px)")
+        return tf.pad(images, [[0, 0], [0, pad_h], [0, pad_w], [0, 0]], mode="SYMMETRIC")
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], None, None, input_shape[3])
+
+    def get_config(self):
+        return dict(super().get_config(), multiple=self.multiple)
+
+
+@keras.saving.register_keras_serializable(package="tfnormals")
+class CropLike(keras.layers.Layer):
+    """Crop the first input to the height and width of the second (undoes PadToMultiple)."""
+
+    def call(self, inputs):
+        image, reference = inputs
+        shape = tf.shape(reference)
+        return image[:, :shape[1], :shape[2], :]
+
+    def compute_output_shape(self, input_shapes):
+        image_shape, reference_shape = input_shapes
+        return (image_shape[0], reference_shape[1], reference_shape[2], image_shape[3])
+
+
+@keras.saving.register_keras_serializable(package="tfnormals")
+class UnitNormalize(keras.layers.Layer):
+    """L2-normalize the last axis, so the network's output is a field of unit vectors."""
+
+    def call(self, x):
+        return tf.math.l2_normalize(x, axis=-1, epsilon=1e-12)
+
+
+@keras.saving.register_keras_serializable(package="tfnormals")
+class Upsample2x(keras.layers.Layer):
+    """Bilinear 2× upsampling that works with unknown H and W (keras UpSampling2D does not in graphs)."""
+
+    def call(self, x):
+        return tf.image.resize(x, tf.shape(x)[1:3] * 2, method="bilinear")
+
+    def compute_output_shape(self, input_shape):
+        scaled = [None if s is None else 2 * s for s in input_shape[1:3]]
+        return (input_shape[0], *scaled, input_shape[3])
