@@ -1,14 +1,17 @@
 """Input pipeline on one core vs the training step's consumption rate, in one run.
 
-    python -m benchmarks.bench_pipeline [--records_dir=../data/records192] [--batches=40] [--steps=8]
+    python -m benchmarks.bench_pipeline [--records_dir=../data/records192] [--batches=20] [--steps=8]
 
 Pipeline: tfnormals.data.make_dataset in training mode with the shipped config's settings
 (configs/default.flags: batch, load size, shuffle buffer), restricted to one core with
 tf.data options (threading.private_threadpool_size=1, threading.max_intra_op_parallelism=1,
 autotune.cpu_budget=1, applied with ds.with_options). After a warm-up that fills the shuffle
-buffer, `--batches` batches are pulled as fast as possible; the CPU time the process used
-meanwhile divided by the wall time says how many cores it really took. A second, reduced
-pipeline (read + parse + decode only, same options) shows how much of it is PNG decoding.
+buffer, `--repeats` blocks of `--batches` batches are pulled as fast as possible (rates are
+medians over blocks); the CPU time the process used meanwhile divided by the wall time says
+how many cores it really took (tf.data options bound its thread pool; a few ops such as
+parallel interleave start their own threads, so the measured figure is what counts). A second, reduced
+pipeline (read + parse + decode + batch, no shuffle or crop, same options) shows how much of
+it is PNG decoding.
 
 Step: tfnormals.gan.NormalsGAN built by tfnormals.train.build_gan from the same config
 (augmentation included, all cores), trained with fit() on a few batches held in memory, so
@@ -46,26 +49,32 @@ def pull(iterator, count):
     return time.perf_counter() - t0, common.cpu_seconds() - cpu0
 
 
-def measure_pipeline(records_dir, config, batches, warmup):
+def rates(iterator, count, repeats):
+    """Median elements/s and median cores used over `repeats` back-to-back blocks of `count` pulls."""
+    blocks = [pull(iterator, count) for _ in range(repeats)]
+    return common.median(count / wall for wall, _ in blocks), common.median(cpu / wall for wall, cpu in blocks)
+
+
+def measure_pipeline(records_dir, config, batches, warmup, repeats):
     from tfnormals import data
     ds = data.make_dataset(records_dir, "train", config.batch_size, config.load_size, training=True,
                            shuffle_buffer=config.shuffle_buffer, cache=config.cache, seed=config.seed)
     it = iter(ds.with_options(one_core_options()))
     fill_s, _ = pull(it, warmup)  # the first batch waits for the shuffle buffer
-    wall, cpu = pull(it, batches)
-    return {"batches_per_s": batches / wall, "cores": cpu / wall, "fill_s": fill_s, "wall_s": wall}
+    rate, cores = rates(it, batches, repeats)
+    return {"batches_per_s": rate, "cores": cores, "fill_s": fill_s}
 
 
-def measure_decode(records_dir, examples):
-    """Examples/s of read + parse + decode alone (no shuffle, crop, batch), one core."""
+def measure_decode(records_dir, batch_size, batches, repeats):
+    """Batches/s of read + parse + decode + batch alone (no shuffle, crop or pad), one core."""
     import tensorflow as tf
     from tfnormals import data, records
     files = data.list_shards(records_dir, "train")
-    ds = tf.data.TFRecordDataset(files).map(records.decode_example, num_parallel_calls=tf.data.AUTOTUNE).repeat()
-    it = iter(ds.with_options(one_core_options()))
-    pull(it, 8)
-    wall, cpu = pull(it, examples)
-    return {"examples_per_s": examples / wall, "cores": cpu / wall}
+    ds = tf.data.TFRecordDataset(files).map(records.decode_example, num_parallel_calls=tf.data.AUTOTUNE)
+    it = iter(ds.repeat().padded_batch(batch_size).with_options(one_core_options()))
+    pull(it, 2)
+    rate, cores = rates(it, batches, repeats)
+    return {"batches_per_s": rate, "cores": cores}
 
 
 def measure_step(records_dir, config, steps, warmup_steps, held_batches=4):
@@ -92,9 +101,9 @@ def parse_args(argv):
     p.add_argument("--records_dir", default=common.DEFAULT_RECORDS,
                    help="Records to read (default ../data/records192; a small set is made if missing).")
     p.add_argument("--flagfile", default=common.DEFAULT_FLAGS, help="Training config to take settings from.")
-    p.add_argument("--batches", type=int, default=40, help="Timed pipeline batches.")
+    p.add_argument("--batches", type=int, default=20, help="Timed pipeline batches per repeat.")
+    p.add_argument("--repeats", type=int, default=3, help="Timed blocks; rates are their medians.")
     p.add_argument("--warmup_batches", type=int, default=5)
-    p.add_argument("--decode_examples", type=int, default=120, help="Timed examples of the decode-only pipeline.")
     p.add_argument("--steps", type=int, default=8, help="Timed train steps.")
     p.add_argument("--warmup_steps", type=int, default=3)
     p.add_argument("--json_out", default="")
@@ -111,31 +120,31 @@ def main(argv=None):
     try:
         config = common.train_config(args.flagfile, records_dir=records_dir)
         print("[bench_pipeline] pipeline ...", file=sys.stderr, flush=True)
-        pipe = measure_pipeline(records_dir, config, args.batches, args.warmup_batches)
-        decode = measure_decode(records_dir, args.decode_examples)
+        pipe = measure_pipeline(records_dir, config, args.batches, args.warmup_batches, args.repeats)
+        decode = measure_decode(records_dir, config.batch_size, args.batches, args.repeats)
         print("[bench_pipeline] train step ...", file=sys.stderr, flush=True)
         step = measure_step(records_dir, config, args.steps, args.warmup_steps)
     finally:
         if made:
             shutil.rmtree(os.path.dirname(made), ignore_errors=True)
     ratio = pipe["batches_per_s"] / step["batches_per_s"]
-    decode_batch_s = config.batch_size / decode["examples_per_s"]
+    decode_batch_s = 1.0 / decode["batches_per_s"]
     pipe_batch_s = 1.0 / pipe["batches_per_s"]
     rows = [["input pipeline, 1 core (tf.data options)", pipe["batches_per_s"],
              pipe["batches_per_s"] * config.batch_size, 1000 * pipe_batch_s, pipe["cores"]],
-            ["  of which read+parse+decode (same options)", decode["examples_per_s"] / config.batch_size,
-             decode["examples_per_s"], 1000 * decode_batch_s, decode["cores"]],
+            ["  of which read + parse + decode + batch (same options)", decode["batches_per_s"],
+             decode["batches_per_s"] * config.batch_size, 1000 * decode_batch_s, decode["cores"]],
             ["train step (fit on in-memory batches, all cores)", step["batches_per_s"], step["images_per_s"],
              1000 * step["step_s"], None]]
     text = (f"### Input pipeline vs training step (`{args.flagfile and common.display_path(args.flagfile)}`: "
             f"batch {config.batch_size}, load {config.load_size}, crop {config.crop_size}, shuffle buffer "
-            f"{config.shuffle_buffer}; records `{records_dir if not made else 'small temporary set'}`)\n\n"
+            f"{config.shuffle_buffer}; records `{common.display_path(records_dir) if not made else 'small temporary set'}`)\n\n"
             + common.markdown_table(["stage", "batches/s", "images/s", "ms/batch", "cores used"], rows)
             + f"\n\nPipeline / step ratio (same run): **{ratio:.2f}×** "
               f"(shuffle-buffer fill + {args.warmup_batches} warm-up batches took {pipe['fill_s']:.1f} s; "
               f"first train step incl. tracing {step['first_step_s']:.1f} s)")
     met = ratio >= TARGET_RATIO and pipe["cores"] <= CORE_TOLERANCE
-    limits = (f"pipeline {1000 * pipe_batch_s:.0f} ms/batch on {pipe['cores']:.2f} cores, of which decoding "
+    limits = (f"pipeline {1000 * pipe_batch_s:.0f} ms/batch on {pipe['cores']:.2f} cores, of which read+decode+batch "
               f"~{1000 * decode_batch_s:.0f} ms ({100 * min(decode_batch_s / pipe_batch_s, 1):.0f}%); "
               f"step {1000 * step['step_s']:.0f} ms/batch")
     targets = [common.target(f"pipeline ≥ {TARGET_RATIO:g}× train-step rate on ≤ 1 core",

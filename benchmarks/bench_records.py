@@ -7,7 +7,9 @@ process, so Dr.Jit never shares one with TensorFlow). Each worker count then run
 process that imports TensorFlow before the clock starts and calls
 data_tools.make_records.make_records into a new empty folder `--repeats` times; the figure is
 the median. workers > 1 includes starting its spawn pool, as every real run pays it; the
-"pool start" column is that fixed cost alone (a spawn pool running a trivial job).
+"pool start" column is that fixed cost alone (a spawn pool whose workers import
+data_tools.make_records, measured separately): on a small set it can outweigh the work, so use
+--input_dir (with --max_samples) on a big set to see the speed-up a real conversion gets.
 Input MB/s counts the bytes of the files make_records reads per sample (beauty, normals, mask).
 """
 
@@ -22,6 +24,13 @@ import time
 from benchmarks import common
 
 MODULE = "benchmarks.bench_records"
+
+
+def _import(name):
+    """Pool job: import a module (what a make_records worker does before its first sample)."""
+    import importlib
+    importlib.import_module(name)
+    return name
 
 
 def _child(cfg):
@@ -44,11 +53,11 @@ def _child(cfg):
         finally:
             shutil.rmtree(out, ignore_errors=True)
     pool_s = None
-    if cfg["workers"] > 1:  # fixed cost of a spawn pool (interpreter start-up, no job imports)
+    if cfg["workers"] > 1:  # fixed cost of a spawn pool: interpreters plus the imports a job needs
         import multiprocessing
         start = time.perf_counter()
         with multiprocessing.get_context("spawn").Pool(cfg["workers"]) as pool:
-            pool.map(abs, range(cfg["workers"]))
+            pool.map(_import, ["data_tools.make_records"] * cfg["workers"], chunksize=1)
         pool_s = time.perf_counter() - start
     common.emit({"samples": len(ids), "written": sum(counts.values()), "input_bytes": input_bytes,
                  "output_bytes": out_bytes, "seconds": seconds, "pool_start_s": pool_s})
@@ -63,9 +72,25 @@ def render_set(args):
     return folder, time.perf_counter() - start
 
 
+def link_subset(input_dir, count):
+    """A temp folder of symlinks to the first `count` complete sample folders of our layout."""
+    from data_tools import layout  # no TensorFlow
+    folder = tempfile.mkdtemp(prefix="bench_records-subset-")
+    names = sorted(n for n in os.listdir(input_dir) if not n.startswith("."))
+    linked = 0
+    for name in names:
+        source = os.path.join(os.path.abspath(input_dir), name)
+        if linked < count and all(os.path.isfile(os.path.join(source, f)) for f in layout.REQUIRED):
+            os.symlink(source, os.path.join(folder, name))
+            linked += 1
+    return folder
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--input_dir", default="", help="Existing folder of sample pairs (default: render one).")
+    p.add_argument("--max_samples", type=int, default=0,
+                   help="Use only the first N complete samples of --input_dir (linked into a temp folder).")
     p.add_argument("--num_samples", type=int, default=48, help="Samples to render when no --input_dir.")
     p.add_argument("--resolution", type=int, default=128)
     p.add_argument("--spp", type=int, default=8)
@@ -83,7 +108,9 @@ def main(argv=None):
     if args.child:
         return _child(json.loads(args.child))
     input_dir, rendered, render_s = args.input_dir, False, None
-    if not input_dir:
+    if input_dir and args.max_samples:
+        input_dir, rendered = link_subset(input_dir, args.max_samples), True
+    elif not input_dir:
         print(f"[bench_records] rendering {args.num_samples} samples ...", file=sys.stderr, flush=True)
         input_dir, render_s = render_set(args)
         rendered = True
@@ -103,12 +130,15 @@ def main(argv=None):
             shutil.rmtree(input_dir, ignore_errors=True)
     base = rows[0]["samples_per_s"]
     table = common.markdown_table(
-        ["workers", "samples", "median s", "samples/s", "input MB/s", "input MB", "records MB", "pool start s",
-         "speed-up vs first"],
+        ["workers", "samples", "median s", "samples/s", "input MB/s", "input MB", "records MB",
+         "pool start s", "speed-up vs first"],
         [[r["workers"], r["samples"], r["seconds"], r["samples_per_s"], r["input_mb_s"], r["input_mb"], r["output_mb"],
           r["pool_start_s"], r["samples_per_s"] / base] for r in rows])
-    source = (f"{args.num_samples} samples rendered at {args.resolution}², {args.spp} spp"
-              + (f" ({render_s:.1f} s)" if render_s else "")) if rendered else f"`{input_dir}`"
+    if args.input_dir:
+        source = f"`{common.display_path(args.input_dir)}`" + (f", first {rows[0]['samples']} samples"
+                                                               if args.max_samples else "")
+    else:
+        source = f"{args.num_samples} samples rendered at {args.resolution}², {args.spp} spp ({render_s:.1f} s)"
     text = (f"### make_records ({source}; {args.num_shards} shards per split; median of {args.repeats} runs)\n\n"
             + table)
     return common.finish(MODULE, argv, {"name": "records", "markdown": text, "rows": rows, "targets": []},

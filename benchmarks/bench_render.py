@@ -187,13 +187,13 @@ def measure(label, cfgs, env):
 
 
 def report(rows, args):
-    headers = ["configuration", "samples/s", "s/sample", "scene (numpy)", "upload", "render", "post", "write",
+    headers = ["configuration", "samples/s", "per core", "s/sample", "scene (numpy)", "upload", "render", "post", "write",
                "first sample s", "JIT est. s", "1st-sample kernels: compiled/launched", "LLVM compile s",
                "peak RSS MB"]
     table = []
     for r in rows:
         kernels = "–" if r["first_kernels"] is None else f"{r['first_compiled']}/{r['first_kernels']}"
-        table.append([r["label"], r["samples_per_s"], r["total"], r["scene"], r["upload"], r["render"], r["post"],
+        table.append([r["label"], r["samples_per_s"], r["samples_per_s"] / r["cores"], r["total"], r["scene"], r["upload"], r["render"], r["post"],
                       r["write"], r["first_s"], r["jit_s"], kernels, r["first_compile_s"], r["peak_rss_mb"]])
     parts = common.markdown_table(["configuration", "geometry", "textures", "sky map"],
                                   [[r["label"], r["geometry"], r["textures"], r["sky"]] for r in rows])

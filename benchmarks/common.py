@@ -1,8 +1,9 @@
 """Helpers shared by the benchmark scripts: timing, markdown tables, child processes, machine info.
 
-Nothing here imports TensorFlow or Mitsuba: Dr.Jit segfaults when it is loaded after
-TensorFlow in one process, so every script keeps the heavy imports inside the process
-(often a child started with `run_child`) that needs them.
+Nothing here imports TensorFlow or Mitsuba at import time (train_config and fit_step_times
+import TensorFlow when called): Dr.Jit segfaults when it is loaded after TensorFlow in one
+process, so every script keeps the heavy imports inside the process (often a child started
+with `run_child`) that needs them.
 
 Child protocol: a script run with `--child=JSON` does one measurement and prints one line
 `@@BENCH_JSON@@ {...}` (see `emit`); `run_child` parses it and adds the child's wall time
@@ -137,14 +138,20 @@ def run_child(module, args=(), env=None, timeout=3600, cwd=REPO, show_stderr=Fal
         wall = time.perf_counter() - start
         out.seek(0)
         stdout = out.read().decode(errors="replace")
-    if proc.returncode != 0:
-        lines = list(tail) or stdout.strip().splitlines()
-        raise ChildError(f"{' '.join(cmd)} exited with {proc.returncode}:\n" + "\n".join(lines[-25:]))
+    result = _result(cmd, proc.returncode, stdout, list(tail))
+    result.update(wall_s=wall, peak_rss_mb=usage.ru_maxrss / 1024.0)
+    return result
+
+
+def _result(cmd, returncode, stdout, stderr_lines):
+    """The child's last emitted JSON ({} if none); ChildError with its output's tail if it failed."""
+    if returncode != 0:
+        lines = stderr_lines or stdout.strip().splitlines()
+        raise ChildError(f"{' '.join(cmd)} exited with {returncode}:\n" + "\n".join(lines[-25:]))
     result = {}
     for line in stdout.splitlines():
         if line.startswith(MARKER):
             result = json.loads(line[len(MARKER):])
-    result.update(wall_s=wall, peak_rss_mb=usage.ru_maxrss / 1024.0)
     return result
 
 
@@ -166,13 +173,7 @@ def finish_child(handle):
     stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
     out.close()
     err.close()
-    if proc.returncode != 0:
-        tail = "\n".join((stderr or stdout).strip().splitlines()[-25:])
-        raise ChildError(f"{' '.join(cmd)} exited with {proc.returncode}:\n{tail}")
-    result = {}
-    for line in stdout.splitlines():
-        if line.startswith(MARKER):
-            result = json.loads(line[len(MARKER):])
+    result = _result(cmd, proc.returncode, stdout, stderr.strip().splitlines())
     result.update(peak_rss_mb=usage.ru_maxrss / 1024.0)
     return result
 

@@ -29,7 +29,8 @@ STAGES = [
                                            "--parallel_procs=2", "--scalar_samples=1", "--cold_cache=1"]),
     ("records", "benchmarks.bench_records", ["--num_samples=48", "--resolution=128", "--spp=8", "--workers=1,2",
                                              "--repeats=3"]),
-    ("pipeline", "benchmarks.bench_pipeline", ["--batches=40", "--steps=6", "--warmup_steps=2"]),
+    ("pipeline", "benchmarks.bench_pipeline", ["--batches=20", "--repeats=3", "--steps=6",
+                                                  "--warmup_steps=2"]),
     ("train_step", "benchmarks.bench_train_step", ["--steps=6", "--warmup_steps=2", "--budget_s=20"]),
     ("inference", "benchmarks.bench_inference", ["--sizes=1920x1080,4096x2160", "--modes=whole,tiled",
                                                  "--repeats=2"]),
@@ -40,7 +41,7 @@ TINY = {
     "render": ["--resolutions=64", "--spp=4", "--samples=2", "--threads=1,2", "--parallel_procs=2",
                "--scalar_samples=1", "--cold_cache=0"],
     "records": ["--num_samples=8", "--resolution=64", "--spp=4", "--workers=1,2", "--repeats=1"],
-    "pipeline": ["--batches=5", "--steps=2", "--warmup_steps=1", "--decode_examples=16"],
+    "pipeline": ["--batches=5", "--repeats=2", "--steps=2", "--warmup_steps=1"],
     "train_step": ["--configs=shipped", "--batches=1", "--steps=3", "--warmup_steps=1", "--matmul_n=512"],
     "inference": ["--sizes=320x180", "--tile=128", "--overlap=16", "--repeats=1"],
     "quality": ["--max_images=4", "--fit_images=4"],
@@ -98,8 +99,7 @@ def write_notes(path, markdown):
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-notes-")
     with os.fdopen(fd, "w") as f:
         f.write(text)
-    if os.path.exists(path):
-        os.chmod(tmp, os.stat(path).st_mode & 0o777)
+    os.chmod(tmp, os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o644)
     os.replace(tmp, path)
 
 

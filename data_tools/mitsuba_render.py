@@ -147,11 +147,12 @@ class TemplateRenderer:
             scene[name] = _empty_mesh(name, props, sizes.get(name, (3, 1)))
         self.scene = mi.load_dict(scene)
         self.params = mi.traverse(self.scene)
-        # Give every slot real geometry once: otherwise the first render samples the lights differently
-        # from every later one, so a sample's pixels would depend on whether it was rendered first.
-        for name in self.surface_slots + self.emitter_slots:
-            self._set_mesh(name, HIDDEN_TRIANGLE)
-        self.params.update()
+        if not sizes:
+            # Give every slot real geometry once: otherwise the first render samples the lights differently
+            # from every later one, so a sample's pixels would depend on whether it was rendered first.
+            for name in self.surface_slots + self.emitter_slots:
+                self._set_mesh(name, HIDDEN_TRIANGLE)
+            self.params.update()
 
     def _set_mesh(self, name, mesh, uv_scale=1.0):
         buffers = {"vertex_positions": mesh.vertices, "vertex_normals": mesh.normals,
@@ -160,8 +161,8 @@ class TemplateRenderer:
             key = f"{name}.{key}"
             self.params[key] = type(self.params[key])(array.ravel())  # the variant's own buffer type
 
-    def _set_material(self, name, material):
-        for key, array in scene_geometry.material_textures(material).items():
+    def _set_material(self, name, material, textures):
+        for key, array in textures.items():
             self.params[f"{name}.bsdf.{key}.data"] = _mi.TensorXf(array)
         self.params[f"{name}.bsdf.specular"] = _opaque(material["specular"])
 
@@ -178,8 +179,7 @@ class TemplateRenderer:
         params["sensor.to_world"] = to_world
         params["sensor.x_fov"] = _opaque(camera["fov_deg"])
 
-    def _set_environment(self, params, env):
-        sky = scene_geometry.sky_map(env)
+    def _set_environment(self, params, env, sky):
         # Mitsuba stores the map with extra columns repeating the first (periodic boundary).
         extra = params["environment.data"].shape[1] - sky.shape[1]
         params["environment.data"] = _mi.TensorXf(np.concatenate([sky, sky[:, :extra]], axis=1))
@@ -201,11 +201,14 @@ class TemplateRenderer:
             sizes = {name: (len(mesh.vertices), len(mesh.faces)) for name, (mesh, _) in zip(self.surface_slots, surfaces)}
             sizes.update({name: (len(mesh.vertices), len(mesh.faces)) for name, (mesh, _) in emitters.items() if mesh})
             self._build(sizes)
+        textures = {}  # ground parts share one material: build its textures once
         for i, name in enumerate(self.surface_slots):
             if i < len(surfaces):
                 mesh, material = surfaces[i]
+                if id(material) not in textures:
+                    textures[id(material)] = scene_geometry.material_textures(material)
                 self._set_mesh(name, mesh, material["uv_scale"])
-                self._set_material(name, material)
+                self._set_material(name, material, textures[id(material)])
             else:
                 self._set_mesh(name, HIDDEN_TRIANGLE)
         for name in self.emitter_slots:
@@ -213,9 +216,10 @@ class TemplateRenderer:
         points = [light for light in spec["lights"] if light["kind"] == "point"]
         self.params["point.position"] = points[0]["position"] if points else [0.0, -1000.0, 0.0]
         self.params["point.intensity.value"] = points[0]["intensity"] if points else [0.0, 0.0, 0.0]
+        sky = scene_geometry.sky_map(spec["environment"])
         for params in (self.params, self.background_params):
             self._set_camera(params, spec["camera"])
-            self._set_environment(params, spec["environment"])
+            self._set_environment(params, spec["environment"], sky)
             params.update()
 
     def render_layers(self, spec):

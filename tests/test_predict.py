@@ -119,3 +119,16 @@ def test_tiled_equals_whole_on_the_shipped_model():
     angle = np.degrees(np.arccos(np.clip(np.sum(whole * tiled, -1), -1, 1)))
     assert tiled.shape == whole.shape == plate.shape
     assert np.median(angle) < 1.0 and np.mean(angle) < 2.5, (np.median(angle), np.mean(angle))
+
+
+def test_max_side_runs_smaller_and_returns_plate_size(tiny_model):
+    """With max_side the network sees a downscaled plate; normals come back unit, at the plate's size."""
+    plate = _plate(90, 150)
+    small = tiling.predict_plate(tiny_model, plate, tile=0, max_side=60)
+    assert small.shape == (90, 150, 3)
+    np.testing.assert_allclose(np.linalg.norm(small, axis=-1), 1.0, atol=1e-4)
+    direct = tiny_model(tiling.resize(plate, 36, 60)[None])[0]
+    back = tiling.resize(small, 36, 60)
+    assert np.mean(np.sum(direct * back, -1)) > 0.98  # the upsampled result is the small prediction
+    np.testing.assert_array_equal(tiling.predict_plate(tiny_model, plate, tile=0, max_side=150),
+                                  tiling.predict_plate(tiny_model, plate, tile=0))

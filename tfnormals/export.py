@@ -22,7 +22,7 @@ import keras
 import tensorflow as tf
 from absl import app, flags
 
-from tfnormals import config as config_lib, conventions
+from tfnormals import config as config_lib
 from tfnormals.unet import build_generator
 
 INPUT_NAME = "images"
@@ -94,7 +94,8 @@ def main(argv):
     generator, config, step = generator_from_run(FLAGS.checkpoint)
     export_generator(generator, FLAGS.output, metadata(config, step))
     print(json.dumps({"output": FLAGS.output, "step": step, "stride": 2 ** config.depth,
-                      "params": generator.count_params(), "conventions": conventions.__doc__.split("\n")[0]}))
+                      "params": generator.count_params(), "signature": "serving_default",
+                      "input": INPUT_NAME, "output_key": OUTPUT_NAME}))
 
 
 if __name__ == "__main__":

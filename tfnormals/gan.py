@@ -36,6 +36,9 @@ class NormalsGAN(keras.Model):
         self.seed = seed
         names = ("g_loss", "d_loss", "l1", "angular", "adversarial", "angle_deg")
         self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
+        # The sub-models are built functional models, so this wrapper is too. (Unbuilt, fit() under
+        # tf.distribute would try to build it by calling it on a whole batch dict.)
+        self.built = True
 
     def compile(self, g_optimizer, d_optimizer, **kwargs):
         super().compile(**kwargs)

@@ -87,7 +87,7 @@ def write_outputs(stem, plate, normal_map, combined=False):
 
 
 def predict_files(model, paths, output_dir, colorspace="auto", tile=512, overlap=64, combined=False,
-                  overwrite=False):
+                  overwrite=False, max_side=0):
     """Predict every plate in `paths`; returns {'written': [...], 'skipped_existing': [...], 'failed': {...}}."""
     os.makedirs(output_dir, exist_ok=True)
     result = {"written": [], "skipped_existing": [], "failed": {}}
@@ -100,7 +100,7 @@ def predict_files(model, paths, output_dir, colorspace="auto", tile=512, overlap
             continue
         try:
             plate = image_io.read_image(path)
-            normal_map = tiling.predict_tiled(model, network_input(plate, path, colorspace), tile, overlap)
+            normal_map = tiling.predict_plate(model, network_input(plate, path, colorspace), tile, overlap, max_side)
             write_outputs(stem, plate, normal_map, combined)
             result["written"].append(stem + ".exr")
             progress.update()
@@ -121,6 +121,8 @@ def define_flags():
                       "auto: EXR plates are scene-linear (converted to sRGB), others sRGB.")
     flags.DEFINE_integer("tile", 512, "Tile side for large plates (0 = whole image).")
     flags.DEFINE_integer("overlap", 64, "Tile overlap in pixels.")
+    flags.DEFINE_integer("max_side", 0, "Run the network with the plate's longer side scaled to this and "
+                         "upsample the normals (0 = native resolution).")
     flags.DEFINE_boolean("combined", False, "Also write plate + normals (N.X/N.Y/N.Z) in one EXR.")
     flags.DEFINE_boolean("overwrite", False, "Redo plates whose outputs exist.")
 
@@ -133,7 +135,7 @@ def main(argv):
         raise app.UsageError(f"no plates match {FLAGS.input!r}")
     model = NormalsModel(FLAGS.model)
     result = predict_files(model, paths, FLAGS.output, FLAGS.input_colorspace, FLAGS.tile, FLAGS.overlap,
-                           FLAGS.combined, FLAGS.overwrite)
+                           FLAGS.combined, FLAGS.overwrite, FLAGS.max_side)
     print(json.dumps({k: len(v) for k, v in result.items()}))
     if result["failed"]:
         sys.exit(1)

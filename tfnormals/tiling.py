@@ -7,6 +7,7 @@ matches whole-image inference to within a small tolerance and shows no seams.
 """
 
 import numpy as np
+from PIL import Image
 
 from tfnormals import normals
 
@@ -59,3 +60,23 @@ def predict_tiled(predict, image, tile=512, overlap=64, batch=4):
             total[y:y + th, x:x + tw] += pred * weight
             weight_sum[y:y + th, x:x + tw] += weight
     return normals.normalize(total / weight_sum)
+
+
+def resize(image, height, width):
+    """Resize an H×W×C float image per channel (Lanczos down, bilinear up) with Pillow's float mode."""
+    shrinking = height * width < image.shape[0] * image.shape[1]
+    method = Image.LANCZOS if shrinking else Image.BILINEAR
+    planes = [np.asarray(Image.fromarray(np.ascontiguousarray(image[..., c]), mode="F").resize((width, height), method))
+              for c in range(image.shape[-1])]
+    return np.stack(planes, axis=-1).astype(np.float32)
+
+
+def predict_plate(predict, image, tile=512, overlap=64, max_side=0, batch=4):
+    """Normals at the plate's size; with max_side, the network runs on a copy whose longer side is
+    max_side (closer to the scale it was trained at, and faster) and the normals are upsampled."""
+    h, w = image.shape[:2]
+    if not max_side or max(h, w) <= max_side:
+        return predict_tiled(predict, image, tile, overlap, batch)
+    scale = max_side / max(h, w)
+    small = resize(image, max(1, round(h * scale)), max(1, round(w * scale)))
+    return normals.normalize(resize(predict_tiled(predict, small, tile, overlap, batch), h, w))

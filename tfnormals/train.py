@@ -84,6 +84,10 @@ def build_gan(config):
                      angular_weight=config.angular_weight, adversarial_weight=config.adversarial_weight,
                      seed=config.seed)
     gan.compile(g_optimizer=_optimizer(config.g_lr, config), d_optimizer=_optimizer(config.d_lr, config))
+    # Create the optimizer slots here, in the strategy scope: built lazily inside a replica's train_step,
+    # MirroredStrategy fails ("You must feed a value for placeholder tensor ...").
+    gan.g_optimizer.build(gan.generator.trainable_variables)
+    gan.d_optimizer.build(gan.discriminator.trainable_variables)
     return gan
 
 
@@ -115,6 +119,11 @@ def _has_records(records_dir, split):
         return any(os.path.getsize(f) > 0 for f in data.list_shards(records_dir, split))
     except FileNotFoundError:
         return False
+
+
+def _without_ids(ds):
+    """Drop the string 'id' feature: under tf.distribute, fit() MEAN-reduces a first batch, which strings break."""
+    return ds.map(lambda batch: {k: v for k, v in batch.items() if k != "id"})
 
 
 class _StepInLogs(keras.callbacks.Callback):
@@ -154,12 +163,13 @@ def train(config, run_dir, resume=False, export_dir="", log=logging.info):
         log("nothing to do: the run already reached its steps")
         return step
 
-    train_ds = data.make_dataset(records_dir, "train", config.batch_size, config.load_size, training=True,
-                                 shuffle_buffer=config.shuffle_buffer, cache=config.cache, seed=config.seed)
+    train_ds = _without_ids(data.make_dataset(records_dir, "train", config.batch_size, config.load_size,
+                                              training=True, shuffle_buffer=config.shuffle_buffer, cache=config.cache,
+                                              seed=config.seed))
     val_ds = None
     if config.val_steps and _has_records(records_dir, "val"):
-        val_ds = data.make_dataset(records_dir, "val", config.batch_size, config.load_size, training=False,
-                                   repeat=True, deterministic=True)
+        val_ds = _without_ids(data.make_dataset(records_dir, "val", config.batch_size, config.load_size,
+                                                training=False, repeat=True, deterministic=True))
     writer = tf.summary.create_file_writer(os.path.join(run_dir, "logs", "images"))
     saver = callbacks.CheckpointSaver(manager, saved_step=start_step)
     cbs = [saver, callbacks.ProgressLogger(config.steps, config.batch_size, log=log), _StepInLogs(),
@@ -172,12 +182,19 @@ def train(config, run_dir, resume=False, export_dir="", log=logging.info):
         sample = next(iter((val_ds or data.make_dataset(records_dir, "train", config.batch_size, config.load_size,
                                                         training=False, repeat=False)).take(1)))
         cbs.append(callbacks.Triptychs(run_dir, {k: v[:config.triptych_count] for k, v in sample.items()}, writer))
+    fit_args = dict(validation_data=val_ds, validation_steps=config.val_steps if val_ds else None, callbacks=cbs,
+                    verbose=0)
     try:
-        gan.fit(train_ds, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=config.checkpoint_every,
-                validation_data=val_ds, validation_steps=config.val_steps if val_ds else None,
-                callbacks=cbs, verbose=0)
+        partial = -step % config.checkpoint_every
+        if partial:  # resumed from an interruption's mid-epoch checkpoint: finish that epoch first
+            gan.fit(train_ds, epochs=initial_epoch + 1, initial_epoch=initial_epoch, steps_per_epoch=partial,
+                    **fit_args)
+            initial_epoch += 1
+        if initial_epoch < epochs:
+            gan.fit(train_ds, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=config.checkpoint_every,
+                    **fit_args)
     except KeyboardInterrupt:
-        saver.model = gan
+        saver.set_model(gan)  # keras 3: Callback.model is a read-only property
         saver.save()
         log(f"interrupted: saved a checkpoint at step {callbacks.global_step(gan)}")
         raise

@@ -1,0 +1,119 @@
+"""Export (tfnormals.export) and loading (tfnormals.model_io): the SavedModel matches the Keras generator on
+odd sizes, keeps unit length and loads in a fresh process that has only TensorFlow."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tfnormals import export
+from tfnormals.model_io import NormalsModel
+
+from model_fixtures import (REPO, SMOKE_EVERY, SMOKE_STEPS, plates, smoke_export, smoke_run,  # noqa: F401
+                            subprocess_env)
+
+SIZES = [(2, 77, 131), (1, 19, 40), (1, 64, 64)]  # odd sizes, the smallest side above half the stride (16)
+
+FRESH_PROCESS_SCRIPT = """
+import sys
+import numpy as np
+import tensorflow as tf
+fn = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
+input_name = next(iter(fn.structured_input_signature[1]))
+output_name = next(iter(fn.structured_outputs))
+inputs = np.load(sys.argv[2])
+outputs = {key: fn(**{input_name: tf.constant(inputs[key])})[output_name].numpy() for key in inputs.files}
+np.savez(sys.argv[3], **outputs)
+print("NAMES", input_name, output_name)
+print("ONLY TENSORFLOW", not any(m.split(".")[0] in ("tfnormals", "keras_hub", "data_tools") for m in sys.modules))
+"""
+
+
+@pytest.fixture(scope="module")
+def keras_reference(smoke_run):
+    """The smoke run's generator rebuilt in this process, its outputs on SIZES, and the inputs."""
+    generator, config, step = export.generator_from_run(smoke_run.run_dir)
+    inputs = {f"b{n}_{h}x{w}": plates(n, h, w, seed=h) for n, h, w in SIZES}
+    outputs = {k: generator(v, training=False).numpy() for k, v in inputs.items()}
+    return dict(generator=generator, config=config, step=step, inputs=inputs, outputs=outputs)
+
+
+def test_generator_from_run_restores_the_last_checkpoint(keras_reference, smoke_run):
+    assert keras_reference["step"] == SMOKE_STEPS
+    assert keras_reference["config"].base_filters == 16
+    # A checkpoint prefix picks that checkpoint: earlier weights, earlier step.
+    earlier, _, step = export.generator_from_run(os.path.join(smoke_run.run_dir, "ckpt", f"ckpt-{SMOKE_EVERY}"))
+    assert step == SMOKE_EVERY
+    last = keras_reference["generator"]
+    assert any(not np.array_equal(a.numpy(), b.numpy()) for a, b in zip(earlier.weights, last.weights))
+    with pytest.raises(FileNotFoundError):
+        export.generator_from_run(os.path.join(smoke_run.root, "sm_missing_run"))
+
+
+def test_savedmodel_in_a_fresh_process_matches_keras_on_odd_sizes(keras_reference, smoke_export, tmp_path):
+    """Acceptance 3: only TensorFlow, names read from the signature, same numbers as the Keras model, unit length."""
+    model_dir, _ = smoke_export
+    inputs_path, outputs_path = str(tmp_path / "in.npz"), str(tmp_path / "out.npz")
+    np.savez(inputs_path, **keras_reference["inputs"])
+    proc = subprocess.run([sys.executable, "-c", FRESH_PROCESS_SCRIPT, model_dir, inputs_path, outputs_path],
+                          cwd=str(tmp_path), env=subprocess_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
+    assert "NAMES images normals" in proc.stdout  # as README.md and export.py document
+    assert "ONLY TENSORFLOW True" in proc.stdout
+    with np.load(outputs_path) as loaded:
+        served = {k: loaded[k] for k in loaded.files}
+    assert set(served) == set(keras_reference["outputs"])
+    for key, expected in keras_reference["outputs"].items():
+        assert served[key].shape == keras_reference["inputs"][key].shape
+        np.testing.assert_allclose(served[key], expected, atol=1e-5, err_msg=key)
+        np.testing.assert_allclose(np.linalg.norm(served[key], axis=-1), 1.0, atol=1e-5, err_msg=key)
+    # The model is not trivially constant: its normals vary across the plate.
+    assert served["b2_77x131"].reshape(-1, 3).std(axis=0).max() > 1e-3
+
+
+@pytest.mark.parametrize("source", ["savedmodel", "run_folder"])
+def test_normals_model_loads_a_savedmodel_or_a_run_folder(keras_reference, smoke_export, smoke_run, source):
+    path = smoke_export[0] if source == "savedmodel" else smoke_run.run_dir
+    model = NormalsModel(path)
+    for key, expected in keras_reference["outputs"].items():
+        np.testing.assert_allclose(model(keras_reference["inputs"][key]), expected, atol=1e-5, err_msg=key)
+    with pytest.raises(ValueError, match="batch"):
+        model(np.zeros((32, 32, 3), np.float32))
+    with pytest.raises(ValueError, match="batch"):
+        model(np.zeros((1, 32, 32, 4), np.float32))
+
+
+def test_normals_model_rejects_a_missing_path(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        NormalsModel(str(tmp_path / "nothing_here"))
+
+
+def test_export_command_output_and_metadata(keras_reference, smoke_export):
+    model_dir, printed = smoke_export
+    assert printed["step"] == SMOKE_STEPS and printed["stride"] == 2 ** 5
+    assert printed["params"] == keras_reference["generator"].count_params()
+    assert os.path.isfile(os.path.join(model_dir, "saved_model.pb"))
+    with open(os.path.join(model_dir, export.METADATA_FILE)) as f:
+        info = json.load(f)
+    assert info["step"] == SMOKE_STEPS and info["stride"] == 32
+    assert info["input"]["name"] == export.INPUT_NAME and info["output"]["name"] == export.OUTPUT_NAME
+    assert info["config"]["base_filters"] == 16 and info["config"]["depth"] == 5
+
+
+def test_export_generator_replaces_an_existing_export_atomically(keras_reference, tmp_path):
+    import tensorflow as tf
+    out = str(tmp_path / "model")
+    os.makedirs(out)
+    with open(os.path.join(out, "stale.txt"), "w") as f:
+        f.write("from an older export")
+    info = export.metadata(keras_reference["config"], keras_reference["step"])
+    export.export_generator(keras_reference["generator"], out, info)
+    assert sorted(os.listdir(tmp_path)) == ["model"]  # no temporary folder left behind
+    assert not os.path.exists(os.path.join(out, "stale.txt"))
+    fn = tf.saved_model.load(out).signatures["serving_default"]
+    key = "b1_19x40"
+    served = fn(images=tf.constant(keras_reference["inputs"][key]))["normals"].numpy()
+    np.testing.assert_allclose(served, keras_reference["outputs"][key], atol=1e-5)
