@@ -131,7 +131,8 @@ def test_training_beats_the_flat_and_best_constant_baselines(learned_run, smoke_
 
 @pytest.fixture(scope="module")
 def resumed_run(smoke_records, tmp_path_factory):
-    """A tiny run trained to N steps, then resumed to 2N, and a fresh run of N/2 steps for comparison."""
+    """A tiny run trained to N steps, then resumed to 2N with half the generator learning rate, and a
+    fresh run of N/2 steps for comparison."""
     every = 25
     base = TrainConfig(records_dir=smoke_records, steps=2 * every, checkpoint_every=every, **TINY_CONFIG)
     root = tmp_path_factory.mktemp("resume")
@@ -139,7 +140,7 @@ def resumed_run(smoke_records, tmp_path_factory):
     first_log, resumed_log = [], []
     first = train.train(base, run_dir, log=first_log.append)
     history_before = read_history(run_dir)
-    resumed = train.train(dataclasses.replace(base, steps=4 * every), run_dir, resume=True,
+    resumed = train.train(dataclasses.replace(base, steps=4 * every, g_lr=base.g_lr / 2), run_dir, resume=True,
                           log=resumed_log.append)
     train.train(dataclasses.replace(base, steps=every), fresh_dir, log=lambda _: None)
     return dict(base=base, every=every, run_dir=run_dir, first=first, resumed=resumed, first_log=first_log,
@@ -178,6 +179,9 @@ def test_restore_latest_restores_weights_and_optimizer_state(resumed_run):
     assert train.restore_latest(gan, os.path.join(run_dir, "ckpt")) == 4 * every
     assert int(gan.g_optimizer.iterations.numpy()) == 4 * every
     assert int(gan.d_optimizer.iterations.numpy()) == 4 * every
+    # The resumed run trained (and saved) with the learning rate its flags asked for, not the restored one.
+    np.testing.assert_allclose(float(gan.g_optimizer.learning_rate), resumed_run["base"].g_lr / 2, rtol=1e-6)
+    np.testing.assert_allclose(float(gan.d_optimizer.learning_rate), resumed_run["base"].d_lr, rtol=1e-6)
     generator, _, step = export.generator_from_run(run_dir)
     assert step == 4 * every
     for a, b in zip(gan.generator.weights, generator.weights):

@@ -154,6 +154,9 @@ def train(config, run_dir, resume=False, export_dir="", log=logging.info):
     with strategy.scope():
         gan = build_gan(config)
         start_step = restore_latest(gan, ckpt_dir) if resume else None
+        # The checkpoint restores the optimizers' learning rates too; the flags decide them.
+        gan.g_optimizer.learning_rate = config.g_lr
+        gan.d_optimizer.learning_rate = config.d_lr
     manager = tf.train.CheckpointManager(checkpoint_of(gan), ckpt_dir, max_to_keep=config.keep_checkpoints)
     step = start_step or 0
     epochs, initial_epoch = config.steps // config.checkpoint_every, step // config.checkpoint_every
