@@ -82,8 +82,7 @@ def parse_args(argv):
     p.add_argument("--tile", type=int, default=512)
     p.add_argument("--overlap", type=int, default=64)
     p.add_argument("--repeats", type=int, default=3, help="Timed runs after the warm-up.")
-    p.add_argument("--json_out", default="")
-    p.add_argument("--child", default="", help=argparse.SUPPRESS)
+    common.add_output_args(p, child=True)
     p.add_argument("--export_child", default="", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 

@@ -106,7 +106,7 @@ def parse_args(argv):
     p.add_argument("--warmup_batches", type=int, default=5)
     p.add_argument("--steps", type=int, default=8, help="Timed train steps.")
     p.add_argument("--warmup_steps", type=int, default=3)
-    p.add_argument("--json_out", default="")
+    common.add_output_args(p)
     return p.parse_args(argv)
 
 

@@ -35,7 +35,7 @@ def parse_args(argv):
     p.add_argument("--split", default="test")
     p.add_argument("--fit_images", type=int, default=64, help="Train images the baselines are fitted on.")
     p.add_argument("--max_images", type=int, default=0, help="Evaluate at most this many images (0 = all).")
-    p.add_argument("--json_out", default="")
+    common.add_output_args(p)
     return p.parse_args(argv)
 
 

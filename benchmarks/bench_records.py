@@ -97,8 +97,7 @@ def parse_args(argv):
     p.add_argument("--workers", default="1,2", help="Worker counts to compare (one process each).")
     p.add_argument("--num_shards", type=int, default=4)
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--json_out", default="")
-    p.add_argument("--child", default="", help=argparse.SUPPRESS)
+    common.add_output_args(p, child=True)
     return p.parse_args(argv)
 
 

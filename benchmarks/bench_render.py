@@ -249,8 +249,7 @@ def parse_args(argv):
     p.add_argument("--cold_cache", type=int, default=1, help="Also measure with an empty Dr.Jit kernel cache.")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--first_index", type=int, default=0)
-    p.add_argument("--json_out", default="", help="Also write the result as JSON here.")
-    p.add_argument("--child", default="", help=argparse.SUPPRESS)
+    common.add_output_args(p, child=True)
     return p.parse_args(argv)
 
 

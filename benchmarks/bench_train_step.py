@@ -233,7 +233,7 @@ def parse_args(argv):
                    help="Timed steps are cut so a configuration takes about this long (at least 3 steps).")
     p.add_argument("--matmul_n", type=int, default=4096)
     p.add_argument("--p2p_discriminator", choices=["paper", "builder"], default="paper")
-    p.add_argument("--json_out", default="")
+    common.add_output_args(p)
     return p.parse_args(argv)
 
 

@@ -11,6 +11,7 @@ and peak RSS, taken from the kernel (os.wait4) for that one process, so every co
 memory is measured in a fresh process.
 """
 
+import argparse
 import collections
 import datetime
 import json
@@ -294,6 +295,13 @@ def finish(module, argv, result, json_out=""):
     if json_out:
         write_json(json_out, result)
     return result
+
+
+def add_output_args(parser, child=False):
+    """--json_out, and the hidden --child through which a stage re-runs itself in a fresh process."""
+    parser.add_argument("--json_out", default="", help="Also write the result as JSON here.")
+    if child:
+        parser.add_argument("--child", default="", help=argparse.SUPPRESS)
 
 
 def target(name, measured, met, limits):

@@ -18,7 +18,6 @@ import json
 import os
 import shutil
 
-import keras
 import tensorflow as tf
 from absl import app, flags
 
@@ -42,18 +41,26 @@ def metadata(config, step):
             "stride": 2 ** config.depth, "config": config.__dict__}
 
 
+class _Serving(tf.Module):
+    """The generator behind one traced signature (a plain tf.Module stores each weight once;
+    Keras' ExportArchive saved every variable twice)."""
+
+    def __init__(self, generator):
+        super().__init__()
+        self.generator = generator
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32, name=INPUT_NAME)])
+    def serve(self, images):
+        return {OUTPUT_NAME: self.generator(images, training=False)}
+
+
 def export_generator(generator, output_dir, info):
     """Write `generator` as a SavedModel with a serving_default signature (atomically: temp dir + rename)."""
-    archive = keras.export.ExportArchive()
-    archive.track(generator)
-    archive.add_endpoint(
-        name="serving_default",
-        fn=lambda images: {OUTPUT_NAME: generator(images, training=False)},
-        input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32, name=INPUT_NAME)])
+    serving = _Serving(generator)
     output_dir = os.path.abspath(output_dir)
     tmp = output_dir.rstrip("/") + ".tmp-export"
     shutil.rmtree(tmp, ignore_errors=True)
-    archive.write_out(tmp, verbose=False)
+    tf.saved_model.save(serving, tmp, signatures={"serving_default": serving.serve})
     with open(os.path.join(tmp, METADATA_FILE), "w") as f:
         json.dump(info, f, indent=1)
     if os.path.isdir(output_dir):
