@@ -193,8 +193,9 @@ def report(rows, args):
     table = []
     for r in rows:
         kernels = "–" if r["first_kernels"] is None else f"{r['first_compiled']}/{r['first_kernels']}"
-        table.append([r["label"], r["samples_per_s"], r["samples_per_s"] / r["cores"], r["total"], r["scene"], r["upload"], r["render"], r["post"],
-                      r["write"], r["first_s"], r["jit_s"], kernels, r["first_compile_s"], r["peak_rss_mb"]])
+        table.append([r["label"], r["samples_per_s"], r["samples_per_s"] / r["cores"], r["total"], r["scene"],
+                      r["upload"], r["render"], r["post"], r["write"], r["first_s"], r["jit_s"], kernels,
+                      r["first_compile_s"], r["peak_rss_mb"]])
     parts = common.markdown_table(["configuration", "geometry", "textures", "sky map"],
                                   [[r["label"], r["geometry"], r["textures"], r["sky"]] for r in rows])
     llvm = [r for r in rows if r["variant"].startswith("llvm") and "cold" not in r["label"]]

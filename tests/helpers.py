@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 
 from data_tools import layout, mitsuba_render
-from tfnormals import image_io
+from tfnormals import image_io, normals
 
 # The session render (conftest.rendered_dir) and everything compared with it.
 RESOLUTION = 32
@@ -52,9 +52,7 @@ def copy_sample(src_root, sample_id, dst_root, new_id=None):
 
 def mean_angle_deg(a, b, where):
     """Mean angle in degrees between two normal maps over the pixels selected by `where`."""
-    a, b = a[where], b[where]
-    cos = np.sum(a * b, -1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
-    return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))).mean())
+    return float(normals.angular_error_deg(a[where], b[where]).mean())
 
 
 def camera_to_world_matrix(right, up, back, position=(0.0, 0.0, 0.0), scale=1.0):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from data_tools import meshes, scene_geometry, scene_spec
+from tfnormals.normals import angular_error_deg
 
 
 def face_normals(mesh):
@@ -21,17 +22,11 @@ def winding_agreement(mesh):
     return float(np.mean(np.sum(fn[keep] * mesh.normals[mesh.faces[keep]].mean(1), -1) > 0))
 
 
-def angles_deg(a, b):
-    """Per-row angle between two (N, 3) arrays of directions."""
-    cos = np.sum(a * b, 1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
-    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
-
-
 def test_sphere_is_unit_with_outward_normals():
     """A UV sphere's vertices lie on the unit sphere, normals are radial and faces wind outward."""
     mesh = meshes.sphere(16, 32)
     np.testing.assert_allclose(np.linalg.norm(mesh.vertices, axis=1), 1.0, atol=1e-6)
-    assert angles_deg(mesh.normals, mesh.vertices).max() < 3.0  # area-weighted on a coarse grid: nearly radial
+    assert angular_error_deg(mesh.normals, mesh.vertices).max() < 3.0  # area-weighted on a coarse grid: nearly radial
     assert winding_agreement(mesh) == 1.0
 
 
@@ -51,14 +46,14 @@ def test_non_uniform_scale_uses_the_inverse_transpose():
     ellipsoid = meshes.transform(meshes.sphere(16, 32), scene_geometry.scale_matrix(axes))
     expected = ellipsoid.vertices / axes**2
     # Vertex normals came from the unit sphere's tessellation: close, not exact.
-    assert angles_deg(ellipsoid.normals, expected).max() < 5.0
+    assert angular_error_deg(ellipsoid.normals, expected).max() < 5.0
 
 
 def test_displace_moves_along_normals():
     """A constant displacement of a sphere grows its radius and keeps normals radial."""
     mesh = meshes.displace(meshes.sphere(16, 32), np.full(16 * 32, 0.25))
     np.testing.assert_allclose(np.linalg.norm(mesh.vertices, axis=1), 1.25, atol=1e-3)
-    assert angles_deg(mesh.normals, mesh.vertices).max() < 3.0
+    assert angular_error_deg(mesh.normals, mesh.vertices).max() < 3.0
 
 
 def test_box_faces_are_axis_aligned_and_closed():
