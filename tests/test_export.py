@@ -117,3 +117,12 @@ def test_export_generator_replaces_an_existing_export_atomically(keras_reference
     key = "b1_19x40"
     served = fn(images=tf.constant(keras_reference["inputs"][key]))["normals"].numpy()
     np.testing.assert_allclose(served, keras_reference["outputs"][key], atol=1e-5)
+
+
+def test_savedmodel_stores_each_weight_once(keras_reference, smoke_export):
+    """The variables file holds the generator's float32 weights once (Keras' ExportArchive stored them twice)."""
+    model_dir, _ = smoke_export
+    weight_bytes = 4 * keras_reference["generator"].count_params()
+    variables = os.path.join(model_dir, "variables")
+    stored = sum(os.path.getsize(os.path.join(variables, f)) for f in os.listdir(variables))
+    assert weight_bytes <= stored < 1.25 * weight_bytes, (stored, weight_bytes)
