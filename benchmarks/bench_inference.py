@@ -1,6 +1,6 @@
 """Inference time and peak memory for 1080p and 4K plates, whole-image vs tiled.
 
-    python -m benchmarks.bench_inference [--model=checkpoints/default] [--sizes=1920x1080,4096x2160]
+    python -m benchmarks.bench_inference [--model=tfnormals/assets/model] [--sizes=1920x1080,4096x2160]
 
 Each (size, mode) runs in a fresh process: load the model with tfnormals.model_io.NormalsModel
 (the path tfnormals.predict uses), make a random float32 plate, run
@@ -10,9 +10,9 @@ is tile 512, overlap 64, 4 tiles per call — predict's default. Peak RSS is the
 ru_maxrss of that process (os.wait4), so it includes TensorFlow and the model. Reading and
 writing image files is not included.
 
-Without a model at --model (checkpoints/default is written when the shipped model is
+Without a model at --model (tfnormals/assets/model is written when the shipped model is
 trained), a generator with configs/default.flags' architecture and random weights is exported
-to a temp folder with tfnormals.export.export_generator: the architecture, not the weights,
+to a temp folder with tfnormals.model.serving.export_generator: the architecture, not the weights,
 sets the speed.
 """
 
@@ -38,8 +38,9 @@ def current_rss_mb():
 
 def _child(cfg):
     import numpy as np
-    from tfnormals import tiling
-    from tfnormals.model_io import NormalsModel
+
+    from tfnormals.tools import tiling
+    from tfnormals.tools.model_io import NormalsModel
     start = time.perf_counter()
     model = NormalsModel(cfg["model"])
     load_s = time.perf_counter() - start
@@ -55,17 +56,18 @@ def _child(cfg):
 
 
 def _export_child(output_dir, flagfile):
-    from tfnormals import export
-    from tfnormals.unet import build_generator
+    from tfnormals.model.unet import build_generator
+    from tfnormals.model import serving
+    from tfnormals.training import runs
     config = common.train_config(flagfile)
     generator = build_generator(**config.generator_kwargs())
-    export.export_generator(generator, output_dir, export.metadata(config, 0))
+    serving.export_generator(generator, output_dir, runs.metadata(config, 0))
     common.emit({"params": generator.count_params()})
 
 
 def tiles_and_pixels(width, height, tile, overlap):
     """Tile count and pixels computed by the network per plate pixel (model-stride padding aside)."""
-    from tfnormals.tiling import tile_starts  # numpy only
+    from tfnormals.tools.tiling import tile_starts  # numpy only
     if tile <= 0 or (width <= tile and height <= tile):
         return 1, 1.0
     th, tw = min(tile, height), min(tile, width)

@@ -56,8 +56,8 @@ def rates(iterator, count, repeats):
 
 
 def measure_pipeline(records_dir, config, batches, warmup, repeats):
-    from tfnormals import data
-    ds = data.make_dataset(records_dir, "train", config.batch_size, config.load_size, training=True,
+    from tfnormals.data import dataset
+    ds = dataset.make_dataset(records_dir, "train", config.batch_size, config.load_size, training=True,
                            shuffle_buffer=config.shuffle_buffer, cache=config.cache, seed=config.seed)
     it = iter(ds.with_options(one_core_options()))
     fill_s, _ = pull(it, warmup)  # the first batch waits for the shuffle buffer
@@ -68,9 +68,10 @@ def measure_pipeline(records_dir, config, batches, warmup, repeats):
 def measure_decode(records_dir, batch_size, batches, repeats):
     """Batches/s of read + parse + decode + batch alone (no shuffle, crop or pad), one core."""
     import tensorflow as tf
-    from tfnormals import data, records
-    files = data.list_shards(records_dir, "train")
-    ds = tf.data.TFRecordDataset(files).map(records.decode_example, num_parallel_calls=tf.data.AUTOTUNE)
+
+    from tfnormals.data import dataset, schema
+    files = dataset.list_shards(records_dir, "train")
+    ds = tf.data.TFRecordDataset(files).map(schema.decode_example, num_parallel_calls=tf.data.AUTOTUNE)
     it = iter(ds.repeat().padded_batch(batch_size).with_options(one_core_options()))
     pull(it, 2)
     rate, cores = rates(it, batches, repeats)
@@ -81,10 +82,11 @@ def measure_step(records_dir, config, steps, warmup_steps, held_batches=4):
     """Median seconds per NormalsGAN train step on in-memory batches (returns dict)."""
     import keras
     import tensorflow as tf
-    from tfnormals import data
-    from tfnormals.train import build_gan
+
+    from tfnormals.data import dataset
+    from tfnormals.training.loop import build_gan
     keras.utils.set_random_seed(config.seed)
-    ds = data.make_dataset(records_dir, "train", config.batch_size, config.load_size, training=True,
+    ds = dataset.make_dataset(records_dir, "train", config.batch_size, config.load_size, training=True,
                            shuffle_buffer=64, seed=config.seed)
     held = [{k: b[k] for k in ("beauty", "normals", "mask")} for b in ds.take(held_batches)]
     stacked = {k: tf.stack([b[k] for b in held]) for k in held[0]}

@@ -1,6 +1,6 @@
 """Model quality: tfnormals.evaluate's table (model vs flat, best constant, luminance gradient).
 
-    python -m benchmarks.bench_quality [--model=checkpoints/default] [--records=../data/records192] [--split=test]
+    python -m benchmarks.bench_quality [--model=tfnormals/assets/model] [--records=../data/records192] [--split=test]
 
 The shipped model is evaluated on the held-out split of the records, whole images, over masked
 pixels (mean/median angular error in degrees, % of pixels under 11.25°/22.5°/30°). The
@@ -51,8 +51,8 @@ def main(argv=None):
         text = f"{title}\n\nNot measured: no {' and no '.join(missing)} yet."
         return common.finish(MODULE, argv, {"name": "quality", "markdown": text, "skipped": missing, "targets": []},
                              args.json_out)
-    from tfnormals import evaluate
-    from tfnormals.model_io import NormalsModel
+    from tfnormals.tools import evaluate
+    from tfnormals.tools.model_io import NormalsModel
     start = time.perf_counter()
     model = NormalsModel(args.model)
     fitted = evaluate.fit_baselines(list(evaluate.iter_records(args.records, "train", args.fit_images)))

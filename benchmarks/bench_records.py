@@ -35,7 +35,9 @@ def _import(name):
 
 def _child(cfg):
     import tensorflow as tf  # noqa: F401  (import cost is not make_records' cost)
-    from data_tools import make_records, pairs
+
+    from data_tools import make_records
+    from tfnormals.data import pairs
     layout = pairs.PairLayout()
     ids = pairs.find_samples(cfg["input_dir"], layout)
     input_bytes = sum(os.path.getsize(layout.path(cfg["input_dir"], role, i))
@@ -74,13 +76,13 @@ def render_set(args):
 
 def link_subset(input_dir, count):
     """A temp folder of symlinks to the first `count` complete sample folders of our layout."""
-    from data_tools import layout  # no TensorFlow
+    from tfnormals.core import layout  # no TensorFlow
     folder = tempfile.mkdtemp(prefix="bench_records-subset-")
     names = sorted(n for n in os.listdir(input_dir) if not n.startswith("."))
     linked = 0
     for name in names:
         source = os.path.join(os.path.abspath(input_dir), name)
-        if linked < count and all(os.path.isfile(os.path.join(source, f)) for f in layout.REQUIRED):
+        if linked < count and all(os.path.isfile(os.path.join(source, f)) for f in layout.SAMPLE_REQUIRED):
             os.symlink(source, os.path.join(folder, name))
             linked += 1
     return folder

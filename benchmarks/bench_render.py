@@ -4,13 +4,13 @@
 
 Every configuration (variant × resolution × Dr.Jit thread count) runs in its own fresh
 process that never imports TensorFlow (Dr.Jit segfaults when loaded after it), renders
-scene_spec.sample_scene(seed, i, resolution) for i = 0..samples with the production
+sampling.sample_scene(seed, i, resolution) for i = 0..samples with the production
 TemplateRenderer and writes each with data_tools.render.write_sample into a temp folder.
 One more configuration runs two single-threaded processes at once, the way the data job
 splits work (--task_index/--num_tasks).
 
 Per sample the child splits the time into
-  scene (numpy)  scene_geometry.ground_meshes/object_mesh/material_textures/sky_map/
+  scene (numpy)  geometry.ground_meshes/object_mesh/material_textures/sky_map/
                  area_light_quad/sun_emitter, timed by wrapping them where _load calls them;
   upload         the rest of TemplateRenderer._load (parameter upload, params.update(),
                  acceleration-structure rebuild; scalar variants rebuild the scene here);
@@ -44,7 +44,8 @@ TARGET_SAMPLES_PER_S = 4.0
 
 def _child(cfg):
     """Render cfg['samples'] + 2 specs in this process and report per-sample timings."""
-    from data_tools import mitsuba_render, render, scene_geometry, scene_spec
+    from data_tools import mitsuba_render, render
+    from data_tools.scene import sampling
     active = mitsuba_render.init(cfg["variant"])
     import drjit as dr
     dr.set_thread_count(cfg["threads"])
@@ -62,7 +63,7 @@ def _child(cfg):
                 acc[group] = acc.get(group, 0.0) + time.perf_counter() - start
         return timed_fn
 
-    for name in GEOMETRY_FUNCS:  # mitsuba_render calls them as scene_geometry.<name>
+    for name in GEOMETRY_FUNCS:  # mitsuba_render calls them as geometry.<name>
         setattr(scene_geometry, name, wrap(name, getattr(scene_geometry, name)))
 
     start = time.perf_counter()
@@ -88,7 +89,7 @@ def _child(cfg):
     samples = []
     try:
         for n, index in enumerate(indices):
-            spec = scene_spec.sample_scene(cfg["seed"], index, cfg["resolution"])
+            spec = sampling.sample_scene(cfg["seed"], index, cfg["resolution"])
             history = n in (0, len(indices) - 1) and not active.startswith("scalar")
             if history:
                 dr.set_flag(dr.JitFlag.KernelHistory, True)

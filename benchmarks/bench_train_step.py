@@ -102,11 +102,12 @@ def paper_patchgan(input_size, name="discriminator"):
 
 def build(kind, batch_size, args):
     """(gan, config, load_size) of a configuration."""
-    from tfnormals.discriminator import build_discriminator
-    from tfnormals.gan import NormalsGAN
     import keras
-    from tfnormals.train import build_gan
-    from tfnormals.unet import build_generator
+
+    from tfnormals.model.discriminator import build_discriminator
+    from tfnormals.model.gan import NormalsGAN
+    from tfnormals.model.unet import build_generator
+    from tfnormals.training.loop import build_gan
     if kind == "shipped":
         config = common.train_config(args.flagfile, batch_size=batch_size)
         return build_gan(config), config, config.load_size
@@ -119,7 +120,7 @@ def build(kind, batch_size, args):
         discriminator = build_discriminator("patch", input_size=256, base_filters=64, depth=3, norm="batch")
     else:
         discriminator = paper_patchgan(256)
-    gan = NormalsGAN(generator, discriminator, augment_config=config.augment_config(), l1_weight=config.l1_weight,
+    gan = NormalsGAN(generator, discriminator, augment_config=config.augment, l1_weight=config.l1_weight,
                      angular_weight=config.angular_weight, adversarial_weight=config.adversarial_weight, seed=0)
     gan.compile(g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
                 d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
@@ -142,7 +143,8 @@ def forward_flops(fn, *specs):
 def measure(kind, batch_size, args):
     import keras
     import tensorflow as tf
-    from tfnormals import augment
+
+    from tfnormals.data import augment
     keras.utils.clear_session()
     keras.utils.set_random_seed(0)
     gan, config, load = build(kind, batch_size, args)
@@ -159,7 +161,7 @@ def measure(kind, batch_size, args):
     conv_bwd = by_type.get("Conv2DBackpropInput", 0.0) + by_type.get("Conv2DBackpropFilter", 0.0)
 
     # Breakdown: augmentation alone, and the networks' inference-mode forward passes at the crop size.
-    aug = tf.function(lambda b: augment.augment_batch(b, tf.constant([1, 2], tf.int64), config.augment_config()))
+    aug = tf.function(lambda b: augment.augment_batch(b, tf.constant([1, 2], tf.int64), config.augment))
     aug_s = common.median(common.timed(lambda: aug(batch)["beauty"].numpy(), repeats=3, warmup=1))
     crop = synthetic_batch(batch_size, config.crop_size)["beauty"]
     crop_spec = tf.TensorSpec(crop.shape)
@@ -240,7 +242,7 @@ def parse_args(argv):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
-    shipped_batch = int(common.parse_flagfile(args.flagfile).get("batch_size", 8))
+    shipped_batch = common.train_config(args.flagfile).batch_size
     batches = [int(b) for b in args.batches.split(",")] if args.batches else sorted({1, shipped_batch})
     matmul = [matmul_flops_per_s(args.matmul_n)]
     rows = []

@@ -29,7 +29,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MARKER = "@@BENCH_JSON@@"
 DEFAULT_RECORDS = os.path.normpath(os.path.join(REPO, "..", "data", "records192"))
 DEFAULT_FLAGS = os.path.join(REPO, "configs", "default.flags")
-DEFAULT_MODEL = os.path.join(REPO, "checkpoints", "default")
+DEFAULT_MODEL = os.path.join(REPO, "tfnormals", "assets", "model")
 
 
 class ChildError(RuntimeError):
@@ -179,30 +179,10 @@ def finish_child(handle):
     return result
 
 
-def parse_flagfile(path):
-    """{name: value string} of an absl flagfile (comments and blank lines skipped)."""
-    values = {}
-    with open(path) as f:
-        for line in f:
-            line = line.strip()
-            if line.startswith("--") and "=" in line:
-                name, value = line[2:].split("=", 1)
-                values[name] = value
-    return values
-
-
 def train_config(flagfile=DEFAULT_FLAGS, **overrides):
-    """tfnormals.config.TrainConfig with a flagfile's values (imports TF through tfnormals.augment)."""
-    import dataclasses
-    from tfnormals import config as config_lib
-    fields = {f.name: f for f in dataclasses.fields(config_lib.TrainConfig)}
-    kwargs = {}
-    for name, text in parse_flagfile(flagfile).items():
-        if name in fields:
-            kind = type(fields[name].default)
-            kwargs[name] = text.lower() in ("1", "true", "yes") if kind is bool else kind(text)
-    kwargs.update(overrides)
-    return config_lib.TrainConfig(**kwargs)
+    """The TrainConfig of a flagfile (parsed as the train command parses it) plus overrides; imports TF."""
+    from tfnormals.training import config
+    return config.from_flagfile(flagfile, **overrides)
 
 
 def fit_step_times(model, dataset, warmup_steps, steps):

@@ -22,21 +22,18 @@ import os
 
 from absl import app, flags, logging
 
-from data_tools import pairs
-from tfnormals import image_io, records
-from tfnormals.progress import Progress
+from tfnormals.core import image_io
+from tfnormals.core.progress import Progress
+from tfnormals.data import pairs, schema
 
 FLAGS = flags.FLAGS
-
-PROGRESS_DIR = ".progress"
-
 
 def encode_sample(job):
     """Worker: load one sample and PNG-encode it. Returns ('ok', id, source, h, w, payloads) or ('error', id, why)."""
     input_dir, sample_id, layout = job
     try:
         beauty, normal_map, mask, source = pairs.load_sample(input_dir, sample_id, layout)
-        payloads = records.encode_images(beauty, normal_map, mask)
+        payloads = schema.encode_images(beauty, normal_map, mask)
         return ("ok", sample_id, source, mask.shape[0], mask.shape[1], payloads)
     except pairs.SampleError as e:
         return ("error", sample_id, str(e))
@@ -46,14 +43,14 @@ def encode_sample(job):
 
 def plan_shards(sample_ids, num_shards, fractions):
     """{(split, shard_index): [ids]} for every split and shard, including empty ones."""
-    plan = {(split, k): [] for split in records.SPLITS for k in range(num_shards)}
+    plan = {(split, k): [] for split in layout.SPLITS for k in range(num_shards)}
     for sample_id in sample_ids:
-        plan[(records.split_of(sample_id, fractions), records.shard_of(sample_id, num_shards))].append(sample_id)
+        plan[(schema.split_of(sample_id, fractions), schema.shard_of(sample_id, num_shards))].append(sample_id)
     return plan
 
 
 def _sidecar_path(output_dir, shard_file):
-    return os.path.join(output_dir, PROGRESS_DIR, shard_file + ".json")
+    return os.path.join(output_dir, layout.RECORDS_PROGRESS_DIR, shard_file + ".json")
 
 
 def _load_sidecar(output_dir, shard_file, assigned):
@@ -81,7 +78,7 @@ def write_shard(output_dir, shard_file, jobs, results):
             for result in results:
                 if result[0] == "ok":
                     _, sample_id, source, height, width, payloads = result
-                    writer.write(records.build_example(sample_id, source, height, width, payloads))
+                    writer.write(schema.build_example(sample_id, source, height, width, payloads))
                     written.append(sample_id)
                 else:
                     logging.warning("skipping sample %s: %s", result[1], result[2])
@@ -98,11 +95,11 @@ def make_records(input_dir, output_dir, layout, num_shards=16, fractions=(0.9, 0
     sample_ids = pairs.find_samples(input_dir, layout)
     if not sample_ids:
         raise ValueError(f"{input_dir}: no samples match {layout.beauty_pattern!r}")
-    os.makedirs(os.path.join(output_dir, PROGRESS_DIR), exist_ok=True)
+    os.makedirs(os.path.join(output_dir, layout.RECORDS_PROGRESS_DIR), exist_ok=True)
     plan = plan_shards(sample_ids, num_shards, fractions)
     summaries, pending = {}, []
     for (split, k), ids in sorted(plan.items()):
-        shard_file = records.shard_name(split, k, num_shards)
+        shard_file = layout.shard_name(split, k, num_shards)
         summary = _load_sidecar(output_dir, shard_file, ids)
         if summary is None:
             pending.append((shard_file, ids))
@@ -127,21 +124,21 @@ def make_records(input_dir, output_dir, layout, num_shards=16, fractions=(0.9, 0
             pool.close()
             pool.join()
     index = build_index(input_dir, layout, num_shards, fractions, summaries)
-    _write_json(os.path.join(output_dir, "index.json"), index)
+    _write_json(os.path.join(output_dir, layout.RECORDS_INDEX), index)
     return index
 
 
 def build_index(input_dir, layout, num_shards, fractions, summaries):
     splits = {}
-    for split in records.SPLITS:
-        files = [records.shard_name(split, k, num_shards) for k in range(num_shards)]
+    for split in layout.SPLITS:
+        files = [layout.shard_name(split, k, num_shards) for k in range(num_shards)]
         splits[split] = {"count": sum(len(summaries[f]["written"]) for f in files), "shards": files}
     skipped = [s for f in sorted(summaries) for s in summaries[f]["skipped"]]
-    return {"schema_version": records.SCHEMA_VERSION,
+    return {"schema_version": schema.SCHEMA_VERSION,
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "input_dir": os.path.abspath(input_dir), "num_shards": num_shards,
             "split_fractions": list(fractions), "splits": splits,
-            "counts": {split: splits[split]["count"] for split in records.SPLITS},
+            "counts": {split: splits[split]["count"] for split in layout.SPLITS},
             "skipped_count": len(skipped), "skipped": skipped,
             "layout": {k: list(v) if isinstance(v, tuple) else v for k, v in vars(layout).items()}}
 

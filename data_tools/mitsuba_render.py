@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-from data_tools import meshes, scene_geometry, scene_spec
+from data_tools.scene import geometry, meshes, sampling
 
 FAST_VARIANT = "llvm_ad_rgb"
 FALLBACK_VARIANT = "scalar_rgb"
@@ -76,8 +76,8 @@ HIDDEN_TRIANGLE = meshes.Mesh(np.array([[0, -1000, 0], [1, -1000, 0], [0, -1000,
                               np.tile(np.array([[0, 1, 0]], np.float32), (3, 1)),
                               np.zeros((3, 2), np.float32), np.array([[0, 2, 1]], np.int32))
 GROUND_SLOTS = 4  # inner floor, outer skirt, two room walls
-OBJECT_SLOTS = scene_spec.MAX_OBJECTS
-AREA_SLOTS = scene_spec.MAX_AREA_LIGHTS
+OBJECT_SLOTS = sampling.MAX_OBJECTS
+AREA_SLOTS = sampling.MAX_AREA_LIGHTS
 AOVS = "nn:sh_normal,pp:position,alb:albedo"
 
 
@@ -87,7 +87,7 @@ def _empty_mesh(name, props, size=(3, 1)):
 
 def _textured_bsdf():
     mi = _mi
-    size = scene_geometry.TEXTURE_SIZE
+    size = geometry.TEXTURE_SIZE
     bitmap = lambda c: {"type": "bitmap", "bitmap": mi.Bitmap(np.full((size, size, c), 0.5, np.float32)),
                         "raw": True, "wrap_mode": "repeat"}
     return mi.load_dict({"type": "principled", "base_color": bitmap(3), "metallic": bitmap(1),
@@ -105,7 +105,7 @@ def _sensor(resolution, spp):
 
 
 def _envmap():
-    rows, cols = scene_geometry.SKY_SIZE
+    rows, cols = geometry.SKY_SIZE
     return {"type": "envmap", "bitmap": _mi.Bitmap(np.full((rows, cols, 3), 0.5, np.float32))}
 
 
@@ -189,14 +189,14 @@ class TemplateRenderer:
         if spec["camera"]["resolution"] != self.resolution:
             raise ValueError(f"spec resolution {spec['camera']['resolution']} != renderer's {self.resolution}")
         surfaces = [(part, spec["ground"]["material"]) for part in
-                    scene_geometry.ground_meshes(spec["ground"], spec["camera"], self.resolution)]
-        surfaces += [(scene_geometry.object_mesh(obj, self.resolution), obj["material"]) for obj in spec["objects"]]
+                    geometry.ground_meshes(spec["ground"], spec["camera"], self.resolution)]
+        surfaces += [(geometry.object_mesh(obj, self.resolution), obj["material"]) for obj in spec["objects"]]
         if len(surfaces) > len(self.surface_slots):
             raise ValueError(f"spec has {len(surfaces)} surfaces; the renderer has {len(self.surface_slots)} slots")
         areas = [light for light in spec["lights"] if light["kind"] == "area"]
-        emitters = {f"area_{i}": (scene_geometry.area_light_quad(areas[i]), areas[i]["radiance"])
+        emitters = {f"area_{i}": (geometry.area_light_quad(areas[i]), areas[i]["radiance"])
                     for i in range(min(len(areas), AREA_SLOTS))}
-        emitters["sun"] = scene_geometry.sun_emitter(spec["environment"])
+        emitters["sun"] = geometry.sun_emitter(spec["environment"])
         if self.rebuild_per_sample:
             sizes = {name: (len(mesh.vertices), len(mesh.faces)) for name, (mesh, _) in zip(self.surface_slots, surfaces)}
             sizes.update({name: (len(mesh.vertices), len(mesh.faces)) for name, (mesh, _) in emitters.items() if mesh})
@@ -206,7 +206,7 @@ class TemplateRenderer:
             if i < len(surfaces):
                 mesh, material = surfaces[i]
                 if id(material) not in textures:
-                    textures[id(material)] = scene_geometry.material_textures(material)
+                    textures[id(material)] = geometry.material_textures(material)
                 self._set_mesh(name, mesh, material["uv_scale"])
                 self._set_material(name, material, textures[id(material)])
             else:
@@ -216,7 +216,7 @@ class TemplateRenderer:
         points = [light for light in spec["lights"] if light["kind"] == "point"]
         self.params["point.position"] = points[0]["position"] if points else [0.0, -1000.0, 0.0]
         self.params["point.intensity.value"] = points[0]["intensity"] if points else [0.0, 0.0, 0.0]
-        sky = scene_geometry.sky_map(spec["environment"])
+        sky = geometry.sky_map(spec["environment"])
         for params in (self.params, self.background_params):
             self._set_camera(params, spec["camera"])
             self._set_environment(params, spec["environment"], sky)

@@ -19,16 +19,17 @@ import time
 import numpy as np
 from absl import app, flags, logging
 
-from data_tools import layout, mitsuba_render, scene_spec
-from tfnormals import colour, image_io, normals
-from tfnormals.progress import Progress
+from data_tools import mitsuba_render
+from data_tools.scene import sampling
+from tfnormals.core import colour, image_io, layout, normals
+from tfnormals.core.progress import Progress
 
 FLAGS = flags.FLAGS
 HALF_MAX = 65504.0
 
 
 def is_complete(sample_dir):
-    return all(os.path.isfile(os.path.join(sample_dir, name)) for name in layout.REQUIRED)
+    return all(os.path.isfile(os.path.join(sample_dir, name)) for name in layout.SAMPLE_REQUIRED)
 
 
 def write_sample(sample_dir, spec, result, settings):
@@ -78,7 +79,7 @@ def render_dataset(output_dir, indices, resolution, spp, seed, variant=mitsuba_r
     progress = Progress(len(todo), "render")
     failed = []
     for index in todo:
-        spec = scene_spec.sample_scene(seed, index, resolution)
+        spec = sampling.sample_scene(seed, index, resolution)
         try:
             start = time.monotonic()
             result = renderer.render(spec)

@@ -9,9 +9,10 @@ from data_tools import mitsuba_render
 mitsuba_render.init()
 
 import pytest  # noqa: E402
-
-from data_tools import make_records, pairs, render  # noqa: E402
 from helpers import NUM_SAMPLES, RESOLUTION, SEED, SPLIT_FRACTIONS, SPP  # noqa: E402
+
+from data_tools import make_records, render  # noqa: E402
+from tfnormals.data import pairs
 
 
 @pytest.fixture(scope="session")

@@ -5,8 +5,8 @@ import shutil
 
 import numpy as np
 
-from data_tools import layout, mitsuba_render
-from tfnormals import image_io, normals
+from data_tools import mitsuba_render
+from tfnormals.core import image_io, layout, normals
 
 # The session render (conftest.rendered_dir) and everything compared with it.
 RESOLUTION = 32

@@ -5,9 +5,8 @@ so tests can check the renderer's conventions against a second, plain use of Mit
 Call data_tools.mitsuba_render.init() first (tests/conftest.py does).
 """
 
-import numpy as np
-
 import mitsuba as mi
+import numpy as np
 
 from data_tools import mitsuba_render
 

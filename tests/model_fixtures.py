@@ -160,12 +160,12 @@ def smoke_eval(smoke_run, smoke_export):
 def learned_run(smoke_records, tmp_path_factory):
     """LEARN_CONFIG trained in this process on the smoke records: (run folder, config, log lines)."""
     def make():
-        from tfnormals import train
-        from tfnormals.config import TrainConfig
+        from tfnormals.training import loop
+        from tfnormals.training.config import TrainConfig
         config = TrainConfig(records_dir=smoke_records, **LEARN_CONFIG)
         run_dir = str(tmp_path_factory.mktemp("learned") / "run")
         lines = []
-        step = train.train(config, run_dir, log=lines.append)
+        step = loop.train(config, run_dir, log=lines.append)
         assert step == config.steps
         return run_dir, config, lines
     return _once("learned_run", make)

@@ -5,11 +5,12 @@ import dataclasses
 import numpy as np
 import pytest
 import tensorflow as tf
-
-from data_tools import layout, meshes, pairs, scene_geometry
 from helpers import NUM_SAMPLES, mean_angle_deg, sphere_normal_map
 from mitsuba_helpers import render_normals
-from tfnormals import augment
+
+from data_tools.scene import geometry, meshes
+from tfnormals.core import layout
+from tfnormals.data import augment, pairs
 
 CROP = 32
 # Every geometric transform on, every photometric change off.
@@ -143,11 +144,11 @@ def mirrored_scene_meshes():
     sphere = meshes.sphere(32, 64)
     v = sphere.vertices
     sphere = meshes.displace(sphere, 0.08 * np.sin(5.0 * v[:, 0] + 2.0 * v[:, 1]) * np.cos(3.0 * v[:, 2]))
-    sphere = meshes.transform(sphere, scene_geometry.translation_matrix([-0.45, 0.6, 0.2])
-                              @ scene_geometry.scale_matrix(0.5))
+    sphere = meshes.transform(sphere, geometry.translation_matrix([-0.45, 0.6, 0.2])
+                              @ geometry.scale_matrix(0.5))
     box = meshes.box((0.7, 0.5, 0.9), cells_per_unit=20)
-    box = meshes.transform(box, scene_geometry.translation_matrix([0.5, 0.3, -0.3])
-                           @ scene_geometry.rotation_matrix(35.0, (10.0, 0.0)))
+    box = meshes.transform(box, geometry.translation_matrix([0.5, 0.3, -0.3])
+                           @ geometry.rotation_matrix(35.0, (10.0, 0.0)))
     return [sphere, box]
 
 

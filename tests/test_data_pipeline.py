@@ -5,17 +5,17 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
-
-from data_tools import layout
 from helpers import NUM_SAMPLES, RESOLUTION, read_sample
-from tfnormals import colour, data, records
+
+from tfnormals.core import colour, layout
+from tfnormals.data import dataset, schema
 
 
 def eval_examples(records_dir, size=RESOLUTION):
     """{id: example} over every split, read in evaluation mode (file order, centred crops)."""
     examples = {}
-    for split in records.SPLITS:
-        for batch in data.make_dataset(str(records_dir), split, batch_size=2, size=size, training=False):
+    for split in schema.SPLITS:
+        for batch in dataset.make_dataset(str(records_dir), split, batch_size=2, size=size, training=False):
             for i, sample_id in enumerate(batch["id"].numpy()):
                 assert sample_id.decode() not in examples
                 examples[sample_id.decode()] = {k: v[i].numpy() for k, v in batch.items() if k != "id"}
@@ -31,8 +31,8 @@ def test_records_reproduce_the_sample_files(records_dir, rendered_dir):
     out, index = records_dir
     examples = eval_examples(out)
     assert sorted(examples) == [layout.sample_id(i) for i in range(NUM_SAMPLES)]
-    assert {split: sum(1 for e in examples if records.split_of(e, index["split_fractions"]) == split)
-            for split in records.SPLITS} == index["counts"]
+    assert {split: sum(1 for e in examples if schema.split_of(e, index["split_fractions"]) == split)
+            for split in schema.SPLITS} == index["counts"]
     for sample_id, example in examples.items():
         sample = read_sample(os.path.join(rendered_dir, sample_id))
         covered = sample["mask"] > 0
@@ -47,7 +47,7 @@ def test_training_crops_are_paired_windows_and_deterministic(records_dir):
     out, index = records_dir
     split = max(index["counts"], key=index["counts"].get)
     whole = eval_examples(out)
-    make = lambda: data.make_dataset(str(out), split, batch_size=2, size=16, training=True, deterministic=True,
+    make = lambda: dataset.make_dataset(str(out), split, batch_size=2, size=16, training=True, deterministic=True,
                                      seed=5)
     first, again = list(make().take(3)), list(make().take(3))
     for a, b in zip(first, again):
@@ -88,41 +88,41 @@ def test_example_round_trip_in_memory():
     n = rng.normal(size=(5, 7, 3))
     n = (n / np.linalg.norm(n, axis=-1, keepdims=True)).astype(np.float32)
     mask = (rng.random((5, 7)) > 0.5).astype(np.float32)
-    serialized = records.build_example("s1", "/x/beauty.exr", 5, 7, records.encode_images(beauty, n, mask))
-    example = records.decode_example(serialized)
+    serialized = schema.build_example("s1", "/x/beauty.exr", 5, 7, schema.encode_images(beauty, n, mask))
+    example = schema.decode_example(serialized)
     assert example["id"].numpy() == b"s1"
     np.testing.assert_allclose(example["beauty"].numpy(), beauty, atol=0.5 / 65535 + 1e-7)
     np.testing.assert_allclose(example["normals"].numpy(), n, atol=1.0 / 65535 + 1e-6)
     np.testing.assert_array_equal(example["mask"].numpy()[..., 0], mask)
     # The payloads really are 16-bit RGB and 8-bit gray PNGs.
-    payload = records.encode_images(beauty, n, mask)
-    assert tf.io.decode_png(payload[records.KEY_BEAUTY], dtype=tf.uint16).shape == (5, 7, 3)
-    assert payload[records.KEY_MASK][24:26] == bytes([8, 0])  # bit depth 8, colour type gray
+    payload = schema.encode_images(beauty, n, mask)
+    assert tf.io.decode_png(payload[schema.KEY_BEAUTY], dtype=tf.uint16).shape == (5, 7, 3)
+    assert payload[schema.KEY_MASK][24:26] == bytes([8, 0])  # bit depth 8, colour type gray
 
 
 def test_schema_version_mismatch_is_refused():
     """An example written with another schema version is rejected when decoded."""
-    payload = records.encode_images(np.zeros((2, 2, 3)), np.zeros((2, 2, 3)), np.zeros((2, 2)))
-    example = tf.train.Example.FromString(records.build_example("s", "", 2, 2, payload))
-    example.features.feature[records.KEY_VERSION].int64_list.value[0] = records.SCHEMA_VERSION + 1
+    payload = schema.encode_images(np.zeros((2, 2, 3)), np.zeros((2, 2, 3)), np.zeros((2, 2)))
+    example = tf.train.Example.FromString(schema.build_example("s", "", 2, 2, payload))
+    example.features.feature[schema.KEY_VERSION].int64_list.value[0] = schema.SCHEMA_VERSION + 1
     with pytest.raises(tf.errors.InvalidArgumentError, match="schema version"):
-        records.decode_example(example.SerializeToString())
+        schema.decode_example(example.SerializeToString())
 
 
 def test_split_and_shard_assignment_is_stable_and_proportional():
     """Splits and shards come from a hash of the id: stable across calls, close to the fractions."""
     ids = [f"frame_{i:05d}" for i in range(4000)]
     fractions = (0.8, 0.1, 0.1)
-    splits = [records.split_of(i, fractions) for i in ids]
-    assert splits == [records.split_of(i, fractions) for i in ids]
-    share = {s: splits.count(s) / len(ids) for s in records.SPLITS}
+    splits = [schema.split_of(i, fractions) for i in ids]
+    assert splits == [schema.split_of(i, fractions) for i in ids]
+    share = {s: splits.count(s) / len(ids) for s in schema.SPLITS}
     assert share == pytest.approx({"train": 0.8, "val": 0.1, "test": 0.1}, abs=0.03)
-    shards = [records.shard_of(i, 7) for i in ids]
+    shards = [schema.shard_of(i, 7) for i in ids]
     assert set(shards) == set(range(7))
-    assert records.shard_name("val", 3, 16) == "val-00003-of-00016.tfrecord"
+    assert schema.shard_name("val", 3, 16) == "val-00003-of-00016.tfrecord"
 
 
 def test_missing_split_raises(tmp_path):
     with pytest.raises(FileNotFoundError, match="train"):
-        data.list_shards(str(tmp_path), "train")
+        dataset.list_shards(str(tmp_path), "train")
 

@@ -5,10 +5,10 @@ import os
 
 import numpy as np
 import pytest
-
-from tfnormals import baselines, evaluate, image_io, normals
-
 from model_fixtures import smoke_eval, smoke_export, smoke_records, smoke_run  # noqa: F401
+
+from tfnormals.core import image_io, normals
+from tfnormals.tools import baselines, evaluate
 
 METRIC_KEYS = {"mean", "median", "within_11_25", "within_22_5", "within_30"}
 

@@ -8,12 +8,10 @@ import sys
 
 import numpy as np
 import pytest
+from model_fixtures import REPO, SMOKE_EVERY, SMOKE_STEPS, plates, smoke_export, smoke_run, subprocess_env  # noqa: F401
 
-from tfnormals import export
-from tfnormals.model_io import NormalsModel
-
-from model_fixtures import (REPO, SMOKE_EVERY, SMOKE_STEPS, plates, smoke_export, smoke_run,  # noqa: F401
-                            subprocess_env)
+from tfnormals.tools import export
+from tfnormals.tools.model_io import NormalsModel
 
 SIZES = [(2, 77, 131), (1, 19, 40), (1, 64, 64)]  # odd sizes, the smallest side above half the stride (16)
 

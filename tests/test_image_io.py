@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from tfnormals import image_io
+from tfnormals.core import image_io
 
 H, W = 5, 7  # not square, so a swapped height and width shows
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfnormals.layers import CropLike, PadToMultiple, UnitNormalize, Upsample2x
+from tfnormals.model.layers import CropLike, PadToMultiple, UnitNormalize, Upsample2x
 
 
 def _image(h, w, c=3, seed=0):

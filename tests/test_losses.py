@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfnormals import losses
+from tfnormals.model import losses
 
 
 def _field(vectors, shape=(1, 2, 2)):

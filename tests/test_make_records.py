@@ -6,18 +6,19 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
-
-from data_tools import layout, make_records, pairs
 from helpers import NUM_SAMPLES, SPLIT_FRACTIONS, copy_sample
-from tfnormals import data, image_io, records
+
+from data_tools import make_records
+from tfnormals.core import image_io, layout
+from tfnormals.data import dataset, pairs, schema
 
 
 def read_ids(records_dir):
     """Sample ids of every example in every shard of every split (in file order)."""
     ids = []
-    for split in records.SPLITS:
-        for shard in data.list_shards(str(records_dir), split):
-            ids += [records.decode_example(r)["id"].numpy().decode() for r in tf.data.TFRecordDataset(shard)]
+    for split in schema.SPLITS:
+        for shard in dataset.list_shards(str(records_dir), split):
+            ids += [schema.decode_example(r)["id"].numpy().decode() for r in tf.data.TFRecordDataset(shard)]
     return ids
 
 
@@ -93,7 +94,7 @@ def test_interrupted_run_resumes_without_duplicates(rendered_dir, tmp_path):
     assert second["counts"] == first["counts"] == {"train": NUM_SAMPLES, "val": 0, "test": 0}
     ids = read_ids(out)
     assert len(ids) == len(set(ids)) == NUM_SAMPLES
-    assert ".tmp-abc123.tfrecord" not in " ".join(data.list_shards(str(out), "train"))
+    assert ".tmp-abc123.tfrecord" not in " ".join(dataset.list_shards(str(out), "train"))
 
 
 def test_changed_input_redoes_only_affected_shards(rendered_dir, tmp_path):
@@ -107,7 +108,7 @@ def test_changed_input_redoes_only_affected_shards(rendered_dir, tmp_path):
     copy_sample(rendered_dir, layout.sample_id(0), inputs, new_id="extra")
 
     index = make_records.make_records(str(inputs), str(out), **kwargs)
-    target = records.shard_name("train", records.shard_of("extra", 4), 4)
+    target = schema.shard_name("train", schema.shard_of("extra", 4), 4)
     changed = {name for name in before if os.stat(out / name).st_mtime_ns != before[name]}
     assert changed == {target}
     assert index["counts"]["train"] == NUM_SAMPLES + 1

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from data_tools import meshes, scene_geometry, scene_spec
-from tfnormals.normals import angular_error_deg
+from data_tools.scene import geometry, meshes, sampling
+from tfnormals.core.normals import angular_error_deg
 
 
 def face_normals(mesh):
@@ -32,7 +32,7 @@ def test_sphere_is_unit_with_outward_normals():
 
 def test_mirror_transform_flips_winding_and_normals():
     """A mirror (negative determinant) negates normals' X and reverses faces, so winding stays outward."""
-    mesh = meshes.transform(meshes.sphere(16, 32), scene_geometry.translation_matrix([2.0, 0.0, 0.0]))
+    mesh = meshes.transform(meshes.sphere(16, 32), geometry.translation_matrix([2.0, 0.0, 0.0]))
     mirrored = meshes.transform(mesh, np.diag([-1.0, 1.0, 1.0, 1.0]))
     np.testing.assert_allclose(mirrored.vertices, mesh.vertices * [-1, 1, 1], atol=1e-6)
     np.testing.assert_allclose(mirrored.normals, mesh.normals * [-1, 1, 1], atol=1e-6)
@@ -43,7 +43,7 @@ def test_mirror_transform_flips_winding_and_normals():
 def test_non_uniform_scale_uses_the_inverse_transpose():
     """Scaling a sphere into an ellipsoid gives normals along (x/a², y/b², z/c²)."""
     axes = np.array([2.0, 0.5, 1.0])
-    ellipsoid = meshes.transform(meshes.sphere(16, 32), scene_geometry.scale_matrix(axes))
+    ellipsoid = meshes.transform(meshes.sphere(16, 32), geometry.scale_matrix(axes))
     expected = ellipsoid.vertices / axes**2
     # Vertex normals came from the unit sphere's tessellation: close, not exact.
     assert angular_error_deg(ellipsoid.normals, expected).max() < 5.0
@@ -70,19 +70,19 @@ def test_box_faces_are_axis_aligned_and_closed():
 
 def test_deep_recesses_never_cut_through_a_thin_box():
     """Window insets deeper than a slab is thick stay inside it: the top face never drops below the bottom."""
-    insets = scene_geometry.face_height_fn({"kind": "insets", "amplitude": 0.05, "windows": [2, 2]}, None)
+    insets = geometry.face_height_fn({"kind": "insets", "amplitude": 0.05, "windows": [2, 2]}, None)
     slab = meshes.box((1.0, 0.1, 1.0), cells_per_unit=40, face_height=insets)  # insets 0.15 deep, slab 0.1 thick
     top = slab.normals[:, 1] > 0.99
     bottom = slab.normals[:, 1] < -0.99
     assert slab.vertices[top, 1].min() > slab.vertices[bottom, 1].max()
 
 
-@pytest.mark.parametrize("kind", scene_spec.ORGANIC_SHAPES + scene_spec.HARD_SHAPES)
+@pytest.mark.parametrize("kind", sampling.ORGANIC_SHAPES + sampling.HARD_SHAPES)
 def test_generated_objects_are_sane(kind):
     """Every generator shape yields finite geometry with unit normals that agree with the winding."""
     rng = np.random.default_rng(4)
-    obj = scene_spec.shape(rng, kind, (0.3, -0.2))
-    mesh = scene_geometry.object_mesh(obj, 32)
+    obj = sampling.shape(rng, kind, (0.3, -0.2))
+    mesh = geometry.object_mesh(obj, 32)
     assert np.all(np.isfinite(mesh.vertices)) and len(mesh.faces) > 100
     np.testing.assert_allclose(np.linalg.norm(mesh.normals, axis=1), 1.0, atol=1e-4)
     assert mesh.faces.max() < len(mesh.vertices)
@@ -92,9 +92,9 @@ def test_generated_objects_are_sane(kind):
 
 def test_scene_specs_are_reproducible_json():
     """A spec is a pure function of (seed, index), survives JSON, and differs between indices."""
-    spec = scene_spec.sample_scene(3, 12, 64)
+    spec = sampling.sample_scene(3, 12, 64)
     assert json.loads(json.dumps(spec)) == spec
-    assert scene_spec.sample_scene(3, 12, 64) == spec
-    assert scene_spec.sample_scene(3, 13, 64) != spec
-    assert 1 <= len(spec["objects"]) <= scene_spec.MAX_OBJECTS
+    assert sampling.sample_scene(3, 12, 64) == spec
+    assert sampling.sample_scene(3, 13, 64) != spec
+    assert 1 <= len(spec["objects"]) <= sampling.MAX_OBJECTS
     assert spec["camera"]["resolution"] == 64

@@ -4,9 +4,11 @@ import os
 
 import numpy as np
 import pytest
-
-from data_tools import layout, mitsuba_render, scene_geometry, scene_spec
 from helpers import NUM_SAMPLES, RESOLUTION, SEED, SPP, camera_basis, mean_angle_deg, read_sample, view_directions
+
+from data_tools import mitsuba_render
+from data_tools.scene import geometry, sampling
+from tfnormals.core import layout
 
 SPHERE_RESOLUTION = 64
 SPHERE_SPP = 8
@@ -21,8 +23,8 @@ def sphere_spec():
     The camera is rolled and aims to the right of the sphere, so the sphere sits off-centre in a
     tilted frame: a mirrored or flipped image or a wrong axis cannot match by symmetry.
     """
-    spec = scene_spec.sample_scene(11, 0, SPHERE_RESOLUTION)
-    sphere = scene_spec.shape(np.random.default_rng(0), "sphere", (0.0, 0.0))
+    spec = sampling.sample_scene(11, 0, SPHERE_RESOLUTION)
+    sphere = sampling.shape(np.random.default_rng(0), "sphere", (0.0, 0.0))
     sphere.update(size=1.0, aspect=[1.0, 1.0, 1.0], tilt=[0.0, 0.0], rotation_y=0.0, floating=False)
     sphere["displacement"].update(amplitude=0.0, fine_amplitude=0.0)
     spec["objects"] = [sphere]
@@ -63,7 +65,7 @@ def analytic_sphere_normals(camera, centre, radius, resolution):
 @pytest.fixture(scope="module")
 def sphere_render():
     spec = sphere_spec()
-    mesh = scene_geometry.object_mesh(spec["objects"][0], SPHERE_RESOLUTION)
+    mesh = geometry.object_mesh(spec["objects"][0], SPHERE_RESOLUTION)
     # The mesh's exact placement: the bounding-box middle is the centre (the vertex mean is biased
     # by the duplicated seam column of a UV sphere), the mean vertex distance the radius.
     centre = (mesh.vertices.min(0) + mesh.vertices.max(0)).astype(np.float64) / 2.0
@@ -95,7 +97,7 @@ def test_random_scene_normals_are_unit_and_face_the_camera(rendered_dir, index):
     """Every pixel with coverage of a random rendered sample has a unit normal pointing at the camera."""
     sample_dir = os.path.join(rendered_dir, layout.sample_id(index))
     sample = read_sample(sample_dir)
-    camera = scene_spec.sample_scene(SEED, index, sample["alpha"].shape[0])["camera"]
+    camera = sampling.sample_scene(SEED, index, sample["alpha"].shape[0])["camera"]
     check_normals_pass(sample["normals"], sample["alpha"], camera)
 
 
@@ -130,7 +132,7 @@ def test_camera_is_never_inside_an_object():
     """
     renderer = mitsuba_render.TemplateRenderer(RESOLUTION, SPP)
     for index in [110] + list(range(200, 212)):
-        spec = scene_spec.sample_scene(1, index, RESOLUTION)
+        spec = sampling.sample_scene(1, index, RESOLUTION)
         result = renderer.render(spec)
         covered = result["alpha"] > 0
         facing = np.sum(result["normals"] * -view_directions(spec["camera"], RESOLUTION), -1)[covered]

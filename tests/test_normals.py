@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
+from helpers import camera_to_world_matrix
 
 from data_tools import mitsuba_render
-from helpers import camera_to_world_matrix
-from tfnormals import normals
+from tfnormals.core import normals
 
 
 def test_encode_decode_round_trip():

@@ -5,10 +5,11 @@ import os
 
 import numpy as np
 import pytest
-
-from data_tools import mitsuba_render, pairs
 from helpers import camera_to_world_matrix, sphere_normal_map
-from tfnormals import colour, image_io, normals
+
+from data_tools import mitsuba_render
+from tfnormals.core import colour, image_io, normals
+from tfnormals.data import pairs
 
 SIZE = 32
 # A tilted, rolled studio camera somewhere in the world.

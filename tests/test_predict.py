@@ -5,17 +5,19 @@ import os
 import numpy as np
 import pytest
 
-from tfnormals import conventions, image_io, normals, predict, tiling
-from tfnormals.model_io import NormalsModel
+from tfnormals.core import conventions, image_io, normals
+from tfnormals.tools import predict, tiling
+from tfnormals.tools.model_io import NormalsModel
 
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
     """A small random-weight generator exported as a SavedModel (I/O behaviour needs no training)."""
     import keras
-    from tfnormals import export
-    from tfnormals.config import TrainConfig
-    from tfnormals.unet import build_generator
+
+    from tfnormals.model.unet import build_generator
+    from tfnormals.tools import export
+    from tfnormals.training.config import TrainConfig
     keras.utils.set_random_seed(3)
     config = TrainConfig(base_filters=8, depth=4, max_filters=32)
     path = str(tmp_path_factory.mktemp("model") / "sm")
@@ -64,7 +66,7 @@ def test_formats_give_unit_normals_of_plate_size(tmp_path, tiny_model, name, wri
 
 def test_linear_exr_is_converted_to_srgb(tmp_path, tiny_model):
     """An EXR plate is scene-linear: predicting it equals predicting its sRGB encoding."""
-    from tfnormals import colour
+    from tfnormals.core import colour
     linear = _plate(40, 40) ** 2.2
     image_io.write_rgb_exr(str(tmp_path / "lin.exr"), linear)
     image_io.write_png(str(tmp_path / "enc.png"), colour.linear_to_srgb(linear), bits=16)

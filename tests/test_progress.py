@@ -2,7 +2,7 @@
 
 import io
 
-from tfnormals.progress import Progress, format_duration
+from tfnormals.core.progress import Progress, format_duration
 
 
 def test_format_duration():

@@ -5,7 +5,8 @@ import sys
 
 import numpy as np
 
-from tfnormals import colour, image_io, normals, relight
+from tfnormals.core import colour, image_io, normals
+from tfnormals.tools import relight
 
 
 def sphere(size=64):

@@ -7,10 +7,11 @@ import sys
 
 import numpy as np
 import pytest
-
-from data_tools import layout, pairs, render
 from helpers import RESOLUTION, SEED, SPP, copy_sample
-from tfnormals import colour, image_io, normals, records
+
+from data_tools import render
+from tfnormals.core import colour, image_io, layout, normals
+from tfnormals.data import pairs, schema
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -119,11 +120,11 @@ def test_make_records_cli_writes_shards_and_index(cli_outputs):
     _, shards, _, summary = cli_outputs
     with open(os.path.join(shards, "index.json")) as f:
         index = json.load(f)
-    assert index["schema_version"] == records.SCHEMA_VERSION
+    assert index["schema_version"] == schema.SCHEMA_VERSION
     assert index["skipped"] == [] and index["skipped_count"] == 0
     assert sum(index["counts"].values()) == 2
     assert summary == {"counts": index["counts"], "skipped": 0}
-    for split in records.SPLITS:
+    for split in schema.SPLITS:
         assert index["splits"][split]["count"] == index["counts"][split]
         for k in range(2):
             assert os.path.isfile(os.path.join(shards, f"{split}-{k:05d}-of-00002.tfrecord"))

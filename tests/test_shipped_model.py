@@ -8,8 +8,9 @@ import sys
 
 import numpy as np
 
-from tfnormals import conventions, evaluate
-from tfnormals.model_io import NormalsModel
+from tfnormals.core import conventions
+from tfnormals.tools import evaluate
+from tfnormals.tools.model_io import NormalsModel
 
 HELD_OUT_SEED = 424242  # the shipped model was trained on seed 1 (see BUILD_NOTES.md)
 
@@ -35,7 +36,7 @@ def test_shipped_model_beats_all_baselines_on_held_out_renders(tmp_path):
     renders = str(tmp_path / "renders")
     subprocess.run([sys.executable, "-m", "data_tools.render", f"--output_dir={renders}", "--num_samples=10",
                     "--resolution=128", "--spp=16", f"--seed={HELD_OUT_SEED}"], check=True, capture_output=True)
-    from data_tools import pairs
+    from tfnormals.data import pairs
     examples = list(evaluate.iter_pairs(renders, pairs.PairLayout()))
     assert len(examples) == 10
     # Baselines fitted on the evaluated set itself: an optimistic floor the model must still beat.

@@ -12,15 +12,29 @@ import time
 
 import numpy as np
 import pytest
+from model_fixtures import (  # noqa: F401
+    HELD_OUT_SPLITS,
+    LEARN_MARGIN_DEG,
+    REPO,
+    SMOKE_EVERY,
+    SMOKE_MONITOR_EVERY,
+    SMOKE_SAMPLES,
+    SMOKE_STEPS,
+    TINY_CONFIG,
+    learned_run,
+    plates,
+    read_history,
+    smoke_records,
+    smoke_run,
+    subprocess_env,
+)
 from PIL import Image
 
-from tfnormals import conventions, evaluate, export, train
-from tfnormals.config import TrainConfig
-from tfnormals.model_io import NormalsModel
-
-from model_fixtures import (HELD_OUT_SPLITS, LEARN_MARGIN_DEG, REPO, SMOKE_EVERY, SMOKE_MONITOR_EVERY,  # noqa: F401
-                            SMOKE_SAMPLES, SMOKE_STEPS, TINY_CONFIG, learned_run, plates, read_history,
-                            smoke_records, smoke_run, subprocess_env)
+from tfnormals.core import conventions
+from tfnormals.tools import evaluate, export
+from tfnormals.tools.model_io import NormalsModel
+from tfnormals.training import loop
+from tfnormals.training.config import TrainConfig
 
 
 def _checkpoint_steps(run_dir):
@@ -138,11 +152,11 @@ def resumed_run(smoke_records, tmp_path_factory):
     root = tmp_path_factory.mktemp("resume")
     run_dir, fresh_dir = str(root / "run"), str(root / "fresh")
     first_log, resumed_log = [], []
-    first = train.train(base, run_dir, log=first_log.append)
+    first = loop.train(base, run_dir, log=first_log.append)
     history_before = read_history(run_dir)
-    resumed = train.train(dataclasses.replace(base, steps=4 * every, g_lr=base.g_lr / 2), run_dir, resume=True,
+    resumed = loop.train(dataclasses.replace(base, steps=4 * every, g_lr=base.g_lr / 2), run_dir, resume=True,
                           log=resumed_log.append)
-    train.train(dataclasses.replace(base, steps=every), fresh_dir, log=lambda _: None)
+    loop.train(dataclasses.replace(base, steps=every), fresh_dir, log=lambda _: None)
     return dict(base=base, every=every, run_dir=run_dir, first=first, resumed=resumed, first_log=first_log,
                 resumed_log=resumed_log, history_before=history_before, history=read_history(run_dir),
                 fresh_history=read_history(fresh_dir))
@@ -175,8 +189,8 @@ def test_resume_continues_the_loss_curve(resumed_run):
 def test_restore_latest_restores_weights_and_optimizer_state(resumed_run):
     import tensorflow as tf
     run_dir, every = resumed_run["run_dir"], resumed_run["every"]
-    gan = train.build_gan(TrainConfig.from_json(os.path.join(run_dir, "config.json")))
-    assert train.restore_latest(gan, os.path.join(run_dir, "ckpt")) == 4 * every
+    gan = loop.build_gan(TrainConfig.from_json(os.path.join(run_dir, "config.json")))
+    assert loop.restore_latest(gan, os.path.join(run_dir, "ckpt")) == 4 * every
     assert int(gan.g_optimizer.iterations.numpy()) == 4 * every
     assert int(gan.d_optimizer.iterations.numpy()) == 4 * every
     # The resumed run trained (and saved) with the learning rate its flags asked for, not the restored one.
@@ -198,13 +212,13 @@ def test_restore_latest_restores_weights_and_optimizer_state(resumed_run):
 def test_train_refuses_a_run_with_checkpoints_unless_resuming(resumed_run):
     base, run_dir = resumed_run["base"], resumed_run["run_dir"]
     with pytest.raises(ValueError, match="already has checkpoints"):
-        train.train(base, run_dir, log=lambda _: None)
+        loop.train(base, run_dir, log=lambda _: None)
     with pytest.raises(ValueError, match="generator settings differ"):
-        train.train(dataclasses.replace(base, base_filters=16), run_dir, resume=True, log=lambda _: None)
+        loop.train(dataclasses.replace(base, base_filters=16), run_dir, resume=True, log=lambda _: None)
     assert _checkpoint_steps(run_dir)[-1] == 4 * resumed_run["every"]  # untouched
     # Resuming a finished run does nothing and says so.
     lines = []
-    assert train.train(dataclasses.replace(base, steps=4 * resumed_run["every"]), run_dir, resume=True,
+    assert loop.train(dataclasses.replace(base, steps=4 * resumed_run["every"]), run_dir, resume=True,
                        log=lines.append) == 4 * resumed_run["every"]
     assert any("nothing to do" in line for line in lines)
 
@@ -244,7 +258,7 @@ def test_interrupted_run_saves_its_step_and_resumes_to_the_exact_step_count(smok
     config = TrainConfig.from_json(os.path.join(run_dir, "config.json"))
     config.steps = (stopped // every + 2) * every
     log = []
-    assert train.train(config, run_dir, resume=True, log=log.append) == config.steps
+    assert loop.train(config, run_dir, resume=True, log=log.append) == config.steps
     assert any(f"step {stopped} of {config.steps}" in line for line in log)
     history = read_history(run_dir)
     epochs = [int(row["epoch"]) for row in history]
@@ -261,10 +275,10 @@ def test_interrupted_run_saves_its_step_and_resumes_to_the_exact_step_count(smok
 
 MIRRORED_SCRIPT = """
 import json, sys
-from tfnormals import train
-from tfnormals.config import TrainConfig
+from tfnormals.training import loop
+from tfnormals.training.config import TrainConfig
 config = TrainConfig(**json.loads(sys.argv[1]))
-step = train.train(config, sys.argv[2], log=lambda line: print(line, flush=True))
+step = loop.train(config, sys.argv[2], log=lambda line: print(line, flush=True))
 import tensorflow as tf
 print("CPU devices:", len(tf.config.list_logical_devices("CPU")))
 print("FINAL STEP", step)

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfnormals import layers, unet
-from tfnormals.discriminator import build_discriminator
-from tfnormals.unet import build_generator
+from tfnormals.model import layers, unet
+from tfnormals.model.discriminator import build_discriminator
+from tfnormals.model.unet import build_generator
 
 TINY = dict(base_filters=8, depth=3, max_filters=32)
 

@@ -4,219 +4,29 @@ Usage:
   python -m tfnormals.train --flagfile=configs/smoke.flags
   python -m tfnormals.train --flagfile=configs/default.flags --run_name=big --resume
 
-Every flag of tfnormals.config.TrainConfig is a flag here. A run lives in
-<checkpoint_root>/<run_name>/: config.json, ckpt/ (every checkpoint_every steps and at exit),
-history.csv, TensorBoard logs/, monitor/ frames + monitor.gif, triptychs/.
---resume continues from the last checkpoint with the same step count and optimizer state.
+Every setting of tfnormals.training.config.TrainConfig (and its augmentation settings) is a
+flag here. A run lives in <checkpoint_root>/<run_name>/: config.json, ckpt/ (every
+checkpoint_every steps and at exit), history.csv, TensorBoard logs/, monitor/ frames +
+monitor.gif, triptychs/. --resume continues from the last checkpoint with the same step count
+and optimizer state.
 """
 
-import dataclasses
 import os
-import subprocess
-import sys
 
-import keras
-import tensorflow as tf
 from absl import app, flags, logging
 
-from tfnormals import callbacks, config as config_lib, data
-from tfnormals.discriminator import build_discriminator
-from tfnormals.gan import NormalsGAN
-from tfnormals.unet import build_generator
+from tfnormals.training import config, loop
 
 FLAGS = flags.FLAGS
 
 
-def define_flags():
-    """Command-line flags: the run's own plus one per TrainConfig field (only when run as a program)."""
-    flags.DEFINE_string("run_name", "smoke", "Name of the run folder under checkpoint_root.")
-    flags.DEFINE_string("checkpoint_root", "checkpoints", "Where run folders live.")
-    flags.DEFINE_boolean("resume", False, "Continue the run from its last checkpoint.")
-    flags.DEFINE_string("export_dir", "", "If set, export the trained generator as a SavedModel here.")
-    define = {bool: flags.DEFINE_boolean, int: flags.DEFINE_integer, float: flags.DEFINE_float,
-              str: flags.DEFINE_string}
-    for field in dataclasses.fields(config_lib.TrainConfig):
-        define[type(field.default)](field.name, field.default, field.metadata["help"])
-
-
-def config_from_flags():
-    return config_lib.TrainConfig(**{f.name: FLAGS[f.name].value for f in dataclasses.fields(config_lib.TrainConfig)})
-
-
-def make_strategy(name, logical_devices=0):
-    """A tf.distribute strategy by name; logical_devices > 1 splits the CPU to test mirrored training."""
-    if logical_devices > 1:
-        cpu = tf.config.list_physical_devices("CPU")[0]
-        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * logical_devices)
-    if name == "default":
-        return tf.distribute.get_strategy()
-    if name == "mirrored":
-        gpus = tf.config.list_logical_devices("GPU")
-        devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
-        return tf.distribute.MirroredStrategy(devices=devices)
-    if name == "multiworker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    raise ValueError(f"unknown strategy {name!r}; expected default, mirrored or multiworker")
-
-
-def ensure_records(config, run_dir):
-    """The records folder to train on; renders and converts a small synthetic set when none is given."""
-    if config.records_dir:
-        data.list_shards(config.records_dir, "train")
-        return config.records_dir
-    records_dir = os.path.join(run_dir, "records")
-    if not os.path.isfile(os.path.join(records_dir, "index.json")):
-        from data_tools import make_records, pairs
-        renders = os.path.join(run_dir, "renders")
-        logging.info("no records_dir given: rendering %d samples into %s", config.synth_samples, renders)
-        # A separate process: Dr.Jit cannot be loaded after TensorFlow in one process.
-        subprocess.run([sys.executable, "-m", "data_tools.render", f"--output_dir={renders}",
-                        f"--num_samples={config.synth_samples}", f"--resolution={config.synth_resolution}",
-                        f"--spp={config.synth_spp}", f"--seed={config.synth_seed}"], check=True)
-        make_records.make_records(renders, records_dir, pairs.PairLayout(), num_shards=2, fractions=(0.8, 0.1, 0.1))
-    return records_dir
-
-
-def build_gan(config):
-    """The compiled NormalsGAN of a config (call inside the strategy scope)."""
-    gan = NormalsGAN(build_generator(**config.generator_kwargs()), build_discriminator(**config.discriminator_kwargs()),
-                     augment_config=config.augment_config(), l1_weight=config.l1_weight,
-                     angular_weight=config.angular_weight, adversarial_weight=config.adversarial_weight,
-                     seed=config.seed)
-    gan.compile(g_optimizer=_optimizer(config.g_lr, config), d_optimizer=_optimizer(config.d_lr, config))
-    # Create the optimizer slots here, in the strategy scope: built lazily inside a replica's train_step,
-    # MirroredStrategy fails ("You must feed a value for placeholder tensor ...").
-    gan.g_optimizer.build(gan.generator.trainable_variables)
-    gan.d_optimizer.build(gan.discriminator.trainable_variables)
-    return gan
-
-
-def _optimizer(learning_rate, config):
-    if config.weight_decay > 0:
-        return keras.optimizers.AdamW(learning_rate, weight_decay=config.weight_decay, beta_1=config.beta_1)
-    return keras.optimizers.Adam(learning_rate, beta_1=config.beta_1)
-
-
-def checkpoint_of(gan):
-    """The tf.train.Checkpoint holding everything a resume needs (weights and optimizer state)."""
-    return tf.train.Checkpoint(generator=gan.generator, discriminator=gan.discriminator,
-                               g_optimizer=gan.g_optimizer, d_optimizer=gan.d_optimizer)
-
-
-def restore_latest(gan, ckpt_dir):
-    """Restore the latest checkpoint into a built GAN; returns its step or None if there is none."""
-    latest = tf.train.latest_checkpoint(ckpt_dir)
-    if latest is None:
-        return None
-    gan.g_optimizer.build(gan.generator.trainable_variables)
-    gan.d_optimizer.build(gan.discriminator.trainable_variables)
-    checkpoint_of(gan).restore(latest).assert_existing_objects_matched()
-    return callbacks.global_step(gan)
-
-
-def _has_records(records_dir, split):
-    try:
-        return any(os.path.getsize(f) > 0 for f in data.list_shards(records_dir, split))
-    except FileNotFoundError:
-        return False
-
-
-def _without_ids(ds):
-    """Drop the string 'id' feature: under tf.distribute, fit() MEAN-reduces a first batch, which strings break."""
-    return ds.map(lambda batch: {k: v for k, v in batch.items() if k != "id"})
-
-
-class _StepInLogs(keras.callbacks.Callback):
-    """Add the global step to epoch logs (so history.csv lines up across resumes)."""
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is not None:
-            logs["step"] = callbacks.global_step(self.model)
-
-
-def train(config, run_dir, resume=False, export_dir="", log=logging.info):
-    """Train (or resume) a run; returns the final global step."""
-    config.validate()
-    ckpt_dir = os.path.join(run_dir, "ckpt")
-    config_path = os.path.join(run_dir, "config.json")
-    if tf.train.latest_checkpoint(ckpt_dir) and not resume:
-        raise ValueError(f"{run_dir} already has checkpoints: pass --resume or choose another --run_name")
-    if resume and os.path.isfile(config_path):
-        saved = config_lib.TrainConfig.from_json(config_path)
-        if saved.generator_kwargs() != config.generator_kwargs():
-            raise ValueError(f"{config_path}: generator settings differ from the flags "
-                             f"({saved.generator_kwargs()} vs {config.generator_kwargs()})")
-    os.makedirs(run_dir, exist_ok=True)
-    config.to_json(config_path)
-    strategy = make_strategy(config.strategy, config.logical_devices)
-    records_dir = ensure_records(config, run_dir)
-    keras.utils.set_random_seed(config.seed)
-    with strategy.scope():
-        gan = build_gan(config)
-        start_step = restore_latest(gan, ckpt_dir) if resume else None
-        # The checkpoint restores the optimizers' learning rates too; the flags decide them.
-        gan.g_optimizer.learning_rate = config.g_lr
-        gan.d_optimizer.learning_rate = config.d_lr
-    manager = tf.train.CheckpointManager(checkpoint_of(gan), ckpt_dir, max_to_keep=config.keep_checkpoints)
-    step = start_step or 0
-    epochs, initial_epoch = config.steps // config.checkpoint_every, step // config.checkpoint_every
-    log(f"run {run_dir}: {strategy.num_replicas_in_sync} replica(s), step {step} of {config.steps}, "
-        f"generator {gan.generator.count_params():,} params, discriminator {gan.discriminator.count_params():,}")
-    if initial_epoch >= epochs:
-        log("nothing to do: the run already reached its steps")
-        return step
-
-    train_ds = _without_ids(data.make_dataset(records_dir, "train", config.batch_size, config.load_size,
-                                              training=True, shuffle_buffer=config.shuffle_buffer, cache=config.cache,
-                                              seed=config.seed))
-    val_ds = None
-    if config.val_steps and _has_records(records_dir, "val"):
-        val_ds = _without_ids(data.make_dataset(records_dir, "val", config.batch_size, config.load_size,
-                                                training=False, repeat=True, deterministic=True))
-    writer = tf.summary.create_file_writer(os.path.join(run_dir, "logs", "images"))
-    saver = callbacks.CheckpointSaver(manager, saved_step=start_step)
-    cbs = [saver, callbacks.ProgressLogger(config.steps, config.batch_size, log=log), _StepInLogs(),
-           keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv"), append=True),
-           keras.callbacks.TensorBoard(os.path.join(run_dir, "logs"), update_freq=50)]
-    if config.monitor_every:
-        cbs.append(callbacks.MonitorGif(run_dir, config.monitor_image, config.monitor_every, config.monitor_size,
-                                        writer))
-    if config.triptych_count:
-        sample = next(iter((val_ds or data.make_dataset(records_dir, "train", config.batch_size, config.load_size,
-                                                        training=False, repeat=False)).take(1)))
-        cbs.append(callbacks.Triptychs(run_dir, {k: v[:config.triptych_count] for k, v in sample.items()}, writer))
-    fit_args = dict(validation_data=val_ds, validation_steps=config.val_steps if val_ds else None, callbacks=cbs,
-                    verbose=0)
-    try:
-        partial = -step % config.checkpoint_every
-        if partial:  # resumed from an interruption's mid-epoch checkpoint: finish that epoch first
-            gan.fit(train_ds, epochs=initial_epoch + 1, initial_epoch=initial_epoch, steps_per_epoch=partial,
-                    **fit_args)
-            initial_epoch += 1
-        if initial_epoch < epochs:
-            gan.fit(train_ds, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=config.checkpoint_every,
-                    **fit_args)
-    except KeyboardInterrupt:
-        saver.set_model(gan)  # keras 3: Callback.model is a read-only property
-        saver.save()
-        log(f"interrupted: saved a checkpoint at step {callbacks.global_step(gan)}")
-        raise
-    step = callbacks.global_step(gan)
-    if export_dir:
-        from tfnormals import export
-        export.export_generator(gan.generator, export_dir, export.metadata(config, step))
-        log(f"exported the generator to {export_dir}")
-    return step
-
-
 def main(argv):
     del argv
-    config = config_from_flags()
     run_dir = os.path.join(FLAGS.checkpoint_root, FLAGS.run_name)
-    step = train(config, run_dir, resume=FLAGS.resume, export_dir=FLAGS.export_dir)
+    step = loop.train(config.from_flag_values(FLAGS), run_dir, resume=FLAGS.resume, export_dir=FLAGS.export_dir)
     logging.info("finished at step %d; run folder %s", step, run_dir)
 
 
 if __name__ == "__main__":
-    define_flags()
+    config.define_flags(FLAGS)
     app.run(main)

@@ -5,7 +5,7 @@ Mesh density follows the render resolution so displaced detail stays near one pi
 
 import numpy as np
 
-from data_tools import meshes, procedural
+from data_tools.scene import meshes, procedural
 
 TEXTURE_SIZE = 256
 SKY_SIZE = (128, 256)  # lat-long rows (zenith → nadir) × columns

@@ -9,8 +9,8 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from tfnormals import image_io, normals
-from tfnormals.progress import format_duration
+from tfnormals.core import image_io, layout, normals
+from tfnormals.core.progress import format_duration
 
 
 def global_step(model):
@@ -77,8 +77,8 @@ class MonitorGif(keras.callbacks.Callback):
     def __init__(self, run_dir, image_path, every, size, writer=None):
         super().__init__()
         self.every = every
-        self.frames_dir = os.path.join(run_dir, "monitor")
-        self.gif_path = os.path.join(run_dir, "monitor.gif")
+        self.frames_dir = os.path.join(run_dir, layout.RUN_MONITOR_DIR)
+        self.gif_path = os.path.join(run_dir, layout.RUN_MONITOR_GIF)
         self.writer = writer
         plate = image_io.to_rgb(image_io.read_image(image_path))
         scale = size / max(plate.shape[:2])
@@ -118,7 +118,7 @@ class Triptychs(keras.callbacks.Callback):
 
     def __init__(self, run_dir, batch, writer=None):
         super().__init__()
-        self.out_dir = os.path.join(run_dir, "triptychs")
+        self.out_dir = os.path.join(run_dir, layout.RUN_TRIPTYCHS_DIR)
         self.batch = batch
         self.writer = writer
 

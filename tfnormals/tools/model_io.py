@@ -5,7 +5,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from tfnormals import export
+from tfnormals.core import layout
+from tfnormals.training import runs
 
 
 class NormalsModel:
@@ -19,7 +20,7 @@ class NormalsModel:
         if not os.path.exists(path):
             raise FileNotFoundError(f"{path}: no such model (expected a SavedModel or a run folder)")
         self.path = path
-        if os.path.isfile(os.path.join(path, "saved_model.pb")):
+        if os.path.isfile(os.path.join(path, layout.SAVEDMODEL_PB)):
             loaded = tf.saved_model.load(path)
             signature = loaded.signatures["serving_default"]
             self._input = next(iter(signature.structured_input_signature[1]))
@@ -27,7 +28,7 @@ class NormalsModel:
             self._keep = loaded  # the signature needs its object alive
             self._fn = lambda x: signature(**{self._input: x})[self._output]
         else:
-            generator, _, _ = export.generator_from_run(path)
+            generator, _, _ = runs.generator_from_run(path)
             self._fn = tf.function(lambda x: generator(x, training=False),
                                    input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
 

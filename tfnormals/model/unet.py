@@ -8,7 +8,7 @@ normals of the input's size.
 
 import keras
 
-from tfnormals.layers import CropLike, PadToMultiple, UnitNormalize, Upsample2x
+from tfnormals.model.layers import CropLike, PadToMultiple, UnitNormalize, Upsample2x
 
 NORMS = ("batch", "instance", "group", "none")
 

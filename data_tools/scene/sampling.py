@@ -6,7 +6,7 @@ so `scene.json` documents a sample and rebuilding from it gives the same render.
 
 import numpy as np
 
-from data_tools import procedural
+from data_tools.scene import procedural
 
 ORGANIC_SHAPES = ("blob", "sphere", "torus", "capsule", "rock")
 HARD_SHAPES = ("box", "blocks", "wall", "stairs", "slab", "column")

@@ -1,14 +1,20 @@
-"""Training configuration: one dataclass whose fields are also the train command's flags.
+"""Training configuration: a dataclass whose fields, and its nested AugmentConfig's, are the train flags.
 
 Every field has a working default and a help string, so `python -m tfnormals.train` runs as
 is (on a tiny data set it renders itself), flagfiles override what they name, and a run's
-`config.json` is enough to rebuild its generator for export and evaluation.
+`config.json` is enough to rebuild its generator for export and evaluation. Augmentation
+settings are declared once, in tfnormals.data.augment.AugmentConfig, and nested here.
 """
 
 import dataclasses
 import json
 
-from tfnormals import augment, conventions
+from absl import flags
+
+from tfnormals.core import resources
+from tfnormals.data.augment import AugmentConfig
+
+FLAG_TYPES = (bool, int, float, str)
 
 
 def _field(default, help_text):
@@ -27,7 +33,6 @@ class TrainConfig:
     synth_seed: int = _field(0, "Seed of those renders.")
     batch_size: int = _field(8, "Global batch size (split across replicas).")
     load_size: int = _field(192, "Side each example is cropped/padded to before batching.")
-    crop_size: int = _field(128, "Side of the augmented training crops.")
     shuffle_buffer: int = _field(256, "Examples in the shuffle buffer.")
     cache: bool = _field(False, "Cache decoded examples in memory.")
     # Schedule
@@ -36,7 +41,7 @@ class TrainConfig:
     keep_checkpoints: int = _field(3, "Checkpoints kept on disk.")
     val_steps: int = _field(8, "Validation batches per epoch (0 = none).")
     monitor_every: int = _field(200, "Steps between monitor-image predictions (0 = off).")
-    monitor_image: str = _field(conventions.MONITOR_IMAGE, "Real photo predicted during training.")
+    monitor_image: str = _field(resources.MONITOR_IMAGE, "Real photo predicted during training.")
     monitor_size: int = _field(256, "Longer side of the monitor image.")
     triptych_count: int = _field(4, "Validation triptychs saved per epoch.")
     seed: int = _field(0, "Seed for augmentation and initialization.")
@@ -61,24 +66,21 @@ class TrainConfig:
     d_lr: float = _field(2e-4, "Discriminator learning rate.")
     beta_1: float = _field(0.5, "Adam beta_1.")
     weight_decay: float = _field(0.0, "AdamW weight decay (0 = Adam).")
-    # Augmentation (tfnormals.augment.AugmentConfig)
-    min_scale: float = _field(0.6, "Smallest random crop, as a fraction of load_size.")
-    hflip_prob: float = _field(0.5, "Horizontal flip probability.")
-    vflip_prob: float = _field(0.0, "Vertical flip probability.")
-    rot90_prob: float = _field(0.0, "90-degree rotation probability.")
-    exposure_stops: float = _field(1.0, "Exposure change range in stops.")
-    white_balance: float = _field(0.1, "White-balance jitter (log-gain std).")
-    blur_prob: float = _field(0.3, "Blur probability.")
-    max_noise: float = _field(0.03, "Largest noise std.")
-    jpeg_prob: float = _field(0.25, "JPEG-like artefact probability.")
     # Distribution
     strategy: str = _field("default", "default, mirrored or multiworker.")
     logical_devices: int = _field(0, "Split the CPU into this many logical devices (testing mirrored).")
+    # Augmentation (its scalar fields are flags too: --crop_size, --hflip_prob, ...)
+    augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig, metadata={"help": "augmentation"})
 
     GENERATOR_FIELDS = ("base_filters", "depth", "max_filters", "norm", "dropout", "upsample")
 
+    @property
+    def crop_size(self):
+        return self.augment.crop_size
+
     def validate(self):
-        if self.steps % self.checkpoint_every:
+        """Raise ValueError naming the setting when the combination cannot train."""
+        if self.checkpoint_every <= 0 or self.steps % self.checkpoint_every:
             raise ValueError(f"steps ({self.steps}) must be a multiple of checkpoint_every ({self.checkpoint_every})")
         if self.crop_size % 2 ** self.depth:
             raise ValueError(f"crop_size ({self.crop_size}) must be a multiple of 2**depth ({2 ** self.depth})")
@@ -92,20 +94,67 @@ class TrainConfig:
         return {"kind": self.discriminator, "input_size": self.crop_size, "base_filters": self.d_base_filters,
                 "depth": self.d_depth, "norm": self.d_norm, "spectral": self.spectral}
 
-    def augment_config(self):
-        return augment.AugmentConfig(
-            crop_size=self.crop_size, min_scale=self.min_scale, hflip_prob=self.hflip_prob,
-            vflip_prob=self.vflip_prob, rot90_prob=self.rot90_prob, exposure_stops=self.exposure_stops,
-            white_balance=self.white_balance, blur_prob=self.blur_prob, max_noise=self.max_noise,
-            jpeg_prob=self.jpeg_prob)
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    def to_flat(self):
+        """Every setting in one flat dict (augmentation settings beside the others), as flags name them."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "augment"}
+        return {**values, **dataclasses.asdict(self.augment)}
 
     def to_json(self, path):
         with open(path, "w") as f:
-            json.dump(dataclasses.asdict(self), f, indent=1)
+            json.dump(self.to_dict(), f, indent=1)
+
+    @classmethod
+    def from_flat(cls, values):
+        """A config from one flat {name: value} dict (flags, old flat JSON); nested 'augment' dicts also work.
+
+        Names of AugmentConfig fields go to the nested augmentation config; unknown names are ignored.
+        """
+        values = dict(values)
+        nested = values.pop("augment", None) or {}
+        own = {f.name for f in dataclasses.fields(cls)} - {"augment"}
+        aug_names = {f.name for f in dataclasses.fields(AugmentConfig)}
+        aug = {k: tuple(v) if isinstance(v, list) else v for k, v in {**nested, **values}.items() if k in aug_names}
+        return cls(augment=AugmentConfig(**aug), **{k: v for k, v in values.items() if k in own})
 
     @classmethod
     def from_json(cls, path):
         with open(path) as f:
-            values = json.load(f)
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
+            return cls.from_flat(json.load(f))
+
+
+def flag_fields():
+    """(name, default, help) of every scalar setting, TrainConfig's then AugmentConfig's: one flag each."""
+    for owner in (TrainConfig, AugmentConfig):
+        for field in dataclasses.fields(owner):
+            default = field.default
+            if type(default) in FLAG_TYPES:
+                yield field.name, default, field.metadata["help"]
+
+
+def define_flags(flag_values=flags.FLAGS):
+    """The train command's flags: the run's own plus one per config setting."""
+    flags.DEFINE_string("run_name", "smoke", "Name of the run folder under checkpoint_root.", flag_values=flag_values)
+    flags.DEFINE_string("checkpoint_root", "checkpoints", "Where run folders live.", flag_values=flag_values)
+    flags.DEFINE_boolean("resume", False, "Continue the run from its last checkpoint.", flag_values=flag_values)
+    flags.DEFINE_string("export_dir", "", "If set, export the trained generator as a SavedModel here.",
+                        flag_values=flag_values)
+    define = {bool: flags.DEFINE_boolean, int: flags.DEFINE_integer, float: flags.DEFINE_float,
+              str: flags.DEFINE_string}
+    for name, default, help_text in flag_fields():
+        define[type(default)](name, default, help_text, flag_values=flag_values)
+
+
+def from_flag_values(flag_values=flags.FLAGS):
+    """The TrainConfig that parsed flags describe."""
+    return TrainConfig.from_flat({name: flag_values[name].value for name, _, _ in flag_fields()})
+
+
+def from_flagfile(path, **overrides):
+    """The TrainConfig of a flagfile, parsed by absl exactly as the train command parses it, plus overrides."""
+    flag_values = flags.FlagValues()
+    define_flags(flag_values)
+    flag_values(["train", f"--flagfile={path}"])
+    return TrainConfig.from_flat({**from_flag_values(flag_values).to_flat(), **overrides})

@@ -1,22 +1,9 @@
-"""Fixed conventions shared by every tool: normals axes, file channels, metrics, paths.
+"""Fixed conventions shared by every tool: normals axes, file channels, metrics.
 
 Normals are camera space with OpenGL/Maya/Blender camera axes: +X right, +Y up,
 +Z toward the camera, so a surface facing the camera is (0, 0, 1). They are stored
 as floats in [-1, 1] in EXR and as 0.5 * n + 0.5 in 8/16-bit files.
 """
-
-import os
-
-PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
-REPO_DIR = os.path.dirname(PACKAGE_DIR)
-ASSETS_DIR = os.path.join(PACKAGE_DIR, "assets")
-
-# Real photos shipped with the project (CC0 / public domain, see assets/README.md).
-EXAMPLE_PLATE = os.path.join(ASSETS_DIR, "astronaut.png")
-MONITOR_IMAGE = os.path.join(ASSETS_DIR, "coffee.png")
-
-# The trained model committed with the project.
-DEFAULT_MODEL_DIR = os.path.join(REPO_DIR, "checkpoints", "default")
 
 # EXR channel names. A standalone normals file uses R, G, B (= X, Y, Z) so any viewer
 # shows it; a combined plate+normals file puts the normals in a Nuke-style "N" layer.

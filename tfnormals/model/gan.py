@@ -10,7 +10,8 @@ The discriminator sees normals multiplied by the mask on both sides, so empty pi
 import keras
 import tensorflow as tf
 
-from tfnormals import augment, losses
+from tfnormals.data import augment
+from tfnormals.model import losses
 
 
 class NormalsGAN(keras.Model):

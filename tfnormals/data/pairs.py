@@ -13,7 +13,7 @@ import re
 
 import numpy as np
 
-from tfnormals import colour, conventions, image_io, normals
+from tfnormals.core import colour, conventions, image_io, normals
 
 
 class SampleError(ValueError):

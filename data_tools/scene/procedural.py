@@ -10,7 +10,9 @@ import os
 import numpy as np
 from PIL import Image
 
-PHOTO_TEXTURE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets", "textures")
+from tfnormals.core import resources
+
+PHOTO_TEXTURE_DIR = resources.package_file("data_tools", "assets", "textures")
 PATTERN_KINDS = ("noise", "stripes", "checkers", "cells", "bricks", "photo")
 
 

@@ -8,7 +8,7 @@
 
 import numpy as np
 
-from tfnormals import colour, normals
+from tfnormals.core import colour, normals
 
 GRADIENT_STRENGTHS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 GRADIENT_BLUR_SIGMA = 1.0

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from tfnormals import conventions
+from tfnormals.core import conventions
 
 
 def normalize(n, eps=1e-8):

@@ -1,4 +1,4 @@
-"""TFRecord schema for paired samples, shared by the writer (make_records) and the reader (data).
+"""TFRecord schema for paired samples, shared by the writer (make_records) and the reader (dataset).
 
 Schema version 1, one tf.train.Example per sample:
   sample/id        bytes   unique sample name (folder or file stem)
@@ -11,12 +11,13 @@ Schema version 1, one tf.train.Example per sample:
   schema/version   int64   SCHEMA_VERSION
 
 TensorFlow is imported only by the functions that build or parse protos, so worker
-processes that just read images and encode PNGs stay light.
+processes that just read images and encode PNGs stay light. Shard file names are in
+tfnormals.core.layout.
 """
 
 import hashlib
 
-from tfnormals import image_io, normals
+from tfnormals.core import image_io, normals
 
 SCHEMA_VERSION = 1
 KEY_ID = "sample/id"
@@ -27,7 +28,6 @@ KEY_BEAUTY = "beauty/encoded"
 KEY_NORMALS = "normals/encoded"
 KEY_MASK = "mask/encoded"
 KEY_VERSION = "schema/version"
-SPLITS = ("train", "val", "test")
 
 
 def _features():
@@ -86,16 +86,6 @@ def decode_example(serialized):
     normal_map = png(KEY_NORMALS, 3, tf.uint16, 65535.0) * 2.0 - 1.0
     mask = png(KEY_MASK, 1, tf.uint8, 255.0)
     return {"id": parsed[KEY_ID], "beauty": beauty, "normals": normal_map, "mask": mask}
-
-
-def shard_name(split, index, count):
-    """`train-00003-of-00016.tfrecord`."""
-    return f"{split}-{index:05d}-of-{count:05d}.tfrecord"
-
-
-def shard_pattern(records_dir, split):
-    """Glob matching every shard of a split."""
-    return f"{records_dir}/{split}-?????-of-?????.tfrecord"
 
 
 def split_of(sample_id, fractions):

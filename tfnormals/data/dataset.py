@@ -6,17 +6,19 @@ runs batched inside the training step (tfnormals.augment).
 """
 
 import glob
+import os
 
 import tensorflow as tf
 
-from tfnormals import records
+from tfnormals.core import layout
+from tfnormals.data import schema
 
 
 def list_shards(records_dir, split):
     """Sorted shard files of a split; raises if there are none."""
-    files = sorted(glob.glob(records.shard_pattern(records_dir, split)))
+    files = sorted(glob.glob(os.path.join(glob.escape(records_dir), layout.shard_glob(split))))
     if not files:
-        raise FileNotFoundError(f"{records_dir}: no {split} shards ({records.shard_name(split, 0, 1)} style)")
+        raise FileNotFoundError(f"{records_dir}: no {split} shards ({layout.shard_name(split, 0, 1)} style)")
     return files
 
 
@@ -64,7 +66,7 @@ def make_dataset(records_dir, split, batch_size, size, training=True, shuffle_bu
                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic or not training)
     if training:
         ds = ds.shuffle(shuffle_buffer, seed=seed if deterministic else None)
-    ds = ds.map(records.decode_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic or not training)
+    ds = ds.map(schema.decode_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic or not training)
     if cache:
         ds = ds.cache()
     if repeat:

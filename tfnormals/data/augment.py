@@ -11,6 +11,9 @@ import math
 
 import numpy as np
 import tensorflow as tf
+import tensorflow.experimental.numpy as tnp
+
+from tfnormals.core import colour
 
 # Standard JPEG quantization tables (ITU-T T.81, Annex K), luma and chroma.
 JPEG_LUMA = np.array([
@@ -24,37 +27,30 @@ RGB_TO_YCBCR = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.
 BLUR_TAPS = 7
 
 
+def _field(default, help_text):
+    return dataclasses.field(default=default, metadata={"help": help_text})
+
+
 @dataclasses.dataclass(frozen=True)
 class AugmentConfig:
-    """Augmentation settings; probabilities are per image.
+    """Augmentation settings; probabilities are per image. Scalar fields are also train flags.
 
-    Args:
-      crop_size: output side in pixels.
-      min_scale: smallest crop side as a fraction of the input side (1 = no zoom).
-      hflip_prob, vflip_prob, rot90_prob: geometric transforms (vertical flips and rotations
-        remove the light-from-above prior, so they default off).
-      exposure_stops: exposure changes uniformly in ±stops (in linear light).
-      white_balance: std of log per-channel gains.
-      gamma_range: display gamma applied to the sRGB beauty.
-      blur_prob, max_blur_sigma: Gaussian blur.
-      max_noise: largest per-image noise std (sRGB units).
-      jpeg_prob, jpeg_quality_range: JPEG-like 8×8 DCT quantization; the range scales the
-        standard tables (larger = blockier).
+    Vertical flips and rotations remove the light-from-above prior, so they default off.
     """
 
-    crop_size: int = 128
-    min_scale: float = 0.6
-    hflip_prob: float = 0.5
-    vflip_prob: float = 0.0
-    rot90_prob: float = 0.0
-    exposure_stops: float = 1.0
-    white_balance: float = 0.1
-    gamma_range: tuple = (0.8, 1.25)
-    blur_prob: float = 0.3
-    max_blur_sigma: float = 1.5
-    max_noise: float = 0.03
-    jpeg_prob: float = 0.25
-    jpeg_quality_range: tuple = (0.2, 1.5)
+    crop_size: int = _field(128, "Side of the augmented training crops.")
+    min_scale: float = _field(0.6, "Smallest random crop, as a fraction of load_size.")
+    hflip_prob: float = _field(0.5, "Horizontal flip probability.")
+    vflip_prob: float = _field(0.0, "Vertical flip probability.")
+    rot90_prob: float = _field(0.0, "90-degree rotation probability.")
+    exposure_stops: float = _field(1.0, "Exposure change range in stops (linear light).")
+    white_balance: float = _field(0.1, "White-balance jitter (std of log per-channel gains).")
+    gamma_range: tuple = _field((0.8, 1.25), "Display gamma range applied to the sRGB beauty.")
+    blur_prob: float = _field(0.3, "Blur probability.")
+    max_blur_sigma: float = _field(1.5, "Largest Gaussian blur sigma in pixels.")
+    max_noise: float = _field(0.03, "Largest noise std (sRGB units).")
+    jpeg_prob: float = _field(0.25, "JPEG-like artefact probability.")
+    jpeg_quality_range: tuple = _field((0.2, 1.5), "Scale range of the JPEG tables (larger = blockier).")
 
 
 def _uniform(seed, shape, low=0.0, high=1.0):
@@ -121,16 +117,6 @@ def _pick(stacked, turns):
     return tf.gather_nd(stacked, index)
 
 
-def srgb_to_linear(x):
-    x = tf.clip_by_value(x, 0.0, 1.0)
-    return tf.where(x <= 0.04045, x / 12.92, tf.pow((tf.maximum(x, 0.04045) + 0.055) / 1.055, 2.4))
-
-
-def linear_to_srgb(x):
-    x = tf.clip_by_value(x, 0.0, 1.0)
-    return tf.where(x <= 0.0031308, 12.92 * x, 1.055 * tf.pow(tf.maximum(x, 0.0031308), 1.0 / 2.4) - 0.055)
-
-
 def gaussian_blur(images, sigma):
     """Blur each image of [B, H, W, C] with its own Gaussian sigma [B] (one depthwise conv)."""
     shape = tf.shape(images)
@@ -177,12 +163,12 @@ def jpeg_like(images, quality_scale):
 def _photometric(beauty, seed, config):
     b = tf.shape(beauty)[0]
     seeds = tf.random.experimental.stateless_split(seed, 10)
-    linear = srgb_to_linear(beauty)
+    linear = colour.srgb_to_linear(beauty, xp=tnp)
     gain = tf.pow(2.0, _uniform(seeds[0], [b], -config.exposure_stops, config.exposure_stops))
     balance = tf.exp(tf.random.stateless_normal([b, 3], seeds[1]) * config.white_balance)
     balance /= tf.reduce_mean(balance, axis=1, keepdims=True)
     linear *= tf.reshape(gain, [-1, 1, 1, 1]) * tf.reshape(balance, [-1, 1, 1, 3])
-    image = linear_to_srgb(linear)
+    image = colour.linear_to_srgb(linear, xp=tnp)
     lo, hi = config.gamma_range
     gamma = tf.exp(_uniform(seeds[2], [b], math.log(lo), math.log(hi)))
     image = tf.pow(tf.maximum(image, 1e-6), tf.reshape(gamma, [-1, 1, 1, 1]))

@@ -9,7 +9,7 @@ matches whole-image inference to within a small tolerance and shows no seams.
 import numpy as np
 from PIL import Image
 
-from tfnormals import normals
+from tfnormals.core import normals
 
 
 def tile_starts(length, tile, overlap):

@@ -1,0 +1,56 @@
+"""Every on-disk name the project uses, in one place: sample folders, records, run folders, models.
+
+Writers and readers both import these names, so a file is never spelled twice.
+"""
+
+# --- One rendered sample folder, DIR/<7-digit index>/ (data_tools.render writes, make_records reads).
+BEAUTY_EXR = "beauty.exr"      # linear RGB + A (coverage), exposure applied
+BEAUTY_PNG = "beauty.png"      # sRGB 8-bit preview of the same image
+NORMALS_EXR = "normals.exr"    # camera-space normals in R, G, B = X, Y, Z; zero where empty
+NORMALS_PNG = "normals.png"    # 0.5 * n + 0.5 preview
+DEPTH_EXR = "depth.exr"        # camera Z distance in channel Z; zero where empty
+ALBEDO_EXR = "albedo.exr"      # diffuse albedo, premultiplied by coverage
+MASK_PNG = "mask.png"          # coverage in [0, 1], 8-bit
+SCENE_JSON = "scene.json"      # the scene spec, seed and render settings; written last
+
+SAMPLE_REQUIRED = (BEAUTY_EXR, BEAUTY_PNG, NORMALS_EXR, DEPTH_EXR, MASK_PNG, SCENE_JSON)
+
+# Hidden temporary names: a writer builds under one and renames; a re-run may delete stale ones.
+TMP_PREFIX = ".tmp-"
+
+
+def sample_id(index):
+    """Folder name of sample `index` (zero-padded so folders sort in order)."""
+    return f"{index:07d}"
+
+
+# --- A records folder (data_tools.make_records writes, tfnormals.data reads).
+RECORDS_INDEX = "index.json"     # per-split counts, skipped samples, schema version
+RECORDS_PROGRESS_DIR = ".progress"  # one JSON per finished shard, so a re-run resumes
+SPLITS = ("train", "val", "test")
+
+
+def shard_name(split, index, count):
+    """`train-00003-of-00016.tfrecord`."""
+    return f"{split}-{index:05d}-of-{count:05d}.tfrecord"
+
+
+def shard_glob(split):
+    """Glob (relative to the records folder) matching every shard of a split."""
+    return f"{split}-?????-of-?????.tfrecord"
+
+
+# --- A training run folder, <checkpoint_root>/<run_name>/ (tfnormals.train writes).
+RUN_CONFIG = "config.json"
+RUN_CKPT_DIR = "ckpt"
+RUN_HISTORY = "history.csv"
+RUN_LOGS_DIR = "logs"
+RUN_MONITOR_DIR = "monitor"
+RUN_MONITOR_GIF = "monitor.gif"
+RUN_TRIPTYCHS_DIR = "triptychs"
+RUN_RECORDS_DIR = "records"   # self-rendered data of a run trained without --records_dir
+RUN_RENDERS_DIR = "renders"
+
+# --- An exported model folder (tfnormals.export writes, tools load).
+SAVEDMODEL_PB = "saved_model.pb"
+MODEL_METADATA = "tfnormals.json"

@@ -1,0 +1,20 @@
+"""Files shipped inside the tfnormals package (photos, the trained model).
+
+Found through importlib.resources, so they work from a source checkout, an editable install
+and a wheel alike.
+"""
+
+import importlib.resources
+
+
+def package_file(package, *parts):
+    """Filesystem path of a file or folder shipped in `package`."""
+    return str(importlib.resources.files(package).joinpath(*parts))
+
+
+# Real photos (CC0 / public domain, see tfnormals/assets/README.md).
+EXAMPLE_PLATE = package_file("tfnormals", "assets", "astronaut.png")
+MONITOR_IMAGE = package_file("tfnormals", "assets", "coffee.png")
+
+# The trained model shipped with the project (a SavedModel; BUILD_NOTES.md says how it was made).
+DEFAULT_MODEL_DIR = package_file("tfnormals", "assets", "model")

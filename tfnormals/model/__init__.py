@@ -1,0 +1,1 @@
+"""Model: custom layers, the U-Net generator, discriminators, losses, the GAN wrapper, SavedModel export."""

@@ -1,0 +1,53 @@
+"""Run folders: rebuild a run's generator from its config and checkpoint, and describe it for export."""
+
+import os
+
+import tensorflow as tf
+
+from tfnormals.core import layout
+from tfnormals.model import serving
+from tfnormals.model.unet import build_generator
+from tfnormals.training.config import TrainConfig
+
+
+class RunError(ValueError):
+    """A run folder or checkpoint that cannot be used, with the path and the reason."""
+
+
+def metadata(config, step):
+    """What a SavedModel loader needs to know besides the signature."""
+    return {"format": serving.FORMAT, "step": int(step),
+            "input": {"name": serving.INPUT_NAME, "dtype": "float32", "shape": [None, None, None, 3],
+                      "range": [0.0, 1.0], "encoding": "sRGB"},
+            "output": {"name": serving.OUTPUT_NAME, "dtype": "float32", "shape": [None, None, None, 3],
+                       "convention": "camera space, +X right, +Y up, +Z toward the camera, unit length"},
+            "stride": 2 ** config.depth, "config": config.to_dict()}
+
+
+def locate_checkpoint(run_or_checkpoint):
+    """(run folder, checkpoint prefix) of a run folder (its latest checkpoint) or a checkpoint prefix."""
+    path = run_or_checkpoint.rstrip("/")
+    if os.path.isdir(path):
+        checkpoint = tf.train.latest_checkpoint(os.path.join(path, layout.RUN_CKPT_DIR))
+        if checkpoint is None:
+            raise RunError(f"{path}: no checkpoints in {os.path.join(path, layout.RUN_CKPT_DIR)}")
+        return path, checkpoint
+    if not os.path.isfile(path + ".index"):
+        raise RunError(f"{path}: neither a run folder nor a checkpoint prefix (no {path}.index)")
+    return os.path.dirname(os.path.dirname(os.path.abspath(path))), path
+
+
+def generator_from_run(run_or_checkpoint):
+    """Rebuild a run's generator from its config.json and restore the latest (or given) checkpoint.
+
+    Returns (generator, config, step).
+    """
+    run_dir, checkpoint = locate_checkpoint(run_or_checkpoint)
+    config_path = os.path.join(run_dir, layout.RUN_CONFIG)
+    if not os.path.isfile(config_path):
+        raise RunError(f"{run_dir}: no {layout.RUN_CONFIG}; is this a tfnormals run folder?")
+    config = TrainConfig.from_json(config_path)
+    generator = build_generator(**config.generator_kwargs())
+    tf.train.Checkpoint(generator=generator).restore(checkpoint).expect_partial()
+    step = int(checkpoint.rsplit("-", 1)[-1])
+    return generator, config, step
