@@ -1,13 +1,14 @@
 """Read and write the image files a pipeline meets: EXR, PNG and TIFF (8/16-bit), JPEG.
 
 Integer images come back as float32 in [0, 1]; EXR images come back as stored
-(linear floats). Every failure raises ImageError naming the file and the problem.
+(linear floats). Every failure raises ImageError naming the file and the problem, including
+images over MAX_IMAGE_PIXELS (checked from the header, before any pixel is decoded). Writers are
+atomic (tfnormals.core.outputs.atomic_output).
 """
 
-import contextlib
 import os
 import struct
-import tempfile
+import warnings
 import zlib
 
 import numpy as np
@@ -15,10 +16,20 @@ import OpenEXR
 import tifffile
 from PIL import Image
 
+from tfnormals.core.outputs import atomic_output  # noqa: F401  (part of this module's API)
+
 EXR_EXTENSIONS = (".exr",)
 TIFF_EXTENSIONS = (".tif", ".tiff")
 PILLOW_EXTENSIONS = (".jpg", ".jpeg", ".bmp", ".png")
 IMAGE_EXTENSIONS = EXR_EXTENSIONS + TIFF_EXTENSIONS + PILLOW_EXTENSIONS
+
+# Largest image read, in pixels: 16384 x 10240 (a 16K panorama), under Pillow's decompression-bomb
+# guard. Larger "images" are almost always corrupt headers, and would exhaust memory.
+MAX_IMAGE_PIXELS = 16384 * 10240
+
+# The documented fill for non-finite pixel values (fill_nonfinite): NaN and -inf become 0, +inf
+# becomes 1 (a blown-out highlight in linear light; white once encoded).
+NONFINITE_FILL = {"nan": 0.0, "posinf": 1.0, "neginf": 0.0}
 
 
 class ImageError(ValueError):
@@ -34,25 +45,21 @@ def is_float_file(path):
     return extension(path) in EXR_EXTENSIONS
 
 
-@contextlib.contextmanager
-def atomic_output(path):
-    """Yield a temporary path beside `path` (same extension) and rename it into place on success.
+def check_size(path, height, width):
+    """Raise ImageError if an image of height×width is empty or over MAX_IMAGE_PIXELS."""
+    if height < 1 or width < 1 or height * width > MAX_IMAGE_PIXELS:
+        raise ImageError(f"{path}: image size {width}x{height} is {'empty' if height * width < 1 else 'too large'} "
+                         f"(at most {MAX_IMAGE_PIXELS / 1e6:.0f} Mpx are read)")
 
-    An interrupted writer leaves only a hidden temporary file, never a truncated `path`.
-    """
-    directory = os.path.dirname(os.path.abspath(path)) or "."
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=extension(path) or ".tmp", dir=directory)
-    os.close(fd)
-    try:
-        yield tmp
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file normal permissions
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+
+def fill_nonfinite(array):
+    """(array with NaN/inf replaced by NONFINITE_FILL, number of pixels that had any non-finite channel)."""
+    array = np.asarray(array, np.float32)
+    bad = ~np.isfinite(array)
+    if not bad.any():
+        return array, 0
+    count = int(bad.any(axis=-1).sum()) if array.ndim == 3 else int(bad.sum())
+    return np.nan_to_num(array, **NONFINITE_FILL).astype(np.float32), count
 
 
 def exr_channel_names(path):
@@ -60,7 +67,18 @@ def exr_channel_names(path):
     return sorted(_exr_channels(path))
 
 
+def exr_header(path):
+    """An EXR file's header attributes (a dict; reads no pixels)."""
+    try:
+        with OpenEXR.File(str(path), header_only=True) as exr:
+            return dict(exr.header())
+    except (RuntimeError, OSError, ValueError) as e:
+        raise ImageError(f"{path}: not a readable EXR file ({e})") from e
+
+
 def _exr_channels(path):
+    (x0, y0), (x1, y1) = exr_header(path)["dataWindow"]
+    check_size(path, int(y1) - int(y0) + 1, int(x1) - int(x0) + 1)
     try:
         with OpenEXR.File(str(path), separate_channels=True) as exr:
             return {name: np.asarray(ch.pixels, dtype=np.float32) for name, ch in exr.channels().items()}
@@ -93,10 +111,13 @@ def read_exr(path, channels=None):
 
 
 def _png_bit_depth(path):
+    """Bit depth from a PNG's IHDR (after checking the size it declares)."""
     with open(path, "rb") as f:
         head = f.read(25)
     if len(head) < 25 or head[:8] != b"\x89PNG\r\n\x1a\n":
         raise ImageError(f"{path}: not a PNG file")
+    width, height = struct.unpack(">II", head[16:24])
+    check_size(path, height, width)
     return head[24]
 
 
@@ -124,7 +145,14 @@ def _integer_to_float(array, path):
 
 def _read_tiff(path):
     try:
-        array = tifffile.imread(str(path))
+        with tifffile.TiffFile(str(path)) as tif:
+            shape = tif.series[0].shape
+            if len(shape) >= 2:
+                planar = len(shape) == 3 and shape[0] in (3, 4) and shape[-1] not in (3, 4)
+                check_size(path, *(shape[1:3] if planar else shape[:2]))
+            array = tif.asarray()
+    except (ImageError, MemoryError):
+        raise
     except Exception as e:  # tifffile raises many types for malformed files.
         raise ImageError(f"{path}: not a readable TIFF file ({e})") from e
     if array.ndim == 3 and array.shape[0] in (3, 4) and array.shape[-1] not in (3, 4):
@@ -134,11 +162,18 @@ def _read_tiff(path):
 
 def _read_pillow(path):
     try:
-        with Image.open(path) as im:
-            if im.mode not in ("L", "RGB", "RGBA", "LA"):
-                im = im.convert("RGBA" if "A" in im.getbands() else "RGB")
-            return _integer_to_float(np.asarray(im), path)
-    except OSError as e:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # check_size is the guard
+            with Image.open(path) as im:
+                check_size(path, im.height, im.width)
+                if im.mode not in ("L", "RGB", "RGBA", "LA"):
+                    im = im.convert("RGBA" if "A" in im.getbands() else "RGB")
+                return _integer_to_float(np.asarray(im), path)
+    except (ImageError, MemoryError):
+        raise
+    except Image.DecompressionBombError as e:
+        raise ImageError(f"{path}: image too large ({e})") from e
+    except Exception as e:  # Pillow raises OSError, SyntaxError, ValueError... for malformed files.
         raise ImageError(f"{path}: not a readable image ({e})") from e
 
 
@@ -179,17 +214,18 @@ def quantize(array, bits):
     return np.round(np.clip(array, 0.0, 1.0) * scale).astype(dtype)
 
 
-def write_exr(path, layers, half=False):
+def write_exr(path, layers, half=False, attributes=None):
     """Write named H×W float channels to an EXR (ZIP compressed), atomically.
 
     Args:
       path: output file.
       layers: dict channel name → H×W array, e.g. {"R": r, "G": g, "B": b, "N.X": nx}.
       half: store 16-bit half floats instead of 32-bit.
+      attributes: extra header attributes (name → str), read back with exr_header().
     """
     dtype = np.float16 if half else np.float32
     channels = {name: np.ascontiguousarray(np.asarray(a, dtype=dtype)) for name, a in layers.items()}
-    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage, **(attributes or {})}
     with atomic_output(path) as tmp:
         with OpenEXR.File(header, channels) as exr:
             exr.write(tmp)

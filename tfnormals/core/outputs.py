@@ -1,0 +1,138 @@
+"""Writing outputs safely: temporary name then rename, stale temporaries of killed runs, output folders.
+
+- `atomic_output(path)`: a writer fills a hidden temporary file beside `path`, renamed into place
+  only when complete, so a kill leaves a temporary file and never a truncated output.
+- Temporary names carry the writer's host and process id (`.tmp-<host>-<pid>-<random><ext>`), so
+  `remove_stale_temps` can tell a killed run's leftovers (its process is gone) from the work in
+  progress of another process writing into the same folder (a render-farm task).
+- `check_writable_dir` answers "can this run write its outputs there?" before any work starts,
+  and `created_dirs_removed_if_empty` keeps a failed run from leaving empty folders behind.
+"""
+
+import contextlib
+import os
+import re
+import socket
+import tempfile
+import time
+
+from tfnormals.core import errors, layout
+
+_HOST = socket.gethostname().replace("-", "_") or "host"
+_TEMP_NAME = re.compile(rf"^{re.escape(layout.TMP_PREFIX)}(?P<host>.+)-(?P<pid>\d+)-[A-Za-z0-9_]+(\..*)?$")
+
+# A temporary file from another host is left alone for this long (its writer may still be running).
+FOREIGN_TEMP_MAX_AGE_S = 24 * 3600
+
+
+def _temp_prefix():
+    return f"{layout.TMP_PREFIX}{_HOST}-{os.getpid()}-"
+
+
+@contextlib.contextmanager
+def atomic_output(path):
+    """Yield a temporary path beside `path` (same extension) and rename it into place on success.
+
+    An interrupted writer leaves only a hidden temporary file, never a truncated `path`; a writer
+    that raises leaves nothing.
+    """
+    directory = os.path.dirname(os.path.abspath(path)) or "."
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(), suffix=os.path.splitext(str(path))[1] or ".tmp",
+                               dir=directory)
+    os.close(fd)
+    try:
+        yield tmp
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file normal permissions
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def is_stale_temp(path, now=None):
+    """True for a temporary file whose writer is gone: made on this host by a process that no longer
+    runs, made by an older tfnormals (no host/pid in its name), or made on another host over a day ago."""
+    match = _TEMP_NAME.match(os.path.basename(path))
+    if not match:
+        return True
+    if match.group("host") == _HOST:
+        return not _process_alive(int(match.group("pid")))
+    return (now or time.time()) - os.path.getmtime(path) > FOREIGN_TEMP_MAX_AGE_S
+
+
+def remove_stale_temps(directory):
+    """Delete stale hidden temporary files (see is_stale_temp) directly in `directory`; returns their names."""
+    removed = []
+    if not os.path.isdir(directory):
+        return removed
+    for name in sorted(os.listdir(directory)):
+        path = os.path.join(directory, name)
+        if name.startswith(layout.TMP_PREFIX) and os.path.isfile(path) and is_stale_temp(path):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+                removed.append(name)
+    return removed
+
+
+def check_writable_dir(path, name):
+    """Raise errors.UsageError unless `path` is a folder, or can be made one, that this process can write in.
+
+    Creates nothing: a probe file is made and removed in the deepest folder of `path` that exists.
+
+    Args:
+      path: the output folder.
+      name: what to call it in the message, e.g. "--output".
+    """
+    path = os.path.abspath(path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise errors.UsageError(f"{name}: {path} is a file, not a folder")
+    existing = path
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise errors.UsageError(f"{name}: cannot create {path}: {existing} is a file")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=_temp_prefix() + "probe", dir=existing)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as e:
+        what = f"write in {existing}" if existing == path else f"create {path} in {existing}"
+        raise errors.UsageError(f"{name}: cannot {what} ({e.strerror})") from None
+
+
+def check_writable_file(path, name):
+    """check_writable_dir for the folder of an output file, and the file itself must not be a folder."""
+    if os.path.isdir(path):
+        raise errors.UsageError(f"{name}: {path} is a folder; give a file name")
+    check_writable_dir(os.path.dirname(os.path.abspath(path)), name)
+
+
+@contextlib.contextmanager
+def created_dirs_removed_if_empty(path):
+    """Run a block that may create the folder `path` (and parents); afterwards remove those it created
+    that are still empty, so a run that fails or writes nothing leaves no empty folders."""
+    missing, p = [], os.path.abspath(path)
+    while not os.path.exists(p):
+        missing.append(p)
+        p = os.path.dirname(p)
+    try:
+        yield
+    finally:
+        for folder in missing:  # deepest first
+            try:
+                os.rmdir(folder)
+            except OSError:
+                break
