@@ -22,7 +22,7 @@ import os
 
 from absl import app, flags, logging
 
-from tfnormals.core import image_io
+from tfnormals.core import image_io, layout
 from tfnormals.core.progress import Progress
 from tfnormals.data import pairs, schema
 
@@ -30,10 +30,11 @@ FLAGS = flags.FLAGS
 
 def encode_sample(job):
     """Worker: load one sample and PNG-encode it. Returns ('ok', id, source, h, w, payloads) or ('error', id, why)."""
-    input_dir, sample_id, layout = job
+    input_dir, sample_id, pair_layout = job
     try:
-        beauty, normal_map, mask, source = pairs.load_sample(input_dir, sample_id, layout)
-        payloads = schema.encode_images(beauty, normal_map, mask)
+        beauty, normal_map, mask, source = pairs.load_sample(input_dir, sample_id, pair_layout)
+        payloads = schema.encode_images(beauty, normal_map, mask,
+                                        **pairs.load_passes(input_dir, sample_id, pair_layout, mask))
         return ("ok", sample_id, source, mask.shape[0], mask.shape[1], payloads)
     except pairs.SampleError as e:
         return ("error", sample_id, str(e))
@@ -88,13 +89,13 @@ def write_shard(output_dir, shard_file, jobs, results):
     return summary
 
 
-def make_records(input_dir, output_dir, layout, num_shards=16, fractions=(0.9, 0.05, 0.05), workers=1):
+def make_records(input_dir, output_dir, pair_layout, num_shards=16, fractions=(0.9, 0.05, 0.05), workers=1):
     """Write the shards and index.json; returns the index dict."""
     if abs(sum(fractions) - 1.0) > 1e-6 or len(fractions) != 3:
         raise ValueError(f"split fractions must be three numbers summing to 1, got {fractions}")
-    sample_ids = pairs.find_samples(input_dir, layout)
+    sample_ids = pairs.find_samples(input_dir, pair_layout)
     if not sample_ids:
-        raise ValueError(f"{input_dir}: no samples match {layout.beauty_pattern!r}")
+        raise ValueError(f"{input_dir}: no samples match {pair_layout.beauty_pattern!r}")
     os.makedirs(os.path.join(output_dir, layout.RECORDS_PROGRESS_DIR), exist_ok=True)
     plan = plan_shards(sample_ids, num_shards, fractions)
     summaries, pending = {}, []
@@ -110,7 +111,7 @@ def make_records(input_dir, output_dir, layout, num_shards=16, fractions=(0.9, 0
     pool = multiprocessing.get_context("spawn").Pool(workers) if workers > 1 else None
     try:
         for shard_file, ids in pending:
-            jobs = [(input_dir, sample_id, layout) for sample_id in ids]
+            jobs = [(input_dir, sample_id, pair_layout) for sample_id in ids]
             results = pool.imap(encode_sample, jobs, chunksize=4) if pool else map(encode_sample, jobs)
 
             def counted(results):
@@ -123,12 +124,12 @@ def make_records(input_dir, output_dir, layout, num_shards=16, fractions=(0.9, 0
         if pool:
             pool.close()
             pool.join()
-    index = build_index(input_dir, layout, num_shards, fractions, summaries)
+    index = build_index(input_dir, pair_layout, num_shards, fractions, summaries)
     _write_json(os.path.join(output_dir, layout.RECORDS_INDEX), index)
     return index
 
 
-def build_index(input_dir, layout, num_shards, fractions, summaries):
+def build_index(input_dir, pair_layout, num_shards, fractions, summaries):
     splits = {}
     for split in layout.SPLITS:
         files = [layout.shard_name(split, k, num_shards) for k in range(num_shards)]
@@ -140,7 +141,7 @@ def build_index(input_dir, layout, num_shards, fractions, summaries):
             "split_fractions": list(fractions), "splits": splits,
             "counts": {split: splits[split]["count"] for split in layout.SPLITS},
             "skipped_count": len(skipped), "skipped": skipped,
-            "layout": {k: list(v) if isinstance(v, tuple) else v for k, v in vars(layout).items()}}
+            "layout": {k: list(v) if isinstance(v, tuple) else v for k, v in vars(pair_layout).items()}}
 
 
 def define_flags():
@@ -157,8 +158,8 @@ def main(argv):
     del argv
     if not FLAGS.input_dir or not FLAGS.output_dir:
         raise app.UsageError("--input_dir and --output_dir are required")
-    layout = pairs.layout_from_flags(FLAGS)
-    index = make_records(FLAGS.input_dir, FLAGS.output_dir, layout, FLAGS.num_shards,
+    pair_layout = pairs.layout_from_flags(FLAGS)
+    index = make_records(FLAGS.input_dir, FLAGS.output_dir, pair_layout, FLAGS.num_shards,
                          tuple(float(f) for f in FLAGS.split_fractions), FLAGS.workers)
     print(json.dumps({"counts": index["counts"], "skipped": index["skipped_count"]}))
 

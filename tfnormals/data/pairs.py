@@ -2,7 +2,8 @@
 
 A PairLayout says where each sample's files are (patterns with an `{id}` placeholder,
 relative to the input folder) and how to read them: colour space of the beauty, which
-EXR channels hold the normals, world or camera space, axis flips.
+EXR channels hold the normals (and the optional depth and albedo passes), world or camera
+space, axis flips.
 """
 
 import dataclasses
@@ -13,7 +14,7 @@ import re
 
 import numpy as np
 
-from tfnormals.core import colour, conventions, image_io, normals
+from tfnormals.core import colour, conventions, image_io, layout, normals
 
 
 class SampleError(ValueError):
@@ -41,11 +42,17 @@ class PairLayout:
       max_side: downscale (integer box filter) so neither side exceeds this; 0 keeps the size.
       max_nonunit_fraction: a sample is rejected if more than this fraction of masked pixels
         has a normal length off by more than conventions.UNIT_NORMAL_TOLERANCE.
+      depth_pattern: optional depth pass (camera-space distance along the view axis); a sample
+        whose file is missing simply has no depth. "" = never.
+      depth_channels: EXR channel holding depth (default Z, else the file's single channel).
+      albedo_pattern: optional linear albedo pass; missing file = no albedo. "" = never.
+      albedo_channels: EXR channels holding albedo R, G, B (default R, G, B).
+      albedo_premultiplied: albedo was multiplied by coverage (our renders); divided back out.
     """
 
-    beauty_pattern: str = "{id}/beauty.exr"
-    normals_pattern: str = "{id}/normals.exr"
-    mask_pattern: str = "{id}/mask.png"
+    beauty_pattern: str = "{id}/" + layout.BEAUTY_EXR
+    normals_pattern: str = "{id}/" + layout.NORMALS_EXR
+    mask_pattern: str = "{id}/" + layout.MASK_PNG
     normals_channels: tuple = ()
     beauty_colorspace: str = "auto"
     normals_space: str = "camera"
@@ -54,6 +61,11 @@ class PairLayout:
     flip_axes: str = ""
     max_side: int = 0
     max_nonunit_fraction: float = 0.01
+    depth_pattern: str = "{id}/" + layout.DEPTH_EXR
+    depth_channels: tuple = ("Z",)
+    albedo_pattern: str = "{id}/" + layout.ALBEDO_EXR
+    albedo_channels: tuple = ()
+    albedo_premultiplied: bool = True
 
     def __post_init__(self):
         for name in ("beauty_pattern", "normals_pattern"):
@@ -75,18 +87,23 @@ class PairLayout:
         return os.path.join(input_dir, pattern.replace("{id}", sample_id)) if pattern else ""
 
 
-def find_samples(input_dir, layout):
+def find_samples(input_dir, pair_layout):
     """Sorted ids of every sample whose beauty file matches the layout's beauty pattern."""
     if not os.path.isdir(input_dir):
         raise FileNotFoundError(f"{input_dir}: no such folder")
-    before, after = layout.beauty_pattern.split("{id}", 1)
+    before, after = pair_layout.beauty_pattern.split("{id}", 1)
     regex = re.compile(re.escape(before) + r"(.+?)" + re.escape(after) + r"$")
     ids = []
-    for path in glob.glob(os.path.join(glob.escape(input_dir), layout.beauty_pattern.replace("{id}", "*"))):
+    for path in glob.glob(os.path.join(glob.escape(input_dir), pair_layout.beauty_pattern.replace("{id}", "*"))):
         match = regex.match(os.path.relpath(path, input_dir).replace(os.sep, "/"))
         if match:
             ids.append(match.group(1))
     return sorted(ids)
+
+
+def _downscale_factor(shape, max_side):
+    """Integer box-filter factor that brings the longer side to at most max_side (1 = keep)."""
+    return int(np.ceil(max(shape) / max_side)) if max_side and max(shape) > max_side else 1
 
 
 def _box_downscale(array, factor):
@@ -95,16 +112,16 @@ def _box_downscale(array, factor):
     return a.reshape(h // factor, factor, w // factor, factor, -1).mean(axis=(1, 3))
 
 
-def _camera_to_world(input_dir, sample_id, layout):
-    if layout.camera_pattern:
-        path = layout.path(input_dir, "camera", sample_id)
+def _camera_to_world(input_dir, sample_id, pair_layout):
+    if pair_layout.camera_pattern:
+        path = pair_layout.path(input_dir, "camera", sample_id)
         try:
             with open(path) as f:
                 matrix = np.asarray(json.load(f)["camera_to_world"], np.float64)
         except (OSError, KeyError, ValueError) as e:
             raise SampleError(f"{path}: cannot read camera_to_world ({e})") from e
     else:
-        matrix = np.asarray(layout.camera_to_world, np.float64).reshape(4, 4)
+        matrix = np.asarray(pair_layout.camera_to_world, np.float64).reshape(4, 4)
     if matrix.shape != (4, 4):
         raise SampleError(f"camera_to_world for {sample_id} must be 4×4, got {matrix.shape}")
     return matrix
@@ -119,21 +136,21 @@ def _read(path, role):
         raise SampleError(str(e)) from e
 
 
-def load_sample(input_dir, sample_id, layout):
+def load_sample(input_dir, sample_id, pair_layout):
     """Read, convert and validate one sample.
 
     Returns (beauty, normal_map, mask, beauty_path): beauty float32 H×W×3 sRGB-encoded in
     [0, 1]; normal_map float32 H×W×3 camera space, unit where mask > 0 and zero elsewhere;
     mask float32 H×W in [0, 1]. Raises SampleError naming the file and the problem.
     """
-    beauty_path = layout.path(input_dir, "beauty", sample_id)
-    normals_path = layout.path(input_dir, "normals", sample_id)
+    beauty_path = pair_layout.path(input_dir, "beauty", sample_id)
+    normals_path = pair_layout.path(input_dir, "normals", sample_id)
     beauty = _read(beauty_path, "beauty")
-    if layout.normals_channels:
+    if pair_layout.normals_channels:
         if not os.path.isfile(normals_path):
             raise SampleError(f"{normals_path}: missing normals file")
         try:
-            normal_map = image_io.read_exr(normals_path, list(layout.normals_channels))
+            normal_map = image_io.read_exr(normals_path, list(pair_layout.normals_channels))
         except image_io.ImageError as e:
             raise SampleError(str(e)) from e
     else:
@@ -144,8 +161,8 @@ def load_sample(input_dir, sample_id, layout):
     if not image_io.is_float_file(normals_path):
         normal_map = normals.decode(normal_map)
 
-    if layout.mask_pattern:
-        mask_path = layout.path(input_dir, "mask", sample_id)
+    if pair_layout.mask_pattern:
+        mask_path = pair_layout.path(input_dir, "mask", sample_id)
         mask_image = _read(mask_path, "mask")
         mask = mask_image[..., 3] if mask_image.shape[-1] == 4 else mask_image[..., 0]
     elif beauty.shape[-1] in (2, 4):
@@ -167,28 +184,72 @@ def load_sample(input_dir, sample_id, layout):
     # Lengths are checked as stored: downscaling shortens silhouette normals, world_to_camera renormalizes.
     length = np.linalg.norm(normal_map[valid], axis=-1)
     off = np.mean(np.abs(1.0 - length) > conventions.UNIT_NORMAL_TOLERANCE)
-    if off > layout.max_nonunit_fraction:
+    if off > pair_layout.max_nonunit_fraction:
         raise SampleError(f"{normals_path}: {100 * off:.1f}% of surface pixels have non-unit normals "
                           f"(|1 - |n|| > {conventions.UNIT_NORMAL_TOLERANCE})")
 
     rgb = image_io.to_rgb(beauty)
-    linear = layout.beauty_colorspace == "linear" or (
-        layout.beauty_colorspace == "auto" and image_io.is_float_file(beauty_path))
+    linear = pair_layout.beauty_colorspace == "linear" or (
+        pair_layout.beauty_colorspace == "auto" and image_io.is_float_file(beauty_path))
     if not linear:
         rgb = colour.srgb_to_linear(np.clip(rgb, 0.0, 1.0))
-    if layout.max_side and max(mask.shape) > layout.max_side:
-        factor = int(np.ceil(max(mask.shape) / layout.max_side))
+    factor = _downscale_factor(mask.shape, pair_layout.max_side)
+    if factor > 1:
         rgb = _box_downscale(rgb, factor)
         normal_map = _box_downscale(normal_map, factor)
         mask = _box_downscale(mask[..., None], factor)[..., 0]
 
-    if layout.normals_space == "world":
-        normal_map = normals.world_to_camera(normal_map, _camera_to_world(input_dir, sample_id, layout))
-    for axis in layout.flip_axes:
+    if pair_layout.normals_space == "world":
+        normal_map = normals.world_to_camera(normal_map, _camera_to_world(input_dir, sample_id, pair_layout))
+    for axis in pair_layout.flip_axes:
         normal_map[..., "xyz".index(axis)] *= -1.0
 
     normal_map = normals.normalize(normal_map) * (mask[..., None] > 0)
     return colour.linear_to_srgb(rgb), normal_map.astype(np.float32), mask.astype(np.float32), beauty_path
+
+
+def _read_channels(path, channels, role):
+    """A pass file as float32 H×W×C: the named EXR channels, or the whole image for other formats."""
+    try:
+        if channels and image_io.is_float_file(path):
+            return image_io.read_exr(path, list(channels))
+        return image_io.read_image(path)
+    except image_io.ImageError as e:
+        raise SampleError(f"{role}: {e}") from e
+
+
+def load_passes(input_dir, sample_id, pair_layout, mask):
+    """The optional depth (H×W) and linear albedo (H×W×3) passes of a sample, None where absent.
+
+    `mask` is the coverage load_sample returned (after any downscale): passes are checked
+    against its size and brought to it with the same box filter. Depth is 0 where the pass has
+    no surface; albedo is divided by coverage when the layout says it is premultiplied.
+    """
+    passes = {"depth": None, "albedo": None}
+    for role in passes:
+        path = pair_layout.path(input_dir, role, sample_id)
+        if not path or not os.path.isfile(path):
+            continue
+        array = _read_channels(path, getattr(pair_layout, f"{role}_channels"), role)
+        factor = _downscale_factor(array.shape[:2], pair_layout.max_side)
+        if tuple(n // factor for n in array.shape[:2]) != mask.shape:
+            raise SampleError(f"{path}: {array.shape[1]}x{array.shape[0]} does not match the beauty "
+                              f"({mask.shape[1] * factor}x{mask.shape[0] * factor})")
+        if not np.all(np.isfinite(array)):
+            raise SampleError(f"{path}: contains NaN or inf values")
+        if role == "depth":
+            depth = np.where(array[..., 0] > 0, array[..., 0], 0.0)
+            if factor > 1:  # average depth over the covered sub-pixels only
+                covered = _box_downscale((depth > 0).astype(np.float32)[..., None], factor)[..., 0]
+                depth = _box_downscale(depth[..., None], factor)[..., 0] / np.maximum(covered, 1e-6)
+            passes["depth"] = depth.astype(np.float32)
+        else:
+            albedo = image_io.to_rgb(array)
+            albedo = _box_downscale(albedo, factor) if factor > 1 else albedo
+            if pair_layout.albedo_premultiplied:
+                albedo = albedo / np.maximum(mask, 1e-3)[..., None]
+            passes["albedo"] = np.clip(albedo * (mask[..., None] > 0), 0.0, 1.0).astype(np.float32)
+    return passes
 
 
 def define_layout_flags():
@@ -205,6 +266,14 @@ def define_layout_flags():
     flags.DEFINE_string("camera_pattern", "", "Per-sample JSON with a camera_to_world 4x4 (world normals).")
     flags.DEFINE_string("flip_axes", "", "Normal axes to negate, e.g. y for DirectX-style maps.")
     flags.DEFINE_integer("max_side", 0, "Downscale samples so no side exceeds this (0 = keep).")
+    flags.DEFINE_string("depth_pattern", PairLayout.depth_pattern,
+                        "Optional depth pass path pattern with {id} (camera-space distance); empty = none.")
+    flags.DEFINE_list("depth_channels", list(PairLayout.depth_channels), "EXR channel holding depth.")
+    flags.DEFINE_string("albedo_pattern", PairLayout.albedo_pattern,
+                        "Optional linear albedo pass path pattern with {id}; empty = none.")
+    flags.DEFINE_list("albedo_channels", [], "EXR channels holding albedo R,G,B (default R,G,B).")
+    flags.DEFINE_boolean("albedo_premultiplied", PairLayout.albedo_premultiplied,
+                         "The albedo pass is premultiplied by coverage (divide it back out).")
 
 
 def layout_from_flags(values):
@@ -214,4 +283,6 @@ def layout_from_flags(values):
         mask_pattern=values.mask_pattern, normals_channels=tuple(values.normals_channels),
         beauty_colorspace=values.beauty_colorspace, normals_space=values.normals_space,
         camera_to_world=tuple(float(v) for v in values.camera_to_world), camera_pattern=values.camera_pattern,
-        flip_axes=values.flip_axes, max_side=values.max_side)
+        flip_axes=values.flip_axes, max_side=values.max_side, depth_pattern=values.depth_pattern,
+        depth_channels=tuple(values.depth_channels), albedo_pattern=values.albedo_pattern,
+        albedo_channels=tuple(values.albedo_channels), albedo_premultiplied=values.albedo_premultiplied)
