@@ -165,7 +165,7 @@ def measure(kind, batch_size, args):
     aug_s = common.median(common.timed(lambda: aug(batch)["beauty"].numpy(), repeats=3, warmup=1))
     crop = synthetic_batch(batch_size, config.crop_size)["beauty"]
     crop_spec = tf.TensorSpec(crop.shape)
-    g_fwd = tf.function(lambda x: gan.generator(x, training=False))
+    g_fwd = tf.function(lambda x: gan.generator(x, training=False)["normals"])
     g_s = common.median(common.timed(lambda: g_fwd(crop).numpy(), repeats=3, warmup=1))
     d_fwd = tf.function(lambda a, b: gan.discriminator([a, b], training=False))
     return {"config": kind, "batch": batch_size, "crop": config.crop_size, "step_s": step_s,

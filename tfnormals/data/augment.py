@@ -67,7 +67,7 @@ def _normalize_vectors(n, eps=1e-6):
 
 
 def hflip(beauty, normals, mask):
-    """Mirror left-right; normals' X changes sign."""
+    """Mirror left-right; normals' X changes sign (`mask` may hold any scalar planes)."""
     return (tf.reverse(beauty, [2]), tf.reverse(normals, [2]) * tf.constant([-1.0, 1.0, 1.0]),
             tf.reverse(mask, [2]))
 
@@ -87,28 +87,41 @@ def rot90(beauty, normals, mask, k):
 
 
 def _geometry(batch, seed, config):
-    beauty, normals, mask = batch["beauty"], batch["normals"], batch["mask"]
+    """Zoom-crop, flip and rotate every image of the batch together; normals rotate as vectors.
+
+    Scalar planes (mask, depth, albedo) ride along with the mask through the flips: they move as
+    pixels. Depth is resampled weighted by where it exists, so silhouettes do not blend it with 0.
+    """
+    beauty, normals = batch["beauty"], batch["normals"]
+    extras = [("depth", 1), ("albedo", 3)] if "depth" in batch else []
+    valid = tf.cast(batch["depth"] > 0, tf.float32) if extras else None
+    planes = tf.concat([batch["mask"]] + ([batch["depth"] * valid, valid, batch["albedo"]] if extras else []), -1)
     b = tf.shape(beauty)[0]
     seeds = tf.random.experimental.stateless_split(seed, 6)
     scale = _uniform(seeds[0], [b], config.min_scale, 1.0)
     y0 = _uniform(seeds[1], [b]) * (1.0 - scale)
     x0 = _uniform(seeds[2], [b]) * (1.0 - scale)
     boxes = tf.stack([y0, x0, y0 + scale, x0 + scale], axis=1)
-    stacked = tf.image.crop_and_resize(tf.concat([beauty, normals, mask], -1), boxes, tf.range(b),
+    stacked = tf.image.crop_and_resize(tf.concat([beauty, normals, planes], -1), boxes, tf.range(b),
                                        [config.crop_size, config.crop_size])
-    beauty, normals, mask = stacked[..., :3], _normalize_vectors(stacked[..., 3:6]), stacked[..., 6:]
+    beauty, normals, planes = stacked[..., :3], _normalize_vectors(stacked[..., 3:6]), stacked[..., 6:]
     flips = _uniform(seeds[3], [b]) < config.hflip_prob
-    beauty, normals, mask = (_select(flips, new, old) for new, old in zip(hflip(beauty, normals, mask),
-                                                                        (beauty, normals, mask)))
+    beauty, normals, planes = (_select(flips, new, old) for new, old in zip(hflip(beauty, normals, planes),
+                                                                          (beauty, normals, planes)))
     flips = _uniform(seeds[4], [b]) < config.vflip_prob
-    beauty, normals, mask = (_select(flips, new, old) for new, old in zip(vflip(beauty, normals, mask),
-                                                                        (beauty, normals, mask)))
+    beauty, normals, planes = (_select(flips, new, old) for new, old in zip(vflip(beauty, normals, planes),
+                                                                          (beauty, normals, planes)))
     if config.rot90_prob > 0:
         u = _uniform(seeds[5], [b])
         turns = tf.where(u < config.rot90_prob, 1 + tf.cast(u / config.rot90_prob * 3.0, tf.int32), 0)
-        rotated = [rot90(beauty, normals, mask, k) for k in range(4)]
-        beauty, normals, mask = (_pick(tf.stack([r[i] for r in rotated]), turns) for i in range(3))
-    return dict(batch, beauty=beauty, normals=normals, mask=mask)
+        rotated = [rot90(beauty, normals, planes, k) for k in range(4)]
+        beauty, normals, planes = (_pick(tf.stack([r[i] for r in rotated]), turns) for i in range(3))
+    out = dict(batch, beauty=beauty, normals=normals, mask=planes[..., :1])
+    if extras:
+        weight = planes[..., 2:3]
+        out["depth"] = tf.where(weight > 0.5, planes[..., 1:2] / tf.maximum(weight, 1e-6), 0.0)
+        out["albedo"] = planes[..., 3:6]
+    return out
 
 
 def _pick(stacked, turns):

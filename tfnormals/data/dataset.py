@@ -22,28 +22,34 @@ def list_shards(records_dir, split):
     return files
 
 
-def fit_to_size(example, size, random_crop, seed=None):
-    """Crop (random or centred) and zero-pad an example to size×size; padding has mask 0.
+IMAGE_KEYS = (("beauty", 3), ("normals", 3), ("mask", 1), ("depth", 1), ("albedo", 3))
 
-    Stacking beauty, normals and mask on channels crops them together.
+
+def fit_to_size(example, size, random_crop, seed=None):
+    """Crop (random or centred) and zero-pad an example's images to size×size; padding has mask 0.
+
+    Stacking the images (beauty, normals, mask, depth, albedo) on channels crops them together.
     """
-    stacked = tf.concat([example["beauty"], example["normals"], example["mask"]], axis=-1)
+    stacked = tf.concat([example[key] for key, _ in IMAGE_KEYS], axis=-1)
+    channels = sum(c for _, c in IMAGE_KEYS)
     shape = tf.shape(stacked)
     target = tf.minimum(shape[:2], size)
     if random_crop:
-        stacked = tf.image.stateless_random_crop(stacked, tf.concat([target, [7]], 0), seed=seed) \
-            if seed is not None else tf.image.random_crop(stacked, tf.concat([target, [7]], 0))
+        crop = tf.concat([target, [channels]], 0)
+        stacked = (tf.image.stateless_random_crop(stacked, crop, seed=seed) if seed is not None
+                   else tf.image.random_crop(stacked, crop))
     else:
         offset = (shape[:2] - target) // 2
         stacked = stacked[offset[0]:offset[0] + target[0], offset[1]:offset[1] + target[1]]
     stacked = tf.image.pad_to_bounding_box(stacked, 0, 0, size, size)
-    stacked = tf.ensure_shape(stacked, [size, size, 7])
-    return dict(example, beauty=stacked[..., :3], normals=stacked[..., 3:6], mask=stacked[..., 6:])
+    stacked = tf.ensure_shape(stacked, [size, size, channels])
+    parts = tf.split(stacked, [c for _, c in IMAGE_KEYS], axis=-1)
+    return dict(example, **{key: part for (key, _), part in zip(IMAGE_KEYS, parts)})
 
 
 def make_dataset(records_dir, split, batch_size, size, training=True, shuffle_buffer=256, cache=False,
                  repeat=None, deterministic=False, seed=0):
-    """Batches of {'id', 'beauty', 'normals', 'mask'} at size×size from one split.
+    """Batches of decoded examples (tfnormals.data.schema.decode_example) at size×size from one split.
 
     Args:
       records_dir: folder holding `<split>-NNNNN-of-KKKKK.tfrecord` shards.

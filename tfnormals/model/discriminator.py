@@ -7,7 +7,7 @@ per receptive-field patch) is kept for comparison: it produced "melted", artisti
 
 import keras
 
-from tfnormals.model.unet import normalization
+from tfnormals.model.layers import normalization
 
 KINDS = ("dense", "patch")
 

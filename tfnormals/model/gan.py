@@ -1,9 +1,14 @@
 """The training model: a thin keras.Model holding the generator and discriminator.
 
-`train_step` augments the batch on the device (tfnormals.augment), then takes one
+`train_step` augments the batch on the device (tfnormals.data.augment), then takes one
 discriminator and one generator step with separate optimizers. Generator loss =
-l1_weight · masked L1 + angular_weight · masked (1 − cos) + adversarial_weight · GAN loss.
-The discriminator sees normals multiplied by the mask on both sides, so empty pixels
+  l1_weight · L1 + angular_weight · (1 − cos)            on normals, each pixel weighted by
+                                                         mask × direction balance (balance_power)
+  + adversarial_weight · GAN loss                        (the discriminator sees normals)
+  + depth_weight · (scale-invariant log depth + depth_gradient_weight · gradient matching)
+  + albedo_weight · scale-invariant log albedo           for the passes the generator predicts.
+A pass missing from a record (schema-1 records have no depth or albedo) is masked out of its
+loss. The discriminator sees normals multiplied by the mask on both sides, so empty pixels
 (sky, padding) cannot give fakes away.
 """
 
@@ -18,15 +23,18 @@ class NormalsGAN(keras.Model):
     """Generator + discriminator trained together with fit().
 
     Args:
-      generator: plate → unit normals model (tfnormals.unet).
-      discriminator: (plate, normals) → logits model (tfnormals.discriminator).
-      augment_config: tfnormals.augment.AugmentConfig, or None for no augmentation.
-      l1_weight, angular_weight, adversarial_weight: generator loss weights.
+      generator: plate → {'normals', ['depth'], ['albedo']} model (tfnormals.model.unet).
+      discriminator: (plate, normals) → logits model (tfnormals.model.discriminator).
+      augment_config: tfnormals.data.augment.AugmentConfig, or None for no augmentation.
+      l1_weight, angular_weight, adversarial_weight: normals loss weights.
+      balance_power: direction-balance exponent of the normals loss (0 = plain mask).
+      depth_weight, depth_gradient_weight, albedo_weight: weights of the extra passes' losses.
       seed: base seed of the stateless augmentation.
     """
 
     def __init__(self, generator, discriminator, augment_config=None, l1_weight=500.0, angular_weight=50.0,
-                 adversarial_weight=1.0, seed=0, **kwargs):
+                 adversarial_weight=1.0, balance_power=0.0, depth_weight=50.0, depth_gradient_weight=1.0,
+                 albedo_weight=50.0, seed=0, **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
@@ -34,8 +42,15 @@ class NormalsGAN(keras.Model):
         self.l1_weight = l1_weight
         self.angular_weight = angular_weight
         self.adversarial_weight = adversarial_weight
+        self.balance_power = balance_power
+        self.depth_weight = depth_weight
+        self.depth_gradient_weight = depth_gradient_weight
+        self.albedo_weight = albedo_weight
         self.seed = seed
-        names = ("g_loss", "d_loss", "l1", "angular", "adversarial", "angle_deg")
+        self.passes = tuple(generator.output.keys())
+        names = ["g_loss", "d_loss", "l1", "angular", "adversarial", "angle_deg"]
+        names += [n for p, n in (("depth", "depth_si"), ("depth", "depth_grad"), ("albedo", "albedo_si"))
+                  if p in self.passes]
         self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
         # The sub-models are built functional models, so this wrapper is too. (Unbuilt, fit() under
         # tf.distribute would try to build it by calling it on a whole batch dict.)
@@ -59,9 +74,29 @@ class NormalsGAN(keras.Model):
         step = tf.cast(tf.convert_to_tensor(self.g_optimizer.iterations), tf.int64)
         return tf.stack([step + self.seed * 1000003, tf.cast(replica_id, tf.int64)])
 
-    @staticmethod
-    def _reconstruction_terms(pred, target, mask):
-        return losses.masked_l1(pred, target, mask), losses.masked_angular(pred, target, mask)
+    def reconstruction_terms(self, pred, batch):
+        """Each supervised loss term of one batch: {name: scalar}, for the passes the generator has."""
+        target, mask = batch["normals"], batch["mask"]
+        weights = losses.direction_balance(target, mask, self.balance_power) if self.balance_power else mask
+        terms = {"l1": losses.masked_l1(pred["normals"], target, weights),
+                 "angular": losses.masked_angular(pred["normals"], target, weights)}
+        if "depth" in self.passes:
+            valid = _pass_validity(batch, "depth") * tf.cast(batch["depth"] > 0, tf.float32)
+            terms["depth_si"] = losses.scale_invariant_log_depth(pred["depth"], batch["depth"], valid)
+            terms["depth_grad"] = losses.gradient_matching(pred["depth"], batch["depth"], valid)
+        if "albedo" in self.passes:
+            valid = _pass_validity(batch, "albedo") * tf.cast(mask >= 0.5, tf.float32)
+            terms["albedo_si"] = losses.scale_invariant_log_albedo(pred["albedo"], batch["albedo"], valid)
+        return terms
+
+    def supervised_loss(self, terms):
+        """The weighted sum of reconstruction_terms()."""
+        loss = self.l1_weight * terms["l1"] + self.angular_weight * terms["angular"]
+        if "depth_si" in terms:
+            loss += self.depth_weight * (terms["depth_si"] + self.depth_gradient_weight * terms["depth_grad"])
+        if "albedo_si" in terms:
+            loss += self.albedo_weight * terms["albedo_si"]
+        return loss
 
     def train_step(self, batch):
         if self.augment_config is not None:
@@ -72,26 +107,34 @@ class NormalsGAN(keras.Model):
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             pred = self.generator(plate, training=True)
             real_logits = self.discriminator([plate, target * mask], training=True)
-            fake_logits = self.discriminator([plate, pred * mask], training=True)
+            fake_logits = self.discriminator([plate, pred["normals"] * mask], training=True)
             d_loss = 0.5 * (losses.adversarial(real_logits, True) + losses.adversarial(fake_logits, False))
-            l1, angular = self._reconstruction_terms(pred, target, mask)
+            terms = self.reconstruction_terms(pred, batch)
             adversarial = losses.adversarial(fake_logits, True)
-            g_loss = self.l1_weight * l1 + self.angular_weight * angular + self.adversarial_weight * adversarial
+            g_loss = self.supervised_loss(terms) + self.adversarial_weight * adversarial
             d_scaled, g_scaled = d_loss * share, g_loss * share
         d_grads = d_tape.gradient(d_scaled, self.discriminator.trainable_weights)
         self.d_optimizer.apply_gradients(zip(d_grads, self.discriminator.trainable_weights))
         g_grads = g_tape.gradient(g_scaled, self.generator.trainable_weights)
         self.g_optimizer.apply_gradients(zip(g_grads, self.generator.trainable_weights))
-        return self._update(g_loss=g_loss, d_loss=d_loss, l1=l1, angular=angular, adversarial=adversarial,
-                            angle_deg=losses.masked_mean_angle(pred, target, mask))
+        return self._update(g_loss=g_loss, d_loss=d_loss, adversarial=adversarial,
+                            angle_deg=losses.masked_mean_angle(pred["normals"], target, mask), **terms)
 
     def test_step(self, batch):
-        plate, target, mask = batch["beauty"], batch["normals"], batch["mask"]
-        pred = self.generator(plate, training=False)
-        l1, angular = self._reconstruction_terms(pred, target, mask)
-        return self._update(l1=l1, angular=angular, angle_deg=losses.masked_mean_angle(pred, target, mask))
+        pred = self.generator(batch["beauty"], training=False)
+        terms = self.reconstruction_terms(pred, batch)
+        return self._update(angle_deg=losses.masked_mean_angle(pred["normals"], batch["normals"], batch["mask"]),
+                            **terms)
 
     def _update(self, **values):
         for name, value in values.items():
             self.trackers[name].update_state(value)
         return {name: self.trackers[name].result() for name in values}
+
+
+def _pass_validity(batch, name):
+    """[B, 1, 1, 1] 1 where the batch's records hold pass `name` (batches without the key have none)."""
+    key = f"has_{name}"
+    if key not in batch:
+        return tf.zeros_like(batch["mask"][:, :1, :1, :1])
+    return tf.reshape(tf.cast(batch[key], tf.float32), [-1, 1, 1, 1])

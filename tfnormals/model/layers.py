@@ -1,4 +1,4 @@
-"""Small custom layers that let the generator take any H×W and return unit normals."""
+"""Small custom layers: any H×W in (pad and crop back), unit normals and positive depth out, VGG input, norms."""
 
 import keras
 import tensorflow as tf
@@ -64,3 +64,53 @@ class Upsample2x(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         scaled = [None if s is None else 2 * s for s in input_shape[1:3]]
         return (input_shape[0], *scaled, input_shape[3])
+
+
+@keras.saving.register_keras_serializable(package="tfnormals")
+class CaffeBGR(keras.layers.Layer):
+    """sRGB in [0, 1] → the Caffe VGG input: 0..255, channels reversed to BGR, per-channel mean removed.
+
+    Args:
+      mean_bgr: mean of the B, G, R channels in 0..255 units.
+    """
+
+    def __init__(self, mean_bgr, **kwargs):
+        super().__init__(**kwargs)
+        self.mean_bgr = tuple(float(m) for m in mean_bgr)
+
+    def call(self, images):
+        return tf.reverse(images, [-1]) * 255.0 - tf.constant(self.mean_bgr, images.dtype)
+
+    def get_config(self):
+        return dict(super().get_config(), mean_bgr=self.mean_bgr)
+
+
+@keras.saving.register_keras_serializable(package="tfnormals")
+class PositiveExp(keras.layers.Layer):
+    """exp of a clipped log: a head's unbounded output → a positive relative quantity (depth)."""
+
+    def __init__(self, limit=12.0, **kwargs):
+        super().__init__(**kwargs)
+        self.limit = limit
+
+    def call(self, log_values):
+        return tf.exp(tf.clip_by_value(log_values, -self.limit, self.limit))
+
+    def get_config(self):
+        return dict(super().get_config(), limit=self.limit)
+
+
+NORMS = ("batch", "instance", "group", "none")
+
+
+def normalization(kind, name):
+    """A normalization layer by name; 'instance' is GroupNormalization with one group per channel."""
+    if kind == "batch":
+        return keras.layers.BatchNormalization(name=name)
+    if kind == "instance":
+        return keras.layers.GroupNormalization(groups=-1, name=name)
+    if kind == "group":
+        return keras.layers.GroupNormalization(groups=8, name=name)
+    if kind == "none":
+        return keras.layers.Identity(name=name)
+    raise ValueError(f"unknown normalization {kind!r}; expected one of {NORMS}")

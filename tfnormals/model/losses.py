@@ -1,8 +1,18 @@
-"""Masked losses and angular metrics for normal maps (TensorFlow ops, usable inside train_step)."""
+"""Masked losses and metrics for the passes (TensorFlow ops, usable inside train_step).
+
+Normals: L1 and (1 − cos), optionally weighted so common directions (floors, walls) do not
+dominate. Depth: relative (a plate has no scale), so the loss is scale-invariant in log depth
+plus multi-scale gradient matching. Albedo: scale-invariant per image and channel in log space
+(a plate cannot tell a dim red light on white paint from white light on red paint).
+"""
 
 import math
 
 import tensorflow as tf
+
+
+DIRECTION_BINS = (12, 6)  # azimuth × polar-angle bins over the visible hemisphere
+LOG_EPS = 1e-3
 
 
 def _masked_mean(values, mask):
@@ -14,6 +24,32 @@ def _masked_mean(values, mask):
 def masked_l1(pred, target, mask):
     """Mean absolute error per component over masked pixels."""
     return _masked_mean(tf.reduce_mean(tf.abs(pred - target), axis=-1), mask)
+
+
+def direction_bin(normals, bins=DIRECTION_BINS):
+    """Index of each normal's azimuth × polar-angle bin, [B, H, W] int32 (back-facing → the last ring)."""
+    azimuth_bins, polar_bins = bins
+    x, y, z = tf.unstack(normals, axis=-1)
+    polar = tf.acos(tf.clip_by_value(z, -1.0, 1.0)) / (math.pi / 2)
+    azimuth = (tf.atan2(y, x) + math.pi) / (2 * math.pi)
+    p = tf.minimum(tf.cast(polar * polar_bins, tf.int32), polar_bins - 1)
+    a = tf.minimum(tf.cast(azimuth * azimuth_bins, tf.int32), azimuth_bins - 1)
+    return p * azimuth_bins + a
+
+
+def direction_balance(target, mask, power=0.5, bins=DIRECTION_BINS):
+    """Per-pixel weights ∝ (share of the batch's surface pixels in the pixel's direction bin) ** -power.
+
+    The weights are scaled to a masked mean of 1 (power 0 gives plain masking) and carry no
+    gradient. Returns [B, H, W, 1], zero outside the mask.
+    """
+    count = bins[0] * bins[1]
+    index = tf.reshape(direction_bin(target, bins), [-1])
+    m = tf.reshape(mask, [-1])
+    share = tf.math.unsorted_segment_sum(m, index, count) / tf.maximum(tf.reduce_sum(m), 1.0)
+    weight = tf.pow(tf.maximum(tf.gather(share, index), 1e-4), -power) * m
+    weight *= tf.reduce_sum(m) / tf.maximum(tf.reduce_sum(weight), 1e-6)
+    return tf.stop_gradient(tf.reshape(weight, tf.shape(mask)))
 
 
 def cosine_similarity(pred, target):
@@ -39,5 +75,47 @@ def masked_mean_angle(pred, target, mask):
 
 def adversarial(logits, is_real):
     """Non-saturating GAN loss: sigmoid cross-entropy against all-real or all-fake labels."""
+    logits = tf.cast(logits, tf.float32)
     labels = tf.ones_like(logits) if is_real else tf.zeros_like(logits)
     return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits))
+
+
+def _per_image_mean(values, weights):
+    """Weighted mean over H and W of [B, H, W, C] values with [B, H, W, 1] weights → [B, 1, 1, C]."""
+    total = tf.reduce_sum(weights, axis=[1, 2], keepdims=True)
+    return tf.reduce_sum(values * weights, axis=[1, 2], keepdims=True) / tf.maximum(total, 1.0)
+
+
+def _log(x):
+    return tf.math.log(tf.maximum(x, LOG_EPS))
+
+
+def scale_invariant_log_depth(pred, target, valid):
+    """Variance of the log-depth error over valid pixels, averaged over images: 0 for any pred = s · target."""
+    d = _log(pred) - _log(target)
+    mean = _per_image_mean(d, valid)
+    variance = _per_image_mean(tf.square(d - mean), valid)
+    has = tf.cast(tf.reduce_sum(valid, axis=[1, 2, 3]) > 0, tf.float32)
+    return tf.reduce_sum(tf.reshape(variance, [-1]) * has) / tf.maximum(tf.reduce_sum(has), 1.0)
+
+
+def gradient_matching(pred, target, valid, scales=4):
+    """Multi-scale gradient matching of the scale-aligned log-depth error (MiDaS), mean over scales."""
+    d = _log(pred) - _log(target)
+    d = (d - _per_image_mean(d, valid)) * valid
+    total = 0.0
+    for s in range(scales):
+        step = 2 ** s
+        r, v = d[:, ::step, ::step], valid[:, ::step, ::step]
+        gx = tf.abs(r[:, :, 1:] - r[:, :, :-1]) * v[:, :, 1:] * v[:, :, :-1]
+        gy = tf.abs(r[:, 1:] - r[:, :-1]) * v[:, 1:] * v[:, :-1]
+        count = tf.reduce_sum(v[:, :, 1:] * v[:, :, :-1]) + tf.reduce_sum(v[:, 1:] * v[:, :-1])
+        total += (tf.reduce_sum(gx) + tf.reduce_sum(gy)) / tf.maximum(count, 1.0)
+    return total / scales
+
+
+def scale_invariant_log_albedo(pred, target, valid):
+    """L1 of the log-albedo error after removing each image's and channel's mean log ratio."""
+    d = _log(pred) - _log(target)
+    d -= _per_image_mean(d, valid)
+    return _masked_mean(tf.reduce_mean(tf.abs(d), axis=-1), valid)

@@ -2,7 +2,10 @@
 
 The signature takes `images`: float32 [N, H, W, 3], sRGB-encoded in [0, 1], any H and W (the
 model mirror-pads to its stride and crops back), and returns `normals`: float32 [N, H, W, 3],
-unit camera-space normals (+X right, +Y up, +Z toward the camera).
+unit camera-space normals (+X right, +Y up, +Z toward the camera), plus, when the model was
+trained for them, `depth` [N, H, W, 1] (relative: positive, arbitrary scale per image) and
+`albedo` [N, H, W, 3] (linear reflectance in [0, 1]). Callers that read only `normals` work
+with every model.
 """
 
 import json
@@ -28,7 +31,7 @@ class _Serving(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32, name=INPUT_NAME)])
     def serve(self, images):
-        return {OUTPUT_NAME: self.generator(images, training=False)}
+        return {name: tf.cast(value, tf.float32) for name, value in self.generator(images, training=False).items()}
 
 
 def export_generator(generator, output_dir, info):

@@ -1,73 +1,90 @@
-"""Keras functional U-Net generator: plate (sRGB in [0, 1], any H×W) → unit camera-space normals.
+"""Keras functional U-Net generator: plate (sRGB in [0, 1], any H×W) → a dict of passes.
 
-The pix2pix layout: a strided-conv encoder, a decoder with skip connections and dropout in its
-first blocks, normalization after every conv but the first. The input is mirror-padded to the
-total stride and the output cropped back, and the head L2-normalizes, so outputs are unit
-normals of the input's size.
+The pix2pix layout: an encoder (from scratch, or VGG16 with real-image weights — see
+tfnormals.model.encoders), a decoder with skip connections and dropout in its first blocks,
+then one 3×3 conv head per pass on the shared features:
+  normals  [N, H, W, 3]  unit camera-space normals (always present)
+  depth    [N, H, W, 1]  relative depth (positive; a plate has no scale), when trained
+  albedo   [N, H, W, 3]  linear reflectance in [0, 1], when trained
+The input is mirror-padded to the total stride and every output cropped back, so outputs have
+the input's size.
 """
+
+import contextlib
 
 import keras
 
-from tfnormals.model.layers import CropLike, PadToMultiple, UnitNormalize, Upsample2x
+from tfnormals.model import encoders
+from tfnormals.model.layers import CropLike, PadToMultiple, PositiveExp, UnitNormalize, Upsample2x, normalization
 
-NORMS = ("batch", "instance", "group", "none")
-
-
-def normalization(kind, name):
-    """A normalization layer by name; 'instance' is GroupNormalization with one group per channel."""
-    if kind == "batch":
-        return keras.layers.BatchNormalization(name=name)
-    if kind == "instance":
-        return keras.layers.GroupNormalization(groups=-1, name=name)
-    if kind == "group":
-        return keras.layers.GroupNormalization(groups=8, name=name)
-    if kind == "none":
-        return keras.layers.Identity(name=name)
-    raise ValueError(f"unknown normalization {kind!r}; expected one of {NORMS}")
+PASSES = ("normals", "depth", "albedo")
+HEAD_CHANNELS = {"normals": 3, "depth": 1, "albedo": 3}
+# Layer names of the heads; the normals head keeps the name normals-only models have always had.
+HEAD_NAMES = {"normals": "head_conv", "depth": "depth_conv", "albedo": "albedo_conv"}
 
 
 def build_generator(base_filters=32, depth=6, max_filters=256, norm="batch", dropout=0.5, dropout_blocks=3,
-                    upsample="bilinear", name="generator"):
+                    upsample="bilinear", encoder="unet", passes=("normals",), name="generator"):
     """Build the U-Net generator.
 
     Args:
-      base_filters: filters of the first encoder block; doubles per block up to max_filters.
-      depth: encoder blocks (total stride 2 ** depth).
+      base_filters: filters of the first decoder (and from-scratch encoder) block; doubles per
+        block up to max_filters.
+      depth: total stride 2 ** depth (encoder blocks for 'unet'; VGG16 adds blocks past its 16).
       max_filters: cap on filters per block.
       norm: 'batch' (default: behaves the same on tiles and whole plates), 'instance', 'group', 'none'.
       dropout: dropout rate in the first `dropout_blocks` decoder blocks (training only).
       dropout_blocks: how many decoder blocks use dropout.
       upsample: 'bilinear' (resize then 3×3 conv; no checkerboard) or 'transpose' (pix2pix's 4×4
         transposed conv).
+      encoder: 'unet' (from scratch) or 'vgg16' (load weights with encoders.load_hed_weights).
+      passes: outputs to predict, 'normals' first; any of PASSES.
       name: model name.
     """
+    if encoder not in encoders.ENCODERS:
+        raise ValueError(f"unknown encoder {encoder!r}; expected one of {encoders.ENCODERS}")
+    passes = tuple(passes)
+    if not passes or passes[0] != "normals" or set(passes) - set(PASSES) or len(set(passes)) != len(passes):
+        raise ValueError(f"passes must start with 'normals' and be distinct names from {PASSES}, got {passes}")
+    if encoder == "vgg16" and depth < len(encoders.VGG16_BLOCKS) - 1:
+        raise ValueError(f"the vgg16 encoder needs depth >= {len(encoders.VGG16_BLOCKS) - 1}")
     plate = keras.Input((None, None, 3), name="plate")
     x = PadToMultiple(2 ** depth, name="pad")(plate)
-    x = keras.layers.Rescaling(2.0, offset=-1.0, name="to_signed")(x)
-    skips = []
-    for i in range(depth):
+    if encoder == "unet":
+        skips = encoders.unet_encoder(x, depth, base_filters, max_filters, norm)
+        finest_stride = 2
+    else:
+        skips = encoders.vgg16_encoder(x, depth, max_filters, norm)
+        finest_stride = 1
+    x = skips[-1]
+    for i in reversed(range(len(skips) - 1)):
         filters = min(base_filters * 2 ** i, max_filters)
-        x = keras.layers.Conv2D(filters, 4, strides=2, padding="same", use_bias=(i == 0 or norm == "none"),
-                                name=f"enc{i}_conv")(x)
-        if i > 0:
-            x = normalization(norm, f"enc{i}_norm")(x)
-        x = keras.layers.LeakyReLU(0.2, name=f"enc{i}_act")(x)
-        skips.append(x)
-    for i in reversed(range(depth - 1)):
-        filters = min(base_filters * 2 ** i, max_filters)
-        block = depth - 2 - i
+        block = len(skips) - 2 - i
         x = _upsample(x, filters, upsample, f"dec{i}")
         x = normalization(norm, f"dec{i}_norm")(x)
         if block < dropout_blocks and dropout > 0:
             x = keras.layers.Dropout(dropout, name=f"dec{i}_dropout")(x)
         x = keras.layers.ReLU(name=f"dec{i}_act")(x)
         x = keras.layers.Concatenate(name=f"dec{i}_skip")([x, skips[i]])
-    x = _upsample(x, base_filters, upsample, "head_up")
+    if finest_stride == 2:
+        x = _upsample(x, base_filters, upsample, "head_up")
+    else:
+        # VGG's finest skip is raw (unnormalized) features: mix and normalize before the heads.
+        x = keras.layers.Conv2D(base_filters, 3, padding="same", use_bias=False, name="head_mix")(x)
+        x = normalization(norm, "head_norm")(x)
     x = keras.layers.ReLU(name="head_act")(x)
-    x = keras.layers.Conv2D(3, 3, padding="same", name="head_conv")(x)
-    x = UnitNormalize(name="unit")(x)
-    normals = CropLike(name="crop")([x, plate])
-    return keras.Model(plate, normals, name=name)
+    outputs = {p: CropLike(dtype="float32", name=f"{p}_crop")([_head(x, p), plate]) for p in passes}
+    return keras.Model(plate, outputs, name=name)
+
+
+def _head(features, kind):
+    """One pass's 3×3 conv and output activation; computed in float32 under mixed precision."""
+    x = keras.layers.Conv2D(HEAD_CHANNELS[kind], 3, padding="same", dtype="float32", name=HEAD_NAMES[kind])(features)
+    if kind == "normals":
+        return UnitNormalize(dtype="float32", name="unit")(x)
+    if kind == "depth":
+        return PositiveExp(dtype="float32", name="depth_exp")(x)
+    return keras.layers.Activation("sigmoid", dtype="float32", name="albedo_sigmoid")(x)
 
 
 def _upsample(x, filters, mode, name):
@@ -78,3 +95,14 @@ def _upsample(x, filters, mode, name):
         x = Upsample2x(name=f"{name}_resize")(x)
         return keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
     raise ValueError(f"unknown upsample mode {mode!r}; expected 'bilinear' or 'transpose'")
+
+
+@contextlib.contextmanager
+def precision(policy):
+    """Build models inside this block with a Keras dtype policy ('float32' or 'mixed_bfloat16')."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)

@@ -92,7 +92,7 @@ class MonitorGif(keras.callbacks.Callback):
             self.write_frame(step)
 
     def write_frame(self, step):
-        prediction = self.model.generator(self.plate[None], training=False)[0].numpy()
+        prediction = self.model.generator(self.plate[None], training=False)["normals"][0].numpy()
         panel = prediction_panel(self.plate, prediction)
         image_io.write_png(os.path.join(self.frames_dir, f"step_{step:08d}.png"), panel)
         if self.writer is not None:
@@ -124,7 +124,7 @@ class Triptychs(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         step = global_step(self.model)
-        prediction = self.model.generator(self.batch["beauty"], training=False).numpy()
+        prediction = self.model.generator(self.batch["beauty"], training=False)["normals"].numpy()
         rows = [triptych(self.batch["beauty"][i].numpy(), self.batch["normals"][i].numpy(), prediction[i],
                          self.batch["mask"][i].numpy()) for i in range(len(prediction))]
         sheet = np.concatenate(rows, axis=0)

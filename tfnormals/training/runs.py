@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from tfnormals.core import layout
 from tfnormals.model import serving
-from tfnormals.model.unet import build_generator
+from tfnormals.model.unet import build_generator, precision
 from tfnormals.training.config import TrainConfig
 
 
@@ -14,13 +14,23 @@ class RunError(ValueError):
     """A run folder or checkpoint that cannot be used, with the path and the reason."""
 
 
+PASS_DESCRIPTIONS = {
+    "normals": {"channels": 3, "convention": "camera space, +X right, +Y up, +Z toward the camera, unit length"},
+    "depth": {"channels": 1, "convention": "relative camera-space distance along the view axis: positive, "
+                                           "unknown scale per image"},
+    "albedo": {"channels": 3, "convention": "linear RGB reflectance in [0, 1], up to a per-channel scale"},
+}
+
+
 def metadata(config, step):
     """What a SavedModel loader needs to know besides the signature."""
+    passes = config.generator_kwargs()["passes"]
+    outputs = {p: dict(PASS_DESCRIPTIONS[p], dtype="float32", shape=[None, None, None, PASS_DESCRIPTIONS[p]["channels"]])
+               for p in passes}
     return {"format": serving.FORMAT, "step": int(step),
             "input": {"name": serving.INPUT_NAME, "dtype": "float32", "shape": [None, None, None, 3],
                       "range": [0.0, 1.0], "encoding": "sRGB"},
-            "output": {"name": serving.OUTPUT_NAME, "dtype": "float32", "shape": [None, None, None, 3],
-                       "convention": "camera space, +X right, +Y up, +Z toward the camera, unit length"},
+            "output": dict(outputs[serving.OUTPUT_NAME], name=serving.OUTPUT_NAME), "outputs": outputs,
             "stride": 2 ** config.depth, "config": config.to_dict()}
 
 
@@ -37,6 +47,28 @@ def locate_checkpoint(run_or_checkpoint):
     return os.path.dirname(os.path.dirname(os.path.abspath(path))), path
 
 
+def init_generator_from(generator, path):
+    """Copy weights into `generator` from a SavedModel or a run folder/checkpoint, variable by variable.
+
+    Variables match by layer path and shape (so a normals-only model can seed a multi-pass one
+    with the same encoder); the rest keep their initial values. Returns (copied, total).
+    """
+    if os.path.isfile(os.path.join(path, layout.SAVEDMODEL_PB)):
+        loaded = tf.saved_model.load(path)
+        function = loaded.signatures["serving_default"]
+        source = {v.name.split(":")[0]: v for v in function.variables}
+    else:
+        source_generator, _, _ = generator_from_run(path)
+        source = {v.path: v for v in source_generator.variables}
+    copied = 0
+    for variable in generator.variables:
+        match = source.get(variable.path)
+        if match is not None and tuple(match.shape) == tuple(variable.shape):
+            variable.assign(tf.cast(match, variable.dtype))
+            copied += 1
+    return copied, len(generator.variables)
+
+
 def generator_from_run(run_or_checkpoint):
     """Rebuild a run's generator from its config.json and restore the latest (or given) checkpoint.
 
@@ -47,7 +79,8 @@ def generator_from_run(run_or_checkpoint):
     if not os.path.isfile(config_path):
         raise RunError(f"{run_dir}: no {layout.RUN_CONFIG}; is this a tfnormals run folder?")
     config = TrainConfig.from_json(config_path)
-    generator = build_generator(**config.generator_kwargs())
+    with precision(config.precision):
+        generator = build_generator(**config.generator_kwargs())
     tf.train.Checkpoint(generator=generator).restore(checkpoint).expect_partial()
     step = int(checkpoint.rsplit("-", 1)[-1])
     return generator, config, step
