@@ -12,17 +12,26 @@ Writes OUT/<split>-NNNNN-of-KKKKK.tfrecord for split in train/val/test (chosen b
 of the sample id, so it never changes between runs) and OUT/index.json with per-split
 counts, skipped samples and their reasons, and the schema version (tfnormals.records).
 Each shard is written under a temporary name and renamed when complete; a re-run keeps
-complete shards and redoes only the missing ones. Samples are read in parallel.
+complete shards made with the same settings and redoes only the missing ones, after removing
+the temporary files a killed run left. Samples are read in parallel.
+
+An output folder holding records made with other settings (another --num_shards, input folder,
+split or layout) is refused, because a reader's glob would take both sets and every sample
+twice; --overwrite replaces them. stdout is one JSON line: {"counts": {...}, "skipped": N}.
+Exit code 2 for a usage mistake, 1 when no sample could be read.
 """
 
 import datetime
+import glob
 import json
+import math
 import multiprocessing
 import os
+import shutil
 
-from absl import app, flags, logging
+from absl import flags, logging
 
-from tfnormals.core import image_io, layout
+from tfnormals.core import cli, errors, image_io, layout, outputs
 from tfnormals.core.progress import Progress
 from tfnormals.data import pairs, schema
 
@@ -54,14 +63,77 @@ def _sidecar_path(output_dir, shard_file):
     return os.path.join(output_dir, layout.RECORDS_PROGRESS_DIR, shard_file + ".json")
 
 
-def _load_sidecar(output_dir, shard_file, assigned):
-    """The finished shard's summary if the shard is complete and holds the same assignment."""
+def _load_sidecar(output_dir, shard_file, assigned, settings):
+    """The finished shard's summary if the shard is complete and was made with the same settings and assignment."""
     path = _sidecar_path(output_dir, shard_file)
     if not (os.path.isfile(path) and os.path.isfile(os.path.join(output_dir, shard_file))):
         return None
-    with open(path) as f:
-        summary = json.load(f)
-    return summary if summary.get("assigned") == assigned else None
+    try:
+        with open(path) as f:
+            summary = json.load(f)
+    except (OSError, ValueError):
+        return None  # unreadable: write the shard again
+    return summary if summary.get("assigned") == assigned and summary.get("settings") == settings else None
+
+
+def run_settings(input_dir, pair_layout, num_shards, fractions):
+    """Everything that decides which records a folder holds, as stored in index.json and the shard sidecars."""
+    settings = {"schema_version": schema.SCHEMA_VERSION, "input_dir": os.path.abspath(input_dir),
+                "num_shards": num_shards, "split_fractions": list(fractions),
+                "layout": {k: list(v) if isinstance(v, tuple) else v for k, v in vars(pair_layout).items()}}
+    return json.loads(json.dumps(settings))  # as it reads back from JSON
+
+
+def _record_files(output_dir):
+    """Shard files of every split and shard count, index.json and the progress folder in `output_dir`."""
+    shards = [p for split in layout.SPLITS for p in glob.glob(os.path.join(glob.escape(output_dir), layout.shard_glob(split)))]
+    extra = [os.path.join(output_dir, name) for name in (layout.RECORDS_INDEX, layout.RECORDS_PROGRESS_DIR)]
+    return sorted(shards), [p for p in extra if os.path.exists(p)]
+
+
+def foreign_records(output_dir, settings):
+    """Why `output_dir` holds records that this run would not write (a list of reasons; empty when none)."""
+    shards, _ = _record_files(output_dir)
+    planned = {layout.shard_name(split, k, settings["num_shards"]) for split in layout.SPLITS
+               for k in range(settings["num_shards"])}
+    reasons = []
+    others = [os.path.basename(p) for p in shards if os.path.basename(p) not in planned]
+    if others:
+        reasons.append(f"{len(others)} shard(s) of another --num_shards (e.g. {others[0]})")
+    index_path = os.path.join(output_dir, layout.RECORDS_INDEX)
+    if os.path.isfile(index_path):
+        try:
+            with open(index_path) as f:
+                index = json.load(f)
+            changed = sorted(k for k in settings if index.get(k) != settings[k])
+        except (OSError, ValueError, AttributeError):
+            changed = ["an unreadable index"]
+        if changed:
+            reasons.append(f"{layout.RECORDS_INDEX} made with other settings ({', '.join(changed)})")
+    return reasons
+
+
+def clear_records(output_dir):
+    """Delete the shards, index.json and progress folder of any earlier run in `output_dir` (nothing else)."""
+    shards, extra = _record_files(output_dir)
+    for path in shards + extra:
+        shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+
+
+def check_request(input_dir, output_dir, num_shards, fractions, workers):
+    """Raise errors.UsageError, naming the flag, for anything wrong with a run before it starts."""
+    if not os.path.isdir(input_dir):
+        kind = "not a folder" if os.path.exists(input_dir) else "no such folder"
+        raise errors.MissingPathError(f"--input_dir: {input_dir}: {kind}")
+    if num_shards < 1:
+        raise errors.UsageError(f"--num_shards: must be at least 1, got {num_shards}")
+    if workers < 1:
+        raise errors.UsageError(f"--workers: must be at least 1, got {workers}")
+    if (len(fractions) != 3 or not all(math.isfinite(f) and f >= 0 for f in fractions)
+            or abs(sum(fractions) - 1.0) > 1e-6):
+        raise errors.UsageError(f"--split_fractions: must be three numbers (train, val, test) of at least 0 "
+                                f"summing to 1, got {','.join(f'{f:g}' for f in fractions)}")
+    outputs.check_writable_dir(output_dir, "--output_dir")
 
 
 def _write_json(path, data):
@@ -70,7 +142,7 @@ def _write_json(path, data):
             json.dump(data, f, indent=1)
 
 
-def write_shard(output_dir, shard_file, jobs, results):
+def write_shard(output_dir, shard_file, jobs, results, settings=None):
     """Write one shard from an iterator of encode_sample results; returns its summary."""
     import tensorflow as tf
     written, skipped = [], []
@@ -84,31 +156,58 @@ def write_shard(output_dir, shard_file, jobs, results):
                 else:
                     logging.warning("skipping sample %s: %s", result[1], result[2])
                     skipped.append({"id": result[1], "reason": result[2]})
-        summary = {"assigned": [job[1] for job in jobs], "written": written, "skipped": skipped}
+        summary = {"assigned": [job[1] for job in jobs], "written": written, "skipped": skipped, "settings": settings}
         _write_json(_sidecar_path(output_dir, shard_file), summary)
     return summary
 
 
-def make_records(input_dir, output_dir, pair_layout, num_shards=16, fractions=(0.9, 0.05, 0.05), workers=1):
-    """Write the shards and index.json; returns the index dict."""
-    if abs(sum(fractions) - 1.0) > 1e-6 or len(fractions) != 3:
-        raise ValueError(f"split fractions must be three numbers summing to 1, got {fractions}")
+def make_records(input_dir, output_dir, pair_layout, num_shards=16, fractions=(0.9, 0.05, 0.05), workers=1,
+                 overwrite=False):
+    """Write the shards and index.json; returns the index dict.
+
+    Raises errors.UsageError (a ValueError) for bad settings, a missing input folder, no samples, or an
+    output folder holding records made with other settings (unless `overwrite`, which replaces them).
+    """
+    check_request(input_dir, output_dir, num_shards, fractions, workers)
     sample_ids = pairs.find_samples(input_dir, pair_layout)
     if not sample_ids:
-        raise ValueError(f"{input_dir}: no samples match {pair_layout.beauty_pattern!r}")
+        raise errors.UsageError(f"--input_dir: {input_dir}: no samples match --beauty_pattern "
+                                f"{pair_layout.beauty_pattern!r}")
+    settings = run_settings(input_dir, pair_layout, num_shards, fractions)
+    foreign = foreign_records(output_dir, settings) if os.path.isdir(output_dir) else []
+    if foreign and not overwrite:
+        raise errors.UsageError(f"--output_dir: {output_dir} holds records made with other settings "
+                                f"({'; '.join(foreign)}); a reader would mix both sets. Use another --output_dir, "
+                                "or --overwrite to replace them")
+    with outputs.created_dirs_removed_if_empty(output_dir):
+        if foreign:
+            logging.warning("--overwrite: removing the records in %s (%s)", output_dir, "; ".join(foreign))
+            clear_records(output_dir)
+        for folder in (output_dir, os.path.join(output_dir, layout.RECORDS_PROGRESS_DIR)):
+            for name in outputs.remove_stale_temps(folder):
+                logging.info("removed %s, left by an interrupted run", os.path.join(folder, name))
+        summaries = _write_shards(input_dir, output_dir, pair_layout, sample_ids, settings, workers)
+    index = build_index(input_dir, pair_layout, num_shards, fractions, summaries)
+    _write_json(os.path.join(output_dir, layout.RECORDS_INDEX), index)
+    return index
+
+
+def _write_shards(input_dir, output_dir, pair_layout, sample_ids, settings, workers):
+    """Write every shard that is not already complete; returns {shard file: summary} for all of them."""
     os.makedirs(os.path.join(output_dir, layout.RECORDS_PROGRESS_DIR), exist_ok=True)
-    plan = plan_shards(sample_ids, num_shards, fractions)
+    num_shards = settings["num_shards"]
+    plan = plan_shards(sample_ids, num_shards, settings["split_fractions"])
     summaries, pending = {}, []
     for (split, k), ids in sorted(plan.items()):
         shard_file = layout.shard_name(split, k, num_shards)
-        summary = _load_sidecar(output_dir, shard_file, ids)
+        summary = _load_sidecar(output_dir, shard_file, ids, settings)
         if summary is None:
             pending.append((shard_file, ids))
         else:
             summaries[shard_file] = summary
     logging.info("%d samples; %d of %d shards already complete", len(sample_ids), len(summaries), len(plan))
     progress = Progress(sum(len(ids) for _, ids in pending), "make_records")
-    pool = multiprocessing.get_context("spawn").Pool(workers) if workers > 1 else None
+    pool = multiprocessing.get_context("spawn").Pool(workers) if workers > 1 and pending else None
     try:
         for shard_file, ids in pending:
             jobs = [(input_dir, sample_id, pair_layout) for sample_id in ids]
@@ -119,29 +218,25 @@ def make_records(input_dir, output_dir, pair_layout, num_shards=16, fractions=(0
                     progress.update(failed=result[0] != "ok")
                     yield result
 
-            summaries[shard_file] = write_shard(output_dir, shard_file, jobs, counted(results))
+            summaries[shard_file] = write_shard(output_dir, shard_file, jobs, counted(results), settings)
     finally:
         if pool:
             pool.close()
             pool.join()
-    index = build_index(input_dir, pair_layout, num_shards, fractions, summaries)
-    _write_json(os.path.join(output_dir, layout.RECORDS_INDEX), index)
-    return index
+    return summaries
 
 
 def build_index(input_dir, pair_layout, num_shards, fractions, summaries):
+    """index.json: run_settings() plus per-split counts and shard files, and every skipped sample with its reason."""
     splits = {}
     for split in layout.SPLITS:
         files = [layout.shard_name(split, k, num_shards) for k in range(num_shards)]
         splits[split] = {"count": sum(len(summaries[f]["written"]) for f in files), "shards": files}
     skipped = [s for f in sorted(summaries) for s in summaries[f]["skipped"]]
-    return {"schema_version": schema.SCHEMA_VERSION,
-            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "input_dir": os.path.abspath(input_dir), "num_shards": num_shards,
-            "split_fractions": list(fractions), "splits": splits,
-            "counts": {split: splits[split]["count"] for split in layout.SPLITS},
-            "skipped_count": len(skipped), "skipped": skipped,
-            "layout": {k: list(v) if isinstance(v, tuple) else v for k, v in vars(pair_layout).items()}}
+    return dict(run_settings(input_dir, pair_layout, num_shards, fractions),
+                created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), splits=splits,
+                counts={split: splits[split]["count"] for split in layout.SPLITS},
+                skipped_count=len(skipped), skipped=skipped)
 
 
 def define_flags():
@@ -151,19 +246,31 @@ def define_flags():
     flags.DEFINE_integer("num_shards", 16, "Shards per split.")
     flags.DEFINE_integer("workers", os.cpu_count() or 1, "Parallel reader processes (1 = in this process).")
     flags.DEFINE_list("split_fractions", ["0.9", "0.05", "0.05"], "train,val,test fractions.")
+    flags.DEFINE_boolean("overwrite", False, "Replace records of other settings found in --output_dir.")
     pairs.define_layout_flags()
 
 
 def main(argv):
     del argv
     if not FLAGS.input_dir or not FLAGS.output_dir:
-        raise app.UsageError("--input_dir and --output_dir are required")
-    pair_layout = pairs.layout_from_flags(FLAGS)
-    index = make_records(FLAGS.input_dir, FLAGS.output_dir, pair_layout, FLAGS.num_shards,
-                         tuple(float(f) for f in FLAGS.split_fractions), FLAGS.workers)
-    print(json.dumps({"counts": index["counts"], "skipped": index["skipped_count"]}))
+        raise errors.UsageError("--input_dir and --output_dir are required")
+    try:
+        fractions = tuple(float(f) for f in FLAGS.split_fractions)
+    except ValueError:
+        raise errors.UsageError(f"--split_fractions: expected three numbers, got {','.join(FLAGS.split_fractions)!r}") \
+            from None
+    try:
+        pair_layout = pairs.layout_from_flags(FLAGS)
+    except ValueError as e:
+        raise errors.UsageError(f"pair layout flags: {e}") from None
+    index = make_records(FLAGS.input_dir, FLAGS.output_dir, pair_layout, FLAGS.num_shards, fractions, FLAGS.workers,
+                         FLAGS.overwrite)
+    cli.emit({"counts": index["counts"], "skipped": index["skipped_count"]})
+    if not sum(index["counts"].values()):
+        raise errors.Failure(f"no sample could be read ({index['skipped_count']} skipped; reasons in "
+                             f"{os.path.join(FLAGS.output_dir, layout.RECORDS_INDEX)})")
 
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    cli.run(main, "data_tools.make_records")

@@ -9,13 +9,15 @@ Metrics are over masked pixels (mask ≥ 0.5) of whole images: mean and median a
 degrees and the % of pixels under 11.25°, 22.5° and 30°. The JSON has those keys for "model",
 "flat", "best_constant" and "luminance_gradient", per-image results under "images", and the
 settings used. A triptych PNG (input | ground truth | prediction) is written per image.
+
+stdout is the metrics table. Nothing is written unless the evaluation succeeds; a damaged shard
+is named (exit 1) before the model is loaded. Exit code 2 for a usage mistake (tfnormals.core.cli).
 """
 
-from absl import app, flags
+from absl import flags
 
-from tfnormals.core import resources
+from tfnormals.core import cli, errors, resources
 from tfnormals.data import pairs
-from tfnormals.tools import evaluate
 
 FLAGS = flags.FLAGS
 
@@ -35,14 +37,16 @@ def define_flags():
 
 def main(argv):
     del argv
-    if bool(FLAGS.records) == bool(FLAGS.pairs_dir):
-        raise app.UsageError("give exactly one of --records or --pairs_dir")
+    try:
+        pair_layout = pairs.layout_from_flags(FLAGS)
+    except ValueError as e:
+        raise errors.UsageError(f"pair layout flags: {e}") from None
+    from tfnormals.tools import evaluate  # TensorFlow
     report = evaluate.evaluate_model(FLAGS.model, FLAGS.output_json, FLAGS.records, FLAGS.split, FLAGS.pairs_dir,
-                                     pairs.layout_from_flags(FLAGS), FLAGS.train_records, FLAGS.triptych_dir,
-                                     FLAGS.max_images)
-    print(evaluate.format_table(report))
+                                     pair_layout, FLAGS.train_records, FLAGS.triptych_dir, FLAGS.max_images)
+    cli.emit(evaluate.format_table(report))
 
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    cli.run(main, "tfnormals.evaluate", failures=(pairs.SampleError,))

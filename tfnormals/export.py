@@ -11,14 +11,15 @@ in [0, 1], any H and W, and returns `normals`: float32 [N, H, W, 3], unit camera
   normals = fn(images=tf.constant(batch))["normals"]
 
 `tfnormals.json` beside `saved_model.pb` records the conventions and the training config.
+stdout is one JSON line describing the export. Exit code 2 for a usage mistake (a missing
+checkpoint, an output that is not a SavedModel folder), 1 when the checkpoint cannot be restored.
 """
 
-import json
+import os
 
-from absl import app, flags
+from absl import flags
 
-from tfnormals.model import serving
-from tfnormals.training import runs
+from tfnormals.core import cli, errors, layout, outputs
 
 FLAGS = flags.FLAGS
 
@@ -29,17 +30,37 @@ def define_flags():
     flags.DEFINE_string("output", None, "SavedModel folder to write.")
 
 
+def check_request(checkpoint, output):
+    """Raise errors.UsageError, naming the flag, for a missing checkpoint or an output that must not be replaced."""
+    if not (os.path.exists(checkpoint) or os.path.isfile(checkpoint + ".index")):
+        raise errors.MissingPathError(f"--checkpoint: {checkpoint}: no such run folder or checkpoint prefix")
+    outputs.check_writable_dir(output, "--output")
+    if os.path.isdir(output) and os.listdir(output) and not os.path.isfile(os.path.join(output, layout.SAVEDMODEL_PB)):
+        raise errors.UsageError(f"--output: {output} is a folder that holds something other than a SavedModel; "
+                                "refusing to replace it")
+
+
 def main(argv):
     del argv
     if not FLAGS.checkpoint or not FLAGS.output:
-        raise app.UsageError("--checkpoint and --output are required")
-    generator, config, step = runs.generator_from_run(FLAGS.checkpoint)
+        raise errors.UsageError("--checkpoint and --output are required")
+    check_request(FLAGS.checkpoint, FLAGS.output)
+    import tensorflow as tf
+
+    from tfnormals.model import serving
+    from tfnormals.training import runs
+    try:
+        generator, config, step = runs.generator_from_run(FLAGS.checkpoint)
+    except runs.RunError as e:
+        raise errors.UsageError(f"--checkpoint: {e}") from None
+    except tf.errors.OpError as e:
+        raise errors.Failure(f"--checkpoint: {FLAGS.checkpoint}: cannot restore ({errors.one_line(e.message)[:300]})")
     serving.export_generator(generator, FLAGS.output, runs.metadata(config, step))
-    print(json.dumps({"output": FLAGS.output, "step": step, "stride": 2 ** config.depth,
-                      "params": generator.count_params(), "signature": "serving_default",
-                      "input": serving.INPUT_NAME, "output_key": serving.OUTPUT_NAME}))
+    cli.emit({"output": FLAGS.output, "step": step, "stride": 2 ** config.depth,
+              "params": generator.count_params(), "signature": "serving_default",
+              "input": serving.INPUT_NAME, "output_key": serving.OUTPUT_NAME})
 
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    cli.run(main, "tfnormals.export")

@@ -11,16 +11,20 @@ with --combined also `<name>.combined.exr` holding the plate (R,G,B[,A]) and the
 Nuke-style layer N.X, N.Y, N.Z. Frame names keep the frame number last
 (plate.1001.exr → plate.normals.1001.exr). Frames whose outputs exist are skipped (resume);
 unreadable frames are reported and skipped. Large plates are predicted in overlapping tiles.
+
+stdout is one JSON line: counts ("written", "skipped_existing", "failed", "missing", "nonfinite")
+and the frames behind them ("failed_frames": {plate: reason}, "missing_frames": [...],
+"nonfinite_frames": {plate: pixels filled}). Exit code 1 when any frame failed or is missing,
+2 for a usage mistake (tfnormals.core.cli).
 """
 
-import json
-import sys
+import os
 
-from absl import app, flags
+from absl import flags
 
-from tfnormals.core import resources
+from tfnormals.core import cli, errors, resources
 from tfnormals.tools import predict
-from tfnormals.tools.model_io import NormalsModel
+from tfnormals.tools.plates import expand_inputs
 
 FLAGS = flags.FLAGS
 
@@ -31,7 +35,7 @@ def define_flags():
     flags.DEFINE_string("frames", "", "Frame range for a frame pattern, e.g. 1001-1100 (default: all found).")
     flags.DEFINE_string("output", "outputs", "Output folder.")
     flags.DEFINE_string("model", resources.DEFAULT_MODEL_DIR, "SavedModel folder or training run folder.")
-    flags.DEFINE_enum("input_colorspace", "auto", ["auto", "linear", "srgb"],
+    flags.DEFINE_enum("input_colorspace", "auto", list(predict.COLORSPACES),
                       "auto: EXR plates are scene-linear (converted to sRGB), others sRGB.")
     flags.DEFINE_integer("tile", 512, "Tile side for large plates (0 = whole image).")
     flags.DEFINE_integer("overlap", 64, "Tile overlap in pixels.")
@@ -43,17 +47,21 @@ def define_flags():
 
 def main(argv):
     del argv
-    paths = predict.expand_inputs(FLAGS.input, FLAGS.frames)
-    if not paths:
-        raise app.UsageError(f"no plates match {FLAGS.input!r}")
+    plates = expand_inputs(FLAGS.input, FLAGS.frames)
+    if not plates.paths and not plates.missing:
+        what = "folder" if os.path.isdir(FLAGS.input) else "pattern"
+        raise errors.UsageError(f"--input: no plates in {what} {FLAGS.input!r} (our own *.normals.* and *.combined.* "
+                                "outputs are not plates)")
+    predict.check_request(plates.paths, FLAGS.output, FLAGS.combined, FLAGS.input_colorspace, FLAGS.tile,
+                          FLAGS.overlap, FLAGS.max_side)
+    from tfnormals.tools.model_io import NormalsModel  # TensorFlow: only once the request is known to be sound
     model = NormalsModel(FLAGS.model)
-    result = predict.predict_files(model, paths, FLAGS.output, FLAGS.input_colorspace, FLAGS.tile, FLAGS.overlap,
-                                   FLAGS.combined, FLAGS.overwrite, FLAGS.max_side)
-    print(json.dumps({k: len(v) for k, v in result.items()}))
-    if result["failed"]:
-        sys.exit(1)
+    result = predict.predict_files(model, plates.paths, FLAGS.output, FLAGS.input_colorspace, FLAGS.tile,
+                                   FLAGS.overlap, FLAGS.combined, FLAGS.overwrite, FLAGS.max_side, plates.missing)
+    cli.emit(predict.summary(result))
+    return cli.EXIT_FAILED if result["failed"] or result["missing"] else cli.EXIT_OK
 
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    cli.run(main, "tfnormals.predict")

@@ -5,9 +5,14 @@ Usage:
   python -m tfnormals.relight --plate=p.exr --normals=p.normals.exr --output=relit.exr \
       --light_dir=-1,0.3,0.5 --light_color=1,0.8,0.6 --light_intensity=1.5 --wrap=0.3 \
       --light_dir=1,0,0.2 --light_color=0.3,0.4,1 --light_intensity=0.8 --ambient=0.6
+
+stdout is one JSON line: {"output", "lights", "width", "height", "nonfinite": {file: pixels}}.
+Exit code 2 for a usage mistake, 1 when an input cannot be read or the sizes differ.
 """
 
-from absl import app, flags
+from absl import flags
+
+from tfnormals.core import cli, errors
 
 from tfnormals.tools import relight
 
@@ -30,15 +35,12 @@ def define_flags():
 def main(argv):
     del argv
     if not (FLAGS.plate and FLAGS.normals and FLAGS.output and FLAGS.light_dir):
-        raise app.UsageError("--plate, --normals, --output and at least one --light_dir are required")
-    try:
-        lights = relight.parse_lights(FLAGS.light_dir, FLAGS.light_color, FLAGS.light_intensity, FLAGS.wrap)
-    except ValueError as e:
-        raise app.UsageError(f"--{e}") from None
-    relight.relight_file(FLAGS.plate, FLAGS.normals, FLAGS.output, lights, FLAGS.ambient, FLAGS.mask)
-    print(f"wrote {FLAGS.output} with {len(lights)} light(s)")
+        missing = [f"--{name}" for name in ("plate", "normals", "output", "light_dir") if not FLAGS[name].value]
+        raise errors.UsageError(f"{', '.join(missing)} required (--help lists the flags)")
+    lights = relight.parse_lights(FLAGS.light_dir, FLAGS.light_color, FLAGS.light_intensity, FLAGS.wrap)
+    cli.emit(relight.relight_file(FLAGS.plate, FLAGS.normals, FLAGS.output, lights, FLAGS.ambient, FLAGS.mask))
 
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    cli.run(main, "tfnormals.relight")

@@ -1,12 +1,13 @@
-"""predict: every plate format in, unit normals of the right size out; sequences, bad frames, resume."""
+"""predict: every plate format and size in, unit normals of the right size out; sequences, missing and bad
+frames, non-finite pixels, resume keyed to every output and the plate's full name, temporaries."""
 
 import os
 
 import numpy as np
 import pytest
 
-from tfnormals.core import conventions, image_io, normals
-from tfnormals.tools import predict, tiling
+from tfnormals.core import conventions, errors, image_io, normals, outputs, resources
+from tfnormals.tools import plates, predict, tiling
 from tfnormals.tools.model_io import NormalsModel
 
 
@@ -16,12 +17,13 @@ def tiny_model(tmp_path_factory):
     import keras
 
     from tfnormals.model.unet import build_generator
-    from tfnormals.tools import export
+    from tfnormals.model import serving
+    from tfnormals.training import runs
     from tfnormals.training.config import TrainConfig
     keras.utils.set_random_seed(3)
-    config = TrainConfig(base_filters=8, depth=4, max_filters=32)
+    config = TrainConfig.from_flat(dict(base_filters=8, depth=4, max_filters=32))
     path = str(tmp_path_factory.mktemp("model") / "sm")
-    export.export_generator(build_generator(**config.generator_kwargs()), path, export.metadata(config, 0))
+    serving.export_generator(build_generator(**config.generator_kwargs()), path, runs.metadata(config, 0))
     return NormalsModel(path)
 
 
@@ -83,12 +85,13 @@ def test_sequence_with_corrupt_frame_and_resume(tmp_path, tiny_model):
     for frame in (1001, 1002, 1003):
         image_io.write_rgb_exr(str(shot / f"plate.{frame}.exr"), _plate(33, 50, seed=frame))
     (shot / "plate.1004.exr").write_bytes(b"not an exr at all")
-    paths = predict.expand_inputs(str(shot / "plate.####.exr"))
-    assert [os.path.basename(p) for p in paths] == [f"plate.{f}.exr" for f in (1001, 1002, 1003, 1004)]
-    assert predict.expand_inputs(str(shot / "plate.%04d.exr"), "1002-1003") == [
+    found = plates.expand_inputs(str(shot / "plate.####.exr"))
+    assert [os.path.basename(p) for p in found.paths] == [f"plate.{f}.exr" for f in (1001, 1002, 1003, 1004)]
+    assert found.missing == []
+    assert plates.expand_inputs(str(shot / "plate.%04d.exr"), "1002-1003").paths == [
         str(shot / "plate.1002.exr"), str(shot / "plate.1003.exr")]
     out = str(tmp_path / "out")
-    result = predict.predict_files(tiny_model, paths, out, combined=True)
+    result = predict.predict_files(tiny_model, found.paths, out, combined=True)
     assert len(result["written"]) == 3
     assert list(result["failed"]) == [str(shot / "plate.1004.exr")]
     assert "plate.1004.exr" in result["failed"][str(shot / "plate.1004.exr")]
@@ -96,8 +99,180 @@ def test_sequence_with_corrupt_frame_and_resume(tmp_path, tiny_model):
         _check_normals(os.path.join(out, f"plate.normals.{frame}"), 33, 50)
         combined = os.path.join(out, f"plate.combined.{frame}.exr")
         assert set(image_io.exr_channel_names(combined)) == {"R", "G", "B", "N.X", "N.Y", "N.Z"}
-    again = predict.predict_files(tiny_model, paths[:3], out)
+    again = predict.predict_files(tiny_model, found.paths[:3], out)
     assert again["written"] == [] and len(again["skipped_existing"]) == 3
+
+
+def test_missing_frames_are_reported(tmp_path):
+    """Holes in a sequence are missing frames, with or without --frames; --frames mistakes are usage errors."""
+    for frame in (7, 8, 11):
+        image_io.write_png(str(tmp_path / f"p.{frame:03d}.png"), _plate(4, 4))
+    found = plates.expand_inputs(str(tmp_path / "p.###.png"))
+    assert [os.path.basename(p) for p in found.paths] == ["p.007.png", "p.008.png", "p.011.png"]
+    assert [os.path.basename(p) for p in found.missing] == ["p.009.png", "p.010.png"]
+    ranged = plates.expand_inputs(str(tmp_path / "p.###.png"), "6-8")
+    assert [os.path.basename(p) for p in ranged.missing] == ["p.006.png"] and len(ranged.paths) == 2
+    assert plates.parse_frames("1001") == (1001, 1001)
+    for bad, words in [("1001:1005", "FIRST-LAST"), ("1005-1001", "backwards"), ("", "FIRST-LAST"), ("a-b", "got")]:
+        with pytest.raises(errors.UsageError, match=words):
+            plates.parse_frames(bad)
+    with pytest.raises(errors.UsageError, match="--frames"):
+        plates.expand_inputs(str(tmp_path / "p.007.png"), "1-2")
+    with pytest.raises(FileNotFoundError, match="--input"):
+        plates.expand_inputs(str(tmp_path / "nope.png"))
+
+
+@pytest.mark.parametrize("h,w", [(1, 1), (1, 40), (23, 2), (7, 9)])
+def test_plates_of_any_size_predict(tmp_path, tiny_model, h, w):
+    """Sides far below the model's stride are padded before inference and cropped back."""
+    path = str(tmp_path / "small.png")
+    image_io.write_png(path, _plate(h, w))
+    result = predict.predict_files(tiny_model, [path], str(tmp_path / "out"))
+    assert not result["failed"], result
+    _check_normals(predict.output_stem(path, str(tmp_path / "out"), "normals"), h, w)
+
+
+def test_nonfinite_pixels_are_filled_and_reported(tmp_path, tiny_model):
+    """NaN and inf plate pixels are replaced before inference: the pass is finite and unit length everywhere."""
+    plate = _plate(64, 64)
+    plate[10, 12] = np.nan
+    plate[40, 3, 1] = np.inf
+    plate[50:52, 50] = -np.inf
+    path = str(tmp_path / "bad.exr")
+    image_io.write_rgb_exr(path, plate)
+    result = predict.predict_files(tiny_model, [path], str(tmp_path / "out"), combined=True)
+    assert result["nonfinite"] == {path: 4} and not result["failed"]
+    stem = predict.output_stem(path, str(tmp_path / "out"), "normals")
+    n = _check_normals(stem, 64, 64)
+    assert np.all(np.isfinite(n))
+    combined = image_io.read_exr(str(tmp_path / "out" / "bad.combined.exr"), ["R", "G", "B"])
+    assert np.all(np.isfinite(combined))
+    assert predict.summary(result)["nonfinite_frames"] == {path: 4}
+
+
+def test_resume_is_keyed_to_every_requested_output(tmp_path, tiny_model):
+    """A re-run with --combined writes the combined EXRs a first run without it did not; a second is a no-op."""
+    path = str(tmp_path / "a.png")
+    image_io.write_png(path, _plate(20, 20))
+    out = str(tmp_path / "out")
+    assert len(predict.predict_files(tiny_model, [path], out)["written"]) == 1
+    assert len(predict.predict_files(tiny_model, [path], out, combined=True)["written"]) == 1
+    assert os.path.isfile(os.path.join(out, "a.combined.exr"))
+    assert predict.predict_files(tiny_model, [path], out, combined=True)["skipped_existing"] == [path]
+    os.remove(os.path.join(out, "a.normals.png"))  # a lost preview is redone
+    assert len(predict.predict_files(tiny_model, [path], out, combined=True)["written"]) == 1
+
+
+def test_same_stem_plates_never_share_outputs(tmp_path, tiny_model):
+    """shot.png and shot.jpg in one run are refused up front; across runs the outputs of one are not taken
+    for the other's, nor overwritten without overwrite=True."""
+    png, jpg = str(tmp_path / "shot.png"), str(tmp_path / "shot.jpg")
+    image_io.write_png(png, _plate(16, 16))
+    from PIL import Image
+    Image.fromarray((_plate(16, 16) * 255).astype(np.uint8)).save(jpg)
+    out = str(tmp_path / "out")
+    with pytest.raises(errors.UsageError, match="would both write"):
+        predict.predict_files(tiny_model, [jpg, png], out)
+    assert not os.path.exists(out)
+    predict.predict_files(tiny_model, [png], out)
+    second = predict.predict_files(tiny_model, [jpg], out)
+    assert list(second["failed"]) == [jpg] and "predicted from shot.png" in second["failed"][jpg]
+    assert len(predict.predict_files(tiny_model, [jpg], out, overwrite=True)["written"]) == 1
+    assert image_io.exr_header(os.path.join(out, "shot.normals.exr"))[predict.SOURCE_ATTRIBUTE] == "shot.jpg"
+
+
+def test_outputs_in_the_input_folder_are_not_read_back(tmp_path, tiny_model):
+    """Predicting a folder into itself twice: the second run finds the same plates, all done."""
+    for name in ("a.png", "b.1001.exr"):
+        writer = image_io.write_png if name.endswith(".png") else image_io.write_rgb_exr
+        writer(str(tmp_path / name), _plate(12, 12))
+    first = plates.expand_inputs(str(tmp_path))
+    predict.predict_files(tiny_model, first.paths, str(tmp_path), combined=True)
+    second = plates.expand_inputs(str(tmp_path))
+    assert second.paths == first.paths == [str(tmp_path / "a.png"), str(tmp_path / "b.1001.exr")]
+    assert plates.expand_inputs(str(tmp_path / "*")).paths == first.paths
+    result = predict.predict_files(tiny_model, second.paths, str(tmp_path), combined=True)
+    assert result["skipped_existing"] == second.paths
+    assert plates.is_output_name("x.normals.1001.exr") and not plates.is_output_name("normals.exr")
+
+
+def _absurd_png(path, width, height):
+    """A PNG whose header claims width×height (no pixel data worth reading)."""
+    import struct
+    import zlib
+
+    def chunk(kind, payload):
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+                + chunk(b"IEND", b""))
+
+
+class _FailsOnWidth:
+    """The tiny model, except that plates of one width raise an unexpected error (a stand-in for any bug)."""
+
+    def __init__(self, model, width):
+        self.model, self.width = model, width
+
+    def __call__(self, images):
+        if images.shape[2] == self.width:
+            raise RuntimeError("boom")
+        return self.model(images)
+
+
+def test_one_bad_frame_never_ends_the_batch(tmp_path, tiny_model):
+    """An absurdly large frame and a frame whose prediction raises fail alone; the others are written."""
+    _absurd_png(str(tmp_path / "f.0001.png"), 40000, 40000)
+    image_io.write_png(str(tmp_path / "f.0002.png"), _plate(10, 13))
+    image_io.write_png(str(tmp_path / "f.0003.png"), _plate(10, 10))
+    paths = plates.expand_inputs(str(tmp_path / "f.####.png")).paths
+    result = predict.predict_files(_FailsOnWidth(tiny_model, 13), paths, str(tmp_path / "out"))
+    assert len(result["written"]) == 1
+    assert "too large" in result["failed"][paths[0]] and "40000x40000" in result["failed"][paths[0]]
+    assert "RuntimeError: boom" in result["failed"][paths[1]]
+    assert not [n for n in os.listdir(tmp_path / "out") if n.startswith(".tmp-")]
+
+
+def test_stale_temporaries_go_and_empty_runs_leave_no_folder(tmp_path, tiny_model):
+    """Temp files of dead writers are removed at the start, a live writer's are kept; a run in which every
+    plate fails creates no output folder."""
+    out = tmp_path / "out"
+    out.mkdir()
+    dead = out / f".tmp-{outputs._HOST}-999999999-abc.exr"
+    old_style = out / ".tmp-x1y2.png"
+    live = out / f".tmp-{outputs._HOST}-{os.getpid()}-abc.exr"
+    for f in (dead, old_style, live):
+        f.write_bytes(b"partial")
+    image_io.write_png(str(tmp_path / "a.png"), _plate(8, 8))
+    predict.predict_files(tiny_model, [str(tmp_path / "a.png")], str(out))
+    assert sorted(n for n in os.listdir(out) if n.startswith(".tmp-")) == [live.name]
+    (tmp_path / "junk.png").write_bytes(b"junk")
+    result = predict.predict_files(tiny_model, [str(tmp_path / "junk.png")], str(tmp_path / "new" / "deeper"))
+    assert list(result["failed"]) == [str(tmp_path / "junk.png")]
+    assert not (tmp_path / "new").exists()
+
+
+def test_bad_settings_and_models_are_named(tmp_path):
+    """Settings and model paths are checked before work, with the flag or the file in the message."""
+    (tmp_path / "file").write_bytes(b"x")
+    for kwargs, words in [(dict(tile=-1), "--tile"), (dict(tile=64, overlap=64), "--overlap"),
+                          (dict(max_side=-5), "--max_side"), (dict(colorspace="xyz"), "--input_colorspace")]:
+        with pytest.raises(errors.UsageError, match=words):
+            predict.check_request([], str(tmp_path / "o"), **kwargs)
+    with pytest.raises(errors.UsageError, match="is a file"):
+        predict.check_request([], str(tmp_path / "file"))
+    with pytest.raises(errors.UsageError, match="is a file"):
+        predict.check_request([], str(tmp_path / "file" / "sub"))
+    with pytest.raises(FileNotFoundError, match="no such model"):
+        NormalsModel(str(tmp_path / "missing"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(errors.UsageError, match="not a model"):
+        NormalsModel(str(tmp_path / "empty"))
+    (tmp_path / "corrupt").mkdir()
+    (tmp_path / "corrupt" / "saved_model.pb").write_bytes(b"\x00garbage")
+    with pytest.raises(errors.Failure, match="cannot load"):
+        NormalsModel(str(tmp_path / "corrupt"))
 
 
 def test_tile_starts_cover_every_pixel():
@@ -119,13 +294,14 @@ def _mean_step_between_neighbours(normal_map, axis):
     return normals.angular_error_deg(a, b).mean(axis=1 - axis)
 
 
+@pytest.mark.slow
 def test_tiled_matches_whole_without_seams_on_the_shipped_model():
     """The shipped model on a real photo. With predict's default tiles (512, overlap 64) the result
     stays close to one whole-image pass; with small tiles the deep layers see less context, so
     values drift (BUILD_NOTES.md), but feathered blending leaves no seam: no row or column step of
     the tiled result is more than 10% sharper than the whole-image result's sharpest."""
-    model = NormalsModel(conventions.DEFAULT_MODEL_DIR)
-    plate = image_io.to_rgb(image_io.read_image(conventions.MONITOR_IMAGE))  # 400×600 photo
+    model = NormalsModel(resources.DEFAULT_MODEL_DIR)
+    plate = image_io.to_rgb(image_io.read_image(resources.MONITOR_IMAGE))  # 400×600 photo
     whole = tiling.predict_tiled(model, plate, tile=0)
     default = tiling.predict_tiled(model, plate, tile=512, overlap=64, batch=2)
     angle = normals.angular_error_deg(whole, default)

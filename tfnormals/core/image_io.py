@@ -30,6 +30,7 @@ MAX_IMAGE_PIXELS = 16384 * 10240
 # The documented fill for non-finite pixel values (fill_nonfinite): NaN and -inf become 0, +inf
 # becomes 1 (a blown-out highlight in linear light; white once encoded).
 NONFINITE_FILL = {"nan": 0.0, "posinf": 1.0, "neginf": 0.0}
+NONFINITE_FILL_TEXT = "NaN, -inf -> 0; +inf -> 1"
 
 
 class ImageError(ValueError):

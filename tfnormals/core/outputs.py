@@ -12,6 +12,7 @@
 import contextlib
 import os
 import re
+import shutil
 import socket
 import tempfile
 import time
@@ -52,6 +53,21 @@ def atomic_output(path):
             os.remove(tmp)
 
 
+@contextlib.contextmanager
+def atomic_output_dir(path):
+    """atomic_output for a folder: yield a temporary folder beside `path`, which replaces `path` on success."""
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=_temp_prefix(), suffix="." + os.path.basename(os.path.abspath(path)), dir=parent)
+    try:
+        yield tmp
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        os.rename(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _process_alive(pid):
     try:
         os.kill(pid, 0)
@@ -74,16 +90,25 @@ def is_stale_temp(path, now=None):
 
 
 def remove_stale_temps(directory):
-    """Delete stale hidden temporary files (see is_stale_temp) directly in `directory`; returns their names."""
+    """Delete stale temporaries (see is_stale_temp) directly in `directory`; returns their names.
+
+    Temporary folders are removed only when named by atomic_output_dir (other tools, such as the
+    renderer, keep their own `.tmp-*` folders).
+    """
     removed = []
     if not os.path.isdir(directory):
         return removed
     for name in sorted(os.listdir(directory)):
         path = os.path.join(directory, name)
-        if name.startswith(layout.TMP_PREFIX) and os.path.isfile(path) and is_stale_temp(path):
+        if not name.startswith(layout.TMP_PREFIX):
+            continue
+        if os.path.isfile(path) and is_stale_temp(path):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(path)
                 removed.append(name)
+        elif os.path.isdir(path) and _TEMP_NAME.match(name) and is_stale_temp(path):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(name)
     return removed
 
 

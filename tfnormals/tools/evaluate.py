@@ -5,6 +5,11 @@ Metrics are over masked pixels (mask ≥ 0.5) of whole images: mean and median a
 degrees and the % of pixels under 11.25°, 22.5° and 30°. The JSON has those keys for "model",
 "flat", "best_constant" and "luminance_gradient", per-image results under "images", and the
 settings used. A triptych PNG (input | ground truth | prediction) is written per image.
+
+Nothing is written unless the whole evaluation succeeds: the shards of the evaluated split are
+checked (CRC) before the model is loaded, a damaged shard (truncated or corrupt) is named with
+the record it breaks at, and the triptychs are built in a temporary folder that replaces the
+triptych folder only at the end, before the JSON report is renamed into place.
 """
 
 import json
@@ -13,27 +18,63 @@ import os
 import numpy as np
 from absl import logging
 
-from tfnormals.core import conventions, image_io, layout, normals
+from tfnormals.core import conventions, errors, image_io, layout, normals, outputs
 from tfnormals.core.progress import Progress
 from tfnormals.data import pairs
 from tfnormals.tools import baselines
-from tfnormals.tools.model_io import NormalsModel
-from tfnormals.training import callbacks
 
 METHODS = ("model", "flat", "best_constant", "luminance_gradient")
 BASELINE_FIT_IMAGES = 64
 
 
+def list_shards(records_dir, split, flag="--records"):
+    """The split's shard files; errors.UsageError naming the flag when the folder or its shards are missing."""
+    from tfnormals.data import dataset
+    if not os.path.isdir(records_dir):
+        raise errors.MissingPathError(f"{flag}: {records_dir}: no such folder")
+    try:
+        return dataset.list_shards(records_dir, split)
+    except FileNotFoundError:
+        raise errors.UsageError(f"{flag}: {records_dir} holds no {split} shards ({layout.shard_glob(split)})") from None
+
+
+def _damaged(shard, record, error):
+    import tensorflow as tf
+    kind = "truncated or corrupt" if isinstance(error, tf.errors.DataLossError) else "undecodable record"
+    return errors.Failure(f"{shard}: damaged shard ({kind} at record {record}: {errors.one_line(error.message)[:200]})")
+
+
+def verify_shards(files):
+    """Read every record of `files` (CRC-checked, not decoded); errors.Failure names the first damaged shard."""
+    import tensorflow as tf
+    for shard in files:
+        count = 0
+        try:
+            for _ in tf.data.TFRecordDataset(shard):
+                count += 1
+        except tf.errors.OpError as e:
+            raise _damaged(shard, count, e) from None
+
+
 def iter_records(records_dir, split, limit=0):
-    """(id, beauty, normals, mask[H, W]) numpy tuples of a split, whole images."""
+    """(id, beauty, normals, mask[H, W]) numpy tuples of a split, whole images, shard by shard.
+
+    A damaged shard raises errors.Failure naming it and the record it breaks at.
+    """
     import tensorflow as tf
 
     from tfnormals.data import dataset, schema
-    ds = tf.data.TFRecordDataset(dataset.list_shards(records_dir, split)).map(schema.decode_example)
-    for i, ex in enumerate(ds):
-        if limit and i >= limit:
-            return
-        yield ex["id"].numpy().decode(), ex["beauty"].numpy(), ex["normals"].numpy(), ex["mask"].numpy()[..., 0]
+    count = 0
+    for shard in dataset.list_shards(records_dir, split):
+        record = 0
+        try:
+            for ex in tf.data.TFRecordDataset(shard).map(schema.decode_example):
+                if limit and count >= limit:
+                    return
+                yield ex["id"].numpy().decode(), ex["beauty"].numpy(), ex["normals"].numpy(), ex["mask"].numpy()[..., 0]
+                record, count = record + 1, count + 1
+        except tf.errors.OpError as e:
+            raise _damaged(shard, record, e) from None
 
 
 def iter_pairs(pairs_dir, pair_layout, limit=0):
@@ -83,12 +124,13 @@ def evaluate(model, examples, fitted, triptych_dir="", total=None):
             entry[method] = normals.angular_metrics(e)
         images.append(entry)
         if triptych_dir:
+            from tfnormals.training import callbacks
             name = sample_id.replace("/", "_") + ".png"
             image_io.write_png(os.path.join(triptych_dir, name), callbacks.triptych(beauty, target, preds["model"], mask[..., None]))
         if progress:
             progress.update()
     if not images:
-        raise ValueError("no images with masked pixels to evaluate")
+        raise errors.Failure("no images with masked pixels to evaluate")
     report = {m: normals.angular_metrics(np.concatenate(errors[m])) for m in METHODS}
     report.update(count=len(images), pixels=int(sum(i["pixels"] for i in images)), fitted_baselines=fitted,
                   images=images)
@@ -97,10 +139,11 @@ def evaluate(model, examples, fitted, triptych_dir="", total=None):
 
 def _record_count(records_dir, split, limit):
     index_path = os.path.join(records_dir, layout.RECORDS_INDEX)
-    if not os.path.isfile(index_path):
-        return None
-    with open(index_path) as f:
-        count = json.load(f)["counts"][split]
+    try:
+        with open(index_path) as f:
+            count = int(json.load(f)["counts"][split])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # only the progress line's total depends on it
     return min(count, limit) if limit else count
 
 
@@ -113,15 +156,43 @@ def format_table(report):
     return "\n".join(lines) + f"\n\n{report['count']} images, {report['pixels']} masked pixels"
 
 
+def check_request(model_path, output_json, records="", split="test", pairs_dir="", train_records="",
+                  triptych_dir="", max_images=0):
+    """Raise errors.UsageError, naming the flag, for anything wrong with an evaluation before it starts;
+    returns the shard files to evaluate ([] for pairs)."""
+    if bool(records) == bool(pairs_dir):
+        raise errors.UsageError("give exactly one of --records or --pairs_dir")
+    if not os.path.exists(model_path):
+        raise errors.MissingPathError(f"--model: {model_path}: no such model")
+    if split not in layout.SPLITS:
+        raise errors.UsageError(f"--split: must be one of {', '.join(layout.SPLITS)}, not {split!r}")
+    if max_images < 0:
+        raise errors.UsageError(f"--max_images: must be 0 (all) or more, got {max_images}")
+    if pairs_dir and not os.path.isdir(pairs_dir):
+        raise errors.MissingPathError(f"--pairs_dir: {pairs_dir}: no such folder")
+    files = list_shards(records, split) if records else []
+    if train_records:
+        list_shards(train_records, "train", "--train_records")
+    outputs.check_writable_file(output_json, "--output_json")
+    outputs.check_writable_dir(triptych_dir or default_triptych_dir(output_json), "--triptych_dir")
+    return files
+
+
+def default_triptych_dir(output_json):
+    return os.path.splitext(output_json)[0] + "_triptychs"
+
+
 def evaluate_model(model_path, output_json, records="", split="test", pairs_dir="", pair_layout=None,
                    train_records="", triptych_dir="", max_images=0):
     """What `python -m tfnormals.evaluate` does: evaluate on records or pairs, write the JSON report, return it.
 
     Baselines are fitted on `train_records` (default `records`) train split, or, with neither, on
-    the evaluated pairs themselves (an optimistic floor, noted in the report).
+    the evaluated pairs themselves (an optimistic floor, noted in the report). Writes nothing unless
+    everything succeeds (see the module docstring).
     """
-    if bool(records) == bool(pairs_dir):
-        raise ValueError("give exactly one of records or pairs_dir")
+    from tfnormals.tools.model_io import NormalsModel
+    verify_shards(check_request(model_path, output_json, records, split, pairs_dir, train_records, triptych_dir,
+                                max_images))
     model = NormalsModel(model_path)
     train_records = train_records or records
     if train_records:
@@ -130,14 +201,19 @@ def evaluate_model(model_path, output_json, records="", split="test", pairs_dir=
     else:
         fit_note = "the evaluated pairs themselves (no training records given: an optimistic floor)"
         fit_examples = list(iter_pairs(pairs_dir, pair_layout, BASELINE_FIT_IMAGES))
+    if not fit_examples:
+        raise errors.Failure(f"no examples to fit the baselines on ({fit_note})")
     fitted = dict(fit_baselines(fit_examples), fitted_on=fit_note)
     if records:
         examples = iter_records(records, split, max_images)
         total = _record_count(records, split, max_images)
     else:
         examples, total = iter_pairs(pairs_dir, pair_layout, max_images), None
-    triptych_dir = triptych_dir or os.path.splitext(output_json)[0] + "_triptychs"
-    report = evaluate(model, examples, fitted, triptych_dir, total)
+    triptych_dir = triptych_dir or default_triptych_dir(output_json)
+    for folder in {os.path.dirname(os.path.abspath(p)) for p in (output_json, triptych_dir)}:
+        outputs.remove_stale_temps(folder)
+    with outputs.atomic_output_dir(triptych_dir) as building:
+        report = evaluate(model, examples, fitted, building, total)
     report["settings"] = {"model": model_path, "records": records, "split": split, "pairs_dir": pairs_dir,
                           "mask_threshold": conventions.MASK_THRESHOLD}
     with image_io.atomic_output(output_json) as tmp:

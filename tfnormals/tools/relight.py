@@ -5,13 +5,20 @@ with wrapped Lambert wrap(x) = max(0, (x + w) / (1 + w)) (w = 0 is plain Lambert
 softens the terminator). Light directions are camera space (+X right, +Y up, +Z toward the
 camera) and point from the surface toward the light. Outside the mask the plate is kept.
 EXR plates are linear; PNG/JPEG/TIFF plates are sRGB (decoded, relit, re-encoded).
+
+Bad inputs never reach the output: NaN/inf plate pixels are replaced with image_io.NONFINITE_FILL,
+pixels whose normal is NaN/inf keep the plate as it is (no surface to light), NaN/inf mask values
+count as 0; each is named in a warning with its pixel count and listed in the summary.
 """
 
 import dataclasses
+import math
+import os
 
 import numpy as np
+from absl import logging
 
-from tfnormals.core import colour, image_io, normals
+from tfnormals.core import colour, errors, image_io, normals, outputs
 
 OUTPUT_EXTENSIONS = (".exr", ".png") + image_io.TIFF_EXTENSIONS
 
@@ -62,30 +69,32 @@ def relight(plate_linear, normal_map, lights, ambient=1.0, mask=None):
     return relit.astype(np.float32)
 
 
-def _numbers(text, count, what):
+def _numbers(text, count, flag):
+    """`count` finite comma-separated numbers from a flag's text; errors.UsageError naming the flag otherwise."""
     try:
         values = tuple(float(v) for v in str(text).split(","))
     except ValueError:
-        raise ValueError(f"{what}: expected {count} comma-separated numbers, got {text!r}") from None
-    if len(values) != count:
-        raise ValueError(f"{what}: expected {count} comma-separated numbers, got {text!r}")
+        values = ()
+    if len(values) != count or not all(math.isfinite(v) for v in values):
+        what = "a number" if count == 1 else f"{count} comma-separated numbers"
+        raise errors.UsageError(f"--{flag}: expected {what}, got {text!r}")
     return values
 
 
 def parse_lights(directions, colors=(), intensities=(), wraps=()):
     """Lights from per-light text values ('x,y,z' directions; colours, intensities, wraps once or per light).
 
-    Raises ValueError naming the setting when a value is malformed or out of range.
+    Raises errors.UsageError naming the flag when a value is malformed or out of range.
     """
     if not directions:
-        raise ValueError("light_dir: at least one light direction is needed")
+        raise errors.UsageError("--light_dir: at least one light direction is needed")
     count = len(directions)
 
     def per_light(values, name, default):
         if not values:
             return [default] * count
         if len(values) not in (1, count):
-            raise ValueError(f"{name}: give it once or once per light_dir ({count}), not {len(values)} times")
+            raise errors.UsageError(f"--{name}: give it once or once per --light_dir ({count}), not {len(values)} times")
         return list(values) * count if len(values) == 1 else list(values)
 
     lights = []
@@ -93,17 +102,23 @@ def parse_lights(directions, colors=(), intensities=(), wraps=()):
                           per_light(intensities, "light_intensity", "1"), per_light(wraps, "wrap", "0")):
         direction = _numbers(d, 3, "light_dir")
         if not np.any(direction):
-            raise ValueError("light_dir: 0,0,0 has no direction")
+            raise errors.UsageError("--light_dir: 0,0,0 has no direction; give the direction toward the light")
         wrap = _numbers(w, 1, "wrap")[0]
         if not 0.0 <= wrap < 1.0:
-            raise ValueError(f"wrap: must be in [0, 1), got {wrap:g}")
-        lights.append(Light(direction, _numbers(c, 3, "light_color"), _numbers(i, 1, "light_intensity")[0], wrap))
+            raise errors.UsageError(f"--wrap: must be in [0, 1), got {wrap:g}")
+        color = _numbers(c, 3, "light_color")
+        if min(color) < 0:
+            raise errors.UsageError(f"--light_color: must not be negative, got {c!r}")
+        lights.append(Light(direction, color, _numbers(i, 1, "light_intensity")[0], wrap))
     return lights
 
 
 def read_normals(path):
-    """Normals from a float EXR (as stored) or an 8/16-bit file (0.5·n + 0.5)."""
-    n = image_io.to_rgb(image_io.read_image(path))
+    """Normals from a float EXR (as stored) or an 8/16-bit file (0.5·n + 0.5); NaN/inf stay as read."""
+    n = image_io.read_image(path)
+    if n.shape[-1] < 3:
+        raise errors.Failure(f"{path}: a normals pass needs 3 channels (X, Y, Z); the file has {n.shape[-1]}")
+    n = n[..., :3]
     return n if image_io.is_float_file(path) else normals.decode(n)
 
 
@@ -113,21 +128,57 @@ def read_mask(path):
     return m[..., -1] if m.shape[-1] in (2, 4) else m[..., 0]
 
 
-def relight_file(plate_path, normals_path, output_path, lights, ambient=1.0, mask_path=""):
-    """Read a plate and its normals, relight, and write the result (EXR linear, PNG/TIFF sRGB), keeping alpha."""
+def check_request(plate_path, normals_path, output_path, ambient=1.0, mask_path=""):
+    """Raise errors.UsageError, naming the flag, for anything wrong with a relight before it starts."""
+    for flag, path in (("plate", plate_path), ("normals", normals_path), ("mask", mask_path)):
+        if path and not os.path.isfile(path):
+            kind = "a folder, not a file" if os.path.isdir(path) else "no such file"
+            raise errors.MissingPathError(f"--{flag}: {path}: {kind}")
     if image_io.extension(output_path) not in OUTPUT_EXTENSIONS:
-        raise ValueError(f"{output_path}: output must end in one of {', '.join(OUTPUT_EXTENSIONS)}")
-    plate = image_io.read_image(plate_path)
+        raise errors.UsageError(f"--output: {output_path} must end in one of {', '.join(OUTPUT_EXTENSIONS)}")
+    outputs.check_writable_file(output_path, "--output")
+    if not (math.isfinite(ambient) and ambient >= 0):
+        raise errors.UsageError(f"--ambient: must be 0 or more, got {ambient:g}")
+
+
+def _finite(array, path, what, nonfinite):
+    """Replace NaN/inf (image_io.fill_nonfinite), warn naming the file and count them in `nonfinite`."""
+    array, count = image_io.fill_nonfinite(array)
+    if count:
+        logging.warning("%s: %d pixel(s) with NaN/inf values %s", path, count, what)
+        nonfinite[path] = count
+    return array
+
+
+def relight_file(plate_path, normals_path, output_path, lights, ambient=1.0, mask_path=""):
+    """Read a plate and its normals, relight, and write the result (EXR linear, PNG/TIFF sRGB), keeping alpha.
+
+    Returns the summary the command prints: {'output', 'lights', 'width', 'height', 'nonfinite': {file: pixels}}.
+    """
+    check_request(plate_path, normals_path, output_path, ambient, mask_path)
+    plate, normal_map = image_io.read_image(plate_path), read_normals(normals_path)
+    mask_image = read_mask(mask_path) if mask_path else None
+    sizes = {plate_path: plate.shape[:2], normals_path: normal_map.shape[:2]}
+    if mask_image is not None:
+        sizes[mask_path] = mask_image.shape[:2]
+    if len(set(sizes.values())) != 1:
+        raise errors.Failure("size mismatch: " + ", ".join(f"{p} is {w}x{h}" for p, (h, w) in sizes.items()))
+    nonfinite = {}
+    plate = _finite(plate, plate_path, f"replaced ({image_io.NONFINITE_FILL_TEXT})", nonfinite)
+    mask = np.all(np.isfinite(normal_map), axis=-1).astype(np.float32)
+    normal_map = _finite(normal_map, normals_path, "left unlit (the plate is kept there)", nonfinite)
+    if mask_image is not None:
+        mask = mask * _finite(mask_image, mask_path, f"replaced ({image_io.NONFINITE_FILL_TEXT})", nonfinite)
     rgb = image_io.to_rgb(plate)
     linear = rgb if image_io.is_float_file(plate_path) else colour.srgb_to_linear(rgb)
-    mask = read_mask(mask_path) if mask_path else None
-    relit = relight(linear, read_normals(normals_path), lights, ambient, mask)
+    relit = relight(linear, normal_map, lights, ambient, mask)
     alpha = plate[..., -1] if plate.shape[-1] in (2, 4) else None
     if image_io.is_float_file(output_path):
         image_io.write_rgb_exr(output_path, relit, alpha=alpha)
-        return relit
-    out = colour.linear_to_srgb(relit)
-    out = out if alpha is None else np.concatenate([out, alpha[..., None]], -1)
-    writer = image_io.write_tiff if image_io.extension(output_path) in image_io.TIFF_EXTENSIONS else image_io.write_png
-    writer(output_path, out)
-    return relit
+    else:
+        out = colour.linear_to_srgb(relit)
+        out = out if alpha is None else np.concatenate([out, alpha[..., None]], -1)
+        tiff = image_io.extension(output_path) in image_io.TIFF_EXTENSIONS
+        (image_io.write_tiff if tiff else image_io.write_png)(output_path, out)
+    return {"output": output_path, "lights": len(lights), "width": int(plate.shape[1]), "height": int(plate.shape[0]),
+            "nonfinite": nonfinite}
