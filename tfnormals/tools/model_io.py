@@ -8,6 +8,7 @@ import tensorflow as tf
 from absl import logging
 
 from tfnormals.core import errors, layout
+from tfnormals.model import serving
 from tfnormals.training import runs
 
 # Total stride of a model whose metadata does not say (the shipped model's: 2 ** depth 6).
@@ -52,7 +53,8 @@ class NormalsModel:
         except Exception as e:  # protobuf, TF and OS errors for corrupt or partial files
             raise errors.Failure(f"{path}: cannot load the SavedModel ({errors.one_line(e)[:300]})") from e
         self._input = next(iter(signature.structured_input_signature[1]))
-        self._output = next(iter(signature.structured_outputs))
+        names = list(signature.structured_outputs)  # multi-pass models also return depth, albedo
+        self._output = serving.OUTPUT_NAME if serving.OUTPUT_NAME in names else names[0]
         self._keep = loaded  # the signature needs its object alive
         self._fn = lambda x: signature(**{self._input: x})[self._output]
         self.stride = _metadata_stride(os.path.join(path, layout.MODEL_METADATA))
@@ -64,7 +66,7 @@ class NormalsModel:
             raise errors.UsageError(str(e)) from e
         except Exception as e:  # TF and OS errors for corrupt or partial checkpoints
             raise errors.Failure(f"{path}: cannot restore the run's generator ({errors.one_line(e)[:300]})") from e
-        self._fn = tf.function(lambda x: generator(x, training=False)["normals"],
+        self._fn = tf.function(lambda x: generator(x, training=False)[serving.OUTPUT_NAME],
                                input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
         self.stride = 2 ** config.depth
 
