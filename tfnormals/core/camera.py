@@ -1,0 +1,115 @@
+"""Pinhole camera maths on numpy arrays: depth ↔ position (P), normals from P, field of view.
+
+Camera space is OpenGL's (+X right, +Y up, +Z toward the viewer), so a visible point has
+P.z < 0 and depth (distance along the view axis) is −P.z. Pixel (row, col) centres sit at
+(col + 0.5, row + 0.5); row 0 is the top of the image.
+"""
+
+import math
+
+import numpy as np
+
+from tfnormals.core import normals
+
+DEFAULT_SENSOR_WIDTH_MM = 36.0  # full-frame 35 mm film back, the convention focal lengths are quoted in
+DEFAULT_FOCAL_MM = 35.0
+
+
+def hfov_from_focal(focal_mm, sensor_width_mm=DEFAULT_SENSOR_WIDTH_MM):
+    """Horizontal field of view in degrees of a lens on a film back."""
+    if focal_mm <= 0 or sensor_width_mm <= 0:
+        raise ValueError(f"focal length ({focal_mm}) and sensor width ({sensor_width_mm}) must be positive")
+    return math.degrees(2.0 * math.atan(sensor_width_mm / (2.0 * focal_mm)))
+
+
+def focal_pixels(width, hfov_deg):
+    """Focal length in pixels of an image `width` pixels wide with a horizontal field of view."""
+    if not 0.0 < hfov_deg < 180.0:
+        raise ValueError(f"horizontal field of view must be in (0, 180) degrees, got {hfov_deg}")
+    return width / (2.0 * math.tan(math.radians(hfov_deg) / 2.0))
+
+
+def position_from_depth(depth, focal_px, centre=None):
+    """Camera-space points H×W×3 from a depth map H×W (0 where unknown → P = 0 there).
+
+    Args:
+      depth: distance along the view axis, positive.
+      focal_px: focal length in pixels (square pixels).
+      centre: principal point (cx, cy) in pixels; default the image centre.
+    """
+    depth = np.asarray(depth, np.float64)
+    h, w = depth.shape
+    cx, cy = centre if centre is not None else (w / 2.0, h / 2.0)
+    rows, cols = np.mgrid[0:h, 0:w]
+    x = (cols + 0.5 - cx) / focal_px * depth
+    y = -(rows + 0.5 - cy) / focal_px * depth
+    return np.stack([x, y, -depth], axis=-1).astype(np.float32)
+
+
+def normals_from_position(position, valid=None):
+    """Camera-space unit normals of a P map from central differences, facing the camera; 0 where invalid.
+
+    A pixel needs valid neighbours on both sides in x and y (a one-sided difference is used at
+    borders and next to holes).
+    """
+    p = np.asarray(position, np.float64)
+    valid = np.ones(p.shape[:2], bool) if valid is None else np.asarray(valid, bool)
+
+    def difference(axis):
+        ahead = np.roll(p, -1, axis)
+        behind = np.roll(p, 1, axis)
+        ok_ahead = np.roll(valid, -1, axis)
+        ok_behind = np.roll(valid, 1, axis)
+        edge_ahead = np.zeros_like(valid)
+        edge_behind = np.zeros_like(valid)
+        index = [slice(None)] * 2
+        index[axis] = -1
+        edge_ahead[tuple(index)] = True
+        index[axis] = 0
+        edge_behind[tuple(index)] = True
+        ok_ahead &= ~edge_ahead
+        ok_behind &= ~edge_behind
+        both = (ahead - behind) / 2.0
+        forward = ahead - p
+        backward = p - behind
+        d = np.where((ok_ahead & ok_behind)[..., None], both, np.where(ok_ahead[..., None], forward, backward))
+        return d, ok_ahead | ok_behind
+
+    dx, okx = difference(1)  # toward +col = +X in the image
+    dy, oky = difference(0)  # toward +row = −Y in the image
+    n = np.cross(dx, -dy)
+    n = np.where(n[..., 2:3] < 0, -n, n)  # visible surfaces face the camera
+    return normals.normalize(n) * (valid & okx & oky)[..., None]
+
+
+def align_scale(pred, target, valid, shift=False):
+    """pred scaled (and shifted) to target over valid pixels: median ratio, or least squares with shift."""
+    p, t = pred[valid].astype(np.float64), target[valid].astype(np.float64)
+    if shift:
+        a = np.stack([p, np.ones_like(p)], axis=1)
+        scale, offset = np.linalg.lstsq(a, t, rcond=None)[0]
+        return (pred * scale + offset).astype(np.float32)
+    return (pred * (np.median(t) / max(np.median(p), 1e-12))).astype(np.float32)
+
+
+def depth_metrics(pred, target, valid):
+    """Monocular-depth metrics over valid pixels: AbsRel and δ < 1.25 after median scaling, and after
+    least-squares scale and shift."""
+    if not np.any(valid):
+        raise ValueError("no valid depth pixels to measure")
+    t = target[valid].astype(np.float64)
+    result = {}
+    for name, shift in (("median", False), ("lstsq", True)):
+        p = np.maximum(align_scale(pred, target, valid, shift)[valid].astype(np.float64), 1e-6)
+        result[f"absrel_{name}"] = float(np.mean(np.abs(p - t) / t))
+        result[f"delta125_{name}"] = float(np.mean(np.maximum(p / t, t / p) < 1.25))
+    return result
+
+
+def albedo_si_mse(pred, target, valid):
+    """Scale-invariant MSE of albedo over valid pixels, with one least-squares scale per channel."""
+    if not np.any(valid):
+        raise ValueError("no valid albedo pixels to measure")
+    p, t = pred[valid].astype(np.float64), target[valid].astype(np.float64)
+    scale = np.sum(p * t, axis=0) / np.maximum(np.sum(p * p, axis=0), 1e-12)
+    return float(np.mean((p * scale - t) ** 2))
