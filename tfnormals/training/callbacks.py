@@ -62,6 +62,24 @@ class ProgressLogger(keras.callbacks.Callback):
                  f"{rate:.2f} steps/s {rate * self.batch_size:.1f} img/s ETA {eta} {losses}")
 
 
+class TimeBudget(keras.callbacks.Callback):
+    """Stop training (the checkpoint saver then saves) once `minutes` of wall-clock have passed.
+
+    Compares settings under equal wall-clock budgets, and lets a long run fit a session.
+    """
+
+    def __init__(self, minutes):
+        super().__init__()
+        self.seconds = 60.0 * minutes
+
+    def on_train_begin(self, logs=None):
+        self.start = time.monotonic()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if time.monotonic() - self.start >= self.seconds:
+            self.model.stop_training = True
+
+
 def prediction_panel(plate, prediction):
     """[plate | predicted normals] side by side as a float image in [0, 1]."""
     return np.concatenate([plate, normals.encode(prediction)], axis=1)

@@ -45,6 +45,7 @@ class TrainConfig:
     monitor_size: int = _field(256, "Longer side of the monitor image.")
     triptych_count: int = _field(4, "Validation triptychs saved per epoch.")
     seed: int = _field(0, "Seed for augmentation and initialization.")
+    time_budget_min: float = _field(0.0, "Stop (with a checkpoint) after this many minutes of training (0 = off).")
     # Generator
     base_filters: int = _field(32, "Generator filters in the first block.")
     depth: int = _field(6, "Generator encoder blocks (stride 2**depth).")

@@ -184,6 +184,8 @@ def train(config, run_dir, resume=False, export_dir="", log=logging.info):
     cbs = [saver, callbacks.ProgressLogger(config.steps, config.batch_size, log=log), _StepInLogs(),
            keras.callbacks.CSVLogger(os.path.join(run_dir, layout.RUN_HISTORY), append=True),
            keras.callbacks.TensorBoard(os.path.join(run_dir, layout.RUN_LOGS_DIR), update_freq=50)]
+    if config.time_budget_min > 0:
+        cbs.append(callbacks.TimeBudget(config.time_budget_min))
     if config.monitor_every:
         cbs.append(callbacks.MonitorGif(run_dir, config.monitor_image, config.monitor_every, config.monitor_size,
                                         writer))
@@ -199,7 +201,7 @@ def train(config, run_dir, resume=False, export_dir="", log=logging.info):
             gan.fit(train_ds, epochs=initial_epoch + 1, initial_epoch=initial_epoch, steps_per_epoch=partial,
                     **fit_args)
             initial_epoch += 1
-        if initial_epoch < epochs:
+        if initial_epoch < epochs and not gan.stop_training:
             gan.fit(train_ds, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=config.checkpoint_every,
                     **fit_args)
     except KeyboardInterrupt:
