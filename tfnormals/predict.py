@@ -59,7 +59,9 @@ def main(argv):
     result = predict.predict_files(model, plates.paths, FLAGS.output, FLAGS.input_colorspace, FLAGS.tile,
                                    FLAGS.overlap, FLAGS.combined, FLAGS.overwrite, FLAGS.max_side, plates.missing)
     cli.emit(predict.summary(result))
-    return cli.EXIT_FAILED if result["failed"] or result["missing"] else cli.EXIT_OK
+    if result["failed"] or result["missing"]:
+        raise errors.Failure(f"{len(result['failed'])} of {len(plates.paths)} frame(s) failed and "
+                             f"{len(result['missing'])} missing (failed_frames, missing_frames in the summary)")
 
 
 if __name__ == "__main__":
