@@ -27,6 +27,10 @@ METHODS = ("model", "flat", "best_constant", "luminance_gradient")
 BASELINE_FIT_IMAGES = 64
 
 
+class NothingToEvaluate(errors.Failure, ValueError):
+    """No image had masked pixels (a Failure for the command; a ValueError, as always, for callers)."""
+
+
 def list_shards(records_dir, split, flag="--records"):
     """The split's shard files; errors.UsageError naming the flag when the folder or its shards are missing."""
     from tfnormals.data import dataset
@@ -130,7 +134,7 @@ def evaluate(model, examples, fitted, triptych_dir="", total=None):
         if progress:
             progress.update()
     if not images:
-        raise errors.Failure("no images with masked pixels to evaluate")
+        raise NothingToEvaluate("no images with masked pixels to evaluate")
     report = {m: normals.angular_metrics(np.concatenate(errors[m])) for m in METHODS}
     report.update(count=len(images), pixels=int(sum(i["pixels"] for i in images)), fitted_baselines=fitted,
                   images=images)
