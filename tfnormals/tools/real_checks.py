@@ -118,17 +118,17 @@ def scale_consistency(predict_normals, plates):
 
 
 def gallery(predict_normals, plates, light=GALLERY_LIGHT, side=GALLERY_SIDE):
-    """One image of rows photo | normals | relit, each photo fitted into a side×side square."""
+    """One image of rows photo | normals | relit, each panel fitted into its own side×side cell."""
     rows = []
     for plate in plates:
         scale = side / max(plate.shape[:2])
         small = tiling.resize(plate, max(1, round(plate.shape[0] * scale)), max(1, round(plate.shape[1] * scale)))
         normal_map = predict_normals(small)
         relit = colour.linear_to_srgb(relight.relight(colour.srgb_to_linear(small), normal_map, [light], ambient=0.6))
-        row = np.concatenate([small, normals.encode(normal_map), relit], axis=1)
-        pad = np.zeros((side, 3 * side, 3), np.float32)
-        pad[:row.shape[0], :row.shape[1]] = row
-        rows.append(pad)
+        row = np.zeros((side, 3 * side, 3), np.float32)
+        for i, panel in enumerate((small, normals.encode(normal_map), relit)):
+            row[:panel.shape[0], i * side:i * side + panel.shape[1]] = panel
+        rows.append(row)
     return np.concatenate(rows, axis=0)
 
 
