@@ -1,9 +1,13 @@
 """Reference predictors that every evaluation reports beside the model, so each figure has a floor.
 
+Normals:
 - flat: every pixel faces the camera, (0, 0, 1).
 - best constant: the mean normal of the training split, the best single direction in L2.
 - luminance gradient: "bump from image", as texture tools like CrazyBump do: treat blurred
   luminance as height and take the normal of that height field.
+Depth (relative, so only its shape matters): a constant, and a ground plane seen by a level
+camera (depth ∝ 1 / rows below the horizon at mid-height; everything above it far away).
+Albedo: the plate itself, decoded to linear light.
 """
 
 import numpy as np
@@ -65,3 +69,29 @@ def fit_gradient_strength(plates, normal_maps, masks, strengths=GRADIENT_STRENGT
                   for p, n, m in zip(plates, normal_maps, masks)]
         return float(np.mean(np.concatenate(errors)))
     return min(strengths, key=score)
+
+
+GROUND_FAR = 50.0  # depth of the horizon and everything above it, in units of the nearest ground row's
+
+
+def constant_depth(shape):
+    """The same depth everywhere, H×W."""
+    return np.ones(shape[:2], np.float32)
+
+
+def ground_plane_depth(shape, horizon=0.5):
+    """Depth of a flat ground under a level camera with the horizon at `horizon` × height.
+
+    A ground row r pixels below the horizon is at depth ∝ 1 / r; rows at or above the horizon
+    get the far value. Normalized so the bottom row has depth 1.
+    """
+    h, w = shape[:2]
+    rows = np.arange(h, dtype=np.float32) + 0.5 - horizon * h
+    bottom = rows[-1]
+    depth = np.where(rows > 0, bottom / np.maximum(rows, 1e-6), GROUND_FAR)
+    return np.broadcast_to(np.minimum(depth, GROUND_FAR)[:, None], (h, w)).astype(np.float32)
+
+
+def plate_albedo(plate):
+    """The plate as its own albedo: sRGB decoded to linear reflectance."""
+    return colour.srgb_to_linear(plate)
