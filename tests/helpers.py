@@ -1,12 +1,16 @@
-"""Plain numpy helpers shared by the data tests (no TensorFlow; Mitsuba itself is not imported)."""
+"""Plain numpy helpers shared by the tests (no TensorFlow, no Mitsuba).
+
+The analytic sphere (`sphere_normal_map`) is the one reference normal map of the suite;
+`write_synthetic_samples` turns it into sample folders laid out as data_tools.render lays
+them out, so the fast tests exercise the real readers and record writer without a renderer.
+"""
 
 import os
 import shutil
 
 import numpy as np
 
-from data_tools import mitsuba_render
-from tfnormals.core import image_io, layout, normals
+from tfnormals.core import colour, image_io, layout, normals
 
 # The session render (conftest.rendered_dir) and everything compared with it.
 RESOLUTION = 32
@@ -14,6 +18,8 @@ SPP = 4
 SEED = 7
 NUM_SAMPLES = 5
 SPLIT_FRACTIONS = (0.5, 0.25, 0.25)
+# The session's synthetic sample folders (conftest.synthetic_dir).
+SYNTHETIC_SAMPLES = 6
 
 
 def view_directions(camera, resolution, offset=(0.5, 0.5)):
@@ -32,11 +38,12 @@ def view_directions(camera, resolution, offset=(0.5, 0.5)):
 
 def camera_basis(camera):
     """3×3 matrix whose rows are the camera's +X, +Y, +Z axes in world space."""
+    from data_tools import mitsuba_render  # numpy only; Mitsuba itself is imported by init()
     return np.stack(mitsuba_render.camera_axes(camera))
 
 
 def read_sample(sample_dir):
-    """A rendered sample's files: beauty (linear RGB), alpha, normals and mask (float32)."""
+    """A sample folder's files: beauty (linear RGB), alpha, normals and mask (float32)."""
     beauty = image_io.read_image(os.path.join(sample_dir, layout.BEAUTY_EXR))
     return {"beauty": beauty[..., :3], "alpha": beauty[..., 3],
             "normals": image_io.read_image(os.path.join(sample_dir, layout.NORMALS_EXR)),
@@ -63,13 +70,71 @@ def camera_to_world_matrix(right, up, back, position=(0.0, 0.0, 0.0), scale=1.0)
     return m
 
 
-def sphere_normal_map(size):
-    """Camera-space normals of a sphere filling a size×size frame (row 0 at the top) and its disc mask.
+def sphere_normal_map(size, centre=(0.0, 0.0), radius=1.0):
+    """Camera-space normals of a sphere seen head-on (orthographic) and its disc mask, float32.
 
-    Symmetric under mirrors and 90° turns, and zero outside the disc.
+    The frame spans [-1, 1] in x (left → right) and y (bottom → top), row 0 at the top; the
+    sphere's outline is the disc of `radius` around `centre`. By default it fills the frame,
+    so the map is symmetric under mirrors and 90° turns. Normals are zero outside the disc.
     """
     centres = (np.arange(size) + 0.5) / size * 2.0 - 1.0
-    x, y = np.meshgrid(centres, -centres)
+    x, y = np.meshgrid((centres - centre[0]) / radius, (-centres - centre[1]) / radius)
     inside = x * x + y * y < 1.0
     n = np.stack([x, y, np.sqrt(np.clip(1.0 - x * x - y * y, 0.0, 1.0))], -1) * inside[..., None]
     return n.astype(np.float32), inside.astype(np.float32)
+
+
+def plates(n, h, w, seed=0):
+    """A batch of plate-like images: smooth colour gradients, a bright disc and noise, float32 in [0, 1]."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    disc = ((x - 0.6 * w) ** 2 + (y - 0.4 * h) ** 2 < (0.25 * min(h, w)) ** 2).astype(np.float32)
+    base = np.stack([x / w, y / h, 0.3 + 0.5 * disc], -1)
+    return np.clip(0.8 * base[None] + 0.2 * rng.random((n, h, w, 3)), 0.0, 1.0).astype(np.float32)
+
+
+def synthetic_sample(size, seed):
+    """One plausible sample without a renderer: a lit sphere on a sky gradient.
+
+    Returns a dict of float32 arrays like a render result: beauty (linear RGB, H×W×3), alpha
+    (H×W coverage, 0/1), normals (camera space), depth (camera Z distance, 0 off the sphere)
+    and albedo (linear RGB). The sphere's place, size, colour and light come from `seed`.
+    """
+    rng = np.random.default_rng(seed)
+    n, alpha = sphere_normal_map(size, centre=rng.uniform(-0.3, 0.3, 2), radius=rng.uniform(0.55, 0.85))
+    light = normals.normalize(np.array([rng.uniform(-0.8, 0.8), rng.uniform(0.2, 0.9), 0.7]))
+    base = rng.uniform(0.2, 0.9, 3).astype(np.float32)
+    shading = 0.1 + 0.9 * np.clip(n @ light, 0.0, None)
+    rows = np.linspace(1.0, 0.3, size, dtype=np.float32)[:, None, None]
+    sky = np.broadcast_to(rows * np.float32([0.4, 0.6, 1.0]), n.shape)
+    beauty = np.where(alpha[..., None] > 0, base * shading[..., None], sky)
+    depth = np.where(alpha > 0, 3.0 - 0.5 * n[..., 2], 0.0)
+    albedo = base * alpha[..., None]
+    return {"beauty": beauty.astype(np.float32), "alpha": alpha, "normals": n,
+            "depth": depth.astype(np.float32), "albedo": albedo.astype(np.float32)}
+
+
+def write_synthetic_samples(root, count, size=RESOLUTION, seed=0):
+    """Write `count` synthetic_sample()s as sample folders root/<sample_id>/ (tfnormals.core.layout names).
+
+    The files and channels are those data_tools.render writes (beauty EXR with coverage alpha,
+    camera-space normals EXR, mask PNG, depth Z, albedo EXR, PNG previews), so pairs.load_sample
+    and make_records read them as they read renders. Returns the sample ids.
+    """
+    ids = []
+    for index in range(count):
+        sample = synthetic_sample(size, seed * 1000 + index)
+        folder = os.path.join(root, layout.sample_id(index))
+        os.makedirs(folder, exist_ok=True)
+        path = lambda name: os.path.join(folder, name)  # noqa: E731
+        image_io.write_rgb_exr(path(layout.BEAUTY_EXR), sample["beauty"], alpha=sample["alpha"])
+        image_io.write_png(path(layout.BEAUTY_PNG), colour.linear_to_srgb(sample["beauty"]))
+        image_io.write_rgb_exr(path(layout.NORMALS_EXR), sample["normals"])
+        image_io.write_png(path(layout.NORMALS_PNG), normals.encode(sample["normals"]))
+        image_io.write_exr(path(layout.DEPTH_EXR), {"Z": sample["depth"]})
+        image_io.write_rgb_exr(path(layout.ALBEDO_EXR), sample["albedo"])
+        image_io.write_png(path(layout.MASK_PNG), sample["alpha"])
+        with open(path(layout.SCENE_JSON), "w") as f:
+            f.write(f'{{"synthetic": true, "seed": {seed}, "index": {index}}}\n')
+        ids.append(layout.sample_id(index))
+    return ids

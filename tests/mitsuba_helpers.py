@@ -2,13 +2,13 @@
 
 Independent of data_tools.mitsuba_render.TemplateRenderer (no materials, lights or slots),
 so tests can check the renderer's conventions against a second, plain use of Mitsuba.
-Call data_tools.mitsuba_render.init() first (tests/conftest.py does).
+Imports Mitsuba, so only slow tests import this module, inside the test: tests/conftest.py
+initialises Mitsuba (before TensorFlow) when slow tests are selected.
 """
 
 import mitsuba as mi
 import numpy as np
-
-from data_tools import mitsuba_render
+from helpers import camera_basis
 
 
 def _mitsuba_mesh(name, mesh):
@@ -54,7 +54,7 @@ def render_normals(mesh_list, camera, resolution, spp, seed=0):
     layers = {name: np.array(b, dtype=np.float32) for name, b in sensor.film().bitmap().split()}
     alpha = layers["<root>"][..., 3]
     world = layers["nn"]
-    camera_n = world @ np.stack(mitsuba_render.camera_axes(camera)).T
+    camera_n = world @ camera_basis(camera).T
     length = np.linalg.norm(camera_n, axis=-1, keepdims=True)
     normals = np.where((alpha[..., None] > 0) & (length > 1e-6), camera_n / np.maximum(length, 1e-6), 0.0)
     return normals.astype(np.float32), alpha

@@ -1,17 +1,13 @@
-"""Session-wide fixtures and helpers of the model/training tests (test_training, test_export, test_evaluate).
+"""Session-wide fixtures and helpers of the slow model/training tests (test_training, test_export, test_evaluate).
 
 One tiny data set is rendered per test session, by the smoke command itself
 (`python -m tfnormals.train --flagfile=configs/smoke.flags`, which renders in a subprocess:
 Dr.Jit cannot be loaded after TensorFlow). Every other model test reuses that run folder, its
 records, its exported SavedModel and one longer in-process training run.
 
-Import the fixtures you use by name:
-
-    from model_fixtures import smoke_run  # noqa: F401
-
-Pytest makes one fixture definition per module that imports a fixture, so a session fixture
-imported into three modules would run three times; `_once` memoizes each by name so it runs once
-per process.
+tests/conftest.py loads this module as a plugin (`pytest_plugins`), so every test can ask for
+these fixtures by name and each session fixture runs once; test modules import only the constants
+and helpers. conftest marks every test that uses one of these fixtures slow.
 """
 
 import csv
@@ -21,8 +17,10 @@ import os
 import subprocess
 import sys
 
-import numpy as np
 import pytest
+from helpers import plates  # noqa: F401 - re-exported for the model tests
+
+from tfnormals.core import layout
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -53,22 +51,6 @@ TINY_CONFIG = dict(
     d_depth=2, g_lr=1e-3, val_steps=0, monitor_every=0, triptych_count=0, exposure_stops=0.0,
     white_balance=0.0, blur_prob=0.0, max_noise=0.0, jpeg_prob=0.0)
 
-_RESULTS = {}
-
-
-def _once(name, make):
-    """make() the first time `name` is asked for in this process; the same result (or error) afterwards."""
-    if name not in _RESULTS:
-        try:
-            _RESULTS[name] = (True, make())
-        except BaseException as e:  # noqa: B902 - a failed fixture fails every test that uses it, once
-            _RESULTS[name] = (False, e)
-    ok, value = _RESULTS[name]
-    if not ok:
-        raise value
-    return value
-
-
 def subprocess_env():
     """The test process's environment, with the repository importable and TensorFlow's chatter reduced."""
     env = dict(os.environ)
@@ -94,17 +76,8 @@ def read_history(run_dir):
             return float(v)
         except ValueError:
             return float("nan")
-    with open(os.path.join(run_dir, "history.csv")) as f:
+    with open(os.path.join(run_dir, layout.RUN_HISTORY)) as f:
         return [{k: number(v) for k, v in row.items()} for row in csv.DictReader(f)]
-
-
-def plates(n, h, w, seed=0):
-    """A batch of plate-like images: smooth colour gradients, a bright disc and noise, float32 in [0, 1]."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
-    disc = ((x - 0.6 * w) ** 2 + (y - 0.4 * h) ** 2 < (0.25 * min(h, w)) ** 2).astype(np.float32)
-    base = np.stack([x / w, y / h, 0.3 + 0.5 * disc], -1)
-    return np.clip(0.8 * base[None] + 0.2 * rng.random((n, h, w, 3)), 0.0, 1.0).astype(np.float32)
 
 
 @dataclasses.dataclass
@@ -118,13 +91,11 @@ class SmokeRun:
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory):
     """The smoke command run end to end in a subprocess: renders SMOKE_SAMPLES samples, trains, checkpoints."""
-    def make():
-        root = str(tmp_path_factory.mktemp("smoke_cli"))
-        proc = run_python(["-m", "tfnormals.train", "--flagfile=configs/smoke.flags", f"--checkpoint_root={root}",
-                           *SMOKE_OVERRIDES], timeout=900)
-        run_dir = os.path.join(root, "smoke")
-        return SmokeRun(root, run_dir, os.path.join(run_dir, "records"), proc.stdout + proc.stderr)
-    return _once("smoke_run", make)
+    root = str(tmp_path_factory.mktemp("smoke_cli"))
+    proc = run_python(["-m", "tfnormals.train", "--flagfile=configs/smoke.flags", f"--checkpoint_root={root}",
+                       *SMOKE_OVERRIDES], timeout=900)
+    run_dir = os.path.join(root, "smoke")
+    return SmokeRun(root, run_dir, os.path.join(run_dir, layout.RUN_RECORDS_DIR), proc.stdout + proc.stderr)
 
 
 @pytest.fixture(scope="session")
@@ -136,36 +107,30 @@ def smoke_records(smoke_run):
 @pytest.fixture(scope="session")
 def smoke_export(smoke_run):
     """`python -m tfnormals.export` of the smoke run: (SavedModel folder, the command's JSON line)."""
-    def make():
-        output = os.path.join(smoke_run.root, "sm")
-        proc = run_python(["-m", "tfnormals.export", f"--checkpoint={smoke_run.run_dir}", f"--output={output}"])
-        line = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")][-1]
-        return output, json.loads(line)
-    return _once("smoke_export", make)
+    output = os.path.join(smoke_run.root, "sm")
+    proc = run_python(["-m", "tfnormals.export", f"--checkpoint={smoke_run.run_dir}", f"--output={output}"])
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")][-1]
+    return output, json.loads(line)
 
 
 @pytest.fixture(scope="session")
 def smoke_eval(smoke_run, smoke_export):
     """`python -m tfnormals.evaluate` of the exported smoke model on the val split: (report, triptych dir)."""
-    def make():
-        out_json = os.path.join(smoke_run.root, "e.json")
-        run_python(["-m", "tfnormals.evaluate", f"--model={smoke_export[0]}", f"--records={smoke_run.records_dir}",
-                    "--split=val", f"--output_json={out_json}"])
-        with open(out_json) as f:
-            return json.load(f), os.path.join(smoke_run.root, "e_triptychs")
-    return _once("smoke_eval", make)
+    out_json = os.path.join(smoke_run.root, "e.json")
+    run_python(["-m", "tfnormals.evaluate", f"--model={smoke_export[0]}", f"--records={smoke_run.records_dir}",
+                "--split=val", f"--output_json={out_json}"])
+    with open(out_json) as f:
+        return json.load(f), os.path.join(smoke_run.root, "e_triptychs")
 
 
 @pytest.fixture(scope="session")
 def learned_run(smoke_records, tmp_path_factory):
     """LEARN_CONFIG trained in this process on the smoke records: (run folder, config, log lines)."""
-    def make():
-        from tfnormals.training import loop
-        from tfnormals.training.config import TrainConfig
-        config = TrainConfig(records_dir=smoke_records, **LEARN_CONFIG)
-        run_dir = str(tmp_path_factory.mktemp("learned") / "run")
-        lines = []
-        step = loop.train(config, run_dir, log=lines.append)
-        assert step == config.steps
-        return run_dir, config, lines
-    return _once("learned_run", make)
+    from tfnormals.training import loop
+    from tfnormals.training.config import TrainConfig
+    config = TrainConfig.from_flat(dict(records_dir=smoke_records, **LEARN_CONFIG))
+    run_dir = str(tmp_path_factory.mktemp("learned") / "run")
+    lines = []
+    step = loop.train(config, run_dir, log=lines.append)
+    assert step == config.steps
+    return run_dir, config, lines

@@ -1,12 +1,11 @@
-"""tfnormals.augment: geometry moves normals with the pixels, photometry touches the beauty only."""
+"""tfnormals.data.augment: geometry moves normals with the pixels, photometry touches the beauty only."""
 
 import dataclasses
 
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import NUM_SAMPLES, mean_angle_deg, sphere_normal_map
-from mitsuba_helpers import render_normals
+from helpers import SYNTHETIC_SAMPLES, mean_angle_deg, sphere_normal_map
 
 from data_tools.scene import geometry, meshes
 from tfnormals.core import layout
@@ -25,10 +24,10 @@ IDENTITY = dataclasses.replace(GEOMETRY_ONLY, min_scale=1.0, hflip_prob=0.0, vfl
 
 
 @pytest.fixture(scope="module")
-def batch(rendered_dir):
-    """The session's rendered samples as one batch, as tfnormals.data delivers them (sRGB beauty)."""
-    loaded = [pairs.load_sample(str(rendered_dir), layout.sample_id(i), pairs.PairLayout())
-              for i in range(NUM_SAMPLES)]
+def batch(synthetic_dir):
+    """The session's synthetic samples as one batch, as tfnormals.data delivers them (sRGB beauty)."""
+    loaded = [pairs.load_sample(str(synthetic_dir), layout.sample_id(i), pairs.PairLayout())
+              for i in range(SYNTHETIC_SAMPLES)]
     return {"beauty": tf.constant(np.stack([s[0] for s in loaded])),
             "normals": tf.constant(np.stack([s[1] for s in loaded])),
             "mask": tf.constant(np.stack([s[2] for s in loaded])[..., None])}
@@ -85,7 +84,7 @@ def test_augment_batch_keeps_normals_unit(batch):
     for seed in range(3):
         out = augment.augment_batch(batch, tf.constant([seed, 1]), FULL)
         n, mask = out["normals"].numpy(), out["mask"].numpy()[..., 0]
-        assert n.shape == (NUM_SAMPLES, CROP, CROP, 3)
+        assert n.shape == (SYNTHETIC_SAMPLES, CROP, CROP, 3)
         valid = mask > 0.5
         assert valid.sum() > 100
         np.testing.assert_allclose(np.linalg.norm(n[valid], axis=-1), 1.0, atol=1e-3)
@@ -152,8 +151,13 @@ def mirrored_scene_meshes():
     return [sphere, box]
 
 
+@pytest.mark.slow
 def test_hflip_matches_the_render_of_the_mirrored_scene():
-    """Rendering the scene mirrored in x (camera on the x = 0 plane) equals augment.hflip of its render."""
+    """Rendering the scene mirrored in x (camera on the x = 0 plane) equals augment.hflip of its render.
+
+    Renders in this process with Mitsuba (initialised by conftest before TensorFlow was loaded).
+    """
+    from mitsuba_helpers import render_normals
     camera = {"origin": [0.0, 1.2, 3.2], "target": [0.0, 0.45, 0.0], "up": [0.0, 1.0, 0.0], "fov_deg": 40.0}
     scene = mirrored_scene_meshes()
     mirror = np.diag([-1.0, 1.0, 1.0, 1.0])

@@ -1,11 +1,15 @@
-"""tfnormals.records and tfnormals.data: what make_records writes is what training reads."""
+"""tfnormals.data.schema and tfnormals.data.dataset: what make_records writes is what training reads.
+
+The records are made from synthetic sample folders (conftest.synthetic_records: analytic spheres,
+no renderer), so these tests run in the fast tier.
+"""
 
 import os
 
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import NUM_SAMPLES, RESOLUTION, read_sample
+from helpers import RESOLUTION, SYNTHETIC_SAMPLES, read_sample, synthetic_sample
 
 from tfnormals.core import colour, layout
 from tfnormals.data import dataset, schema
@@ -14,7 +18,7 @@ from tfnormals.data import dataset, schema
 def eval_examples(records_dir, size=RESOLUTION):
     """{id: example} over every split, read in evaluation mode (file order, centred crops)."""
     examples = {}
-    for split in schema.SPLITS:
+    for split in layout.SPLITS:
         for batch in dataset.make_dataset(str(records_dir), split, batch_size=2, size=size, training=False):
             for i, sample_id in enumerate(batch["id"].numpy()):
                 assert sample_id.decode() not in examples
@@ -22,29 +26,34 @@ def eval_examples(records_dir, size=RESOLUTION):
     return examples
 
 
-def test_records_reproduce_the_sample_files(records_dir, rendered_dir):
-    """Decoded beauty, normals and mask equal the rendered files after the documented conversions.
+def test_records_reproduce_the_sample_files(synthetic_records, synthetic_dir):
+    """Decoded beauty, normals and mask equal the sample files after the documented conversions.
 
     Beauty: linear EXR → sRGB, 16-bit. Normals: camera space, 0.5 n + 0.5 at 16 bits, zero off the
-    mask. Mask: the 8-bit mask.png exactly.
+    mask. Mask: the 8-bit mask.png exactly. Depth and albedo: the passes the sample was made from.
     """
-    out, index = records_dir
+    out, index = synthetic_records
     examples = eval_examples(out)
-    assert sorted(examples) == [layout.sample_id(i) for i in range(NUM_SAMPLES)]
+    assert sorted(examples) == [layout.sample_id(i) for i in range(SYNTHETIC_SAMPLES)]
     assert {split: sum(1 for e in examples if schema.split_of(e, index["split_fractions"]) == split)
-            for split in schema.SPLITS} == index["counts"]
+            for split in layout.SPLITS} == index["counts"]
     for sample_id, example in examples.items():
-        sample = read_sample(os.path.join(rendered_dir, sample_id))
+        sample = read_sample(os.path.join(synthetic_dir, sample_id))
         covered = sample["mask"] > 0
+        assert 0.2 < covered.mean() < 0.9  # a sphere and some sky: both sides of the mask are tested
         np.testing.assert_allclose(example["beauty"], colour.linear_to_srgb(sample["beauty"]), atol=1e-5)
         np.testing.assert_allclose(example["normals"], sample["normals"] * covered[..., None], atol=4e-5)
         np.testing.assert_array_equal(example["mask"][..., 0], sample["mask"])
+        source = synthetic_sample(RESOLUTION, int(sample_id))
+        assert example["has_depth"] == 1.0 and example["has_albedo"] == 1.0
+        np.testing.assert_allclose(example["depth"][..., 0], source["depth"], rtol=2e-5)
+        np.testing.assert_allclose(example["albedo"], source["albedo"], atol=1.0 / 65535 + 1e-6)
 
 
-def test_training_crops_are_paired_windows_and_deterministic(records_dir):
+def test_training_crops_are_paired_windows_and_deterministic(synthetic_records):
     """Training batches are random windows cut at the same place from beauty, normals and mask,
     and the same seed gives the same batches."""
-    out, index = records_dir
+    out, index = synthetic_records
     split = max(index["counts"], key=index["counts"].get)
     whole = eval_examples(out)
     make = lambda: dataset.make_dataset(str(out), split, batch_size=2, size=16, training=True, deterministic=True,
@@ -69,9 +78,9 @@ def test_training_crops_are_paired_windows_and_deterministic(records_dir):
     assert len(offsets) > 1  # the crops are not all in one place
 
 
-def test_small_images_are_zero_padded_with_empty_mask(records_dir):
+def test_small_images_are_zero_padded_with_empty_mask(synthetic_records):
     """Asking for a size larger than the images pads them at the bottom-right with mask 0."""
-    out, _ = records_dir
+    out, _ = synthetic_records
     padded = eval_examples(out, size=RESOLUTION + 8)
     plain = eval_examples(out)
     for sample_id, example in padded.items():
@@ -109,17 +118,24 @@ def test_schema_version_mismatch_is_refused():
         schema.decode_example(example.SerializeToString())
 
 
-def test_split_and_shard_assignment_is_stable_and_proportional():
-    """Splits and shards come from a hash of the id: stable across calls, close to the fractions."""
+def test_split_and_shard_assignment_is_pinned():
+    """Splits and shards come from a hash of the id that never changes (across processes, Python's
+    hash seed and versions): re-made records keep every sample in its split. Values pinned here."""
+    ids = ["0000000", "0000001", "0000002", "frame_00042", "shot010_1001"]
+    assert [schema.split_of(i, (0.3, 0.3, 0.4)) for i in ids] == ["train", "val", "val", "test", "train"]
+    assert [schema.shard_of(i, 16) for i in ids] == [11, 3, 2, 3, 13]
+
+
+def test_split_and_shard_assignment_is_proportional():
+    """Over many ids the splits follow the fractions and every shard gets some."""
     ids = [f"frame_{i:05d}" for i in range(4000)]
     fractions = (0.8, 0.1, 0.1)
     splits = [schema.split_of(i, fractions) for i in ids]
-    assert splits == [schema.split_of(i, fractions) for i in ids]
-    share = {s: splits.count(s) / len(ids) for s in schema.SPLITS}
+    share = {s: splits.count(s) / len(ids) for s in layout.SPLITS}
     assert share == pytest.approx({"train": 0.8, "val": 0.1, "test": 0.1}, abs=0.03)
     shards = [schema.shard_of(i, 7) for i in ids]
     assert set(shards) == set(range(7))
-    assert schema.shard_name("val", 3, 16) == "val-00003-of-00016.tfrecord"
+    assert layout.shard_name("val", 3, 16) == "val-00003-of-00016.tfrecord"
 
 
 def test_missing_split_raises(tmp_path):

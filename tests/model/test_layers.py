@@ -1,11 +1,13 @@
-"""The custom layers that let the generator take any H×W (tfnormals.layers): behaviour and serialization."""
+"""Custom layers (tfnormals.model.layers): any H×W in, unit normals and positive depth out, VGG input,
+normalization by name; behaviour against known answers, and serialization."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfnormals.model.layers import CropLike, PadToMultiple, UnitNormalize, Upsample2x
+from tfnormals.model import layers
+from tfnormals.model.layers import CaffeBGR, CropLike, PadToMultiple, PositiveExp, UnitNormalize, Upsample2x
 
 
 def _image(h, w, c=3, seed=0):
@@ -67,9 +69,41 @@ def test_unit_normalize_gives_unit_vectors_in_the_same_direction():
     np.testing.assert_allclose(out * np.linalg.norm(x, axis=-1, keepdims=True), x, rtol=1e-5, atol=1e-5)
 
 
-def test_unit_normalize_leaves_zero_vectors_finite():
-    out = UnitNormalize()(tf.zeros([1, 2, 2, 3])).numpy()
-    assert np.all(np.isfinite(out))
+def test_unit_normalize_maps_zero_vectors_to_zero():
+    """A zero vector (no direction) stays exactly zero instead of becoming NaN; its neighbours are unaffected."""
+    x = np.zeros((1, 1, 2, 3), np.float32)
+    x[0, 0, 1] = [0.0, 3.0, 4.0]
+    out = UnitNormalize()(tf.constant(x)).numpy()
+    np.testing.assert_array_equal(out[0, 0, 0], [0.0, 0.0, 0.0])
+    np.testing.assert_allclose(out[0, 0, 1], [0.0, 0.6, 0.8], atol=1e-7)
+
+
+def test_caffe_bgr_reverses_channels_scales_and_removes_the_mean():
+    """sRGB (r, g, b) in [0, 1] → (255 b − mean_b, 255 g − mean_g, 255 r − mean_r)."""
+    layer = CaffeBGR((100.0, 110.0, 120.0))
+    rgb = tf.constant([[[[1.0, 0.5, 0.0], [0.0, 0.0, 0.0]]]])
+    out = layer(rgb).numpy()
+    np.testing.assert_allclose(out[0, 0, 0], [0.0 - 100.0, 127.5 - 110.0, 255.0 - 120.0], atol=1e-4)
+    np.testing.assert_allclose(out[0, 0, 1], [-100.0, -110.0, -120.0], atol=1e-4)
+
+
+def test_positive_exp_is_exp_of_the_clipped_log():
+    out = PositiveExp(limit=2.0)(tf.constant([-5.0, -1.0, 0.0, 1.5, 9.0])).numpy()
+    np.testing.assert_allclose(out, np.exp([-2.0, -1.0, 0.0, 1.5, 2.0]), rtol=1e-6)
+    assert out.min() > 0.0
+
+
+def test_instance_normalization_standardizes_each_channel_of_each_image():
+    """'instance' normalizes every image's channels to mean 0, variance 1 on their own (per-tile statistics);
+    'batch' at inference is a fixed affine map (identity when freshly built)."""
+    x = np.random.default_rng(4).normal(3.0, 2.0, size=(2, 6, 5, 4)).astype(np.float32)
+    x[1] *= 10.0
+    out = layers.normalization("instance", "n")(tf.constant(x)).numpy()
+    np.testing.assert_allclose(out.mean(axis=(1, 2)), 0.0, atol=1e-4)
+    np.testing.assert_allclose(out.var(axis=(1, 2)), 1.0, atol=1e-2)
+    batch = layers.normalization("batch", "b")
+    np.testing.assert_allclose(batch(tf.constant(x), training=False).numpy(), x / np.sqrt(1.0 + batch.epsilon),
+                               rtol=1e-5)
 
 
 def test_upsample2x_doubles_size_and_keeps_constant_fields():
@@ -99,7 +133,8 @@ def test_compute_output_shape_with_unknown_sizes():
 
 
 @pytest.mark.parametrize("layer", [PadToMultiple(16, name="pad"), CropLike(name="crop"),
-                                   UnitNormalize(name="unit"), Upsample2x(name="up")],
+                                   UnitNormalize(name="unit"), Upsample2x(name="up"),
+                                   CaffeBGR((1.0, 2.0, 3.0), name="bgr"), PositiveExp(5.0, name="exp")],
                          ids=lambda layer: type(layer).__name__)
 def test_get_config_round_trip(layer):
     """get_config → from_config gives an equal layer, and Keras serialization finds the class by name."""

@@ -1,11 +1,11 @@
-"""Baselines (tfnormals.baselines), the evaluation report (tfnormals.evaluate) and its command line."""
+"""Baselines (tfnormals.tools.baselines), the evaluation report (tfnormals.tools.evaluate) and its command line."""
 
 import json
 import os
 
 import numpy as np
 import pytest
-from model_fixtures import smoke_eval, smoke_export, smoke_records, smoke_run  # noqa: F401
+from helpers import sphere_normal_map
 
 from tfnormals.core import image_io, normals
 from tfnormals.tools import baselines, evaluate
@@ -84,17 +84,8 @@ def test_fit_gradient_strength_recovers_the_strength_that_made_the_normals():
 
 # ---------------------------------------------------------------- evaluate() on synthetic examples
 
-def _sphere(size):
-    """Camera-space normals of a sphere filling the frame (row 0 at the top), and its disc mask."""
-    c = (np.arange(size) + 0.5) / size * 2.0 - 1.0
-    x, y = np.meshgrid(c, -c)
-    inside = x * x + y * y < 1.0
-    n = np.stack([x, y, np.sqrt(np.clip(1.0 - x * x - y * y, 0.0, 1.0))], -1) * inside[..., None]
-    return n.astype(np.float32), inside.astype(np.float32)
-
-
 def _examples():
-    sphere, disc = _sphere(20)
+    sphere, disc = sphere_normal_map(20)
     plate = np.float32(0.5) + 0.4 * sphere[..., :1].repeat(3, -1) * 0.5
     empty = ("empty", plate, sphere, np.zeros((20, 20), np.float32))
     return [("sphere_a", plate, sphere, disc), empty, ("sphere_b", plate[:, ::-1], sphere * [-1, 1, 1], disc)]
@@ -117,7 +108,7 @@ def test_evaluate_report_of_a_perfect_model_and_the_baselines(tmp_path):
     examples = _examples()
     fitted = {"best_constant": [0.0, 0.0, 1.0], "gradient_strength": 1.0}
     report = evaluate.evaluate(_Oracle(examples), examples, fitted, triptych_dir=str(tmp_path / "t"))
-    sphere, disc = _sphere(20)
+    sphere, disc = sphere_normal_map(20)
     valid = disc >= 0.5
     flat_errors = np.degrees(np.arccos(np.clip(sphere[valid][:, 2], -1, 1)))
 
@@ -144,6 +135,7 @@ def test_evaluate_refuses_when_nothing_is_masked():
 
 # ---------------------------------------------------------------- the evaluate command on real renders (acceptance 5)
 
+@pytest.mark.slow
 def test_evaluate_command_writes_the_report(smoke_eval, smoke_records):
     """Acceptance: the evaluate CLI's JSON has every metric for every method, per-image results and triptychs."""
     report, triptych_dir = smoke_eval

@@ -1,5 +1,6 @@
-"""Export (tfnormals.export) and loading (tfnormals.model_io): the SavedModel matches the Keras generator on
-odd sizes, keeps unit length and loads in a fresh process that has only TensorFlow."""
+"""Export (tfnormals.model.serving, tfnormals.export) and loading (tfnormals.tools.model_io): the SavedModel
+matches the Keras generator on odd sizes, keeps unit length and loads in a fresh process that has only
+TensorFlow. Everything but the missing-path check uses the smoke run, so it is slow."""
 
 import json
 import os
@@ -8,10 +9,12 @@ import sys
 
 import numpy as np
 import pytest
-from model_fixtures import REPO, SMOKE_EVERY, SMOKE_STEPS, plates, smoke_export, smoke_run, subprocess_env  # noqa: F401
+from model_fixtures import SMOKE_EVERY, SMOKE_STEPS, plates, subprocess_env
 
-from tfnormals.tools import export
+from tfnormals.core import layout
+from tfnormals.model import serving
 from tfnormals.tools.model_io import NormalsModel
+from tfnormals.training import runs
 
 SIZES = [(2, 77, 131), (1, 19, 40), (1, 64, 64)]  # odd sizes, the smallest side above half the stride (16)
 
@@ -33,24 +36,26 @@ print("ONLY TENSORFLOW", not any(m.split(".")[0] in ("tfnormals", "keras_hub", "
 @pytest.fixture(scope="module")
 def keras_reference(smoke_run):
     """The smoke run's generator rebuilt in this process, its outputs on SIZES, and the inputs."""
-    generator, config, step = export.generator_from_run(smoke_run.run_dir)
+    generator, config, step = runs.generator_from_run(smoke_run.run_dir)
     inputs = {f"b{n}_{h}x{w}": plates(n, h, w, seed=h) for n, h, w in SIZES}
-    outputs = {k: generator(v, training=False).numpy() for k, v in inputs.items()}
+    outputs = {k: generator(v, training=False)["normals"].numpy() for k, v in inputs.items()}
     return dict(generator=generator, config=config, step=step, inputs=inputs, outputs=outputs)
 
 
+@pytest.mark.slow
 def test_generator_from_run_restores_the_last_checkpoint(keras_reference, smoke_run):
     assert keras_reference["step"] == SMOKE_STEPS
     assert keras_reference["config"].base_filters == 16
     # A checkpoint prefix picks that checkpoint: earlier weights, earlier step.
-    earlier, _, step = export.generator_from_run(os.path.join(smoke_run.run_dir, "ckpt", f"ckpt-{SMOKE_EVERY}"))
+    earlier, _, step = runs.generator_from_run(os.path.join(smoke_run.run_dir, "ckpt", f"ckpt-{SMOKE_EVERY}"))
     assert step == SMOKE_EVERY
     last = keras_reference["generator"]
     assert any(not np.array_equal(a.numpy(), b.numpy()) for a, b in zip(earlier.weights, last.weights))
-    with pytest.raises(FileNotFoundError):
-        export.generator_from_run(os.path.join(smoke_run.root, "sm_missing_run"))
+    with pytest.raises(runs.RunError, match="neither a run folder nor a checkpoint"):
+        runs.generator_from_run(os.path.join(smoke_run.root, "sm_missing_run"))
 
 
+@pytest.mark.slow
 def test_savedmodel_in_a_fresh_process_matches_keras_on_odd_sizes(keras_reference, smoke_export, tmp_path):
     """Acceptance 3: only TensorFlow, names read from the signature, same numbers as the Keras model, unit length."""
     model_dir, _ = smoke_export
@@ -72,6 +77,7 @@ def test_savedmodel_in_a_fresh_process_matches_keras_on_odd_sizes(keras_referenc
     assert served["b2_77x131"].reshape(-1, 3).std(axis=0).max() > 1e-3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("source", ["savedmodel", "run_folder"])
 def test_normals_model_loads_a_savedmodel_or_a_run_folder(keras_reference, smoke_export, smoke_run, source):
     path = smoke_export[0] if source == "savedmodel" else smoke_run.run_dir
@@ -89,34 +95,46 @@ def test_normals_model_rejects_a_missing_path(tmp_path):
         NormalsModel(str(tmp_path / "nothing_here"))
 
 
+@pytest.mark.slow
 def test_export_command_output_and_metadata(keras_reference, smoke_export):
     model_dir, printed = smoke_export
     assert printed["step"] == SMOKE_STEPS and printed["stride"] == 2 ** 5
     assert printed["params"] == keras_reference["generator"].count_params()
     assert os.path.isfile(os.path.join(model_dir, "saved_model.pb"))
-    with open(os.path.join(model_dir, export.METADATA_FILE)) as f:
+    with open(os.path.join(model_dir, layout.MODEL_METADATA)) as f:
         info = json.load(f)
     assert info["step"] == SMOKE_STEPS and info["stride"] == 32
-    assert info["input"]["name"] == export.INPUT_NAME and info["output"]["name"] == export.OUTPUT_NAME
+    assert info["input"]["name"] == serving.INPUT_NAME and info["output"]["name"] == serving.OUTPUT_NAME
     assert info["config"]["base_filters"] == 16 and info["config"]["depth"] == 5
 
 
-def test_export_generator_replaces_an_existing_export_atomically(keras_reference, tmp_path):
+def test_export_generator_replaces_an_existing_export_atomically(tmp_path):
+    """A tiny generator exported over an older export: the old files go, no temporary folder stays,
+    and the SavedModel's `normals` equal the Keras model's."""
+    import keras
     import tensorflow as tf
+
+    from tfnormals.model.unet import build_generator
+    from tfnormals.training.config import TrainConfig
+    keras.utils.set_random_seed(3)
+    config = TrainConfig.from_flat(dict(base_filters=4, depth=3, max_filters=8))
+    generator = build_generator(**config.generator_kwargs())
     out = str(tmp_path / "model")
     os.makedirs(out)
     with open(os.path.join(out, "stale.txt"), "w") as f:
         f.write("from an older export")
-    info = export.metadata(keras_reference["config"], keras_reference["step"])
-    export.export_generator(keras_reference["generator"], out, info)
+    serving.export_generator(generator, out, runs.metadata(config, 7))
     assert sorted(os.listdir(tmp_path)) == ["model"]  # no temporary folder left behind
     assert not os.path.exists(os.path.join(out, "stale.txt"))
+    with open(os.path.join(out, layout.MODEL_METADATA)) as f:
+        assert json.load(f)["step"] == 7
     fn = tf.saved_model.load(out).signatures["serving_default"]
-    key = "b1_19x40"
-    served = fn(images=tf.constant(keras_reference["inputs"][key]))["normals"].numpy()
-    np.testing.assert_allclose(served, keras_reference["outputs"][key], atol=1e-5)
+    plate = plates(1, 19, 40, seed=1)
+    served = fn(images=tf.constant(plate))["normals"].numpy()
+    np.testing.assert_allclose(served, generator(plate, training=False)["normals"].numpy(), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_savedmodel_stores_each_weight_once(keras_reference, smoke_export):
     """The variables file holds the generator's float32 weights once (Keras' ExportArchive stored them twice)."""
     model_dir, _ = smoke_export

@@ -1,5 +1,6 @@
-"""Training (tfnormals.train, gan, callbacks, config) on tiny real renders: the smoke command, learning,
-resume after an interruption, and mirrored training on two logical CPU devices."""
+"""Training runs (tfnormals.train, tfnormals.training.loop) on tiny real renders: the smoke command, learning,
+resume after an interruption, and mirrored training on two logical CPU devices. All slow: each renders
+or trains (the config has its own fast tests in test_config.py, the GAN step in tests/model/test_gan.py)."""
 
 import dataclasses
 import glob
@@ -12,7 +13,7 @@ import time
 
 import numpy as np
 import pytest
-from model_fixtures import (  # noqa: F401
+from model_fixtures import (
     HELD_OUT_SPLITS,
     LEARN_MARGIN_DEG,
     REPO,
@@ -21,48 +22,24 @@ from model_fixtures import (  # noqa: F401
     SMOKE_SAMPLES,
     SMOKE_STEPS,
     TINY_CONFIG,
-    learned_run,
     plates,
     read_history,
-    smoke_records,
-    smoke_run,
     subprocess_env,
 )
 from PIL import Image
 
-from tfnormals.core import conventions
-from tfnormals.tools import evaluate, export
+from tfnormals.core import layout, resources
+from tfnormals.tools import evaluate
 from tfnormals.tools.model_io import NormalsModel
-from tfnormals.training import loop
+from tfnormals.training import loop, runs
 from tfnormals.training.config import TrainConfig
+
+pytestmark = pytest.mark.slow
 
 
 def _checkpoint_steps(run_dir):
-    return sorted(int(p.rsplit("-", 1)[1].split(".")[0]) for p in glob.glob(os.path.join(run_dir, "ckpt", "ckpt-*.index")))
-
-
-# ---------------------------------------------------------------- config
-
-def test_config_validation():
-    TrainConfig(steps=40, checkpoint_every=20, crop_size=64, load_size=64, depth=5).validate()
-    with pytest.raises(ValueError, match="multiple of checkpoint_every"):
-        TrainConfig(steps=50, checkpoint_every=20).validate()
-    with pytest.raises(ValueError, match="2\\*\\*depth"):
-        TrainConfig(steps=40, checkpoint_every=20, crop_size=48, load_size=64, depth=5).validate()
-    with pytest.raises(ValueError, match="at least crop_size"):
-        TrainConfig(steps=40, checkpoint_every=20, crop_size=64, load_size=32, depth=5).validate()
-
-
-def test_config_json_round_trip_ignores_unknown_keys(tmp_path):
-    config = TrainConfig(base_filters=8, depth=3, norm="instance", g_lr=1e-3)
-    path = str(tmp_path / "config.json")
-    config.to_json(path)
-    with open(path) as f:
-        values = json.load(f)
-    values["a_field_from_the_future"] = 1
-    with open(path, "w") as f:
-        json.dump(values, f)
-    assert TrainConfig.from_json(path) == config
+    paths = glob.glob(os.path.join(run_dir, layout.RUN_CKPT_DIR, "ckpt-*.index"))
+    return sorted(int(p.rsplit("-", 1)[1].split(".")[0]) for p in paths)
 
 
 # ---------------------------------------------------------------- the smoke command (acceptance 5)
@@ -94,7 +71,7 @@ def test_smoke_command_writes_a_complete_run(smoke_run):
     with Image.open(os.path.join(run, "monitor.gif")) as gif:
         assert gif.format == "GIF" and gif.n_frames == len(frames)
         width, height = gif.size
-    photo = Image.open(conventions.MONITOR_IMAGE)
+    photo = Image.open(resources.MONITOR_IMAGE)
     assert max(width // 2, height) == config.monitor_size
     assert abs(width / 2 / height - photo.width / photo.height) < 0.02
     # Validation triptychs at each interval: rows of input | ground truth | prediction.
@@ -124,7 +101,8 @@ def test_training_beats_the_flat_and_best_constant_baselines(learned_run, smoke_
     held_out = [ex for split in HELD_OUT_SPLITS for ex in evaluate.iter_records(smoke_records, split)]
     held = evaluate.evaluate(model, held_out, fitted)
     for name, r in (("train", report), ("held-out", held)):
-        print(f"\n{name} ({r['count']} images): mean angle model {r['model']['mean']:.2f}, flat {r['flat']['mean']:.2f}, "
+        print(f"\n{name} ({r['count']} images): mean angle model {r['model']['mean']:.2f}, "
+              f"flat {r['flat']['mean']:.2f}, "
               f"best constant {r['best_constant']['mean']:.2f}, luminance gradient "
               f"{r['luminance_gradient']['mean']:.2f}; median model {r['model']['median']:.2f}, "
               f"best constant {r['best_constant']['median']:.2f}")
@@ -148,7 +126,8 @@ def resumed_run(smoke_records, tmp_path_factory):
     """A tiny run trained to N steps, then resumed to 2N with half the generator learning rate, and a
     fresh run of N/2 steps for comparison."""
     every = 25
-    base = TrainConfig(records_dir=smoke_records, steps=2 * every, checkpoint_every=every, **TINY_CONFIG)
+    base = TrainConfig.from_flat(dict(records_dir=smoke_records, steps=2 * every, checkpoint_every=every,
+                                      **TINY_CONFIG))
     root = tmp_path_factory.mktemp("resume")
     run_dir, fresh_dir = str(root / "run"), str(root / "fresh")
     first_log, resumed_log = [], []
@@ -180,7 +159,8 @@ def test_resume_continues_the_loss_curve(resumed_run):
     before, after = resumed_run["history"][1], resumed_run["history"][2]
     fresh = resumed_run["fresh_history"][0]
     print(f"\nlast interval before the stop {before['g_loss']:.1f} ({before['angle_deg']:.1f}°), first resumed "
-          f"{after['g_loss']:.1f} ({after['angle_deg']:.1f}°), fresh start {fresh['g_loss']:.1f} ({fresh['angle_deg']:.1f}°)")
+          f"{after['g_loss']:.1f} ({after['angle_deg']:.1f}°), "
+          f"fresh start {fresh['g_loss']:.1f} ({fresh['angle_deg']:.1f}°)")
     for key in ("g_loss", "angle_deg"):
         assert after[key] < fresh[key], key
         assert abs(after[key] - before[key]) < 0.5 * (fresh[key] - before[key]), (key, before, after, fresh)
@@ -196,7 +176,7 @@ def test_restore_latest_restores_weights_and_optimizer_state(resumed_run):
     # The resumed run trained (and saved) with the learning rate its flags asked for, not the restored one.
     np.testing.assert_allclose(float(gan.g_optimizer.learning_rate), resumed_run["base"].g_lr / 2, rtol=1e-6)
     np.testing.assert_allclose(float(gan.d_optimizer.learning_rate), resumed_run["base"].d_lr, rtol=1e-6)
-    generator, _, step = export.generator_from_run(run_dir)
+    generator, _, step = runs.generator_from_run(run_dir)
     assert step == 4 * every
     for a, b in zip(gan.generator.weights, generator.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
@@ -205,7 +185,8 @@ def test_restore_latest_restores_weights_and_optimizer_state(resumed_run):
     moments = [(i, v) for i, v in enumerate(gan.g_optimizer.variables) if "momentum" in v.path or "velocity" in v.path]
     assert len(moments) == 2 * len(gan.generator.trainable_weights)
     for i, v in moments:
-        np.testing.assert_array_equal(v.numpy(), reader.get_tensor(f"g_optimizer/_variables/{i}/.ATTRIBUTES/VARIABLE_VALUE"))
+        stored = reader.get_tensor(f"g_optimizer/_variables/{i}/.ATTRIBUTES/VARIABLE_VALUE")
+        np.testing.assert_array_equal(v.numpy(), stored)
     assert max(float(np.abs(v.numpy()).max()) for _, v in moments) > 0.0
 
 
@@ -277,7 +258,7 @@ MIRRORED_SCRIPT = """
 import json, sys
 from tfnormals.training import loop
 from tfnormals.training.config import TrainConfig
-config = TrainConfig(**json.loads(sys.argv[1]))
+config = TrainConfig.from_flat(json.loads(sys.argv[1]))
 step = loop.train(config, sys.argv[2], log=lambda line: print(line, flush=True))
 import tensorflow as tf
 print("CPU devices:", len(tf.config.list_logical_devices("CPU")))

@@ -1,0 +1,111 @@
+"""NormalsGAN (tfnormals.model.gan): one train_step and test_step on an in-memory batch of spheres."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from helpers import synthetic_sample
+
+from tfnormals.data.augment import AugmentConfig
+from tfnormals.model import losses
+from tfnormals.model.discriminator import build_discriminator
+from tfnormals.model.gan import NormalsGAN
+from tfnormals.model.unet import build_generator
+
+SIZE = 32
+WEIGHTS = dict(l1_weight=10.0, angular_weight=3.0, adversarial_weight=0.5)
+
+
+def sphere_batch(n=2, with_passes=False):
+    """[n, SIZE, SIZE, C] tensors of synthetic spheres as the dataset yields them: sRGB beauty, normals, mask,
+    and depth and albedo with has_* flags: the spheres' passes, or zeros with flag 0 (schema-1 records)."""
+    from tfnormals.core import colour
+    samples = [synthetic_sample(SIZE, seed) for seed in range(n)]
+    batch = {"beauty": np.stack([colour.linear_to_srgb(s["beauty"]) for s in samples]),
+             "normals": np.stack([s["normals"] for s in samples]),
+             "mask": np.stack([s["alpha"] for s in samples])[..., None]}
+    depth = np.stack([s["depth"] for s in samples])[..., None]
+    albedo = np.stack([s["albedo"] for s in samples])
+    flag = np.full(n, float(with_passes), np.float32)
+    batch.update(depth=depth * flag[:, None, None, None], albedo=albedo * flag[:, None, None, None], has_depth=flag,
+                 has_albedo=flag)
+    return {k: tf.constant(v, tf.float32) for k, v in batch.items()}
+
+
+def make_gan(passes=("normals",), augment_config=None, dropout=0.5):
+    keras.utils.set_random_seed(0)
+    generator = build_generator(base_filters=4, depth=3, max_filters=8, passes=passes, dropout=dropout)
+    discriminator = build_discriminator(input_size=SIZE, base_filters=4, depth=2)
+    gan = NormalsGAN(generator, discriminator, augment_config=augment_config, **WEIGHTS)
+    gan.compile(g_optimizer=keras.optimizers.Adam(1e-3), d_optimizer=keras.optimizers.Adam(1e-3))
+    return gan
+
+
+def snapshot(model):
+    return [w.numpy().copy() for w in model.trainable_weights]
+
+
+def changed(before, model):
+    return [not np.array_equal(a, w.numpy()) for a, w in zip(before, model.trainable_weights)]
+
+
+def test_train_step_updates_both_networks_with_finite_losses():
+    gan = make_gan()
+    batch = sphere_batch()
+    g_before, d_before = snapshot(gan.generator), snapshot(gan.discriminator)
+    logs = {k: float(v) for k, v in gan.train_step(batch).items()}
+    assert set(logs) == {"g_loss", "d_loss", "l1", "angular", "adversarial", "angle_deg"}
+    assert all(np.isfinite(v) for v in logs.values()), logs
+    # The generator loss is the documented weighted sum of its terms.
+    expected = WEIGHTS["l1_weight"] * logs["l1"] + WEIGHTS["angular_weight"] * logs["angular"] \
+        + WEIGHTS["adversarial_weight"] * logs["adversarial"]
+    assert logs["g_loss"] == pytest.approx(expected, rel=1e-5)
+    assert 0.0 < logs["angle_deg"] < 180.0 and 0.0 < logs["d_loss"]
+    # One step of each optimizer, and (nearly) every weight of both networks moved.
+    assert int(gan.g_optimizer.iterations) == 1 and int(gan.d_optimizer.iterations) == 1
+    assert np.mean(changed(g_before, gan.generator)) > 0.9
+    assert np.mean(changed(d_before, gan.discriminator)) > 0.9
+
+
+def test_a_train_step_goes_downhill():
+    """After one step the generator's supervised loss on that batch is lower (no dropout, so the
+    training-mode forward pass is deterministic): the gradients are applied with the right sign."""
+    gan = make_gan(dropout=0.0)
+    batch = sphere_batch()
+
+    def supervised():
+        pred = gan.generator(batch["beauty"], training=True)
+        return float(gan.supervised_loss(gan.reconstruction_terms(pred, batch)))
+
+    before = supervised()
+    gan.train_step(batch)
+    assert supervised() < before
+
+
+def test_test_step_scores_without_changing_weights():
+    """test_step reports the inference-mode generator's masked errors and trains nothing."""
+    gan = make_gan(augment_config=AugmentConfig(crop_size=SIZE))  # test_step must not augment either
+    batch = sphere_batch()
+    g_before, d_before = snapshot(gan.generator), snapshot(gan.discriminator)
+    logs = {k: float(v) for k, v in gan.test_step(batch).items()}
+    assert set(logs) == {"l1", "angular", "angle_deg"}
+    assert not any(changed(g_before, gan.generator)) and not any(changed(d_before, gan.discriminator))
+    assert int(gan.g_optimizer.iterations) == 0
+    pred = gan.generator(batch["beauty"], training=False)["normals"]
+    assert logs["angle_deg"] == pytest.approx(
+        float(losses.masked_mean_angle(pred, batch["normals"], batch["mask"])), rel=1e-5)
+    assert logs["l1"] == pytest.approx(float(losses.masked_l1(pred, batch["normals"], batch["mask"])), rel=1e-5)
+
+
+def test_passes_missing_from_the_batch_are_left_out_of_the_loss():
+    """A depth+albedo generator on records without those passes (has_* = 0): their terms are 0, not NaN;
+    with them, > 0."""
+    gan = make_gan(passes=("normals", "depth", "albedo"))
+    without = {k: float(v) for k, v in gan.test_step(sphere_batch()).items()}
+    assert without["depth_si"] == 0.0 and without["depth_grad"] == 0.0 and without["albedo_si"] == 0.0
+    gan.reset_metrics()
+    with_passes = {k: float(v) for k, v in gan.test_step(sphere_batch(with_passes=True)).items()}
+    assert with_passes["depth_si"] > 0.0 and with_passes["albedo_si"] > 0.0
+    assert all(np.isfinite(v) for v in with_passes.values())
+    logs = {k: float(v) for k, v in gan.train_step(sphere_batch(with_passes=True)).items()}
+    assert all(np.isfinite(v) for v in logs.values()), logs

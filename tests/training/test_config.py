@@ -1,0 +1,106 @@
+"""tfnormals.training.config: TrainConfig with its nested AugmentConfig, flat dicts, flagfiles and JSON."""
+
+import dataclasses
+import json
+import os
+
+import pytest
+from absl import flags
+
+from tfnormals.core import layout, resources
+from tfnormals.data.augment import AugmentConfig
+from tfnormals.training import config as config_module
+from tfnormals.training.config import TrainConfig
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SMOKE_FLAGS = os.path.join(REPO, "configs", "smoke.flags")
+
+
+def test_config_validation():
+    TrainConfig.from_flat(dict(steps=40, checkpoint_every=20, crop_size=64, load_size=64, depth=5)).validate()
+    with pytest.raises(ValueError, match="multiple of checkpoint_every"):
+        TrainConfig.from_flat(dict(steps=50, checkpoint_every=20)).validate()
+    with pytest.raises(ValueError, match="2\\*\\*depth"):
+        TrainConfig.from_flat(dict(steps=40, checkpoint_every=20, crop_size=48, load_size=64, depth=5)).validate()
+    with pytest.raises(ValueError, match="at least crop_size"):
+        TrainConfig.from_flat(dict(steps=40, checkpoint_every=20, crop_size=64, load_size=32, depth=5)).validate()
+
+
+def test_from_flat_sends_augmentation_names_to_the_nested_config():
+    """One flat dict (as flags give it): AugmentConfig's names land in .augment, the rest on the config."""
+    config = TrainConfig.from_flat(dict(batch_size=4, crop_size=32, hflip_prob=0.0, gamma_range=[0.9, 1.1],
+                                        a_field_from_the_future=1))
+    assert config.batch_size == 4
+    assert config.augment == dataclasses.replace(AugmentConfig(), crop_size=32, hflip_prob=0.0, gamma_range=(0.9, 1.1))
+    assert config.crop_size == 32  # the property reads the nested value
+    assert not hasattr(config, "hflip_prob") and not hasattr(config, "a_field_from_the_future")
+
+
+def test_from_flat_reads_the_nested_form_and_flat_names_win():
+    """A nested 'augment' dict (what to_json writes) works; a flat name given too overrides it."""
+    config = TrainConfig.from_flat({"augment": {"crop_size": 32, "min_scale": 0.7}, "min_scale": 0.9})
+    assert (config.augment.crop_size, config.augment.min_scale) == (32, 0.9)
+
+
+def test_flat_and_json_round_trips(tmp_path):
+    """to_flat → from_flat and to_json → from_json give back an equal config (tuples stay tuples)."""
+    config = TrainConfig.from_flat(dict(base_filters=8, depth=3, norm="instance", g_lr=1e-3, crop_size=48,
+                                        jpeg_quality_range=(0.5, 1.0)))
+    assert TrainConfig.from_flat(config.to_flat()) == config
+    path = str(tmp_path / layout.RUN_CONFIG)
+    config.to_json(path)
+    with open(path) as f:
+        stored = json.load(f)
+    assert stored["augment"]["crop_size"] == 48 and "crop_size" not in stored  # written nested
+    stored["a_field_from_the_future"] = 1
+    with open(path, "w") as f:
+        json.dump(stored, f)
+    assert TrainConfig.from_json(path) == config
+
+
+def test_old_flat_json_still_loads():
+    """Runs and models from before the nested config stored one flat dict (the shipped model's metadata
+    is one): it loads with the augmentation settings nested and rebuilds the same generator."""
+    with open(os.path.join(resources.DEFAULT_MODEL_DIR, layout.MODEL_METADATA)) as f:
+        old = json.load(f)["config"]
+    assert "augment" not in old and old["crop_size"] == 128 and old["min_scale"] == 0.5  # really the old format
+    config = TrainConfig.from_flat(old)
+    assert config.augment.crop_size == 128 and config.augment.min_scale == 0.5 and config.augment.jpeg_prob == 0.25
+    assert (config.load_size, config.steps, config.d_depth) == (192, 40000, 5)
+    kwargs = config.generator_kwargs()
+    assert {k: kwargs[k] for k in ("base_filters", "depth", "max_filters", "norm", "dropout", "upsample")} == {
+        "base_filters": 32, "depth": 6, "max_filters": 256, "norm": "batch", "dropout": 0.5, "upsample": "bilinear"}
+    assert kwargs["passes"] == ("normals",)  # settings added later take defaults that mean "as before"
+
+
+def test_every_scalar_setting_is_one_flag():
+    """define_flags makes one flag per scalar field of TrainConfig and AugmentConfig, with its default;
+    no name is declared twice (AugmentConfig's fields exist only there)."""
+    values = flags.FlagValues()
+    config_module.define_flags(values)
+    train_names = {f.name for f in dataclasses.fields(TrainConfig)}
+    augment_names = {f.name for f in dataclasses.fields(AugmentConfig)}
+    assert not train_names & augment_names
+    scalar = {name: default for name, default, _ in config_module.flag_fields()}
+    assert {"crop_size", "hflip_prob", "batch_size", "g_lr"} <= set(scalar)
+    assert "gamma_range" not in scalar and "augment" not in scalar  # tuples and the nested config are not flags
+    for name, default in scalar.items():
+        assert values[name].default == default, name
+    assert {"run_name", "checkpoint_root", "resume", "export_dir"} <= set(values)
+
+
+def test_from_flagfile_parses_as_the_train_command_does():
+    """configs/smoke.flags through absl: its values, defaults elsewhere, overrides last."""
+    with open(SMOKE_FLAGS) as f:
+        given = dict(line.strip()[2:].split("=", 1) for line in f if line.startswith("--"))
+    config = config_module.from_flagfile(SMOKE_FLAGS)
+    flat = config.to_flat()
+    assert set(given) - set(flat) == {"run_name"}  # a command flag, not a setting
+    for name, text in given.items():
+        if name in flat:
+            assert flat[name] == type(flat[name])(text), name
+    assert config.crop_size == int(given["crop_size"]) == 64
+    assert config.shuffle_buffer == TrainConfig().shuffle_buffer  # not in the file: the default
+    overridden = config_module.from_flagfile(SMOKE_FLAGS, steps=7, hflip_prob=0.25)
+    assert overridden.steps == 7 and overridden.augment.hflip_prob == 0.25
+    assert dataclasses.replace(overridden, steps=config.steps, augment=config.augment) == config
