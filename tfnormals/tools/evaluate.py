@@ -12,6 +12,7 @@ the record it breaks at, and the triptychs are built in a temporary folder that 
 triptych folder only at the end, before the JSON report is renamed into place.
 """
 
+import contextlib
 import json
 import os
 
@@ -214,13 +215,16 @@ def evaluate_model(model_path, output_json, records="", split="test", pairs_dir=
     else:
         examples, total = iter_pairs(pairs_dir, pair_layout, max_images), None
     triptych_dir = triptych_dir or default_triptych_dir(output_json)
-    for folder in {os.path.dirname(os.path.abspath(p)) for p in (output_json, triptych_dir)}:
-        outputs.remove_stale_temps(folder)
-    with outputs.atomic_output_dir(triptych_dir) as building:
-        report = evaluate(model, examples, fitted, building, total)
-    report["settings"] = {"model": model_path, "records": records, "split": split, "pairs_dir": pairs_dir,
-                          "mask_threshold": conventions.MASK_THRESHOLD}
-    with image_io.atomic_output(output_json) as tmp:
-        with open(tmp, "w") as f:
-            json.dump(report, f, indent=1)
+    folders = {os.path.dirname(os.path.abspath(p)) for p in (output_json, triptych_dir)}
+    with contextlib.ExitStack() as stack:
+        for folder in folders:
+            stack.enter_context(outputs.created_dirs_removed_if_empty(folder))
+            outputs.remove_stale_temps(folder)
+        with outputs.atomic_output_dir(triptych_dir) as building:
+            report = evaluate(model, examples, fitted, building, total)
+        report["settings"] = {"model": model_path, "records": records, "split": split, "pairs_dir": pairs_dir,
+                              "mask_threshold": conventions.MASK_THRESHOLD}
+        with image_io.atomic_output(output_json) as tmp:
+            with open(tmp, "w") as f:
+                json.dump(report, f, indent=1)
     return report

@@ -173,12 +173,13 @@ def relight_file(plate_path, normals_path, output_path, lights, ambient=1.0, mas
     linear = rgb if image_io.is_float_file(plate_path) else colour.srgb_to_linear(rgb)
     relit = relight(linear, normal_map, lights, ambient, mask)
     alpha = plate[..., -1] if plate.shape[-1] in (2, 4) else None
-    if image_io.is_float_file(output_path):
-        image_io.write_rgb_exr(output_path, relit, alpha=alpha)
-    else:
-        out = colour.linear_to_srgb(relit)
-        out = out if alpha is None else np.concatenate([out, alpha[..., None]], -1)
-        tiff = image_io.extension(output_path) in image_io.TIFF_EXTENSIONS
-        (image_io.write_tiff if tiff else image_io.write_png)(output_path, out)
+    with outputs.created_dirs_removed_if_empty(os.path.dirname(os.path.abspath(output_path))):
+        if image_io.is_float_file(output_path):
+            image_io.write_rgb_exr(output_path, relit, alpha=alpha)
+        else:
+            out = colour.linear_to_srgb(relit)
+            out = out if alpha is None else np.concatenate([out, alpha[..., None]], -1)
+            tiff = image_io.extension(output_path) in image_io.TIFF_EXTENSIONS
+            (image_io.write_tiff if tiff else image_io.write_png)(output_path, out)
     return {"output": output_path, "lights": len(lights), "width": int(plate.shape[1]), "height": int(plate.shape[0]),
             "nonfinite": nonfinite}
