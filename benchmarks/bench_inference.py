@@ -56,8 +56,8 @@ def _child(cfg):
 
 
 def _export_child(output_dir, flagfile):
-    from tfnormals.model.unet import build_generator
     from tfnormals.model import serving
+    from tfnormals.model.unet import build_generator
     from tfnormals.training import runs
     config = common.train_config(flagfile)
     generator = build_generator(**config.generator_kwargs())
@@ -90,10 +90,7 @@ def parse_args(argv):
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    args = parse_args(argv)
-    if args.child:
-        return _child(json.loads(args.child))
+    argv, args = common.begin(argv, parse_args, child=_child)
     if args.export_child:
         return _export_child(args.export_child, args.flagfile)
     model, stand_in = args.model, None

@@ -113,8 +113,7 @@ def parse_args(argv):
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    args = parse_args(argv)
+    argv, args = common.begin(argv, parse_args)
     records_dir, made = args.records_dir, None
     if not common.has_records(records_dir):
         print(f"[bench_pipeline] no records in {records_dir}; making a small set ...", file=sys.stderr, flush=True)
@@ -138,9 +137,10 @@ def main(argv=None):
              decode["batches_per_s"] * config.batch_size, 1000 * decode_batch_s, decode["cores"]],
             ["train step (fit on in-memory batches, all cores)", step["batches_per_s"], step["images_per_s"],
              1000 * step["step_s"], None]]
+    records_name = common.display_path(records_dir) if not made else "small temporary set"
     text = (f"### Input pipeline vs training step (`{args.flagfile and common.display_path(args.flagfile)}`: "
             f"batch {config.batch_size}, load {config.load_size}, crop {config.crop_size}, shuffle buffer "
-            f"{config.shuffle_buffer}; records `{common.display_path(records_dir) if not made else 'small temporary set'}`)\n\n"
+            f"{config.shuffle_buffer}; records `{records_name}`)\n\n"
             + common.markdown_table(["stage", "batches/s", "images/s", "ms/batch", "cores used"], rows)
             + f"\n\nPipeline / step ratio (same run): **{ratio:.2f}×** "
               f"(shuffle-buffer fill + {args.warmup_batches} warm-up batches took {pipe['fill_s']:.1f} s; "

@@ -12,7 +12,6 @@ section says so instead of inventing numbers.
 import argparse
 import json
 import os
-import sys
 import time
 
 from benchmarks import common
@@ -40,8 +39,7 @@ def parse_args(argv):
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    args = parse_args(argv)
+    argv, args = common.begin(argv, parse_args)
     rel = common.display_path
     title = f"### Model quality (`{rel(args.model)}` on `{rel(args.records)}` {args.split} split)"
     missing = [what for what, ok in (("model", os.path.exists(args.model)),

@@ -104,10 +104,7 @@ def parse_args(argv):
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    args = parse_args(argv)
-    if args.child:
-        return _child(json.loads(args.child))
+    argv, args = common.begin(argv, parse_args, child=_child)
     input_dir, rendered, render_s = args.input_dir, False, None
     if input_dir and args.max_samples:
         input_dir, rendered = link_subset(input_dir, args.max_samples), True

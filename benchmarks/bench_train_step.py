@@ -240,8 +240,7 @@ def parse_args(argv):
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    args = parse_args(argv)
+    argv, args = common.begin(argv, parse_args)
     shipped_batch = common.train_config(args.flagfile).batch_size
     batches = [int(b) for b in args.batches.split(",")] if args.batches else sorted({1, shipped_batch})
     matmul = [matmul_flops_per_s(args.matmul_n)]

@@ -25,11 +25,13 @@ import tempfile
 import threading
 import time
 
+from tfnormals.core import layout, resources
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MARKER = "@@BENCH_JSON@@"
 DEFAULT_RECORDS = os.path.normpath(os.path.join(REPO, "..", "data", "records192"))
 DEFAULT_FLAGS = os.path.join(REPO, "configs", "default.flags")
-DEFAULT_MODEL = os.path.join(REPO, "tfnormals", "assets", "model")
+DEFAULT_MODEL = resources.DEFAULT_MODEL_DIR
 
 
 class ChildError(RuntimeError):
@@ -207,7 +209,7 @@ def fit_step_times(model, dataset, warmup_steps, steps):
 
 def has_records(records_dir, split="train"):
     import glob
-    return bool(records_dir) and bool(glob.glob(os.path.join(records_dir, f"{split}-?????-of-?????.tfrecord")))
+    return bool(records_dir) and bool(glob.glob(os.path.join(records_dir, layout.shard_glob(split))))
 
 
 def small_records(num_samples=48, resolution=192, spp=8, seed=11):
@@ -275,6 +277,21 @@ def finish(module, argv, result, json_out=""):
     if json_out:
         write_json(json_out, result)
     return result
+
+
+def begin(argv, parse_args, child=None):
+    """The start of every benchmark's main(): returns (argv, args).
+
+    argv defaults to the command line; parse_args is the script's parser function. A script that
+    measures in child processes passes `child`: started by run_child with --child=JSON, the process
+    runs child(config) — one measurement, which emits its result — and exits here.
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    if child is not None and args.child:
+        child(json.loads(args.child))
+        raise SystemExit(0)
+    return argv, args
 
 
 def add_output_args(parser, child=False):

@@ -113,8 +113,7 @@ def parse_args(argv):
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    args = parse_args(argv)
+    argv, args = common.begin(argv, parse_args)
     only = [s for s in args.only.split(",") if s]
     unknown = set(only) - {s[0] for s in STAGES}
     if unknown:

@@ -67,15 +67,19 @@ def synthetic_dir(tmp_path_factory):
     return out
 
 
-@pytest.fixture(scope="session")
-def synthetic_records(synthetic_dir, tmp_path_factory):
-    """TFRecords of `synthetic_dir` (2 shards per split, workers=1) and the index make_records returned."""
+def _records_of(samples_dir, out):
+    """make_records over a sample folder (2 shards per split, SPLIT_FRACTIONS, workers=1): (out, its index)."""
     from data_tools import make_records
     from tfnormals.data import pairs
-    out = tmp_path_factory.mktemp("synthetic_records")
-    index = make_records.make_records(str(synthetic_dir), str(out), pairs.PairLayout(), num_shards=2,
+    index = make_records.make_records(str(samples_dir), str(out), pairs.PairLayout(), num_shards=2,
                                       fractions=SPLIT_FRACTIONS, workers=1)
     return out, index
+
+
+@pytest.fixture(scope="session")
+def synthetic_records(synthetic_dir, tmp_path_factory):
+    """TFRecords of `synthetic_dir` and the index make_records returned."""
+    return _records_of(synthetic_dir, tmp_path_factory.mktemp("synthetic_records"))
 
 
 @pytest.fixture(scope="session")
@@ -90,10 +94,5 @@ def rendered_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def records_dir(rendered_dir, tmp_path_factory):
-    """TFRecords of `rendered_dir` (2 shards per split, workers=1) and the index make_records returned."""
-    from data_tools import make_records
-    from tfnormals.data import pairs
-    out = tmp_path_factory.mktemp("records")
-    index = make_records.make_records(str(rendered_dir), str(out), pairs.PairLayout(), num_shards=2,
-                                      fractions=SPLIT_FRACTIONS, workers=1)
-    return out, index
+    """TFRecords of `rendered_dir` and the index make_records returned."""
+    return _records_of(rendered_dir, tmp_path_factory.mktemp("records"))
