@@ -165,6 +165,11 @@ def _truncated_records(f, d):
         out.truncate(size // 2)
 
 
+def _stale_evaluate_temp(f, d=None):
+    host = socket.gethostname().replace("-", "_")
+    _file(f".tmp-{host}-999999999-abc.e_triptychs/x.png")(f)  # a killed evaluation's triptych folder
+
+
 def _not_a_savedmodel(f, d=None):
     _file("run/notes.txt")(f)
     _file("precious/notes.txt")(f)
@@ -224,6 +229,11 @@ def _records_ids(folder):
     for shard in sorted(glob.glob(f"{folder}/*.tfrecord")):
         ids += [schema.decode_example(r)["id"].numpy().decode() for r in tf.data.TFRecordDataset(shard)]
     return ids
+
+
+def _check_evaluation(f, table):
+    assert table.startswith("| method |") and "| model |" in table
+    assert os.path.isfile(f"{f}/e.json") and glob.glob(f"{f}/e_triptychs/*.png")
 
 
 def _check_overwrite(f, s):
@@ -322,6 +332,8 @@ CASES = [
     Case("evaluate-truncated-shard", EVALUATE, [M, "--records=rec", "--split=train", "--output_json=e.json"], 1,
          r"rec/train-0000\d-of-00002\.tfrecord: damaged shard \(truncated or corrupt at record \d",
          setup=_truncated_records, absent=("e.json", "e_triptychs")),
+    Case("evaluate-ok", EVALUATE, [M, "--records={records}", "--split=train", "--output_json=e.json"], 0,
+         setup=_stale_evaluate_temp, check=_check_evaluation),
     Case("evaluate-records-missing", EVALUATE, [M, "--records=none", "--output_json=e.json"], 2,
          "--records: none: no such folder", absent=("e.json", "e_triptychs")),
     Case("evaluate-model-missing", EVALUATE, ["--model=none", "--records={records}", "--output_json=e.json"], 2,
@@ -429,7 +441,10 @@ def test_command_line_case(case, cli_data, tmp_path, request):
         assert re.search(case.message, last), report
     else:
         assert ": error: " not in last, report
-    summary = json_summary(proc.stdout) if proc.stdout.strip() or case.code == 0 else None
+    if case.module == EVALUATE:
+        summary = proc.stdout  # the metrics table
+    else:
+        summary = json_summary(proc.stdout) if proc.stdout.strip() or case.code == 0 else None
     assert leftovers(folder) == [], report
     for path in case.absent:
         assert not os.path.exists(folder / path), (path, report)
