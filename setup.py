@@ -7,9 +7,9 @@ setup(
     version="0.1.0",
     description="Extract a camera-space normals pass from a plate with a TensorFlow/Keras U-Net GAN.",
     packages=find_packages(include=["tfnormals", "tfnormals.*", "data_tools", "data_tools.*"]),
-    package_data={"tfnormals": ["assets/*.png", "assets/*.md", "assets/model/*.pb", "assets/model/*.json",
-                                "assets/model/variables/*"],
-                  "data_tools": ["assets/textures/*"]},
+    # Everything under each package's assets/ (the shipped SavedModel, photos, the renderer's textures,
+    # HDRIs, meshes and height maps): found at run time through importlib.resources.
+    package_data={"tfnormals": ["assets/**/*"], "data_tools": ["assets/**/*"]},
     python_requires=">=3.10",
     install_requires=[
         "tensorflow==2.21.*",

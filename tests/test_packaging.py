@@ -1,0 +1,94 @@
+"""A non-editable install works: a wheel built from the source carries the shipped model and the
+assets, and `python -m tfnormals.predict` runs from it with its defaults (the example plate and
+the shipped model, both package data found through importlib.resources).
+
+The wheel goes into a fresh virtual environment made with --system-site-packages, so TensorFlow
+and the other dependencies come from this interpreter and nothing is downloaded. That environment
+also sees this checkout's editable install, so the test checks that tfnormals is imported from the
+wheel's copy, not from here.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from tfnormals.core import layout
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Not part of a source distribution: VCS data, build output, caches, local runs.
+SKIP = shutil.ignore_patterns(".git", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", "outputs",
+                              "checkpoints", "tests")
+
+pytestmark = pytest.mark.slow
+
+
+def run(args, cwd, env=None, timeout=600):
+    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    output = (proc.stdout + proc.stderr)[-4000:]
+    assert proc.returncode == 0, f"{' '.join(map(str, args))} exited {proc.returncode}:\n{output}"
+    return proc
+
+
+def clean_env():
+    """This process's environment without anything that would make the checkout importable."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    return env
+
+
+def package_files(package, folder):
+    """Paths (as stored in a wheel) of every file below package/folder in the source tree."""
+    root = os.path.join(REPO, package, folder)
+    return {os.path.relpath(os.path.join(d, f), REPO).replace(os.sep, "/")
+            for d, _, files in os.walk(root) for f in files if "__pycache__" not in d}
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    """A wheel of a copy of the source tree (pip wheel --no-deps, no build isolation: nothing downloaded)."""
+    source = tmp_path_factory.mktemp("sdist") / "tfnormals-src"
+    shutil.copytree(REPO, source, ignore=SKIP)
+    out = tmp_path_factory.mktemp("wheel")
+    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--wheel-dir", str(out),
+         str(source)], cwd=str(out), env=clean_env())
+    (path,) = [os.path.join(out, f) for f in os.listdir(out) if f.endswith(".whl")]
+    return path
+
+
+def test_the_wheel_holds_the_code_the_model_and_the_assets(wheel):
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+    assert {"tfnormals/predict.py", "tfnormals/core/resources.py", "data_tools/render.py",
+            "data_tools/scene/procedural.py"} <= names
+    expected = package_files("tfnormals", "assets") | package_files("data_tools", "assets")
+    assert f"tfnormals/assets/model/{layout.SAVEDMODEL_PB}" in expected
+    assert expected - names == set(), "package data missing from the wheel"
+    assert not any(n.startswith(("tests/", "benchmarks/", "configs/")) for n in names)
+
+
+def test_predict_runs_from_an_installed_wheel(wheel, tmp_path):
+    venv = tmp_path / "venv"
+    run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], cwd=str(tmp_path), env=clean_env())
+    python = str(venv / "bin" / "python")
+    run([python, "-m", "pip", "install", "--no-deps", "--no-index", "--quiet", wheel], cwd=str(tmp_path),
+        env=clean_env())
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    where = run([python, "-c", "import json, tfnormals, data_tools; from tfnormals.core import resources; "
+                 "print(json.dumps([tfnormals.__file__, data_tools.__file__, resources.DEFAULT_MODEL_DIR, "
+                 "resources.EXAMPLE_PLATE]))"], cwd=str(elsewhere), env=clean_env())
+    for path in json.loads(where.stdout.strip().splitlines()[-1]):
+        assert path.startswith(str(venv)), f"{path} is not the installed copy"
+        assert os.path.exists(path)
+
+    proc = run([python, "-m", "tfnormals.predict", "--output=out"], cwd=str(elsewhere), env=clean_env())
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["written"] == 1 and summary["failed"] == 0, summary
+    outputs = sorted(os.listdir(elsewhere / "out"))
+    assert outputs == ["astronaut.normals.exr", "astronaut.normals.png"], outputs
