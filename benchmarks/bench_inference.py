@@ -4,7 +4,7 @@
 
 Each (size, mode) runs in a fresh process: load the model with tfnormals.model_io.NormalsModel
 (the path tfnormals.predict uses), make a random float32 plate, run
-tfnormals.tiling.predict_tiled once as a warm-up and `--repeats` more times; the figure is the
+tfnormals.tools.tiling.predict_tiled once as a warm-up and `--repeats` more times; the figure is the
 median. `whole` is tile=0 (one call on the full plate, padded to the model's stride); `tiled`
 is tile 512, overlap 64, 4 tiles per call — predict's default. Peak RSS is the kernel's
 ru_maxrss of that process (os.wait4), so it includes TensorFlow and the model. Reading and
@@ -46,7 +46,7 @@ def _child(cfg):
     load_s = time.perf_counter() - start
     loaded_rss = current_rss_mb()
     image = np.random.default_rng(0).random((cfg["height"], cfg["width"], 3), dtype=np.float32)
-    run = lambda: tiling.predict_tiled(model, image, cfg["tile"], cfg["overlap"])
+    run = lambda: tiling.predict_tiled(model.predict_passes, image, cfg["tile"], cfg["overlap"])
     start = time.perf_counter()
     out = run()
     first_s = time.perf_counter() - start

@@ -1,5 +1,5 @@
-"""Predict a normals pass for plates: single files, folders, globs and frame sequences
-(the work: tfnormals.tools.predict).
+"""Predict passes (normals; depth, position, albedo when the model has them) for plates: single
+files, folders, globs and frame sequences (the work: tfnormals.tools.predict).
 
 Usage:
   python -m tfnormals.predict --input=PATH_OR_PATTERN --output=DIR [--model=SAVEDMODEL_DIR]
@@ -41,7 +41,16 @@ def define_flags():
     flags.DEFINE_integer("overlap", 64, "Tile overlap in pixels.")
     flags.DEFINE_integer("max_side", 0, "Run the network with the plate's longer side scaled to this and "
                          "upsample the normals (0 = native resolution).")
-    flags.DEFINE_boolean("combined", False, "Also write plate + normals (N.X/N.Y/N.Z) in one EXR.")
+    flags.DEFINE_boolean("combined", False, "Also write the plate and every pass as layers of one EXR "
+                         "(N.X/N.Y/N.Z, depth.Z, P.X/P.Y/P.Z, albedo.R/G/B).")
+    defaults = predict.CameraSettings()
+    flags.DEFINE_float("hfov", defaults.hfov, "Horizontal field of view in degrees for the position pass "
+                       "(0 = from --focal_mm and --sensor_width_mm).")
+    flags.DEFINE_float("focal_mm", defaults.focal_mm, "Lens focal length in mm (when --hfov is 0).")
+    flags.DEFINE_float("sensor_width_mm", defaults.sensor_width_mm, "Film back width in mm (36 = full frame).")
+    flags.DEFINE_float("depth_scale", defaults.depth_scale, "Multiplies the relative depth (median 1).")
+    flags.DEFINE_float("reference_distance", defaults.reference_distance,
+                       "When > 0: the plate's median depth in scene units (overrides --depth_scale).")
     flags.DEFINE_boolean("overwrite", False, "Redo plates whose outputs exist.")
 
 
@@ -52,12 +61,15 @@ def main(argv):
         what = "folder" if os.path.isdir(FLAGS.input) else "pattern"
         raise errors.UsageError(f"--input: no plates in {what} {FLAGS.input!r} (our own *.normals.* and *.combined.* "
                                 "outputs are not plates)")
+    settings = predict.CameraSettings(FLAGS.hfov, FLAGS.focal_mm, FLAGS.sensor_width_mm, FLAGS.depth_scale,
+                                      FLAGS.reference_distance)
     predict.check_request(plates.paths, FLAGS.output, FLAGS.combined, FLAGS.input_colorspace, FLAGS.tile,
-                          FLAGS.overlap, FLAGS.max_side)
+                          FLAGS.overlap, FLAGS.max_side, settings)
     from tfnormals.tools.model_io import NormalsModel  # TensorFlow: only once the request is known to be sound
     model = NormalsModel(FLAGS.model)
     result = predict.predict_files(model, plates.paths, FLAGS.output, FLAGS.input_colorspace, FLAGS.tile,
-                                   FLAGS.overlap, FLAGS.combined, FLAGS.overwrite, FLAGS.max_side, plates.missing)
+                                   FLAGS.overlap, FLAGS.combined, FLAGS.overwrite, FLAGS.max_side, plates.missing,
+                                   settings)
     cli.emit(predict.summary(result))
     if result["failed"] or result["missing"]:
         raise errors.Failure(f"{len(result['failed'])} of {len(plates.paths)} frame(s) failed and "

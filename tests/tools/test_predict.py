@@ -215,10 +215,14 @@ class _FailsOnWidth:
     def __init__(self, model, width):
         self.model, self.width = model, width
 
-    def __call__(self, images):
+    @property
+    def passes(self):
+        return self.model.passes
+
+    def predict_passes(self, images):
         if images.shape[2] == self.width:
             raise RuntimeError("boom")
-        return self.model(images)
+        return self.model.predict_passes(images)
 
 
 def test_one_bad_frame_never_ends_the_batch(tmp_path, tiny_model):
@@ -302,12 +306,12 @@ def test_tiled_matches_whole_without_seams_on_the_shipped_model():
     the tiled result is more than 10% sharper than the whole-image result's sharpest."""
     model = NormalsModel(resources.DEFAULT_MODEL_DIR)
     plate = image_io.to_rgb(image_io.read_image(resources.MONITOR_IMAGE))  # 400×600 photo
-    whole = tiling.predict_tiled(model, plate, tile=0)
-    default = tiling.predict_tiled(model, plate, tile=512, overlap=64, batch=2)
+    whole = tiling.predict_tiled(model.predict_passes, plate, tile=0)["normals"]
+    default = tiling.predict_tiled(model.predict_passes, plate, tile=512, overlap=64, batch=2)["normals"]
     angle = normals.angular_error_deg(whole, default)
     assert default.shape == whole.shape == plate.shape
     assert np.median(angle) < 1.5 and np.mean(angle) < 5.0, (np.median(angle), np.mean(angle))
-    small = tiling.predict_tiled(model, plate, tile=256, overlap=96, batch=2)  # 2×4 tiles
+    small = tiling.predict_tiled(model.predict_passes, plate, tile=256, overlap=96, batch=2)["normals"]  # 2×4 tiles
     for axis in (0, 1):
         sharpest_whole = _mean_step_between_neighbours(whole, axis).max()
         assert _mean_step_between_neighbours(small, axis).max() <= 1.1 * sharpest_whole, axis
@@ -316,11 +320,11 @@ def test_tiled_matches_whole_without_seams_on_the_shipped_model():
 def test_max_side_runs_smaller_and_returns_plate_size(tiny_model):
     """With max_side the network sees a downscaled plate; normals come back unit, at the plate's size."""
     plate = _plate(90, 150)
-    small = tiling.predict_plate(tiny_model, plate, tile=0, max_side=60)
+    small = tiling.predict_plate(tiny_model.predict_passes, plate, tile=0, max_side=60)["normals"]
     assert small.shape == (90, 150, 3)
     np.testing.assert_allclose(np.linalg.norm(small, axis=-1), 1.0, atol=1e-4)
     direct = tiny_model(tiling.resize(plate, 36, 60)[None])[0]
     back = tiling.resize(small, 36, 60)
     assert np.mean(np.sum(direct * back, -1)) > 0.98  # the upsampled result is the small prediction
-    np.testing.assert_array_equal(tiling.predict_plate(tiny_model, plate, tile=0, max_side=150),
-                                  tiling.predict_plate(tiny_model, plate, tile=0))
+    np.testing.assert_array_equal(tiling.predict_plate(tiny_model.predict_passes, plate, tile=0, max_side=150)["normals"],
+                                  tiling.predict_plate(tiny_model.predict_passes, plate, tile=0)["normals"])

@@ -1,4 +1,7 @@
-"""Load a normals model for inference: an exported SavedModel, a training run folder or a checkpoint prefix."""
+"""Load a model for inference: an exported SavedModel, a training run folder or a checkpoint prefix.
+
+A model predicts normals and, when it was trained for them, depth and albedo (its `passes`).
+"""
 
 import json
 import os
@@ -16,7 +19,8 @@ DEFAULT_STRIDE = 64
 
 
 class NormalsModel:
-    """Callable plate batch [N, H, W, 3] (float32 sRGB in [0, 1]) → unit normals [N, H, W, 3].
+    """Callable plate batch [N, H, W, 3] (float32 sRGB in [0, 1]) → unit normals [N, H, W, 3];
+    `predict_passes` returns every pass the model has ({'normals', ['depth'], ['albedo']}).
 
     Any H, W ≥ 1 works: a side shorter than the model's stride is mirror-padded here before
     inference and cropped back (the network's own padding needs each side to be at least half its
@@ -54,9 +58,11 @@ class NormalsModel:
             raise errors.Failure(f"{path}: cannot load the SavedModel ({errors.one_line(e)[:300]})") from e
         self._input = next(iter(signature.structured_input_signature[1]))
         names = list(signature.structured_outputs)  # multi-pass models also return depth, albedo
-        self._output = serving.OUTPUT_NAME if serving.OUTPUT_NAME in names else names[0]
+        if serving.OUTPUT_NAME not in names:
+            raise errors.UsageError(f"{path}: the SavedModel has no '{serving.OUTPUT_NAME}' output (it has {names})")
+        self.passes = tuple([serving.OUTPUT_NAME] + sorted(n for n in names if n != serving.OUTPUT_NAME))
         self._keep = loaded  # the signature needs its object alive
-        self._fn = lambda x: signature(**{self._input: x})[self._output]
+        self._fn = lambda x: signature(**{self._input: x})
         self.stride = _metadata_stride(os.path.join(path, layout.MODEL_METADATA))
 
     def _load_run(self, path):
@@ -66,11 +72,16 @@ class NormalsModel:
             raise errors.UsageError(str(e)) from e
         except Exception as e:  # TF and OS errors for corrupt or partial checkpoints
             raise errors.Failure(f"{path}: cannot restore the run's generator ({errors.one_line(e)[:300]})") from e
-        self._fn = tf.function(lambda x: generator(x, training=False)[serving.OUTPUT_NAME],
+        self._fn = tf.function(lambda x: generator(x, training=False),
                                input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
+        self.passes = config.generator_kwargs()["passes"]
         self.stride = 2 ** config.depth
 
     def __call__(self, images):
+        return self.predict_passes(images)[serving.OUTPUT_NAME]
+
+    def predict_passes(self, images):
+        """{pass name: float32 [N, H, W, C]} for a plate batch; see tfnormals.model.serving for the passes."""
         images = np.asarray(images, np.float32)
         if images.ndim != 4 or images.shape[-1] != 3:
             raise ValueError(f"expected a [N, H, W, 3] batch, got shape {images.shape}")
@@ -78,7 +89,7 @@ class NormalsModel:
         pad_h, pad_w = max(0, self.stride - h), max(0, self.stride - w)
         if pad_h or pad_w:
             images = np.pad(images, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="symmetric")
-        return self._fn(tf.constant(images)).numpy()[:, :h, :w]
+        return {name: value.numpy()[:, :h, :w] for name, value in self._fn(tf.constant(images)).items()}
 
 
 def _metadata_stride(path):

@@ -3,7 +3,7 @@
 Frame patterns mark the frame number with `####` (one # per digit) or printf-style `%04d`:
 `shot/plate.####.exr`. `--frames=1001-1100` (or one frame, `1001`) asks for a range; without
 it every frame on disk is taken and the holes between the first and the last are reported as
-missing. Our own outputs (`*.normals.*`, `*.combined.*`) found in a folder or glob are never
+missing. Our own outputs (`*.normals.*`, `*.combined.*`, `*.depth.*`, …) found in a folder or glob are never
 taken as plates, so predicting into the input folder does not feed the outputs back in.
 """
 
@@ -16,7 +16,7 @@ from tfnormals.core import errors, image_io
 
 FRAME_TOKEN = re.compile(r"#+|%0?(\d*)d")
 FRAME_RANGE = re.compile(r"^(\d+)(?:-(\d+))?$")
-OUTPUT_KINDS = ("normals", "combined")  # the words predict puts in its output names
+OUTPUT_KINDS = ("normals", "combined", "depth", "position", "albedo")  # the words in predict's output names
 _OUTPUT_NAME = re.compile(r"\.(?:" + "|".join(OUTPUT_KINDS) + r")(?:\.\d+)?\.[A-Za-z]+$")
 
 Plates = collections.namedtuple("Plates", ["paths", "missing"])

@@ -1,11 +1,19 @@
-"""Predict a normals pass for plates: single files, folders, globs and frame sequences.
+"""Predict passes for plates: single files, folders, globs and frame sequences.
 
 For each plate it writes, atomically, `<name>.normals.exr` (float R,G,B = camera-space X,Y,Z,
-plus A from the plate's alpha if it has one) and `<name>.normals.png` (0.5·n + 0.5 preview);
-with --combined also `<name>.combined.exr` holding the plate (R,G,B[,A]) and the normals as a
-Nuke-style layer N.X, N.Y, N.Z. Frame names keep the frame number last
-(plate.1001.exr → plate.normals.1001.exr). Large plates are predicted in overlapping tiles;
-plates smaller than the model's stride are padded (tfnormals.tools.model_io).
+plus A from the plate's alpha if it has one) and `<name>.normals.png` (0.5·n + 0.5 preview).
+A model trained for them also gives `<name>.depth.exr` (channel Z: distance along the view
+axis), `<name>.position.exr` (P.X, P.Y, P.Z: camera-space points, OpenGL axes, so P.z < 0) and
+`<name>.albedo.exr` (linear R, G, B). With --combined, `<name>.combined.exr` holds the plate
+(R,G,B[,A]) and every pass as Nuke-style layers: N.X/N.Y/N.Z, depth.Z, P.X/P.Y/P.Z,
+albedo.R/G/B. Frame names keep the frame number last (plate.1001.exr → plate.normals.1001.exr).
+Large plates are predicted in overlapping tiles (depth aligned across tiles); plates smaller
+than the model's stride are padded (tfnormals.tools.model_io).
+
+Depth from one plate is relative. It comes out with a median of 1 unless `depth_scale`
+multiplies it or `reference_distance` sets the median distance (scene units). Position needs
+the camera's horizontal field of view: `hfov`, or `focal_mm` on a `sensor_width_mm` film back
+(default a 35 mm lens on full frame, 54.4°).
 
 Robust on a real job:
 - Everything that can be checked before work starts is (settings, the output folder, two plates
@@ -20,16 +28,55 @@ Robust on a real job:
   no empty output folder.
 """
 
+import dataclasses
 import os
 
 import numpy as np
 from absl import logging
 
-from tfnormals.core import colour, conventions, errors, image_io, normals, outputs
+from tfnormals.core import camera, colour, conventions, errors, image_io, normals, outputs
 from tfnormals.core.progress import Progress
 from tfnormals.tools import tiling
 
 COLORSPACES = ("auto", "linear", "srgb")
+PASS_FILES = ("depth", "position", "albedo")  # outputs beside the normals, when the model has the pass
+PASS_LAYERS = {"depth": ("depth.Z",), "position": ("P.X", "P.Y", "P.Z"), "albedo": ("albedo.R", "albedo.G", "albedo.B")}
+PASS_CHANNELS = {"depth": ("Z",), "position": ("P.X", "P.Y", "P.Z"), "albedo": ("R", "G", "B")}
+
+
+@dataclasses.dataclass(frozen=True)
+class CameraSettings:
+    """How relative depth becomes depth and position in scene units (see the module docstring).
+
+    Args:
+      hfov: horizontal field of view in degrees (0 = from focal_mm and sensor_width_mm).
+      focal_mm, sensor_width_mm: lens and film back, when hfov is 0.
+      depth_scale: multiplies the relative depth (median 1).
+      reference_distance: when > 0, the plate's median depth in scene units (overrides depth_scale).
+    """
+
+    hfov: float = 0.0
+    focal_mm: float = camera.DEFAULT_FOCAL_MM
+    sensor_width_mm: float = camera.DEFAULT_SENSOR_WIDTH_MM
+    depth_scale: float = 1.0
+    reference_distance: float = 0.0
+
+    def field_of_view(self):
+        return self.hfov if self.hfov > 0 else camera.hfov_from_focal(self.focal_mm, self.sensor_width_mm)
+
+    def check(self):
+        """Raise errors.UsageError naming the flag for settings that cannot work."""
+        if not 0.0 <= self.hfov < 180.0:
+            raise errors.UsageError(f"--hfov: must be in (0, 180) degrees (0 = from --focal_mm), got {self.hfov:g}")
+        for name in ("focal_mm", "sensor_width_mm", "depth_scale"):
+            if not getattr(self, name) > 0:
+                raise errors.UsageError(f"--{name}: must be positive, got {getattr(self, name):g}")
+        if self.reference_distance < 0:
+            raise errors.UsageError(f"--reference_distance: must be 0 (off) or positive, got {self.reference_distance:g}")
+
+    def scale_depth(self, depth):
+        """Relative depth (median 1) in scene units."""
+        return depth * (self.reference_distance if self.reference_distance > 0 else self.depth_scale)
 SOURCE_ATTRIBUTE = "tfnormalsSource"  # normals EXR header: the plate's file name it was made from
 EXPECTED_FRAME_ERRORS = (image_io.ImageError, errors.Failure, OSError, MemoryError)
 
@@ -42,10 +89,14 @@ def output_stem(path, output_dir, suffix):
     return os.path.join(output_dir, name)
 
 
-def plate_outputs(path, output_dir, combined=False):
-    """Every file predict writes for one plate: {'normals': .exr, 'preview': .png[, 'combined': .exr]}."""
+def plate_outputs(path, output_dir, combined=False, passes=("normals",)):
+    """Every file predict writes for one plate: {'normals': .exr, 'preview': .png, ['depth', 'position',
+    'albedo': .exr,] ['combined': .exr]} — the extra passes when the model predicts them."""
     stem = output_stem(path, output_dir, "normals")
     files = {"normals": stem + ".exr", "preview": stem + ".png"}
+    for kind in PASS_FILES:
+        if (kind if kind != "position" else "depth") in passes:
+            files[kind] = output_stem(path, output_dir, kind) + ".exr"
     if combined:
         files["combined"] = output_stem(path, output_dir, "combined") + ".exr"
     return files
@@ -62,26 +113,53 @@ def alpha_of(plate):
     return plate[..., -1] if plate.shape[-1] in (2, 4) else None
 
 
-def write_outputs(files, plate, normal_map, source):
+def plate_passes(passes, settings):
+    """The arrays predict writes, by output name: normals, and depth, position, albedo when predicted."""
+    result = {"normals": passes["normals"]}
+    if "depth" in passes:
+        depth = settings.scale_depth(passes["depth"][..., 0])
+        result["depth"] = depth[..., None]
+        result["position"] = camera.position_from_depth(
+            depth, camera.focal_pixels(depth.shape[1], settings.field_of_view()))
+    if "albedo" in passes:
+        result["albedo"] = passes["albedo"]
+    return result
+
+
+def write_outputs(files, plate, passes, source):
     """Write one plate's outputs (plate_outputs(); the normals EXR last, stamped with the plate's name)."""
     alpha = alpha_of(plate)
+    stamp = {SOURCE_ATTRIBUTE: source}
+    normal_map = passes["normals"]
     preview = normals.encode(normal_map)
     image_io.write_png(files["preview"], preview if alpha is None else np.concatenate([preview, alpha[..., None]], -1))
+    for kind in PASS_FILES:
+        if kind in files:
+            image_io.write_exr(files[kind], _channels(passes[kind], PASS_CHANNELS[kind], alpha), attributes=stamp)
     if "combined" in files:
         rgb = image_io.to_rgb(plate)
-        both = {c: rgb[..., i] for i, c in enumerate("RGB")}
-        if alpha is not None:
-            both["A"] = alpha
-        both.update({c: normal_map[..., i] for i, c in enumerate(conventions.NORMALS_LAYER_CHANNELS)})
-        image_io.write_exr(files["combined"], both, attributes={SOURCE_ATTRIBUTE: source})
-    layers = {c: normal_map[..., i] for i, c in enumerate(conventions.NORMALS_EXR_CHANNELS)}
+        both = _channels(rgb, "RGB", alpha)
+        both.update(_channels(normal_map, conventions.NORMALS_LAYER_CHANNELS))
+        for kind in PASS_FILES:
+            if kind in passes:
+                both.update(_channels(passes[kind], PASS_LAYERS[kind]))
+        image_io.write_exr(files["combined"], both, attributes=stamp)
+    image_io.write_exr(files["normals"], _channels(normal_map, conventions.NORMALS_EXR_CHANNELS, alpha),
+                       attributes=stamp)
+
+
+def _channels(array, names, alpha=None):
+    """{channel name: H×W plane} of an H×W×C array, plus A when the plate has alpha."""
+    layers = {name: array[..., i] for i, name in enumerate(names)}
     if alpha is not None:
         layers["A"] = alpha
-    image_io.write_exr(files["normals"], layers, attributes={SOURCE_ATTRIBUTE: source})
+    return layers
 
 
-def check_request(paths, output_dir, combined=False, colorspace="auto", tile=512, overlap=64, max_side=0):
+def check_request(paths, output_dir, combined=False, colorspace="auto", tile=512, overlap=64, max_side=0,
+                  settings=CameraSettings()):
     """Raise errors.UsageError, naming the flag, for anything wrong with a run before it starts."""
+    settings.check()
     if colorspace not in COLORSPACES:
         raise errors.UsageError(f"--input_colorspace: must be one of {', '.join(COLORSPACES)}, not {colorspace!r}")
     for name, value in (("tile", tile), ("overlap", overlap), ("max_side", max_side)):
@@ -113,25 +191,28 @@ def _finished(path, files, overwrite):
     return True
 
 
-def predict_plate_file(model, path, files, colorspace="auto", tile=512, overlap=64, max_side=0):
+def predict_plate_file(model, path, files, colorspace="auto", tile=512, overlap=64, max_side=0,
+                       settings=CameraSettings()):
     """Read one plate, predict and write its outputs; returns the number of non-finite pixels filled."""
     plate, nonfinite = image_io.fill_nonfinite(image_io.read_image(path))
     if nonfinite:
         logging.warning("%s: %d pixel(s) with NaN/inf values replaced before inference (%s)",
                         path, nonfinite, image_io.NONFINITE_FILL_TEXT)
-    normal_map = tiling.predict_plate(model, network_input(plate, path, colorspace), tile, overlap, max_side)
-    if not np.all(np.isfinite(normal_map)):
-        raise errors.Failure(f"{path}: the model returned non-finite normals")
-    write_outputs(files, plate, normal_map, os.path.basename(path))
+    passes = tiling.predict_plate(model.predict_passes, network_input(plate, path, colorspace), tile, overlap,
+                                  max_side)
+    for name, value in passes.items():
+        if not np.all(np.isfinite(value)):
+            raise errors.Failure(f"{path}: the model returned non-finite {name}")
+    write_outputs(files, plate, plate_passes(passes, settings), os.path.basename(path))
     return nonfinite
 
 
 def predict_files(model, paths, output_dir, colorspace="auto", tile=512, overlap=64, combined=False,
-                  overwrite=False, max_side=0, missing=()):
+                  overwrite=False, max_side=0, missing=(), settings=CameraSettings()):
     """Predict every plate in `paths` (what `python -m tfnormals.predict` does after expand_inputs).
 
     Args:
-      model: a batch predictor, e.g. tfnormals.tools.model_io.NormalsModel.
+      model: a tfnormals.tools.model_io.NormalsModel (its `passes` and `predict_passes`).
       paths: plate files.
       output_dir: where the outputs go (created if needed).
       missing: sequence frames not on disk (from expand_inputs), carried into the result.
@@ -141,7 +222,7 @@ def predict_files(model, paths, output_dir, colorspace="auto", tile=512, overlap
       {'written': [normals EXR paths], 'skipped_existing': [plates], 'failed': {plate: reason},
        'missing': [frames], 'nonfinite': {plate: pixels filled}}.
     """
-    check_request(paths, output_dir, combined, colorspace, tile, overlap, max_side)
+    check_request(paths, output_dir, combined, colorspace, tile, overlap, max_side, settings)
     result = {"written": [], "skipped_existing": [], "failed": {}, "missing": list(missing), "nonfinite": {}}
     for path in missing:
         logging.error("missing frame %s", path)
@@ -150,13 +231,13 @@ def predict_files(model, paths, output_dir, colorspace="auto", tile=512, overlap
             logging.info("removed %s, left by an interrupted run", os.path.join(output_dir, name))
         progress = Progress(len(paths), "predict", interval=5.0)
         for path in paths:
-            files = plate_outputs(path, output_dir, combined)
+            files = plate_outputs(path, output_dir, combined, model.passes)
             try:
                 if _finished(path, files, overwrite):
                     result["skipped_existing"].append(path)
                     progress.update()
                     continue
-                nonfinite = predict_plate_file(model, path, files, colorspace, tile, overlap, max_side)
+                nonfinite = predict_plate_file(model, path, files, colorspace, tile, overlap, max_side, settings)
                 if nonfinite:
                     result["nonfinite"][path] = nonfinite
                 result["written"].append(files["normals"])

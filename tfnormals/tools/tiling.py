@@ -1,9 +1,15 @@
 """Tiled inference with overlap and feathered blending, so 2K/4K plates run in bounded memory.
 
 Tiles share one size (edge tiles are shifted inward rather than shrunk), overlap by a margin,
-and are blended with weights that ramp linearly across each overlap; the blended vectors are
-renormalized. With overlap at least the receptive field's significant extent the result
-matches whole-image inference to within a small tolerance and shows no seams.
+and are blended with weights that ramp linearly across each overlap. Per pass:
+- normals: blended, then renormalized;
+- depth: relative, so each tile may come at its own scale. Tiles are placed in raster order and
+  each is rescaled (an offset in log depth: the median log ratio over the pixels it shares with
+  the tiles already placed) before blending in log space, so depth does not jump at seams. The
+  plate's depth is then scaled to a median of 1 (whole-image inference too);
+- albedo (and anything else): blended as is.
+With overlap at least the receptive field's significant extent the result matches whole-image
+inference to within a small tolerance and shows no seams.
 """
 
 import numpy as np
@@ -36,30 +42,58 @@ def _ramp(size, start, length, overlap):
 
 
 def predict_tiled(predict, image, tile=512, overlap=64, batch=4):
-    """Normals of an H×W×3 image from `predict` ([N, h, w, 3] → [N, h, w, 3]) run on tiles.
+    """Every pass of an H×W×3 image from `predict` ([N, h, w, 3] → {pass: [N, h, w, C]}) run on tiles.
 
     Args:
-      predict: batch predictor (e.g. a tfnormals.model_io.NormalsModel).
+      predict: batch predictor of passes (e.g. tfnormals.tools.model_io.NormalsModel.predict_passes).
       image: float32 H×W×3 network input.
       tile: tile side; 0 or a tile covering the image means one whole-image call.
       overlap: pixels shared by neighbouring tiles, blended with linear ramps.
       batch: tiles per predictor call (memory bound).
+
+    Returns {pass: H×W×C}; normals unit length, depth with a median of 1.
     """
     h, w = image.shape[:2]
     if tile <= 0 or (h <= tile and w <= tile):
-        return predict(image[None])[0]
+        return _finish({name: value[0] for name, value in predict(image[None]).items()})
     th, tw = min(tile, h), min(tile, w)
     boxes = [(y, x) for y in tile_starts(h, th, overlap) for x in tile_starts(w, tw, overlap)]
-    total = np.zeros((h, w, 3), np.float32)
-    weight_sum = np.zeros((h, w, 1), np.float32)
+    totals, weight_sum = {}, np.zeros((h, w, 1), np.float32)
     for i in range(0, len(boxes), batch):
         chunk = boxes[i:i + batch]
         out = predict(np.stack([image[y:y + th, x:x + tw] for y, x in chunk]))
-        for (y, x), pred in zip(chunk, out):
+        for k, (y, x) in enumerate(chunk):
+            window = (slice(y, y + th), slice(x, x + tw))
             weight = np.outer(_ramp(th, y, h, overlap), _ramp(tw, x, w, overlap))[..., None]
-            total[y:y + th, x:x + tw] += pred * weight
-            weight_sum[y:y + th, x:x + tw] += weight
-    return normals.normalize(total / weight_sum)
+            for name, value in out.items():
+                pred = value[k]
+                total = totals.setdefault(name, np.zeros((h, w, pred.shape[-1]), np.float32))
+                if name == "depth":
+                    pred = _aligned_log_depth(pred, total[window], weight_sum[window])
+                total[window] += pred * weight
+            weight_sum[window] += weight
+    blended = {name: total / weight_sum for name, total in totals.items()}
+    if "depth" in blended:
+        blended["depth"] = np.exp(blended["depth"])
+    return _finish(blended)
+
+
+def _aligned_log_depth(depth, placed_total, placed_weight):
+    """A tile's log depth, offset to agree (median log ratio) with what earlier tiles placed there."""
+    log_depth = np.log(np.maximum(depth, 1e-12))
+    shared = placed_weight[..., 0] > 0
+    if not np.any(shared):
+        return log_depth
+    placed = placed_total[shared] / placed_weight[shared]
+    return log_depth + np.median(placed - log_depth[shared])
+
+
+def _finish(passes):
+    """Renormalize normals and scale depth to a median of 1."""
+    passes = dict(passes, normals=normals.normalize(passes["normals"]))
+    if "depth" in passes:
+        passes["depth"] = (passes["depth"] / max(float(np.median(passes["depth"])), 1e-12)).astype(np.float32)
+    return passes
 
 
 def resize(image, height, width):
@@ -72,11 +106,12 @@ def resize(image, height, width):
 
 
 def predict_plate(predict, image, tile=512, overlap=64, max_side=0, batch=4):
-    """Normals at the plate's size; with max_side, the network runs on a copy whose longer side is
-    max_side (closer to the scale it was trained at, and faster) and the normals are upsampled."""
+    """Every pass at the plate's size; with max_side, the network runs on a copy whose longer side is
+    max_side (closer to the scale it was trained at, and faster) and the passes are upsampled."""
     h, w = image.shape[:2]
     if not max_side or max(h, w) <= max_side:
         return predict_tiled(predict, image, tile, overlap, batch)
     scale = max_side / max(h, w)
     small = resize(image, max(1, round(h * scale)), max(1, round(w * scale)))
-    return normals.normalize(resize(predict_tiled(predict, small, tile, overlap, batch), h, w))
+    passes = {name: resize(value, h, w) for name, value in predict_tiled(predict, small, tile, overlap, batch).items()}
+    return _finish(passes)
