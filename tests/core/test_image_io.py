@@ -1,4 +1,4 @@
-"""tfnormals.image_io: EXR/PNG/TIFF round trips at every bit depth, and errors that name the file."""
+"""tfnormals.core.image_io: EXR/PNG/TIFF round trips at every bit depth, and errors that name the file."""
 
 import os
 

@@ -1,4 +1,4 @@
-"""tfnormals.normals: storage encoding, world → camera rotation, angular metrics."""
+"""tfnormals.core.normals: storage encoding, world → camera rotation, angular metrics."""
 
 import numpy as np
 import pytest

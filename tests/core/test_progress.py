@@ -1,4 +1,4 @@
-"""tfnormals.progress: readable durations and throttled progress lines with counts and failures."""
+"""tfnormals.core.progress: readable durations and throttled progress lines with counts and failures."""
 
 import io
 

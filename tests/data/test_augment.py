@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 from helpers import SYNTHETIC_SAMPLES, mean_angle_deg, sphere_normal_map
 
-from data_tools.scene import geometry, meshes
+from data_tools.scene import meshes, transforms
 from tfnormals.core import layout
 from tfnormals.data import augment, pairs
 
@@ -143,11 +143,9 @@ def mirrored_scene_meshes():
     sphere = meshes.sphere(32, 64)
     v = sphere.vertices
     sphere = meshes.displace(sphere, 0.08 * np.sin(5.0 * v[:, 0] + 2.0 * v[:, 1]) * np.cos(3.0 * v[:, 2]))
-    sphere = meshes.transform(sphere, geometry.translation_matrix([-0.45, 0.6, 0.2])
-                              @ geometry.scale_matrix(0.5))
+    sphere = meshes.transform(sphere, transforms.translation([-0.45, 0.6, 0.2]) @ transforms.scale(0.5))
     box = meshes.box((0.7, 0.5, 0.9), cells_per_unit=20)
-    box = meshes.transform(box, geometry.translation_matrix([0.5, 0.3, -0.3])
-                           @ geometry.rotation_matrix(35.0, (10.0, 0.0)))
+    box = meshes.transform(box, transforms.translation([0.5, 0.3, -0.3]) @ transforms.rotation(35.0, 10.0, 0.0))
     return [sphere, box]
 
 

@@ -1,4 +1,4 @@
-"""data_tools.pairs: loading a studio's files (world-space multi-layer EXR) and 8/16-bit pairs."""
+"""tfnormals.data.pairs: loading a studio's files (world-space multi-layer EXR) and 8/16-bit pairs."""
 
 import json
 import os

@@ -78,15 +78,6 @@ def test_unit_normalize_maps_zero_vectors_to_zero():
     np.testing.assert_allclose(out[0, 0, 1], [0.0, 0.6, 0.8], atol=1e-7)
 
 
-def test_caffe_bgr_reverses_channels_scales_and_removes_the_mean():
-    """sRGB (r, g, b) in [0, 1] → (255 b − mean_b, 255 g − mean_g, 255 r − mean_r)."""
-    layer = CaffeBGR((100.0, 110.0, 120.0))
-    rgb = tf.constant([[[[1.0, 0.5, 0.0], [0.0, 0.0, 0.0]]]])
-    out = layer(rgb).numpy()
-    np.testing.assert_allclose(out[0, 0, 0], [0.0 - 100.0, 127.5 - 110.0, 255.0 - 120.0], atol=1e-4)
-    np.testing.assert_allclose(out[0, 0, 1], [-100.0, -110.0, -120.0], atol=1e-4)
-
-
 def test_positive_exp_is_exp_of_the_clipped_log():
     out = PositiveExp(limit=2.0)(tf.constant([-5.0, -1.0, 0.0, 1.5, 9.0])).numpy()
     np.testing.assert_allclose(out, np.exp([-2.0, -1.0, 0.0, 1.5, 2.0]), rtol=1e-6)

@@ -1,4 +1,4 @@
-"""Masked losses and angular metrics (tfnormals.losses) on tiny hand-made tensors."""
+"""Masked losses and angular metrics (tfnormals.model.losses) on tiny hand-made tensors."""
 
 import math
 

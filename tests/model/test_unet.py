@@ -105,21 +105,3 @@ def test_generator_config_round_trip(generator):
     assert [type(layer) for layer in clone.layers] == [type(layer) for layer in generator.layers]
     assert clone.count_params() == generator.count_params()
     assert normals_of(clone, plates(1, 11, 13)).shape == (1, 11, 13, 3)
-
-
-def test_extra_passes_have_their_channels_and_ranges():
-    """depth is one positive channel, albedo three channels in [0, 1]; normals stay unit; all crop to the plate."""
-    g = build_generator(passes=("normals", "depth", "albedo"), **TINY)
-    out = {k: v.numpy() for k, v in g(plates(2, 21, 35), training=False).items()}
-    assert set(out) == {"normals", "depth", "albedo"}
-    assert out["normals"].shape == (2, 21, 35, 3) and out["depth"].shape == (2, 21, 35, 1)
-    assert out["albedo"].shape == (2, 21, 35, 3)
-    assert out["depth"].min() > 0.0
-    assert 0.0 <= out["albedo"].min() and out["albedo"].max() <= 1.0
-    np.testing.assert_allclose(np.linalg.norm(out["normals"], axis=-1), 1.0, atol=1e-5)
-
-
-@pytest.mark.parametrize("passes", [(), ("depth",), ("normals", "normals"), ("normals", "position")])
-def test_passes_must_start_with_normals_and_be_known(passes):
-    with pytest.raises(ValueError, match="passes"):
-        build_generator(passes=passes, **TINY)

@@ -1,4 +1,4 @@
-"""The committed model in checkpoints/default: its contract, and that it beats every baseline on
+"""The shipped model (tfnormals/assets/model): its contract, and that it beats every baseline on
 a fresh held-out render set (a seed the training data never used)."""
 
 import json
