@@ -12,6 +12,9 @@ import numpy as np
 
 from tfnormals.core import colour, image_io, layout, normals
 
+# The repository root: commands run from here, and it is what a child process must be able to import.
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 # The session render (conftest.rendered_dir) and everything compared with it.
 RESOLUTION = 32
 SPP = 4
@@ -20,6 +23,16 @@ NUM_SAMPLES = 5
 SPLIT_FRACTIONS = (0.5, 0.25, 0.25)
 # The session's synthetic sample folders (conftest.synthetic_dir).
 SYNTHETIC_SAMPLES = 6
+
+
+def subprocess_env(**extra):
+    """This process's environment for a child process: the repository importable (first on PYTHONPATH),
+    TensorFlow's C++ chatter reduced, plus `extra` variables."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (REPO, env.get("PYTHONPATH", "")) if p)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.update(extra)
+    return env
 
 
 def view_directions(camera, resolution, offset=(0.5, 0.5)):

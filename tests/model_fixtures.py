@@ -18,11 +18,9 @@ import subprocess
 import sys
 
 import pytest
-from helpers import plates  # noqa: F401 - re-exported for the model tests
+from helpers import REPO, subprocess_env
 
 from tfnormals.core import layout
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # The smoke command as the issue states it, shortened: 64 renders (one data set for every model
 # test: 55 train, 5 val, 4 test images), 40 steps in two checkpoint intervals, a monitor frame
@@ -50,14 +48,6 @@ TINY_CONFIG = dict(
     batch_size=8, load_size=32, crop_size=32, base_filters=8, depth=3, max_filters=32, d_base_filters=8,
     d_depth=2, g_lr=1e-3, val_steps=0, monitor_every=0, triptych_count=0, exposure_stops=0.0,
     white_balance=0.0, blur_prob=0.0, max_noise=0.0, jpeg_prob=0.0)
-
-def subprocess_env():
-    """The test process's environment, with the repository importable and TensorFlow's chatter reduced."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (REPO, env.get("PYTHONPATH", "")) if p)
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    return env
-
 
 def run_python(args, timeout=600):
     """Run `python ARGS` from the repository root; returns stdout + stderr, failing with both on error."""

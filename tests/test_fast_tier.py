@@ -12,8 +12,7 @@ import sys
 import time
 
 import pytest
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from helpers import REPO
 
 BLOCKED_RUN = """
 import json, sys

@@ -17,8 +17,8 @@ import subprocess
 import sys
 
 import pytest
+from helpers import REPO, subprocess_env
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGES = ("tfnormals", "data_tools")
 LAYERS = ("core", "data", "model", "training", "tools")
 COMMAND_LAYER = len(LAYERS)
@@ -208,9 +208,8 @@ print(json.dumps({"imported": names, "heavy": heavy}))
 
 
 def import_in_fresh_interpreter(*packages):
-    env = dict(os.environ, PYTHONPATH=REPO)
-    proc = subprocess.run([sys.executable, "-c", IMPORT_ALL, *packages], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run([sys.executable, "-c", IMPORT_ALL, *packages], cwd=REPO, env=subprocess_env(),
+                          capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     import json
     return json.loads(proc.stdout.strip().splitlines()[-1])

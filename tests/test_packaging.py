@@ -16,10 +16,10 @@ import sys
 import zipfile
 
 import pytest
+from helpers import REPO
 
 from tfnormals.core import layout
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Not part of a source distribution: VCS data, build output, caches, local runs.
 SKIP = shutil.ignore_patterns(".git", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", "outputs",
                               "checkpoints", "tests")

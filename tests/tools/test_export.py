@@ -9,7 +9,8 @@ import sys
 
 import numpy as np
 import pytest
-from model_fixtures import SMOKE_EVERY, SMOKE_STEPS, plates, subprocess_env
+from helpers import plates, subprocess_env
+from model_fixtures import SMOKE_EVERY, SMOKE_STEPS
 
 from tfnormals.core import layout
 from tfnormals.model import serving

@@ -6,13 +6,13 @@ import os
 
 import pytest
 from absl import flags
+from helpers import REPO
 
 from tfnormals.core import layout, resources
 from tfnormals.data.augment import AugmentConfig
 from tfnormals.training import config as config_module
 from tfnormals.training.config import TrainConfig
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SMOKE_FLAGS = os.path.join(REPO, "configs", "smoke.flags")
 
 

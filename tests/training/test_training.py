@@ -13,18 +13,16 @@ import time
 
 import numpy as np
 import pytest
+from helpers import REPO, plates, subprocess_env
 from model_fixtures import (
     HELD_OUT_SPLITS,
     LEARN_MARGIN_DEG,
-    REPO,
     SMOKE_EVERY,
     SMOKE_MONITOR_EVERY,
     SMOKE_SAMPLES,
     SMOKE_STEPS,
     TINY_CONFIG,
-    plates,
     read_history,
-    subprocess_env,
 )
 from PIL import Image
 
