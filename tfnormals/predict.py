@@ -22,7 +22,7 @@ import os
 
 from absl import flags
 
-from tfnormals.core import cli, errors, resources
+from tfnormals.core import camera, cli, errors, resources
 from tfnormals.tools import predict
 from tfnormals.tools.plates import expand_inputs
 
@@ -43,7 +43,7 @@ def define_flags():
                          "upsample the normals (0 = native resolution).")
     flags.DEFINE_boolean("combined", False, "Also write the plate and every pass as layers of one EXR "
                          "(N.X/N.Y/N.Z, depth.Z, P.X/P.Y/P.Z, albedo.R/G/B).")
-    defaults = predict.CameraSettings()
+    defaults = camera.CameraSettings()
     flags.DEFINE_float("hfov", defaults.hfov, "Horizontal field of view in degrees for the position pass "
                        "(0 = from --focal_mm and --sensor_width_mm).")
     flags.DEFINE_float("focal_mm", defaults.focal_mm, "Lens focal length in mm (when --hfov is 0).")
@@ -61,7 +61,7 @@ def main(argv):
         what = "folder" if os.path.isdir(FLAGS.input) else "pattern"
         raise errors.UsageError(f"--input: no plates in {what} {FLAGS.input!r} (our own *.normals.* and *.combined.* "
                                 "outputs are not plates)")
-    settings = predict.CameraSettings(FLAGS.hfov, FLAGS.focal_mm, FLAGS.sensor_width_mm, FLAGS.depth_scale,
+    settings = camera.CameraSettings(FLAGS.hfov, FLAGS.focal_mm, FLAGS.sensor_width_mm, FLAGS.depth_scale,
                                       FLAGS.reference_distance)
     predict.check_request(plates.paths, FLAGS.output, FLAGS.combined, FLAGS.input_colorspace, FLAGS.tile,
                           FLAGS.overlap, FLAGS.max_side, settings)

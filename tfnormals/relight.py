@@ -1,19 +1,21 @@
-"""Relight a plate from its normals pass (the maths: tfnormals.tools.relight).
+"""Relight a plate from its passes (the maths: tfnormals.tools.relight).
 
 Usage:
   python -m tfnormals.relight --plate=F --normals=F --output=F --light_dir=x,y,z
   python -m tfnormals.relight --plate=p.exr --normals=p.normals.exr --output=relit.exr \
       --light_dir=-1,0.3,0.5 --light_color=1,0.8,0.6 --light_intensity=1.5 --wrap=0.3 \
       --light_dir=1,0,0.2 --light_color=0.3,0.4,1 --light_intensity=0.8 --ambient=0.6
+  # a rig with point and spot lights, replacing the plate's light with albedo × new shading:
+  python -m tfnormals.relight --plate=p.exr --normals=p.normals.exr --position=p.position.exr \
+      --albedo=p.albedo.exr --lights=rig.json --mode=replace --output=relit.exr
 
-stdout is one JSON line: {"output", "lights", "width", "height", "nonfinite": {file: pixels}}.
+stdout is one JSON line: {"output", "lights", "mode", "width", "height", "nonfinite": {file: pixels}}.
 Exit code 2 for a usage mistake, 1 when an input cannot be read or the sizes differ.
 """
 
 from absl import flags
 
-from tfnormals.core import cli, errors
-
+from tfnormals.core import camera, cli, errors
 from tfnormals.tools import relight
 
 FLAGS = flags.FLAGS
@@ -22,23 +24,51 @@ FLAGS = flags.FLAGS
 def define_flags():
     """Command-line flags (only when run as a program)."""
     flags.DEFINE_string("plate", None, "Plate image (EXR linear, else sRGB).")
-    flags.DEFINE_string("normals", None, "Normals pass (EXR floats or 8/16-bit 0.5n+0.5).")
+    flags.DEFINE_string("normals", None, "Normals pass (EXR floats — N.X/N.Y/N.Z of a combined EXR or R,G,B — "
+                        "or 8/16-bit 0.5n+0.5).")
+    flags.DEFINE_string("position", "", "Position pass (EXR: P.X/P.Y/P.Z, or R,G,B), for point and spot lights.")
+    flags.DEFINE_string("depth", "", "Depth pass (EXR: depth.Z or Z) instead of --position, with the field of view.")
+    flags.DEFINE_string("albedo", "", "Albedo pass (EXR: albedo.R/G/B or R,G,B; or sRGB 8/16-bit), for --mode=replace.")
     flags.DEFINE_string("mask", "", "Optional mask image (first channel, or alpha if RGBA).")
     flags.DEFINE_string("output", None, "Relit image: .exr (linear) or .png/.tif (sRGB).")
-    flags.DEFINE_multi_string("light_dir", [], "Direction toward a light, x,y,z camera space (repeatable).")
-    flags.DEFINE_multi_string("light_color", [], "Linear RGB r,g,b per light (or once for all).")
-    flags.DEFINE_multi_string("light_intensity", [], "Intensity per light (or once for all).")
-    flags.DEFINE_multi_string("wrap", [], "Wrap softness per light in [0, 1) (or once for all).")
-    flags.DEFINE_float("ambient", 1.0, "Share of the plate's own lighting kept (1 = add the lights).")
+    flags.DEFINE_string("lights", "", "JSON light rig (directional, point, spot lights; mode; ambient). "
+                        "See tfnormals.tools.relight.load_rig.")
+    flags.DEFINE_multi_string("light_dir", [], "Direction toward a directional light, x,y,z camera space (repeatable).")
+    flags.DEFINE_multi_string("light_color", [], "Linear RGB r,g,b per --light_dir (or once for all).")
+    flags.DEFINE_multi_string("light_intensity", [], "Intensity per --light_dir (or once for all).")
+    flags.DEFINE_multi_string("wrap", [], "Wrap softness per --light_dir in [0, 1) (or once for all).")
+    flags.DEFINE_float("ambient", 1.0, "add mode: share of the plate's own lighting kept (1 = add the lights); "
+                       "replace mode: flat ambient light. Overrides the rig's.")
+    flags.DEFINE_enum("mode", "add", list(relight.MODES), "add: plate × shading; replace: albedo × shading "
+                      "(needs --albedo). Overrides the rig's.")
+    defaults = camera.CameraSettings()
+    flags.DEFINE_float("hfov", defaults.hfov, "With --depth: horizontal field of view in degrees "
+                       "(0 = from --focal_mm and --sensor_width_mm).")
+    flags.DEFINE_float("focal_mm", defaults.focal_mm, "With --depth: lens focal length in mm (when --hfov is 0).")
+    flags.DEFINE_float("sensor_width_mm", defaults.sensor_width_mm, "With --depth: film back width in mm.")
+    flags.DEFINE_float("depth_scale", defaults.depth_scale, "With --depth: multiplies the depth pass.")
+    flags.DEFINE_float("reference_distance", defaults.reference_distance,
+                       "With --depth, when > 0: the median depth in scene units (overrides --depth_scale).")
 
 
 def main(argv):
     del argv
-    if not (FLAGS.plate and FLAGS.normals and FLAGS.output and FLAGS.light_dir):
-        missing = [f"--{name}" for name in ("plate", "normals", "output", "light_dir") if not FLAGS[name].value]
+    missing = [f"--{name}" for name in ("plate", "normals", "output") if not FLAGS[name].value]
+    if not (FLAGS.light_dir or FLAGS.lights):
+        missing.append("--light_dir or --lights")
+    if missing:
         raise errors.UsageError(f"{', '.join(missing)} required (--help lists the flags)")
-    lights = relight.parse_lights(FLAGS.light_dir, FLAGS.light_color, FLAGS.light_intensity, FLAGS.wrap)
-    cli.emit(relight.relight_file(FLAGS.plate, FLAGS.normals, FLAGS.output, lights, FLAGS.ambient, FLAGS.mask))
+    lights, ambient, mode = [], FLAGS.ambient, FLAGS.mode
+    if FLAGS.lights:
+        lights, rig_ambient, rig_mode = relight.load_rig(FLAGS.lights)
+        ambient = FLAGS.ambient if FLAGS["ambient"].present else rig_ambient
+        mode = FLAGS.mode if FLAGS["mode"].present else rig_mode
+    if FLAGS.light_dir:
+        lights += relight.parse_lights(FLAGS.light_dir, FLAGS.light_color, FLAGS.light_intensity, FLAGS.wrap)
+    settings = camera.CameraSettings(FLAGS.hfov, FLAGS.focal_mm, FLAGS.sensor_width_mm, FLAGS.depth_scale,
+                                     FLAGS.reference_distance)
+    cli.emit(relight.relight_file(FLAGS.plate, FLAGS.normals, FLAGS.output, lights, ambient, FLAGS.mask,
+                                  FLAGS.position, FLAGS.depth, FLAGS.albedo, mode, settings))
 
 
 if __name__ == "__main__":

@@ -314,7 +314,7 @@ CASES = [
     Case("relight-normals-missing", RELIGHT, ["--plate=in/p.exr", "--normals=in/none.exr", "--output=o.png",
                                               "--light_dir=0,0,1"], 2, "--normals: in/none.exr: no such file",
          setup=_relight_inputs),
-    Case("relight-required-flags", RELIGHT, [], 2, "--plate, --normals, --output, --light_dir required"),
+    Case("relight-required-flags", RELIGHT, [], 2, "--plate, --normals, --output, --light_dir or --lights required"),
     Case("relight-output-extension", RELIGHT, ["--plate=in/p.exr", "--normals=in/n.exr", "--output=o.jpg",
                                                "--light_dir=0,0,1"], 2, "--output: o.jpg must end in",
          setup=_relight_inputs),

@@ -34,7 +34,7 @@ def _plate(h, w):
 def test_every_pass_is_written_as_a_file_and_as_a_layer(tmp_path, multipass_model):
     plate_path = str(tmp_path / "shot.0101.png")
     image_io.write_png(plate_path, _plate(30, 50))
-    settings = predict.CameraSettings(hfov=60.0, reference_distance=4.0)
+    settings = camera.CameraSettings(hfov=60.0, reference_distance=4.0)
     result = predict.predict_files(multipass_model, [plate_path], str(tmp_path / "out"), combined=True,
                                    settings=settings)
     assert not result["failed"]
@@ -64,7 +64,7 @@ def test_every_pass_is_written_as_a_file_and_as_a_layer(tmp_path, multipass_mode
 def test_bad_camera_settings_name_their_flag(tmp_path, kwargs, flag):
     from tfnormals.core import errors
     with pytest.raises(errors.UsageError, match=flag):
-        predict.check_request([], str(tmp_path / "o"), settings=predict.CameraSettings(**kwargs))
+        predict.check_request([], str(tmp_path / "o"), settings=camera.CameraSettings(**kwargs))
 
 
 def test_tiles_at_different_depth_scales_are_aligned_without_seams():

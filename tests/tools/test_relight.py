@@ -129,7 +129,7 @@ def test_exr_is_linear_png_and_tiff_are_srgb(files):
     out = {ext: str(files["tmp"] / f"relit.{ext}") for ext in ("exr", "png", "tif")}
     for ext, path in out.items():
         summary = relight.relight_file(files["plate.png"], files["n.exr"], path, LIGHTS)
-        assert summary == {"output": path, "lights": 1, "width": 24, "height": 24, "nonfinite": {}}
+        assert summary == {"output": path, "lights": 1, "mode": "add", "width": 24, "height": 24, "nonfinite": {}}
     np.testing.assert_allclose(image_io.read_image(out["exr"]), expected, rtol=1e-5, atol=1e-6)
     encoded = colour.linear_to_srgb(expected)
     np.testing.assert_allclose(image_io.read_image(out["png"]), encoded, atol=0.6 / 255)
@@ -192,5 +192,5 @@ def test_cli_prints_a_json_summary(files):
                            "--light_dir=1,0,0.2", "--light_intensity=2", "--wrap=0.1"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout) == {"output": out, "lights": 2, "width": 24, "height": 24, "nonfinite": {}}
+    assert json.loads(proc.stdout) == {"output": out, "lights": 2, "mode": "add", "width": 24, "height": 24, "nonfinite": {}}
     assert image_io.read_image(out).shape == (24, 24, 3)

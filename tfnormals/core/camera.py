@@ -5,11 +5,12 @@ P.z < 0 and depth (distance along the view axis) is −P.z. Pixel (row, col) cen
 (col + 0.5, row + 0.5); row 0 is the top of the image.
 """
 
+import dataclasses
 import math
 
 import numpy as np
 
-from tfnormals.core import normals
+from tfnormals.core import errors, normals
 
 DEFAULT_SENSOR_WIDTH_MM = 36.0  # full-frame 35 mm film back, the convention focal lengths are quoted in
 DEFAULT_FOCAL_MM = 35.0
@@ -113,3 +114,38 @@ def albedo_si_mse(pred, target, valid):
     p, t = pred[valid].astype(np.float64), target[valid].astype(np.float64)
     scale = np.sum(p * t, axis=0) / np.maximum(np.sum(p * p, axis=0), 1e-12)
     return float(np.mean((p * scale - t) ** 2))
+
+
+@dataclasses.dataclass(frozen=True)
+class CameraSettings:
+    """How relative depth (median 1) becomes depth and position in scene units, and the field of view.
+
+    Args:
+      hfov: horizontal field of view in degrees (0 = from focal_mm and sensor_width_mm).
+      focal_mm, sensor_width_mm: lens and film back, when hfov is 0.
+      depth_scale: multiplies the relative depth (median 1).
+      reference_distance: when > 0, the plate's median depth in scene units (overrides depth_scale).
+    """
+
+    hfov: float = 0.0
+    focal_mm: float = DEFAULT_FOCAL_MM
+    sensor_width_mm: float = DEFAULT_SENSOR_WIDTH_MM
+    depth_scale: float = 1.0
+    reference_distance: float = 0.0
+
+    def field_of_view(self):
+        return self.hfov if self.hfov > 0 else hfov_from_focal(self.focal_mm, self.sensor_width_mm)
+
+    def check(self):
+        """Raise errors.UsageError naming the flag for settings that cannot work."""
+        if not 0.0 <= self.hfov < 180.0:
+            raise errors.UsageError(f"--hfov: must be in (0, 180) degrees (0 = from --focal_mm), got {self.hfov:g}")
+        for name in ("focal_mm", "sensor_width_mm", "depth_scale"):
+            if not getattr(self, name) > 0:
+                raise errors.UsageError(f"--{name}: must be positive, got {getattr(self, name):g}")
+        if self.reference_distance < 0:
+            raise errors.UsageError(f"--reference_distance: must be 0 (off) or positive, got {self.reference_distance:g}")
+
+    def scale_depth(self, depth):
+        """Relative depth (median 1) in scene units."""
+        return depth * (self.reference_distance if self.reference_distance > 0 else self.depth_scale)

@@ -28,7 +28,6 @@ Robust on a real job:
   no empty output folder.
 """
 
-import dataclasses
 import os
 
 import numpy as np
@@ -42,41 +41,6 @@ COLORSPACES = ("auto", "linear", "srgb")
 PASS_FILES = ("depth", "position", "albedo")  # outputs beside the normals, when the model has the pass
 PASS_LAYERS = {"depth": ("depth.Z",), "position": ("P.X", "P.Y", "P.Z"), "albedo": ("albedo.R", "albedo.G", "albedo.B")}
 PASS_CHANNELS = {"depth": ("Z",), "position": ("P.X", "P.Y", "P.Z"), "albedo": ("R", "G", "B")}
-
-
-@dataclasses.dataclass(frozen=True)
-class CameraSettings:
-    """How relative depth becomes depth and position in scene units (see the module docstring).
-
-    Args:
-      hfov: horizontal field of view in degrees (0 = from focal_mm and sensor_width_mm).
-      focal_mm, sensor_width_mm: lens and film back, when hfov is 0.
-      depth_scale: multiplies the relative depth (median 1).
-      reference_distance: when > 0, the plate's median depth in scene units (overrides depth_scale).
-    """
-
-    hfov: float = 0.0
-    focal_mm: float = camera.DEFAULT_FOCAL_MM
-    sensor_width_mm: float = camera.DEFAULT_SENSOR_WIDTH_MM
-    depth_scale: float = 1.0
-    reference_distance: float = 0.0
-
-    def field_of_view(self):
-        return self.hfov if self.hfov > 0 else camera.hfov_from_focal(self.focal_mm, self.sensor_width_mm)
-
-    def check(self):
-        """Raise errors.UsageError naming the flag for settings that cannot work."""
-        if not 0.0 <= self.hfov < 180.0:
-            raise errors.UsageError(f"--hfov: must be in (0, 180) degrees (0 = from --focal_mm), got {self.hfov:g}")
-        for name in ("focal_mm", "sensor_width_mm", "depth_scale"):
-            if not getattr(self, name) > 0:
-                raise errors.UsageError(f"--{name}: must be positive, got {getattr(self, name):g}")
-        if self.reference_distance < 0:
-            raise errors.UsageError(f"--reference_distance: must be 0 (off) or positive, got {self.reference_distance:g}")
-
-    def scale_depth(self, depth):
-        """Relative depth (median 1) in scene units."""
-        return depth * (self.reference_distance if self.reference_distance > 0 else self.depth_scale)
 SOURCE_ATTRIBUTE = "tfnormalsSource"  # normals EXR header: the plate's file name it was made from
 EXPECTED_FRAME_ERRORS = (image_io.ImageError, errors.Failure, OSError, MemoryError)
 
@@ -157,7 +121,7 @@ def _channels(array, names, alpha=None):
 
 
 def check_request(paths, output_dir, combined=False, colorspace="auto", tile=512, overlap=64, max_side=0,
-                  settings=CameraSettings()):
+                  settings=camera.CameraSettings()):
     """Raise errors.UsageError, naming the flag, for anything wrong with a run before it starts."""
     settings.check()
     if colorspace not in COLORSPACES:
@@ -192,7 +156,7 @@ def _finished(path, files, overwrite):
 
 
 def predict_plate_file(model, path, files, colorspace="auto", tile=512, overlap=64, max_side=0,
-                       settings=CameraSettings()):
+                       settings=camera.CameraSettings()):
     """Read one plate, predict and write its outputs; returns the number of non-finite pixels filled."""
     plate, nonfinite = image_io.fill_nonfinite(image_io.read_image(path))
     if nonfinite:
@@ -208,7 +172,7 @@ def predict_plate_file(model, path, files, colorspace="auto", tile=512, overlap=
 
 
 def predict_files(model, paths, output_dir, colorspace="auto", tile=512, overlap=64, combined=False,
-                  overwrite=False, max_side=0, missing=(), settings=CameraSettings()):
+                  overwrite=False, max_side=0, missing=(), settings=camera.CameraSettings()):
     """Predict every plate in `paths` (what `python -m tfnormals.predict` does after expand_inputs).
 
     Args:
