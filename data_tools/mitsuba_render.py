@@ -11,7 +11,9 @@ import warnings
 
 import numpy as np
 
+from data_tools import denoise as denoiser
 from data_tools.scene import geometry, meshes, sampling
+from tfnormals.core import layout
 
 FAST_VARIANT = "llvm_ad_rgb"
 FALLBACK_VARIANT = "scalar_rgb"
@@ -39,8 +41,11 @@ def find_llvm():
     return max(found, key=_llvm_major) if found else None
 
 
-def init(variant=FAST_VARIANT):
-    """Import Mitsuba and select `variant`, falling back to the scalar variant with a warning."""
+def init(variant=FAST_VARIANT, threads=0):
+    """Import Mitsuba and select `variant`, falling back to the scalar variant with a warning.
+
+    threads > 0 sets Dr.Jit's worker thread count (0 leaves its default, one per core).
+    """
     global _mi, _dr
     if "drjit" not in sys.modules and "tensorflow" in sys.modules:
         raise RuntimeError("Mitsuba/Dr.Jit must be imported before TensorFlow in one process (loading it "
@@ -58,6 +63,8 @@ def init(variant=FAST_VARIANT):
         warnings.warn(f"Mitsuba variant {variant} unavailable ({e}); falling back to {FALLBACK_VARIANT}, "
                       f"which is several times slower. Install LLVM >= {MIN_LLVM_MAJOR} (Debian: libllvm19).")
         mi.set_variant(FALLBACK_VARIANT)
+    if threads > 0:
+        dr.set_thread_count(threads)
     _mi, _dr = mi, dr
     return mi.variant()
 
@@ -75,7 +82,7 @@ def camera_axes(camera):
 HIDDEN_TRIANGLE = meshes.Mesh(np.array([[0, -1000, 0], [1, -1000, 0], [0, -1000, 1]], np.float32),
                               np.tile(np.array([[0, 1, 0]], np.float32), (3, 1)),
                               np.zeros((3, 2), np.float32), np.array([[0, 2, 1]], np.int32))
-GROUND_SLOTS = 4  # inner floor, outer skirt, two room walls
+SET_SLOTS = sampling.SET_SLOTS
 OBJECT_SLOTS = sampling.MAX_OBJECTS
 AREA_SLOTS = sampling.MAX_AREA_LIGHTS
 AOVS = "nn:sh_normal,pp:position,alb:albedo"
@@ -109,6 +116,14 @@ def _envmap():
     return {"type": "envmap", "bitmap": _mi.Bitmap(np.full((rows, cols, 3), 0.5, np.float32))}
 
 
+def slot_ids(surface_slots, emitter_slots):
+    """ID-pass value of every shape slot (tfnormals.core.layout's numbering)."""
+    ids = {name: layout.ID_FIRST_SET + i for i, name in enumerate(surface_slots[:SET_SLOTS])}
+    ids.update({name: layout.ID_FIRST_OBJECT + i for i, name in enumerate(surface_slots[SET_SLOTS:])})
+    ids.update({name: layout.ID_LIGHTS for name in emitter_slots})
+    return ids
+
+
 class TemplateRenderer:
     """Renders specs through one Mitsuba scene with fixed slots, updating parameters per sample.
 
@@ -116,16 +131,22 @@ class TemplateRenderer:
     and film sizes) fixed and changing only opaque parameters reuses the compiled kernels, so
     each sample costs a render instead of a multi-second LLVM compile. Unused slots hold a
     hidden triangle; unused emitters get zero radiance and zero sampling weight.
+
+    Args:
+      resolution: square image side in pixels.
+      spp: path-tracing samples per pixel of the beauty.
+      denoise: run Open Image Denoise on the beauty (data_tools.denoise); the other passes never are.
     """
 
-    def __init__(self, resolution, spp):
+    def __init__(self, resolution, spp, denoise=True):
         if _mi is None:
             init()
-        self.resolution, self.spp = resolution, spp
-        self.surface_slots = [f"ground_{i}" for i in range(GROUND_SLOTS)] + [f"object_{i}" for i in range(OBJECT_SLOTS)]
+        self.resolution, self.spp, self.denoise = resolution, spp, denoise
+        self.surface_slots = [f"set_{i}" for i in range(SET_SLOTS)] + [f"object_{i}" for i in range(OBJECT_SLOTS)]
         self.emitter_slots = [f"area_{i}" for i in range(AREA_SLOTS)] + ["sun"]
         # Scalar variants compile nothing but cannot resize buffers: they rebuild per sample.
         self.rebuild_per_sample = _mi.variant().startswith("scalar")
+        self.id_integrator = _mi.load_dict({"type": "aov", "aovs": "id:shape_index"})
         self._build({})
         self.background = _mi.load_dict({"type": "scene", "sensor": _sensor(resolution, ENV_SPP),
                                          "environment": _envmap(), "integrator": {"type": "path", "max_depth": 1}})
@@ -147,6 +168,7 @@ class TemplateRenderer:
             scene[name] = _empty_mesh(name, props, sizes.get(name, (3, 1)))
         self.scene = mi.load_dict(scene)
         self.params = mi.traverse(self.scene)
+        self.id_lut = self._id_lut()
         if not sizes:
             # Give every slot real geometry once: otherwise the first render samples the lights differently
             # from every later one, so a sample's pixels would depend on whether it was rendered first.
@@ -154,17 +176,33 @@ class TemplateRenderer:
                 self._set_mesh(name, HIDDEN_TRIANGLE)
             self.params.update()
 
-    def _set_mesh(self, name, mesh, uv_scale=1.0):
+    def _id_lut(self):
+        """Lookup table from Mitsuba's shape_index AOV value to the ID-pass value of that slot.
+
+        JIT variants report a shape's registry index, scalar ones its 1-based position in the scene.
+        """
+        ids = slot_ids(self.surface_slots, self.emitter_slots)
+        shapes = self.scene.shapes()
+        if _mi.variant().startswith("scalar"):
+            keys = range(1, len(shapes) + 1)
+        else:
+            keys = [int(_dr.reinterpret_array(_mi.UInt32, _mi.ShapePtr(s))[0]) for s in shapes]
+        lut = np.zeros(max(keys) + 1, np.uint8)
+        for key, shape in zip(keys, shapes):
+            lut[key] = ids[shape.id()]
+        return lut
+
+    def _set_mesh(self, name, mesh):
         buffers = {"vertex_positions": mesh.vertices, "vertex_normals": mesh.normals,
-                   "vertex_texcoords": mesh.uvs * uv_scale, "faces": mesh.faces.astype(np.uint32)}
+                   "vertex_texcoords": mesh.uvs, "faces": mesh.faces.astype(np.uint32)}
         for key, array in buffers.items():
             key = f"{name}.{key}"
             self.params[key] = type(self.params[key])(array.ravel())  # the variant's own buffer type
 
-    def _set_material(self, name, material, textures):
-        for key, array in textures.items():
+    def _set_material(self, name, surface):
+        for key, array in surface.textures.items():
             self.params[f"{name}.bsdf.{key}.data"] = _mi.TensorXf(array)
-        self.params[f"{name}.bsdf.specular"] = _opaque(material["specular"])
+        self.params[f"{name}.bsdf.specular"] = _opaque(surface.specular)
 
     def _set_emitter(self, name, mesh, radiance):
         on = mesh is not None
@@ -186,81 +224,95 @@ class TemplateRenderer:
         params["environment.to_world"] = _mi.ScalarTransform4f().rotate([0, 1, 0], env["rotation_deg"])
 
     def _load(self, spec):
+        """Build the spec's geometry and textures in numpy and upload them; returns the ID table."""
         if spec["camera"]["resolution"] != self.resolution:
             raise ValueError(f"spec resolution {spec['camera']['resolution']} != renderer's {self.resolution}")
-        surfaces = [(part, spec["ground"]["material"]) for part in
-                    geometry.ground_meshes(spec["ground"], spec["camera"], self.resolution)]
-        surfaces += [(geometry.object_mesh(obj, self.resolution), obj["material"]) for obj in spec["objects"]]
-        if len(surfaces) > len(self.surface_slots):
-            raise ValueError(f"spec has {len(surfaces)} surfaces; the renderer has {len(self.surface_slots)} slots")
-        areas = [light for light in spec["lights"] if light["kind"] == "area"]
-        emitters = {f"area_{i}": (geometry.area_light_quad(areas[i]), areas[i]["radiance"])
-                    for i in range(min(len(areas), AREA_SLOTS))}
-        emitters["sun"] = geometry.sun_emitter(spec["environment"])
+        set_surfaces = geometry.set_surfaces(spec, self.resolution)
+        objects = [geometry.object_surface(obj, k, self.resolution) for k, obj in enumerate(spec["objects"])]
+        if len(set_surfaces) > SET_SLOTS or len(objects) > OBJECT_SLOTS:
+            raise ValueError(f"spec has {len(set_surfaces)} set pieces and {len(objects)} objects; the renderer "
+                             f"has {SET_SLOTS} and {OBJECT_SLOTS} slots")
+        slots = dict(zip(self.surface_slots[:SET_SLOTS], set_surfaces))
+        slots.update(zip(self.surface_slots[SET_SLOTS:], objects))
+        emitters = geometry.emitters(spec, AREA_SLOTS)
         if self.rebuild_per_sample:
-            sizes = {name: (len(mesh.vertices), len(mesh.faces)) for name, (mesh, _) in zip(self.surface_slots, surfaces)}
+            sizes = {name: (len(s.mesh.vertices), len(s.mesh.faces)) for name, s in slots.items()}
             sizes.update({name: (len(mesh.vertices), len(mesh.faces)) for name, (mesh, _) in emitters.items() if mesh})
             self._build(sizes)
-        textures = {}  # ground parts share one material: build its textures once
-        for i, name in enumerate(self.surface_slots):
-            if i < len(surfaces):
-                mesh, material = surfaces[i]
-                if id(material) not in textures:
-                    textures[id(material)] = geometry.material_textures(material)
-                self._set_mesh(name, mesh, material["uv_scale"])
-                self._set_material(name, material, textures[id(material)])
+        for name in self.surface_slots:
+            if name in slots:
+                self._set_mesh(name, slots[name].mesh)
+                self._set_material(name, slots[name])
             else:
                 self._set_mesh(name, HIDDEN_TRIANGLE)
         for name in self.emitter_slots:
-            self._set_emitter(name, *emitters.get(name, (None, None)))
-        points = [light for light in spec["lights"] if light["kind"] == "point"]
-        self.params["point.position"] = points[0]["position"] if points else [0.0, -1000.0, 0.0]
-        self.params["point.intensity.value"] = points[0]["intensity"] if points else [0.0, 0.0, 0.0]
-        sky = geometry.sky_map(spec["environment"])
+            self._set_emitter(name, *emitters[name])
+        point = geometry.point_light(spec)
+        self.params["point.position"] = point[0] if point else [0.0, -1000.0, 0.0]
+        self.params["point.intensity.value"] = point[1] if point else [0.0, 0.0, 0.0]
+        sky = geometry.environment_map(spec)
         for params in (self.params, self.background_params):
             self._set_camera(params, spec["camera"])
             self._set_environment(params, spec["environment"], sky)
             params.update()
+        return geometry.id_table(set_surfaces + objects)
 
-    def render_layers(self, spec):
-        """Raw film layers ('integrator' RGBA, 'nn', 'pp', 'alb') and the background RGB."""
-        self._load(spec)
-        seed = int(spec["index"]) % (2**31)
-        layers = {}
-        for scene, key in ((self.scene, None), (self.background, "background")):
-            sensor = scene.sensors()[0]
-            scene.integrator().render(scene, sensor, seed=seed)
-            split = {name: np.array(b, dtype=np.float32) for name, b in sensor.film().bitmap().split()}
-            if key:
-                layers[key] = split["<root>"][..., :3]
-            else:
-                layers.update(split)
+    def _render(self, scene, seed, integrator=None, spp=0):
+        sensor = scene.sensors()[0]
+        (integrator or scene.integrator()).render(scene, sensor, seed=seed, spp=spp)
+        return {name: np.array(b, dtype=np.float32) for name, b in sensor.film().bitmap().split()}
+
+    def render_layers(self, spec, seed=None):
+        """Raw film layers ('integrator' RGBA, 'nn', 'pp', 'alb', 'id'), the background RGB and the ID table.
+
+        seed: the sampler seed (default: the spec's index, so a sample is a function of its spec).
+        """
+        ids = self._load(spec)
+        seed = int(spec["index"] if seed is None else seed) % (2**31)
+        layers = self._render(self.scene, seed)
+        layers["background"] = self._render(self.background, seed)["<root>"][..., :3]
+        # The ID pass: one ray per pixel, so no pixel holds an average of two shapes' indices.
+        layers["id"] = self._render(self.scene, seed, self.id_integrator, spp=1)["id"]
+        layers["ids"] = ids
         return layers
 
     def render(self, spec):
         """Render a spec; returns float32 arrays in the project's conventions (DESIGN.md).
 
-        Keys: beauty (H×W×3 linear, exposed), alpha (H×W coverage), normals (H×W×3 camera space,
-        unit where alpha > 0, zero elsewhere), depth (H×W camera Z distance, 0 where empty),
-        albedo (H×W×3, premultiplied by coverage), exposure (the scale applied to beauty).
+        Keys: beauty (H×W×3 linear, denoised unless disabled, exposed), alpha (H×W coverage),
+        normals (H×W×3 camera space, unit where alpha > 0, zero elsewhere), depth (H×W camera Z
+        distance, 0 where empty), albedo (H×W×3, premultiplied by coverage), ids (H×W uint8 ID
+        pass, tfnormals.core.layout), id_names (ID → what it shows), exposure (beauty's scale).
         """
-        layers = self.render_layers(spec)
+        return self.finish(spec, self.render_layers(spec), self.denoise)
+
+    def finish(self, spec, layers, denoise=True):
+        """Turn render_layers' output into render()'s passes; only the beauty depends on `denoise`."""
         alpha = np.clip(layers["integrator"][..., 3], 0.0, 1.0)
         covered = alpha > 0
-        beauty = layers["integrator"][..., :3] + (1.0 - alpha[..., None]) * layers["background"]
         right, up, back = camera_axes(spec["camera"])
         world_n = layers["nn"]
         camera_n = np.stack([world_n @ right, world_n @ up, world_n @ back], -1)
         length = np.linalg.norm(camera_n, axis=-1, keepdims=True)
         normals = np.where(covered[..., None] & (length > 1e-6), camera_n / np.maximum(length, 1e-6), 0.0)
+        surfaces = layers["integrator"][..., :3]
+        if denoise:
+            surfaces = denoiser.denoise(surfaces, layers["alb"], normals * alpha[..., None])
+        beauty = surfaces + (1.0 - alpha[..., None]) * layers["background"]
         position = layers["pp"] / np.maximum(alpha, 1e-6)[..., None]
         depth = np.where(covered, (position - np.asarray(spec["camera"]["origin"])) @ -back, 0.0)
-        luminance = beauty @ np.array([0.2126, 0.7152, 0.0722])
-        exposure = min(EXPOSURE_TARGET / max(float(np.percentile(luminance, EXPOSURE_PERCENTILE)), 1e-9), MAX_EXPOSURE)
-        exposure *= 2.0 ** spec["camera"]["exposure_bias"]
+        exposure = auto_exposure(beauty) * 2.0 ** spec["camera"]["exposure_bias"]
+        ids = self.id_lut[np.clip(np.rint(layers["id"]).astype(np.int64), 0, len(self.id_lut) - 1)]
         return {"beauty": (beauty * exposure).astype(np.float32), "alpha": alpha.astype(np.float32),
                 "normals": normals.astype(np.float32), "depth": depth.astype(np.float32),
-                "albedo": layers["alb"].astype(np.float32), "exposure": float(exposure)}
+                "albedo": layers["alb"].astype(np.float32), "ids": ids, "id_names": layers["ids"],
+                "exposure": float(exposure)}
+
+
+def auto_exposure(beauty):
+    """Scale that maps the EXPOSURE_PERCENTILE luminance of a linear image to EXPOSURE_TARGET."""
+    luminance = beauty @ np.array([0.2126, 0.7152, 0.0722])
+    return min(EXPOSURE_TARGET / max(float(np.percentile(luminance, EXPOSURE_PERCENTILE)), 1e-9), MAX_EXPOSURE)
 
 
 def _opaque(value):

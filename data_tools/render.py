@@ -1,12 +1,13 @@
-"""Render random scenes into paired sample folders (beauty, normals, depth, albedo, mask, JSON).
+"""Render random scenes into paired sample folders (beauty, normals, depth, albedo, mask, IDs, JSON).
 
 Usage:
   python -m data_tools.render --output_dir=DIR --num_samples=N --resolution=R --spp=S --seed=K \
-      [--task_index=I --num_tasks=T]
+      [--task_index=I --num_tasks=T] [--families=object_study=0.4,...] [--denoise]
 
 Sample i goes to DIR/<i as 7 digits>/. Samples are split across tasks by index (i % T == I),
 so a render farm or job array needs no coordination. A finished sample folder is complete
 (it is built under a temporary name and renamed), so re-running skips it: the job resumes.
+A sample is a pure function of (seed, index, resolution, spp, families, denoise).
 """
 
 import glob
@@ -19,6 +20,7 @@ import time
 import numpy as np
 from absl import app, flags, logging
 
+from data_tools import denoise as denoiser
 from data_tools import mitsuba_render
 from data_tools.scene import sampling
 from tfnormals.core import colour, image_io, layout, normals
@@ -26,10 +28,13 @@ from tfnormals.core.progress import Progress
 
 FLAGS = flags.FLAGS
 HALF_MAX = 65504.0
+DEFAULT_SPP = 8  # with the denoiser; BUILD_NOTES.md "Denoiser quality" has the PSNR table behind it
+MAX_RESOLUTION = 8192
+MAX_SPP = 1 << 16
 
 
 def is_complete(sample_dir):
-    return all(os.path.isfile(os.path.join(sample_dir, name)) for name in layout.SAMPLE_REQUIRED)
+    return all(os.path.isfile(os.path.join(sample_dir, name)) for name in layout.SAMPLE_WRITTEN)
 
 
 def write_sample(sample_dir, spec, result, settings):
@@ -49,7 +54,8 @@ def write_sample(sample_dir, spec, result, settings):
     image_io.write_exr(path(layout.DEPTH_EXR), {"Z": result["depth"]})
     image_io.write_rgb_exr(path(layout.ALBEDO_EXR), result["albedo"], half=True)
     image_io.write_png(path(layout.MASK_PNG), result["alpha"])
-    record = dict(spec, render=dict(settings, exposure=result["exposure"]))
+    image_io.write_png(path(layout.IDS_PNG), result["ids"].astype(np.float32) / 255.0)
+    record = dict(spec, ids=result["id_names"], render=dict(settings, exposure=result["exposure"]))
     with open(path(layout.SCENE_JSON), "w") as f:
         json.dump(record, f, indent=1)
     if os.path.isdir(sample_dir):  # an incomplete folder from an older, interrupted layout
@@ -64,8 +70,13 @@ def task_indices(start, count, task_index, num_tasks):
     return [i for i in range(start, start + count) if i % num_tasks == task_index]
 
 
-def render_dataset(output_dir, indices, resolution, spp, seed, variant=mitsuba_render.FAST_VARIANT):
-    """Render the samples in `indices` that are not already complete; returns (rendered, skipped, failed)."""
+def render_dataset(output_dir, indices, resolution, spp, seed, variant=mitsuba_render.FAST_VARIANT,
+                   family_weights=None, denoise=True, threads=0):
+    """Render the samples in `indices` that are not already complete; returns (rendered, skipped, failed).
+
+    family_weights: {family: weight} (default sampling.DEFAULT_FAMILY_WEIGHTS); denoise: run OIDN on the beauty;
+    threads: Dr.Jit worker threads (0 = one per core).
+    """
     os.makedirs(output_dir, exist_ok=True)
     todo = [i for i in indices if not is_complete(os.path.join(output_dir, layout.sample_id(i)))]
     skipped = len(indices) - len(todo)
@@ -73,13 +84,15 @@ def render_dataset(output_dir, indices, resolution, spp, seed, variant=mitsuba_r
         logging.info("%d of %d samples already complete; resuming", skipped, len(indices))
     if not todo:
         return 0, skipped, []
-    active_variant = mitsuba_render.init(variant)
-    renderer = mitsuba_render.TemplateRenderer(resolution, spp)
-    settings = {"resolution": resolution, "spp": spp, "variant": active_variant}
+    active_variant = mitsuba_render.init(variant, threads)
+    weights = sampling.DEFAULT_FAMILY_WEIGHTS if family_weights is None else family_weights
+    renderer = mitsuba_render.TemplateRenderer(resolution, spp, denoise=denoise)
+    settings = {"resolution": resolution, "spp": spp, "variant": active_variant, "denoised": bool(denoise),
+                "families": sampling.format_family_weights(weights)}
     progress = Progress(len(todo), "render")
     failed = []
     for index in todo:
-        spec = sampling.sample_scene(seed, index, resolution)
+        spec = sampling.sample_scene(seed, index, resolution, weights)
         try:
             start = time.monotonic()
             result = renderer.render(spec)
@@ -98,22 +111,60 @@ def define_flags():
     flags.DEFINE_string("output_dir", None, "Folder to write sample folders into.")
     flags.DEFINE_integer("num_samples", 16, "Total samples in the data set (across all tasks).")
     flags.DEFINE_integer("resolution", 128, "Square image size in pixels.")
-    flags.DEFINE_integer("spp", 32, "Samples per pixel.")
+    flags.DEFINE_integer("spp", DEFAULT_SPP, "Path-tracing samples per pixel of the beauty.")
     flags.DEFINE_integer("seed", 0, "Data set seed; sample i uses the seed sequence (seed, i).")
     flags.DEFINE_integer("start_index", 0, "First sample index (to extend a data set).")
     flags.DEFINE_integer("task_index", 0, "This task's index in [0, num_tasks).")
     flags.DEFINE_integer("num_tasks", 1, "How many tasks share the job.")
+    flags.DEFINE_string("families", sampling.format_family_weights(sampling.DEFAULT_FAMILY_WEIGHTS),
+                        "Scene family weights, NAME=WEIGHT,... (families not named get 0).")
+    flags.DEFINE_integer("threads", 0, "Dr.Jit render threads in this process (0 = one per core); with one task "
+                         "per core, 1 is fastest.")
+    flags.DEFINE_boolean("denoise", True, "Denoise the beauty with Open Image Denoise (--nodenoise to turn off).")
     flags.DEFINE_enum("variant", mitsuba_render.FAST_VARIANT, [mitsuba_render.FAST_VARIANT, mitsuba_render.FALLBACK_VARIANT],
                       "Mitsuba variant; the LLVM one falls back to scalar with a warning if LLVM is missing.")
 
 
+def validate(output_dir, num_samples, resolution, spp, start_index, task_index, num_tasks, families, denoise,
+             threads=0):
+    """Parsed family weights, or a one-line message saying what is wrong with the flags."""
+    problems = []
+    if not output_dir:
+        problems.append("--output_dir is required")
+    elif os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        problems.append(f"--output_dir={output_dir} is a file, not a folder")
+    if num_samples <= 0:
+        problems.append(f"--num_samples must be > 0 (got {num_samples})")
+    if not 0 < resolution <= MAX_RESOLUTION:
+        problems.append(f"--resolution must be in 1..{MAX_RESOLUTION} (got {resolution})")
+    if not 0 < spp <= MAX_SPP:
+        problems.append(f"--spp must be in 1..{MAX_SPP} (got {spp})")
+    if threads < 0:
+        problems.append(f"--threads must be >= 0 (got {threads})")
+    if start_index < 0:
+        problems.append(f"--start_index must be >= 0 (got {start_index})")
+    if num_tasks <= 0 or not 0 <= task_index < num_tasks:
+        problems.append(f"--task_index must be in [0, --num_tasks) and --num_tasks > 0 (got {task_index}, {num_tasks})")
+    if denoise and not denoiser.available():
+        problems.append("--denoise needs the pyoidn package (pip install -e .[render]); or pass --nodenoise")
+    weights = None
+    try:
+        weights = sampling.parse_family_weights(families)
+    except ValueError as e:
+        problems.append(f"--families: {e}")
+    return weights, "; ".join(problems)
+
+
 def main(argv):
     del argv
-    if not FLAGS.output_dir:
-        raise app.UsageError("--output_dir is required")
+    weights, problem = validate(FLAGS.output_dir, FLAGS.num_samples, FLAGS.resolution, FLAGS.spp, FLAGS.start_index,
+                                FLAGS.task_index, FLAGS.num_tasks, FLAGS.families, FLAGS.denoise, FLAGS.threads)
+    if problem:
+        print(f"data_tools.render: {problem}", file=sys.stderr)
+        sys.exit(2)
     indices = task_indices(FLAGS.start_index, FLAGS.num_samples, FLAGS.task_index, FLAGS.num_tasks)
     rendered, skipped, failed = render_dataset(FLAGS.output_dir, indices, FLAGS.resolution, FLAGS.spp,
-                                               FLAGS.seed, FLAGS.variant)
+                                               FLAGS.seed, FLAGS.variant, weights, FLAGS.denoise, FLAGS.threads)
     print(json.dumps({"rendered": rendered, "skipped_complete": skipped, "failed": failed}))
     if failed:
         sys.exit(1)

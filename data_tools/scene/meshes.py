@@ -14,6 +14,8 @@ class Mesh:
     """Arrays of one triangle mesh: float32 vertices/normals (N, 3), uvs (N, 2), int32 faces (M, 3).
 
     `welded` marks closed surfaces whose coincident seam vertices must share normals.
+    `grids` lists the parts that are row-major vertex grids as (first vertex, rows, cols): a grid
+    part has a natural unique parametrization, which the texture baker (scene.bake) uses.
     """
 
     vertices: np.ndarray
@@ -21,6 +23,7 @@ class Mesh:
     uvs: np.ndarray
     faces: np.ndarray
     welded: bool = False
+    grids: tuple = ()
 
 
 def grid_faces(rows, cols):
@@ -77,16 +80,17 @@ def grid_mesh(positions, uvs, outward_hint, weld=False):
     if np.mean(np.sum(normals * np.broadcast_to(outward_hint, vertices.shape), axis=1)) < 0:
         faces = faces[:, ::-1].copy()
         normals = -normals
-    return Mesh(vertices, normals, uvs.reshape(-1, 2).astype(np.float32), faces, weld)
+    return Mesh(vertices, normals, uvs.reshape(-1, 2).astype(np.float32), faces, weld, ((0, rows, cols),))
 
 
 def merge(meshes):
     """Concatenate meshes into one (normals are kept per part, so creases stay sharp)."""
     offsets = np.cumsum([0] + [len(m.vertices) for m in meshes[:-1]])
+    grids = tuple((int(start + o), rows, cols) for m, o in zip(meshes, offsets) for start, rows, cols in m.grids)
     return Mesh(np.concatenate([m.vertices for m in meshes]),
                 np.concatenate([m.normals for m in meshes]),
                 np.concatenate([m.uvs for m in meshes]),
-                np.concatenate([m.faces + o for m, o in zip(meshes, offsets)]).astype(np.int32))
+                np.concatenate([m.faces + o for m, o in zip(meshes, offsets)]).astype(np.int32), False, grids)
 
 
 def transform(mesh, matrix):
@@ -97,25 +101,34 @@ def transform(mesh, matrix):
     normals = mesh.normals @ np.linalg.inv(linear)  # == (inv(L).T @ n.T).T
     normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
     faces = mesh.faces if np.linalg.det(linear) > 0 else mesh.faces[:, ::-1].copy()
-    return Mesh(vertices.astype(np.float32), normals.astype(np.float32), mesh.uvs, faces, mesh.welded)
+    return dataclasses.replace(mesh, vertices=vertices.astype(np.float32), normals=normals.astype(np.float32),
+                               faces=faces)
 
 
 def displace(mesh, heights):
     """Move vertices along their normals by per-vertex heights and recompute normals."""
     vertices = mesh.vertices + mesh.normals * np.asarray(heights, np.float32)[:, None]
-    return Mesh(vertices, vertex_normals(vertices, mesh.faces, mesh.welded), mesh.uvs, mesh.faces, mesh.welded)
+    return dataclasses.replace(mesh, vertices=vertices, normals=vertex_normals(vertices, mesh.faces, mesh.welded))
 
 
 def sample_pattern(pattern, uvs):
-    """Bilinear lookup of a tileable H×W pattern at (N, 2) uv coordinates (wrapping)."""
-    h, w = pattern.shape
+    """Bilinear lookup of a tileable H×W (or H×W×C) pattern at (N, 2) uv coordinates (wrapping).
+
+    Returns (N,) or (N, C) float32; v = 0 is the bottom row, as Mitsuba samples bitmaps.
+    """
+    h, w = pattern.shape[:2]
     x = (uvs[:, 0] % 1.0) * w - 0.5
-    y = (1.0 - uvs[:, 1] % 1.0) * h - 0.5  # v = 0 at the bottom row, as Mitsuba samples bitmaps
+    y = (1.0 - uvs[:, 1] % 1.0) * h - 0.5
     x0, y0 = np.floor(x).astype(np.int64), np.floor(y).astype(np.int64)
-    tx, ty = x - x0, y - y0
-    p = lambda yy, xx: pattern[yy % h, xx % w]
-    top = p(y0, x0) * (1 - tx) + p(y0, x0 + 1) * tx
-    bottom = p(y0 + 1, x0) * (1 - tx) + p(y0 + 1, x0 + 1) * tx
+    tx, ty = (x - x0).astype(np.float32), (y - y0).astype(np.float32)
+    x0, y0 = x0 % w, y0 % h
+    x1, row1 = (x0 + 1) % w, ((y0 + 1) % h) * w
+    row0 = y0 * w
+    flat = pattern.reshape(h * w, -1) if pattern.ndim == 3 else pattern.reshape(h * w)
+    if pattern.ndim == 3:
+        tx, ty = tx[:, None], ty[:, None]
+    top = flat[row0 + x0] * (1 - tx) + flat[row0 + x1] * tx
+    bottom = flat[row1 + x0] * (1 - tx) + flat[row1 + x1] * tx
     return (top * (1 - ty) + bottom * ty).astype(np.float32)
 
 
@@ -217,3 +230,75 @@ def box(size, cells_per_unit=40, face_height=None, max_cells=96):
         face.uvs = face.uvs * np.array([size[a1], size[a2]], np.float32)
         parts.append(face)
     return merge(parts)
+
+
+def revolution(radii, heights, cols=128, uv_turns=3.0):
+    """Closed surface of revolution about +Y from a profile (radii[i] at heights[i], bottom to top).
+
+    A profile that starts and ends at radius 0 gives a closed solid (vase, bottle, baluster).
+    UV: u around the axis (uv_turns repeats), v the profile's arc length.
+    """
+    radii, heights = np.asarray(radii, np.float64), np.asarray(heights, np.float64)
+    phi = 2.0 * np.pi * np.linspace(0.0, 1.0, cols)
+    ring = np.stack([np.cos(phi), np.zeros_like(phi), np.sin(phi)], -1)
+    pos = radii[:, None, None] * ring[None] + heights[:, None, None] * np.array([0.0, 1.0, 0.0])
+    arc = np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(radii), np.diff(heights)))])
+    u, v = np.meshgrid(np.linspace(0.0, uv_turns, cols), arc, indexing="xy")
+    centre = np.array([0.0, 1.0, 0.0]) * (heights.min() + heights.max()) / 2.0
+    return grid_mesh(pos, np.stack([u, v], -1), (pos - centre).reshape(-1, 3), weld=True)
+
+
+def _signed_power(x, e):
+    return np.sign(x) * np.abs(x) ** e
+
+
+def superquadric(e1, e2, rows=48, cols=96):
+    """Unit superquadric (|x|^(2/e2) + |z|^(2/e2))^(e2/e1) + |y|^(2/e1) = 1, Y up.
+
+    Exponents below 1 give rounded boxes and cylinders with bevel-like edges, 1 an ellipsoid,
+    above 1 pinched, star-like solids.
+    """
+    u, v = _uv_grid(rows, cols)
+    eta, omega = np.pi * (v - 0.5), np.pi * (2.0 * u - 1.0)
+    ce, se = _signed_power(np.cos(eta), e1), _signed_power(np.sin(eta), e1)
+    pos = np.stack([ce * _signed_power(np.cos(omega), e2), se, ce * _signed_power(np.sin(omega), e2)], -1)
+    return grid_mesh(pos, np.stack([u * 2.0, v], -1), pos.reshape(-1, 3), weld=True)
+
+
+def thick_sheet(positions, uvs, outward_hint, thickness):
+    """A closed sheet from an R×C×3 grid surface: the surface, a copy `thickness` behind it, and the rims.
+
+    Closed, so whichever side a camera sees, its normals face the camera (cloth, backdrops).
+    """
+    front = grid_mesh(positions, uvs, outward_hint)
+    rows, cols = positions.shape[:2]
+    back_positions = (front.vertices - thickness * front.normals).reshape(rows, cols, 3)
+    back = grid_mesh(back_positions, uvs, -front.normals)
+    parts = [front, back]
+    for edge, back_edge in ((positions[0], back_positions[0]), (positions[-1], back_positions[-1]),
+                            (positions[:, 0], back_positions[:, 0]), (positions[:, -1], back_positions[:, -1])):
+        centre = positions.reshape(-1, 3).mean(0)
+        strip_uv = np.stack(np.meshgrid(np.linspace(0.0, 1.0, len(edge)), [0.0, thickness], indexing="xy"), -1)
+        parts.append(grid_mesh(np.stack([edge, back_edge], 0), strip_uv, np.tile(edge - centre, (2, 1))))
+    return merge(parts)
+
+
+def heightfield_slab(heights, size_x, size_z, thickness):
+    """A closed sheet whose top is y = heights (R×C over size_x × size_z, centred), e.g. draped cloth."""
+    u, v = _uv_grid(*heights.shape)
+    top = np.stack([(u - 0.5) * size_x, heights, (v - 0.5) * size_z], -1)
+    return thick_sheet(top, np.stack([u * size_x, v * size_z], -1), np.array([0.0, 1.0, 0.0]), thickness)
+
+
+def bounds(mesh):
+    """(min corner, max corner) of a mesh's vertices."""
+    return mesh.vertices.min(0).astype(np.float64), mesh.vertices.max(0).astype(np.float64)
+
+
+def fit_to_box(mesh, dims):
+    """Scale and move a mesh so its bounding box is `dims` (x, y, z), centred on X/Z, base at y = 0."""
+    lo, hi = bounds(mesh)
+    scale = np.asarray(dims, np.float64) / np.maximum(hi - lo, 1e-9)
+    matrix = np.diag(list(scale) + [1.0])
+    matrix[:3, 3] = -scale * np.array([(lo[0] + hi[0]) / 2.0, lo[1], (lo[2] + hi[2]) / 2.0])
+    return transform(mesh, matrix)

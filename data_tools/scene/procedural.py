@@ -4,15 +4,11 @@ Every 2-D pattern is a tileable float32 H×W array in [0, 1] made from a numpy G
 so a scene is reproducible from its seed.
 """
 
-import glob
-import os
-
 import numpy as np
 from PIL import Image
 
-from tfnormals.core import resources
+from data_tools.scene import assets
 
-PHOTO_TEXTURE_DIR = resources.package_file("data_tools", "assets", "textures")
 PATTERN_KINDS = ("noise", "stripes", "checkers", "cells", "bricks", "photo")
 
 
@@ -97,7 +93,8 @@ def cells(rng, size, return_edges=False):
     dv = np.abs(v[..., None] - points[:, 1])
     du = np.minimum(du, 1.0 - du)
     dv = np.minimum(dv, 1.0 - dv)
-    dist = np.sort(np.sqrt(du * du + dv * dv), axis=-1)
+    dist = np.partition(du * du + dv * dv, 1, axis=-1)[..., :2]
+    dist = np.sqrt(np.sort(dist, axis=-1))
     f1 = rescale(dist[..., 0])
     if return_edges:
         return f1, rescale(dist[..., 1] - dist[..., 0])
@@ -122,14 +119,20 @@ def bricks(rng, size):
 
 def photo(rng, size):
     """A random crop of a shipped photographic texture (grayscale, CC0), resized to size×size."""
-    paths = sorted(glob.glob(os.path.join(PHOTO_TEXTURE_DIR, "*.png")))
-    with Image.open(paths[int(rng.integers(len(paths)))]) as im:
-        gray = im.convert("L")
-        side = int(rng.integers(min(gray.size) // 4, min(gray.size) + 1))
-        x0 = int(rng.integers(0, gray.size[0] - side + 1))
-        y0 = int(rng.integers(0, gray.size[1] - side + 1))
-        crop = gray.crop((x0, y0, x0 + side, y0 + side)).resize((size, size), Image.BILINEAR)
+    names = assets.photo_names()
+    gray = assets.load_photo(names[int(rng.integers(len(names)))])
+    side = int(rng.integers(min(gray.shape) // 4, min(gray.shape) + 1))
+    y0 = int(rng.integers(0, gray.shape[0] - side + 1))
+    x0 = int(rng.integers(0, gray.shape[1] - side + 1))
+    crop = Image.fromarray(gray[y0:y0 + side, x0:x0 + side]).resize((size, size), Image.BILINEAR)
     return rescale(np.asarray(crop, dtype=np.float32))
+
+
+def resize_tileable(tile, size):
+    """A tileable H×W float pattern resampled to size×size (same image, other resolution)."""
+    if tile.shape == (size, size):
+        return np.asarray(tile, np.float32)
+    return np.asarray(Image.fromarray(np.asarray(tile, np.float32)).resize((size, size), Image.BILINEAR), np.float32)
 
 
 def pattern(rng, size, kind):

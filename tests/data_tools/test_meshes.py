@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from data_tools.scene import geometry, meshes, sampling
+from data_tools.scene import families, geometry, meshes, sampling, shapes
 from tfnormals.core.normals import angular_error_deg
 
 
@@ -70,24 +70,30 @@ def test_box_faces_are_axis_aligned_and_closed():
 
 def test_deep_recesses_never_cut_through_a_thin_box():
     """Window insets deeper than a slab is thick stay inside it: the top face never drops below the bottom."""
-    insets = geometry.face_height_fn({"kind": "insets", "amplitude": 0.05, "windows": [2, 2]}, None)
+    insets = shapes.face_height_fn({"kind": "insets", "amplitude": 0.05, "windows": [2, 2]}, None)
     slab = meshes.box((1.0, 0.1, 1.0), cells_per_unit=40, face_height=insets)  # insets 0.15 deep, slab 0.1 thick
     top = slab.normals[:, 1] > 0.99
     bottom = slab.normals[:, 1] < -0.99
     assert slab.vertices[top, 1].min() > slab.vertices[bottom, 1].max()
 
 
-@pytest.mark.parametrize("kind", sampling.ORGANIC_SHAPES + sampling.HARD_SHAPES)
+@pytest.mark.parametrize("kind", shapes.ORGANIC_KINDS + shapes.HARD_KINDS)
 def test_generated_objects_are_sane(kind):
-    """Every generator shape yields finite geometry with unit normals that agree with the winding."""
-    rng = np.random.default_rng(4)
-    obj = sampling.shape(rng, kind, (0.3, -0.2))
-    mesh = geometry.object_mesh(obj, 32)
-    assert np.all(np.isfinite(mesh.vertices)) and len(mesh.faces) > 100
-    np.testing.assert_allclose(np.linalg.norm(mesh.normals, axis=1), 1.0, atol=1e-4)
-    assert mesh.faces.max() < len(mesh.vertices)
-    # Strong displacement can fold a few faces of a rock; everything else must agree everywhere.
-    assert winding_agreement(mesh) >= (0.98 if kind == "rock" else 1.0)
+    """Every shape kind yields finite geometry with unit normals that agree with the winding, fitted to its dims."""
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        obj = families.make_object(rng, kind, 0.5, 0.25)
+        obj["position"][0], obj["position"][2] = 0.3, -0.2
+        mesh = shapes.object_mesh(obj, 32)
+        assert np.all(np.isfinite(mesh.vertices)) and len(mesh.faces) > 100
+        np.testing.assert_allclose(np.linalg.norm(mesh.normals, axis=1), 1.0, atol=1e-4)
+        assert mesh.faces.max() < len(mesh.vertices)
+        # Strong displacement can fold a few faces of a sculpted shape; everything else must agree everywhere.
+        assert winding_agreement(mesh) >= (0.98 if kind in shapes.SCULPTED_KINDS else 1.0), kind
+        lo, hi = meshes.bounds(mesh)
+        assert abs(lo[1] - 0.25) < 1e-4, "the object stands on its support"
+        if not any(obj["rotation"][1:]):  # unrotated about X/Z: the box it fills is its dims
+            np.testing.assert_allclose(hi[1] - lo[1], obj["dims"][1], rtol=1e-4)
 
 
 def test_scene_specs_are_reproducible_json():

@@ -7,8 +7,10 @@ import pytest
 from helpers import NUM_SAMPLES, RESOLUTION, SEED, SPP, camera_basis, mean_angle_deg, read_sample, view_directions
 
 from data_tools import mitsuba_render
-from data_tools.scene import geometry, sampling
+from data_tools.scene import families, sampling, sets, shapes
 from tfnormals.core import layout
+
+pytestmark = pytest.mark.slow  # every test here renders with Mitsuba
 
 SPHERE_RESOLUTION = 64
 SPHERE_SPP = 8
@@ -24,13 +26,14 @@ def sphere_spec():
     tilted frame: a mirrored or flipped image or a wrong axis cannot match by symmetry.
     """
     spec = sampling.sample_scene(11, 0, SPHERE_RESOLUTION)
-    sphere = sampling.shape(np.random.default_rng(0), "sphere", (0.0, 0.0))
-    sphere.update(size=1.0, aspect=[1.0, 1.0, 1.0], tilt=[0.0, 0.0], rotation_y=0.0, floating=False)
-    sphere["displacement"].update(amplitude=0.0, fine_amplitude=0.0)
-    spec["objects"] = [sphere]
-    spec["lights"] = []
-    spec["ground"]["kind"] = "plane"
-    spec["ground"]["displacement"]["kind"] = "none"
+    rng = np.random.default_rng(0)
+    sphere = families.make_object(rng, "sphere", 1.0, 0.0)
+    sphere.update(dims=[1.0, 1.0, 1.0], rotation=[0.0, 0.0, 0.0], position=[0.0, 0.0, 0.0], lift=0.0)
+    sphere["material"]["detail"]["height"] = None
+    ground = sets.sample_set(rng, "ground")
+    ground.update(terrain=0.0)
+    ground["displacement"]["kind"] = "none"
+    spec.update(objects=[sphere], lights=[], set=ground)
     spec["camera"].update(origin=[0.9, 1.5, 2.6], target=[0.45, 0.35, 0.0], up=[0.2, 1.0, 0.0], fov_deg=40.0)
     return spec
 
@@ -65,7 +68,7 @@ def analytic_sphere_normals(camera, centre, radius, resolution):
 @pytest.fixture(scope="module")
 def sphere_render():
     spec = sphere_spec()
-    mesh = geometry.object_mesh(spec["objects"][0], SPHERE_RESOLUTION)
+    mesh = shapes.object_mesh(spec["objects"][0], SPHERE_RESOLUTION)
     # The mesh's exact placement: the bounding-box middle is the centre (the vertex mean is biased
     # by the duplicated seam column of a UV sphere), the mean vertex distance the radius.
     centre = (mesh.vertices.min(0) + mesh.vertices.max(0)).astype(np.float64) / 2.0

@@ -13,7 +13,7 @@ from data_tools import render
 from tfnormals.core import colour, image_io, layout, normals
 from tfnormals.data import pairs, schema
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def beauty_pixels(root, index):
@@ -124,7 +124,7 @@ def test_make_records_cli_writes_shards_and_index(cli_outputs):
     assert index["skipped"] == [] and index["skipped_count"] == 0
     assert sum(index["counts"].values()) == 2
     assert summary == {"counts": index["counts"], "skipped": 0}
-    for split in schema.SPLITS:
+    for split in layout.SPLITS:
         assert index["splits"][split]["count"] == index["counts"][split]
         for k in range(2):
             assert os.path.isfile(os.path.join(shards, f"{split}-{k:05d}-of-00002.tfrecord"))

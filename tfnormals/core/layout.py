@@ -11,9 +11,18 @@ NORMALS_PNG = "normals.png"    # 0.5 * n + 0.5 preview
 DEPTH_EXR = "depth.exr"        # camera Z distance in channel Z; zero where empty
 ALBEDO_EXR = "albedo.exr"      # diffuse albedo, premultiplied by coverage
 MASK_PNG = "mask.png"          # coverage in [0, 1], 8-bit
+IDS_PNG = "ids.png"            # ID pass: 8-bit gray, the shape index per pixel (values below)
 SCENE_JSON = "scene.json"      # the scene spec, seed and render settings; written last
 
-SAMPLE_REQUIRED = (BEAUTY_EXR, BEAUTY_PNG, NORMALS_EXR, DEPTH_EXR, MASK_PNG, SCENE_JSON)
+SAMPLE_REQUIRED = (BEAUTY_EXR, BEAUTY_PNG, NORMALS_EXR, DEPTH_EXR, MASK_PNG, SCENE_JSON)  # what readers need
+SAMPLE_WRITTEN = SAMPLE_REQUIRED + (IDS_PNG,)  # what a complete folder of today's renderer holds
+
+# ID pass values (ids.png stores them as 8-bit integers; scene.json's "ids" names each one).
+# One ray through each pixel (not a coverage average), so every value is a real shape's.
+ID_BACKGROUND = 0      # no surface: environment / sky
+ID_FIRST_SET = 1       # set pieces (ground, floor, walls, table, backdrop), 1..ID_LIGHTS-1
+ID_LIGHTS = 7          # visible light panels (area-light quads)
+ID_FIRST_OBJECT = 8    # objects, ID_FIRST_OBJECT + their index in the spec's "objects"
 
 # Hidden temporary names: a writer builds under one and renames; a re-run may delete stale ones.
 TMP_PREFIX = ".tmp-"
