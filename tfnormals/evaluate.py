@@ -1,14 +1,17 @@
-"""Evaluate a model on records or on a folder of pairs, beside the flat, best-constant and
-luminance-gradient baselines (the work: tfnormals.tools.evaluate).
+"""Evaluate a model on records, on a folder of pairs, or on real photographs, beside baselines
+(the work: tfnormals.tools.evaluate and tfnormals.tools.real_checks).
 
 Usage:
   python -m tfnormals.evaluate --model=SAVEDMODEL_OR_RUN_DIR --records=RECORDS_DIR --output_json=F
   python -m tfnormals.evaluate --model=M --pairs_dir=DIR [pair-layout flags] --train_records=R --output_json=F
+  python -m tfnormals.evaluate --model=M --real_checks --output_json=real.json [--gallery=gallery.png]
 
-Metrics are over masked pixels (mask ≥ 0.5) of whole images: mean and median angular error in
-degrees and the % of pixels under 11.25°, 22.5° and 30°. The JSON has those keys for "model",
-"flat", "best_constant" and "luminance_gradient", per-image results under "images", and the
-settings used. A triptych PNG (input | ground truth | prediction) is written per image.
+Records and pairs: normals metrics over masked pixels (mean and median angular error in degrees,
+% of pixels under 11.25°, 22.5° and 30°) for "model", "flat", "best_constant" and
+"luminance_gradient"; depth and albedo metrics when the model predicts them (see
+tfnormals.tools.evaluate); per-image results under "images"; a triptych PNG per image.
+Real checks: the Middlebury motorcycle's normals (and depth) against its ground-truth disparity,
+flip equivariance and scale consistency on scikit-image's photos, and a gallery PNG.
 
 stdout is the metrics table. Nothing is written unless the evaluation succeeds; a damaged shard
 is named (exit 1) before the model is loaded. Exit code 2 for a usage mistake (tfnormals.core.cli).
@@ -32,6 +35,9 @@ def define_flags():
     flags.DEFINE_string("output_json", "evaluation.json", "Report file.")
     flags.DEFINE_string("triptych_dir", "", "Where triptychs go (default: <output_json stem>_triptychs).")
     flags.DEFINE_integer("max_images", 0, "Evaluate at most this many images (0 = all).")
+    flags.DEFINE_boolean("real_checks", False, "Instead of records or pairs: the checks on real photographs "
+                         "(needs the eval extra: scikit-image).")
+    flags.DEFINE_string("gallery", "", "With --real_checks: write the photo | normals | relit gallery PNG here.")
     pairs.define_layout_flags()
 
 
@@ -41,6 +47,12 @@ def main(argv):
         pair_layout = pairs.layout_from_flags(FLAGS)
     except ValueError as e:
         raise errors.UsageError(f"pair layout flags: {e}") from None
+    if FLAGS.real_checks:
+        if FLAGS.records or FLAGS.pairs_dir:
+            raise errors.UsageError("--real_checks: give it without --records or --pairs_dir")
+        from tfnormals.tools import real_checks  # TensorFlow
+        cli.emit(real_checks.format_table(real_checks.check_model(FLAGS.model, FLAGS.output_json, FLAGS.gallery)))
+        return
     from tfnormals.tools import evaluate  # TensorFlow
     report = evaluate.evaluate_model(FLAGS.model, FLAGS.output_json, FLAGS.records, FLAGS.split, FLAGS.pairs_dir,
                                      pair_layout, FLAGS.train_records, FLAGS.triptych_dir, FLAGS.max_images)

@@ -18,20 +18,21 @@ METRIC_KEYS = {"mean", "median", "within_11_25", "within_22_5", "within_30"}
 def _examples():
     sphere, disc = sphere_normal_map(20)
     plate = np.float32(0.5) + 0.4 * sphere[..., :1].repeat(3, -1) * 0.5
-    empty = ("empty", plate, sphere, np.zeros((20, 20), np.float32))
-    return [("sphere_a", plate, sphere, disc), empty, ("sphere_b", plate[:, ::-1], sphere * [-1, 1, 1], disc)]
+    empty = evaluate.Example("empty", plate, sphere, np.zeros((20, 20), np.float32))
+    return [evaluate.Example("sphere_a", plate, sphere, disc), empty,
+            evaluate.Example("sphere_b", plate[:, ::-1], sphere * [-1, 1, 1], disc)]
 
 
 class _Oracle:
     """A 'model' that knows the answers (a plain function of the plate: mirror or not)."""
 
     def __init__(self, examples):
-        self.answers = [(p, n) for _, p, n, _ in examples]
+        self.answers = [(e.beauty, e.normals) for e in examples]
 
-    def __call__(self, batch):
+    def predict_passes(self, batch):
         for plate, target in self.answers:
             if np.array_equal(batch[0], plate):
-                return target[None]
+                return {"normals": target[None]}
         raise AssertionError("unknown plate")
 
 
@@ -59,7 +60,7 @@ def test_evaluate_report_of_a_perfect_model_and_the_baselines(tmp_path):
 
 
 def test_evaluate_refuses_when_nothing_is_masked():
-    examples = [e for e in _examples() if e[0] == "empty"]
+    examples = [e for e in _examples() if e.id == "empty"]
     with pytest.raises(ValueError, match="no images"):
         evaluate.evaluate(_Oracle(examples), examples, {"best_constant": [0, 0, 1], "gradient_strength": 1.0})
 

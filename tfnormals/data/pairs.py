@@ -48,6 +48,8 @@ class PairLayout:
       albedo_pattern: optional linear albedo pass; missing file = no albedo. "" = never.
       albedo_channels: EXR channels holding albedo R, G, B (default R, G, B).
       albedo_premultiplied: albedo was multiplied by coverage (our renders); divided back out.
+      scene_pattern: optional JSON describing the sample (our renders' scene.json); its
+        camera.fov_deg is the horizontal field of view. "" = never.
     """
 
     beauty_pattern: str = "{id}/" + layout.BEAUTY_EXR
@@ -66,6 +68,7 @@ class PairLayout:
     albedo_pattern: str = "{id}/" + layout.ALBEDO_EXR
     albedo_channels: tuple = ()
     albedo_premultiplied: bool = True
+    scene_pattern: str = "{id}/" + layout.SCENE_JSON
 
     def __post_init__(self):
         for name in ("beauty_pattern", "normals_pattern"):
@@ -218,8 +221,22 @@ def _read_channels(path, channels, role):
         raise SampleError(f"{role}: {e}") from e
 
 
+def load_hfov(input_dir, sample_id, pair_layout):
+    """The camera's horizontal field of view in degrees from the sample's scene JSON, or None."""
+    path = pair_layout.path(input_dir, "scene", sample_id)
+    if not path or not os.path.isfile(path):
+        return None
+    try:
+        with open(path) as f:
+            fov = json.load(f)["camera"]["fov_deg"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return float(fov) if isinstance(fov, (int, float)) and 0 < fov < 180 else None
+
+
 def load_passes(input_dir, sample_id, pair_layout, mask):
-    """The optional depth (H×W) and linear albedo (H×W×3) passes of a sample, None where absent.
+    """The optional depth (H×W) and linear albedo (H×W×3) passes of a sample, None where absent,
+    and the camera's field of view ('hfov', degrees, None when unknown).
 
     `mask` is the coverage load_sample returned (after any downscale): passes are checked
     against its size and brought to it with the same box filter. Depth is 0 where the pass has
@@ -249,6 +266,7 @@ def load_passes(input_dir, sample_id, pair_layout, mask):
             if pair_layout.albedo_premultiplied:
                 albedo = albedo / np.maximum(mask, 1e-3)[..., None]
             passes["albedo"] = np.clip(albedo * (mask[..., None] > 0), 0.0, 1.0).astype(np.float32)
+    passes["hfov"] = load_hfov(input_dir, sample_id, pair_layout)
     return passes
 
 

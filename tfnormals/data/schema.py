@@ -12,6 +12,7 @@ Schema version 2, one tf.train.Example per sample:
                             z = camera-space distance along the view axis (DEPTH_LEVELS steps of log depth)
   depth/log_range   float   optional [lo, hi] of that encoding
   albedo/encoded    bytes   optional 16-bit RGB PNG, linear reflectance in [0, 1] (not premultiplied)
+  camera/hfov_deg   float   optional horizontal field of view of the camera (0 = unknown)
   schema/version    int64   SCHEMA_VERSION
 
 Version-1 records (no depth or albedo) still decode: their missing passes come back as zeros
@@ -38,6 +39,7 @@ KEY_MASK = "mask/encoded"
 KEY_DEPTH = "depth/encoded"
 KEY_DEPTH_RANGE = "depth/log_range"
 KEY_ALBEDO = "albedo/encoded"
+KEY_HFOV = "camera/hfov_deg"
 KEY_VERSION = "schema/version"
 DEPTH_LEVELS = 65534  # 16-bit codes 1..65535 hold log depth; 0 marks pixels without depth
 
@@ -55,6 +57,7 @@ def _features():
         KEY_DEPTH: tf.io.FixedLenFeature([], tf.string, default_value=""),
         KEY_DEPTH_RANGE: tf.io.FixedLenFeature([2], tf.float32, default_value=[0.0, 0.0]),
         KEY_ALBEDO: tf.io.FixedLenFeature([], tf.string, default_value=""),
+        KEY_HFOV: tf.io.FixedLenFeature([], tf.float32, default_value=0.0),
         KEY_VERSION: tf.io.FixedLenFeature([], tf.int64),
     }
 
@@ -81,10 +84,11 @@ def decode_depth(codes, log_range):
     return np.where(codes > 0, depth, 0.0).astype(np.float32)
 
 
-def encode_images(beauty_srgb, normal_map, mask, depth=None, albedo=None):
+def encode_images(beauty_srgb, normal_map, mask, depth=None, albedo=None, hfov=None):
     """Payloads of one sample's arrays (numpy only, so worker processes need no TF).
 
-    Returns {feature key: bytes or list of floats}; depth (H×W) and albedo (H×W×3, linear) are optional.
+    Returns {feature key: bytes or list of floats}; depth (H×W), albedo (H×W×3, linear) and the
+    horizontal field of view (degrees) are optional.
     """
     payloads = {KEY_BEAUTY: image_io.encode_png(beauty_srgb, bits=16),
                 KEY_NORMALS: image_io.encode_png(normals.encode(normal_map), bits=16),
@@ -95,6 +99,8 @@ def encode_images(beauty_srgb, normal_map, mask, depth=None, albedo=None):
         payloads[KEY_DEPTH_RANGE] = log_range
     if albedo is not None:
         payloads[KEY_ALBEDO] = image_io.encode_png(albedo, bits=16)
+    if hfov:
+        payloads[KEY_HFOV] = [float(hfov)]
     return payloads
 
 
@@ -126,6 +132,7 @@ def decode_example(serialized):
       depth: float32 [H, W, 1], camera-space distance, 0 where unknown.
       albedo: float32 [H, W, 3], linear reflectance (zeros when the record has none).
       has_depth, has_albedo: float32 scalars, 1 when the record holds that pass.
+      hfov: float32 scalar, the camera's horizontal field of view in degrees (0 = unknown).
     """
     import tensorflow as tf
     parsed = tf.io.parse_single_example(serialized, _features())
@@ -155,7 +162,8 @@ def decode_example(serialized):
             "beauty": png(parsed[KEY_BEAUTY], 3, tf.uint16, 65535.0),
             "normals": png(parsed[KEY_NORMALS], 3, tf.uint16, 65535.0) * 2.0 - 1.0,
             "mask": png(parsed[KEY_MASK], 1, tf.uint8, 255.0),
-            "depth": depth, "albedo": albedo, "has_depth": has_depth, "has_albedo": has_albedo}
+            "depth": depth, "albedo": albedo, "has_depth": has_depth, "has_albedo": has_albedo,
+            "hfov": parsed[KEY_HFOV]}
 
 
 def split_of(sample_id, fractions):

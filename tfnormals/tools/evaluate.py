@@ -1,10 +1,14 @@
-"""Evaluate a model on records or on a folder of pairs, beside the flat, best-constant and
-luminance-gradient baselines.
+"""Evaluate a model on records or on a folder of pairs, beside baselines.
 
-Metrics are over masked pixels (mask ≥ 0.5) of whole images: mean and median angular error in
-degrees and the % of pixels under 11.25°, 22.5° and 30°. The JSON has those keys for "model",
-"flat", "best_constant" and "luminance_gradient", per-image results under "images", and the
-settings used. A triptych PNG (input | ground truth | prediction) is written per image.
+Normals: over masked pixels (mask ≥ 0.5) of whole images, mean and median angular error in
+degrees and the % of pixels under 11.25°, 22.5° and 30°, for "model", "flat", "best_constant"
+and "luminance_gradient". When the model predicts depth and the examples have it, "depth" holds
+AbsRel and δ < 1.25 after per-image median scaling and after least-squares scale and shift, for
+the model, a constant and a ground plane seen from eye level (means over images); and
+"p_normals_agreement_deg", the mean angle between normals derived from the predicted position
+pass (depth + the camera's field of view) and the predicted normals. When it predicts albedo,
+"albedo" holds the scale-invariant MSE of the model and of the plate used as albedo. Per-image
+results are under "images". A triptych PNG (input | ground truth | prediction) is written per image.
 
 Nothing is written unless the whole evaluation succeeds: the shards of the evaluated split are
 checked (CRC) before the model is loaded, a damaged shard (truncated or corrupt) is named with
@@ -13,19 +17,36 @@ triptych folder only at the end, before the JSON report is renamed into place.
 """
 
 import contextlib
+import dataclasses
 import json
 import os
 
 import numpy as np
 from absl import logging
 
-from tfnormals.core import conventions, errors, image_io, layout, normals, outputs
+from tfnormals.core import camera, colour, conventions, errors, image_io, layout, normals, outputs
 from tfnormals.core.progress import Progress
 from tfnormals.data import pairs
 from tfnormals.tools import baselines
 
 METHODS = ("model", "flat", "best_constant", "luminance_gradient")
+DEPTH_METHODS = ("model", "constant", "ground_plane")
+ALBEDO_METHODS = ("model", "plate")
 BASELINE_FIT_IMAGES = 64
+
+
+@dataclasses.dataclass
+class Example:
+    """One evaluated image: sRGB plate, camera-space normals, coverage mask (H×W), and optional
+    depth (H×W, 0 = none), linear albedo (H×W×3) and horizontal field of view (degrees)."""
+
+    id: str
+    beauty: np.ndarray
+    normals: np.ndarray
+    mask: np.ndarray
+    depth: np.ndarray = None
+    albedo: np.ndarray = None
+    hfov: float = None
 
 
 class NothingToEvaluate(errors.Failure, ValueError):
@@ -62,7 +83,7 @@ def verify_shards(files):
 
 
 def iter_records(records_dir, split, limit=0):
-    """(id, beauty, normals, mask[H, W]) numpy tuples of a split, whole images, shard by shard.
+    """Examples of a split, whole images, shard by shard.
 
     A damaged shard raises errors.Failure naming it and the record it breaks at.
     """
@@ -76,70 +97,125 @@ def iter_records(records_dir, split, limit=0):
             for ex in tf.data.TFRecordDataset(shard).map(schema.decode_example):
                 if limit and count >= limit:
                     return
-                yield ex["id"].numpy().decode(), ex["beauty"].numpy(), ex["normals"].numpy(), ex["mask"].numpy()[..., 0]
+                yield Example(ex["id"].numpy().decode(), ex["beauty"].numpy(), ex["normals"].numpy(),
+                              ex["mask"].numpy()[..., 0],
+                              ex["depth"].numpy()[..., 0] if float(ex["has_depth"]) else None,
+                              ex["albedo"].numpy() if float(ex["has_albedo"]) else None,
+                              float(ex["hfov"]) or None)
                 record, count = record + 1, count + 1
         except tf.errors.OpError as e:
             raise _damaged(shard, record, e) from None
 
 
 def iter_pairs(pairs_dir, pair_layout, limit=0):
-    """The same tuples from a folder of pairs; bad samples are reported and skipped."""
+    """The same examples from a folder of pairs; bad samples are reported and skipped."""
     for i, sample_id in enumerate(pairs.find_samples(pairs_dir, pair_layout)):
         if limit and i >= limit:
             return
         try:
             beauty, normal_map, mask, _ = pairs.load_sample(pairs_dir, sample_id, pair_layout)
+            passes = pairs.load_passes(pairs_dir, sample_id, pair_layout, mask)
         except pairs.SampleError as e:
             logging.warning("skipping %s: %s", sample_id, e)
             continue
-        yield sample_id, beauty, normal_map, mask
+        yield Example(sample_id, beauty, normal_map, mask, **passes)
 
 
 def fit_baselines(train_examples):
     """Best constant normal and luminance-gradient strength from training examples."""
-    plates, maps, masks = zip(*[(b, n, m) for _, b, n, m in train_examples])
+    plates, maps, masks = zip(*[(e.beauty, e.normals, e.mask) for e in train_examples])
     return {"best_constant": baselines.mean_normal(maps, masks).tolist(),
             "gradient_strength": baselines.fit_gradient_strength(plates, maps, masks)}
 
 
-def predictions(model, beauty, fitted):
-    """Every method's prediction for one plate."""
+def predictions(passes, beauty, fitted):
+    """Every method's normals for one plate, given the model's passes for it."""
     shape = beauty.shape[:2] + (3,)
-    return {"model": model(beauty[None])[0],
+    return {"model": passes["normals"],
             "flat": baselines.flat(shape),
             "best_constant": baselines.constant(shape, fitted["best_constant"]),
             "luminance_gradient": baselines.luminance_gradient(beauty, fitted["gradient_strength"])}
 
 
+def depth_entry(passes, example, valid):
+    """Depth metrics of the model and the depth baselines on one image, and the P-normals agreement."""
+    truth = example.depth
+    valid = valid & (truth > 0)
+    if not np.any(valid):
+        return None
+    shape = truth.shape
+    entry = {m: camera.depth_metrics(d, truth, valid) for m, d in (
+        ("model", passes["depth"][..., 0]), ("constant", baselines.constant_depth(shape)),
+        ("ground_plane", baselines.ground_plane_depth(shape)))}
+    fov = example.hfov or camera.CameraSettings().field_of_view()
+    position = camera.position_from_depth(passes["depth"][..., 0], camera.focal_pixels(shape[1], fov))
+    derived = camera.normals_from_position(position, valid)
+    inner = valid & (np.linalg.norm(derived, axis=-1) > 0)
+    if np.any(inner):
+        entry["p_normals_agreement_deg"] = float(normals.angular_error_deg(derived, passes["normals"])[inner].mean())
+    return entry
+
+
+def albedo_entry(passes, example, valid):
+    """Scale-invariant MSE of the model's albedo and of the plate as albedo on one image."""
+    return {"model": camera.albedo_si_mse(passes["albedo"], example.albedo, valid),
+            "plate": camera.albedo_si_mse(baselines.plate_albedo(example.beauty), example.albedo, valid)}
+
+
 def evaluate(model, examples, fitted, triptych_dir="", total=None):
-    """Metrics of every method over `examples`; returns the report dict."""
-    errors = {m: [] for m in METHODS}
+    """Metrics of every method over `examples`; returns the report dict (see the module docstring)."""
+    errors_deg = {m: [] for m in METHODS}
     images = []
     progress = Progress(total or 0, "evaluate", interval=10.0) if total else None
-    for sample_id, beauty, target, mask in examples:
-        valid = mask >= conventions.MASK_THRESHOLD
+    for example in examples:
+        valid = example.mask >= conventions.MASK_THRESHOLD
         if not np.any(valid):
-            logging.warning("skipping %s: empty mask", sample_id)
+            logging.warning("skipping %s: empty mask", example.id)
             continue
-        preds = predictions(model, beauty, fitted)
-        entry = {"id": sample_id, "pixels": int(valid.sum())}
+        passes = {name: value[0] for name, value in model.predict_passes(example.beauty[None]).items()}
+        preds = predictions(passes, example.beauty, fitted)
+        entry = {"id": example.id, "pixels": int(valid.sum())}
         for method, pred in preds.items():
-            e = normals.angular_error_deg(pred, target)[valid]
-            errors[method].append(e)
+            e = normals.angular_error_deg(pred, example.normals)[valid]
+            errors_deg[method].append(e)
             entry[method] = normals.angular_metrics(e)
+        if "depth" in passes and example.depth is not None:
+            entry["depth"] = depth_entry(passes, example, valid)
+        if "albedo" in passes and example.albedo is not None:
+            entry["albedo"] = albedo_entry(passes, example, valid)
         images.append(entry)
         if triptych_dir:
             from tfnormals.training import callbacks
-            name = sample_id.replace("/", "_") + ".png"
-            image_io.write_png(os.path.join(triptych_dir, name), callbacks.triptych(beauty, target, preds["model"], mask[..., None]))
+            name = example.id.replace("/", "_") + ".png"
+            image_io.write_png(os.path.join(triptych_dir, name),
+                               callbacks.triptych(example.beauty, example.normals, preds["model"], example.mask[..., None]))
         if progress:
             progress.update()
     if not images:
         raise NothingToEvaluate("no images with masked pixels to evaluate")
-    report = {m: normals.angular_metrics(np.concatenate(errors[m])) for m in METHODS}
+    report = {m: normals.angular_metrics(np.concatenate(errors_deg[m])) for m in METHODS}
+    report.update(_pass_summaries(images))
     report.update(count=len(images), pixels=int(sum(i["pixels"] for i in images)), fitted_baselines=fitted,
                   images=images)
     return report
+
+
+def _pass_summaries(images):
+    """Means over images of the per-image depth and albedo metrics (only for the passes evaluated)."""
+    summary = {}
+    depth = [i["depth"] for i in images if i.get("depth")]
+    if depth:
+        summary["depth"] = {m: {k: float(np.mean([d[m][k] for d in depth])) for k in depth[0][m]}
+                            for m in DEPTH_METHODS}
+        summary["depth"]["count"] = len(depth)
+        agreement = [d["p_normals_agreement_deg"] for d in depth if "p_normals_agreement_deg" in d]
+        if agreement:
+            summary["p_normals_agreement_deg"] = float(np.mean(agreement))
+    albedo = [i["albedo"] for i in images if i.get("albedo")]
+    if albedo:
+        summary["albedo"] = {m: float(np.mean([a[m] for a in albedo])) for m in ALBEDO_METHODS}
+        summary["albedo"]["count"] = len(albedo)
+    return summary
 
 
 def _record_count(records_dir, split, limit):
@@ -153,12 +229,23 @@ def _record_count(records_dir, split, limit):
 
 
 def format_table(report):
-    """A markdown table of every method's metrics."""
+    """Markdown tables of every method's metrics: normals, and depth and albedo when evaluated."""
     keys = ["mean", "median"] + [normals.threshold_key(t) for t in conventions.ANGLE_THRESHOLDS_DEG]
     lines = ["| method | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
     for method in METHODS:
         lines.append(f"| {method} | " + " | ".join(f"{report[method][k]:.2f}" for k in keys) + " |")
-    return "\n".join(lines) + f"\n\n{report['count']} images, {report['pixels']} masked pixels"
+    text = "\n".join(lines) + f"\n\n{report['count']} images, {report['pixels']} masked pixels"
+    if "depth" in report:
+        keys = list(report["depth"]["model"])
+        lines = ["| depth | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+        lines += [f"| {m} | " + " | ".join(f"{report['depth'][m][k]:.3f}" for k in keys) + " |" for m in DEPTH_METHODS]
+        text += "\n\n" + "\n".join(lines) + f"\n\n{report['depth']['count']} images with depth"
+        if "p_normals_agreement_deg" in report:
+            text += f"; normals from predicted P vs predicted normals: {report['p_normals_agreement_deg']:.2f}° mean"
+    if "albedo" in report:
+        text += "\n\n| albedo | si-MSE |\n|---|---|\n" + "\n".join(
+            f"| {m} | {report['albedo'][m]:.4f} |" for m in ALBEDO_METHODS)
+    return text
 
 
 def check_request(model_path, output_json, records="", split="test", pairs_dir="", train_records="",

@@ -13,9 +13,12 @@ scikit-image (and SciPy, which it needs) provide the photos; install with the `e
 The motorcycle is for validation only, never for training or tuning.
 """
 
+import json
+import os
+
 import numpy as np
 
-from tfnormals.core import camera, colour, image_io, normals
+from tfnormals.core import camera, colour, conventions, errors, image_io, normals, outputs
 from tfnormals.tools import baselines, relight, tiling
 
 # Middlebury 2014 "Motorcycle" calibration at scikit-image's quarter resolution.
@@ -145,3 +148,39 @@ def run_checks(predict_passes, gallery_path=""):
         image_io.write_png(gallery_path, gallery(predict_normals, plates))
         report["gallery"] = gallery_path
     return report
+
+
+def check_model(model_path, output_json, gallery_path=""):
+    """What `python -m tfnormals.evaluate --real_checks` does: run every check, write the JSON report."""
+    from tfnormals.tools.model_io import NormalsModel
+    if not os.path.exists(model_path):
+        raise errors.MissingPathError(f"--model: {model_path}: no such model")
+    outputs.check_writable_file(output_json, "--output_json")
+    if gallery_path:
+        outputs.check_writable_file(gallery_path, "--gallery")
+    _skimage_data()
+    model = NormalsModel(model_path)
+    predict_passes = lambda plate: tiling.predict_tiled(model.predict_passes, plate)
+    report = dict(run_checks(predict_passes, gallery_path), model=model_path)
+    with image_io.atomic_output(output_json) as tmp:
+        with open(tmp, "w") as f:
+            json.dump(report, f, indent=1)
+    return report
+
+
+def format_table(report):
+    """Markdown: the motorcycle table (model and baselines), its depth row, and the label-free checks."""
+    keys = ["mean", "median"] + [normals.threshold_key(t) for t in conventions.ANGLE_THRESHOLDS_DEG]
+    moto = report["motorcycle"]
+    lines = ["| motorcycle normals | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+    lines += [f"| {m} | " + " | ".join(f"{moto[m][k]:.2f}" for k in keys) + " |"
+              for m in ("model", "flat", "best_constant", "luminance_gradient")]
+    text = "\n".join(lines) + f"\n\n{moto['pixels']} ground-truth pixels (baselines fitted on them: optimistic)"
+    if "depth" in moto:
+        text += (f"\n\nmotorcycle depth AbsRel (median-scaled): model {moto['depth']['absrel_median']:.3f}, "
+                 f"constant {moto['depth_constant']['absrel_median']:.3f}; "
+                 f"δ<1.25: model {moto['depth']['delta125_median']:.3f}, "
+                 f"constant {moto['depth_constant']['delta125_median']:.3f}")
+    text += (f"\n\nflip equivariance {report['flip_equivariance_deg']:.2f}° mean, scale consistency "
+             f"{report['scale_consistency_deg']:.2f}° mean, over {len(report['photos'])} photos")
+    return text

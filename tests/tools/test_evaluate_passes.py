@@ -1,0 +1,81 @@
+"""Depth and albedo metrics in tfnormals.tools.evaluate, and the real-photo checks command."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from helpers import REPO, subprocess_env
+
+from tfnormals.core import camera
+from tfnormals.tools import evaluate
+
+SIDE = 40
+HFOV = 50.0
+
+
+def _sphere_example():
+    """A ray-traced sphere in front of a wall: depth, normals from it, albedo, a plate."""
+    f = camera.focal_pixels(SIDE, HFOV)
+    rows, cols = np.mgrid[0:SIDE, 0:SIDE]
+    d = np.stack([(cols + 0.5 - SIDE / 2) / f, -(rows + 0.5 - SIDE / 2) / f, -np.ones((SIDE, SIDE))], -1)
+    d /= np.linalg.norm(d, axis=-1, keepdims=True)
+    centre = np.array([0.0, 0.0, -3.0])
+    b = d @ centre
+    disc = b ** 2 - (centre @ centre - 1.0)
+    t = np.where(disc > 0, b - np.sqrt(np.maximum(disc, 0.0)), 6.0 / -d[..., 2])  # wall at z = -6
+    depth = (-(d * t[..., None])[..., 2]).astype(np.float32)
+    n = camera.normals_from_position(camera.position_from_depth(depth, f))
+    albedo = np.where((cols < SIDE // 2)[..., None], [0.8, 0.2, 0.1], [0.1, 0.5, 0.9]).astype(np.float32)
+    plate = (0.2 + 0.6 * albedo * np.clip(n[..., 2:3], 0, 1)).astype(np.float32)
+    return evaluate.Example("s", plate, n, np.ones((SIDE, SIDE), np.float32), depth, albedo, HFOV)
+
+
+class _Exact:
+    """Answers every pass exactly, depth at another scale and albedo tinted (both allowed ambiguities)."""
+
+    def __init__(self, example):
+        self.example = example
+
+    def predict_passes(self, batch):
+        e = self.example
+        return {"normals": e.normals[None], "depth": 3.0 * e.depth[None, ..., None],
+                "albedo": (e.albedo * np.array([0.5, 1.0, 1.5], np.float32))[None]}
+
+
+def test_a_model_exact_up_to_scale_scores_zero_and_the_baselines_do_not():
+    example = _sphere_example()
+    report = evaluate.evaluate(_Exact(example), [example], {"best_constant": [0, 0, 1], "gradient_strength": 1.0})
+    depth = report["depth"]
+    assert depth["count"] == 1
+    assert depth["model"]["absrel_median"] < 1e-5 and depth["model"]["delta125_median"] == 1.0
+    assert depth["constant"]["absrel_median"] > 0.1 and depth["ground_plane"]["absrel_median"] > 0.1
+    assert report["p_normals_agreement_deg"] < 1.0, "normals from the predicted P agree with the predicted normals"
+    assert report["albedo"]["model"] < 1e-8 < report["albedo"]["plate"]
+    table = evaluate.format_table(report)
+    assert "| ground_plane |" in table and "| plate |" in table
+
+
+def test_examples_without_passes_give_a_normals_only_report():
+    example = _sphere_example()
+    plain = evaluate.Example(example.id, example.beauty, example.normals, example.mask)
+    report = evaluate.evaluate(_Exact(example), [plain], {"best_constant": [0, 0, 1], "gradient_strength": 1.0})
+    assert "depth" not in report and "albedo" not in report and report["model"]["mean"] < 1e-3
+
+
+@pytest.mark.slow
+def test_real_checks_command_writes_report_and_gallery(tmp_path):
+    pytest.importorskip("skimage")
+    out, gallery = str(tmp_path / "real.json"), str(tmp_path / "gallery.png")
+    proc = subprocess.run([sys.executable, "-m", "tfnormals.evaluate", "--real_checks", f"--output_json={out}",
+                           f"--gallery={gallery}"], cwd=REPO, env=subprocess_env(), capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "| motorcycle normals |" in proc.stdout and "flip equivariance" in proc.stdout
+    with open(out) as f:
+        report = json.load(f)
+    assert report["motorcycle"]["pixels"] > 100000
+    assert 0 < report["flip_equivariance_deg"] < 90 and 0 < report["scale_consistency_deg"] < 90
+    assert os.path.isfile(gallery)
