@@ -151,12 +151,11 @@ def cycles(graph):
 
 
 def test_the_graph_covers_every_layer(graph):
-    """The walk found the layers and the imports inside functions (so the rules below are not vacuous)."""
+    """The walk found every layer and both packages (so the rules below are not vacuous)."""
     layers = {layer_of(m) for m in graph if m.startswith("tfnormals.")}
     assert layers == set(range(COMMAND_LAYER + 1))
     assert "data_tools.scene.procedural" in graph and "tfnormals.core.layout" in graph
-    lazy = [name for _, name in graph["tfnormals.data.schema"] if name == "tensorflow"]
-    assert lazy, "schema imports TensorFlow inside its functions; the walk must see it"
+    assert sum(len(imports) for imports in graph.values()) > 100
 
 
 def test_imports_run_downward_only(graph):
@@ -184,7 +183,7 @@ def test_the_rules_catch_bad_imports():
     assert cycles(bad) == [["data_tools.scene.a", "data_tools.scene.b"]]
 
 
-def test_relative_imports_are_resolved(tmp_path):
+def test_relative_and_function_level_imports_are_read(tmp_path):
     path = tmp_path / "mod.py"
     path.write_text("from . import sibling\nfrom ..core import layout\n\ndef f():\n    from .sibling import thing\n")
     modules = {"tfnormals.model.sibling", "tfnormals.core.layout"}

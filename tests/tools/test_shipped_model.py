@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from tfnormals.core import resources
+from tfnormals.core import layout, resources
 from tfnormals.tools import evaluate
 from tfnormals.tools.model_io import NormalsModel
 
@@ -27,7 +27,7 @@ def test_shipped_savedmodel_contract():
     (normals,) = out.values()
     assert normals.shape == (2, 61, 97, 3)
     np.testing.assert_allclose(np.linalg.norm(normals.numpy(), axis=-1), 1.0, atol=1e-4)
-    with open(os.path.join(resources.DEFAULT_MODEL_DIR, "tfnormals.json")) as f:
+    with open(os.path.join(resources.DEFAULT_MODEL_DIR, layout.MODEL_METADATA)) as f:
         assert json.load(f)["input"]["encoding"] == "sRGB"
     size = sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(resources.DEFAULT_MODEL_DIR)
                for f in files)
