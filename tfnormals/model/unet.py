@@ -56,6 +56,9 @@ def build_generator(base_filters=32, depth=6, max_filters=256, norm="batch", dro
     else:
         skips = encoders.vgg16_encoder(x, depth, max_filters, norm)
         finest_stride = 1
+    if encoder == "vgg16":
+        skips = [_project(skip, min(base_filters * 2 ** i, max_filters), norm, f"skip{i}") for i, skip in
+                 enumerate(skips[:-1])] + skips[-1:]
     x = skips[-1]
     for i in reversed(range(len(skips) - 1)):
         filters = min(base_filters * 2 ** i, max_filters)
@@ -69,12 +72,21 @@ def build_generator(base_filters=32, depth=6, max_filters=256, norm="batch", dro
     if finest_stride == 2:
         x = _upsample(x, base_filters, upsample, "head_up")
     else:
-        # VGG's finest skip is raw (unnormalized) features: mix and normalize before the heads.
         x = keras.layers.Conv2D(base_filters, 3, padding="same", use_bias=False, name="head_mix")(x)
         x = normalization(norm, "head_norm")(x)
     x = keras.layers.ReLU(name="head_act")(x)
     outputs = {p: CropLike(dtype="float32", name=f"{p}_crop")([_head(x, p), plate]) for p in passes}
     return keras.Model(plate, outputs, name=name)
+
+
+def _project(skip, filters, norm, name):
+    """1×1 conv + norm + ReLU narrowing a wide pretrained feature map to the decoder's width.
+
+    VGG's skips (64–512 channels) would otherwise make the decoder's convs cost as much as the encoder.
+    """
+    x = keras.layers.Conv2D(filters, 1, use_bias=norm == "none", name=f"{name}_proj")(skip)
+    x = normalization(norm, f"{name}_norm")(x)
+    return keras.layers.ReLU(name=f"{name}_act")(x)
 
 
 def _head(features, kind):
