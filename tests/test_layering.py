@@ -26,12 +26,6 @@ DATA_TOOLS_MAY_USE = ("tfnormals.core", "tfnormals.data.schema", "tfnormals.data
 # Third-party packages a layer must not import at all (not even lazily).
 TENSORFLOW = ("tensorflow", "keras", "tf_keras")
 MITSUBA = ("mitsuba", "drjit")
-# Known breaks of a rule, each with its reason; test_imports_run_downward_only fails when one is fixed
-# (so its entry goes) as well as on any new break.
-KNOWN = {
-    ("tfnormals.core.image_io", "tensorflow"): "16-bit RGB PNGs are decoded with tf.io.decode_png (Pillow cannot "
-                                               "read them), imported inside _read_png only",
-}
 
 
 def module_files():
@@ -159,11 +153,7 @@ def test_the_graph_covers_every_layer(graph):
 
 
 def test_imports_run_downward_only(graph):
-    found = violations(graph)
-    new = [v for v in found if not any(v.startswith(f"{m}:") and f" -> {n} " in v for m, n in KNOWN)]
-    assert new == []
-    fixed = [k for k in KNOWN if not any(v.startswith(f"{k[0]}:") and f" -> {k[1]} " in v for v in found)]
-    assert fixed == [], "no longer broken: remove from KNOWN"
+    assert violations(graph) == []
 
 
 def test_no_import_cycles(graph):
