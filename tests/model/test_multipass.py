@@ -121,3 +121,10 @@ def test_bfloat16_compute_keeps_float32_weights_and_outputs():
     assert all(w.dtype == "float32" for w in g.weights)
     out = g(np.zeros((1, 32, 32, 3), np.float32))
     assert out["normals"].dtype == tf.float32 and out["depth"].dtype == tf.float32
+
+
+def test_batches_without_the_extra_passes_train_the_normals_only():
+    gan = _gan()
+    batch = {k: tf.constant(v) for k, v in _batch().items() if k in ("beauty", "normals", "mask")}
+    logs = gan.train_step(batch)
+    assert float(logs["depth_si"]) == 0.0 and float(logs["albedo_si"]) == 0.0 and np.isfinite(float(logs["l1"]))

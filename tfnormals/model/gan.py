@@ -81,12 +81,14 @@ class NormalsGAN(keras.Model):
         terms = {"l1": losses.masked_l1(pred["normals"], target, weights),
                  "angular": losses.masked_angular(pred["normals"], target, weights)}
         if "depth" in self.passes:
-            valid = _pass_validity(batch, "depth") * tf.cast(batch["depth"] > 0, tf.float32)
-            terms["depth_si"] = losses.scale_invariant_log_depth(pred["depth"], batch["depth"], valid)
-            terms["depth_grad"] = losses.gradient_matching(pred["depth"], batch["depth"], valid)
+            target_depth = batch.get("depth", tf.ones_like(mask))
+            valid = _pass_validity(batch, "depth") * tf.cast(target_depth > 0, tf.float32)
+            terms["depth_si"] = losses.scale_invariant_log_depth(pred["depth"], target_depth, valid)
+            terms["depth_grad"] = losses.gradient_matching(pred["depth"], target_depth, valid)
         if "albedo" in self.passes:
+            target_albedo = batch.get("albedo", tf.ones_like(pred["albedo"]))
             valid = _pass_validity(batch, "albedo") * tf.cast(mask >= 0.5, tf.float32)
-            terms["albedo_si"] = losses.scale_invariant_log_albedo(pred["albedo"], batch["albedo"], valid)
+            terms["albedo_si"] = losses.scale_invariant_log_albedo(pred["albedo"], target_albedo, valid)
         return terms
 
     def supervised_loss(self, terms):
@@ -133,8 +135,8 @@ class NormalsGAN(keras.Model):
 
 
 def _pass_validity(batch, name):
-    """[B, 1, 1, 1] 1 where the batch's records hold pass `name` (batches without the key have none)."""
+    """[B, 1, 1, 1] 1 where the batch's records hold pass `name` (batches without the pass have none)."""
     key = f"has_{name}"
-    if key not in batch:
+    if key not in batch or name not in batch:
         return tf.zeros_like(batch["mask"][:, :1, :1, :1])
     return tf.reshape(tf.cast(batch[key], tf.float32), [-1, 1, 1, 1])
