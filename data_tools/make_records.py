@@ -2,6 +2,9 @@
 
 Usage:
   python -m data_tools.make_records --input_dir=DIR --output_dir=OUT --num_shards=K
+  # on a farm: T tasks (a Slurm array, a Kubernetes indexed Job), then one merge
+  python -m data_tools.make_records --input_dir=DIR --output_dir=OUT --num_shards=K --task_index=I --num_tasks=T
+  python -m data_tools.make_records --input_dir=DIR --output_dir=OUT --num_shards=K --merge
   # a studio's files, world-space normals in a multi-layer EXR:
   python -m data_tools.make_records --input_dir=renders --output_dir=OUT \
       --beauty_pattern="{id}.beauty.exr" --normals_pattern="{id}.beauty.exr" \
@@ -19,6 +22,12 @@ An output folder holding records made with other settings (another --num_shards,
 split or layout) is refused, because a reader's glob would take both sets and every sample
 twice; --overwrite replaces them. stdout is one JSON line: {"counts": {...}, "skipped": N}.
 Exit code 2 for a usage mistake, 1 when no sample could be read.
+
+Farm-scale: with --num_tasks=T, task I writes every T-th shard of the sorted (split, shard) list —
+tasks are disjoint and need no coordination — and its own index, index.task-I-of-T.json, instead
+of index.json. Records do not depend on T: a shard holds the same samples, in the same order,
+whichever task writes it. `--merge` (same flags, after every task has finished) checks that every
+shard is complete and up to date and writes index.json; a task run again resumes like a single run.
 """
 
 import datetime
@@ -31,7 +40,7 @@ import shutil
 
 from absl import flags, logging
 
-from tfnormals.core import cli, errors, image_io, layout, outputs
+from tfnormals.core import cli, colorspaces, errors, image_io, layout, outputs
 from tfnormals.core.progress import Progress
 from tfnormals.data import pairs, schema
 
@@ -57,6 +66,12 @@ def plan_shards(sample_ids, num_shards, fractions):
     for sample_id in sample_ids:
         plan[(schema.split_of(sample_id, fractions), schema.shard_of(sample_id, num_shards))].append(sample_id)
     return plan
+
+
+def task_plan(plan, task_index, num_tasks):
+    """The part of `plan` that task `task_index` of `num_tasks` writes: every num_tasks-th shard of the sorted
+    (split, shard) list, so the tasks are disjoint and together write every shard."""
+    return {key: ids for j, (key, ids) in enumerate(sorted(plan.items())) if j % num_tasks == task_index}
 
 
 def _sidecar_path(output_dir, shard_file):
@@ -85,10 +100,14 @@ def run_settings(input_dir, pair_layout, num_shards, fractions):
 
 
 def _record_files(output_dir):
-    """Shard files of every split and shard count, index.json and the progress folder in `output_dir`."""
+    """Shard files of every split and shard count, index.json, task indexes and the progress folder in `output_dir`."""
     shards = [p for split in layout.SPLITS for p in glob.glob(os.path.join(glob.escape(output_dir), layout.shard_glob(split)))]
     extra = [os.path.join(output_dir, name) for name in (layout.RECORDS_INDEX, layout.RECORDS_PROGRESS_DIR)]
-    return sorted(shards), [p for p in extra if os.path.exists(p)]
+    return sorted(shards), [p for p in extra if os.path.exists(p)] + _task_indexes(output_dir)
+
+
+def _task_indexes(output_dir):
+    return sorted(glob.glob(os.path.join(glob.escape(output_dir), layout.TASK_INDEX_GLOB)))
 
 
 def foreign_records(output_dir, settings):
@@ -100,8 +119,9 @@ def foreign_records(output_dir, settings):
     others = [os.path.basename(p) for p in shards if os.path.basename(p) not in planned]
     if others:
         reasons.append(f"{len(others)} shard(s) of another --num_shards (e.g. {others[0]})")
-    index_path = os.path.join(output_dir, layout.RECORDS_INDEX)
-    if os.path.isfile(index_path):
+    for index_path in [os.path.join(output_dir, layout.RECORDS_INDEX)] + _task_indexes(output_dir):
+        if not os.path.isfile(index_path):
+            continue
         try:
             with open(index_path) as f:
                 index = json.load(f)
@@ -109,7 +129,7 @@ def foreign_records(output_dir, settings):
         except (OSError, ValueError, AttributeError):
             changed = ["an unreadable index"]
         if changed:
-            reasons.append(f"{layout.RECORDS_INDEX} made with other settings ({', '.join(changed)})")
+            reasons.append(f"{os.path.basename(index_path)} made with other settings ({', '.join(changed)})")
     return reasons
 
 
@@ -120,8 +140,16 @@ def clear_records(output_dir):
         shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
 
 
-def check_request(input_dir, output_dir, num_shards, fractions, workers):
+def check_request(input_dir, output_dir, num_shards, fractions, workers, task_index=0, num_tasks=1, overwrite=False):
     """Raise errors.UsageError, naming the flag, for anything wrong with a run before it starts."""
+    if num_tasks < 1:
+        raise errors.UsageError(f"--num_tasks: must be at least 1, got {num_tasks}")
+    if not 0 <= task_index < num_tasks:
+        raise errors.UsageError(f"--task_index: must be in [0, {num_tasks - 1}] for --num_tasks={num_tasks}, "
+                                f"got {task_index}")
+    if overwrite and num_tasks > 1:
+        raise errors.UsageError("--overwrite with --num_tasks > 1: tasks would delete each other's shards; clear "
+                                "the folder once (a single run with --overwrite, or by hand) before the array")
     if not os.path.isdir(input_dir):
         kind = "not a folder" if os.path.exists(input_dir) else "no such folder"
         raise errors.MissingPathError(f"--input_dir: {input_dir}: {kind}")
@@ -161,14 +189,9 @@ def write_shard(output_dir, shard_file, jobs, results, settings=None):
     return summary
 
 
-def make_records(input_dir, output_dir, pair_layout, num_shards=16, fractions=(0.9, 0.05, 0.05), workers=1,
-                 overwrite=False):
-    """Write the shards and index.json; returns the index dict.
-
-    Raises errors.UsageError (a ValueError) for bad settings, a missing input folder, no samples, or an
-    output folder holding records made with other settings (unless `overwrite`, which replaces them).
-    """
-    check_request(input_dir, output_dir, num_shards, fractions, workers)
+def _samples_and_settings(input_dir, output_dir, pair_layout, num_shards, fractions, overwrite):
+    """(sample ids, run_settings(), reasons the folder holds other records); UsageError for no samples or, unless
+    `overwrite`, records made with other settings."""
     sample_ids = pairs.find_samples(input_dir, pair_layout)
     if not sample_ids:
         raise errors.UsageError(f"--input_dir: {input_dir}: no samples match --beauty_pattern "
@@ -179,6 +202,20 @@ def make_records(input_dir, output_dir, pair_layout, num_shards=16, fractions=(0
         raise errors.UsageError(f"--output_dir: {output_dir} holds records made with other settings "
                                 f"({'; '.join(foreign)}); a reader would mix both sets. Use another --output_dir, "
                                 "or --overwrite to replace them")
+    return sample_ids, settings, foreign
+
+
+def make_records(input_dir, output_dir, pair_layout, num_shards=16, fractions=(0.9, 0.05, 0.05), workers=1,
+                 overwrite=False, task_index=0, num_tasks=1):
+    """Write the shards and index.json (or, as task `task_index` of `num_tasks`, its shards and its task index);
+    returns that index dict.
+
+    Raises errors.UsageError (a ValueError) for bad settings, a missing input folder, no samples, or an
+    output folder holding records made with other settings (unless `overwrite`, which replaces them).
+    """
+    check_request(input_dir, output_dir, num_shards, fractions, workers, task_index, num_tasks, overwrite)
+    sample_ids, settings, foreign = _samples_and_settings(input_dir, output_dir, pair_layout, num_shards, fractions,
+                                                          overwrite)
     with outputs.created_dirs_removed_if_empty(output_dir):
         if foreign:
             logging.warning("--overwrite: removing the records in %s (%s)", output_dir, "; ".join(foreign))
@@ -186,17 +223,44 @@ def make_records(input_dir, output_dir, pair_layout, num_shards=16, fractions=(0
         for folder in (output_dir, os.path.join(output_dir, layout.RECORDS_PROGRESS_DIR)):
             for name in outputs.remove_stale_temps(folder):
                 logging.info("removed %s, left by an interrupted run", os.path.join(folder, name))
-        summaries = _write_shards(input_dir, output_dir, pair_layout, sample_ids, settings, workers)
-    index = build_index(input_dir, pair_layout, num_shards, fractions, summaries)
+        plan = task_plan(plan_shards(sample_ids, num_shards, fractions), task_index, num_tasks)
+        summaries = _write_shards(input_dir, output_dir, pair_layout, plan, settings, workers)
+    if num_tasks == 1:
+        index = build_index(settings, summaries)
+        _write_json(os.path.join(output_dir, layout.RECORDS_INDEX), index)
+    else:
+        index = dict(build_index(settings, summaries), task_index=task_index, num_tasks=num_tasks)
+        _write_json(os.path.join(output_dir, layout.task_index_name(task_index, num_tasks)), index)
+    return index
+
+
+def merge_records(input_dir, output_dir, pair_layout, num_shards=16, fractions=(0.9, 0.05, 0.05)):
+    """After a task array (make_records with num_tasks > 1): check that every shard of the plan is complete and
+    made with these settings, then write index.json; returns it.
+
+    Raises errors.Failure naming the shards still missing or out of date (and so the tasks to run again).
+    """
+    check_request(input_dir, output_dir, num_shards, fractions, 1)
+    sample_ids, settings, _ = _samples_and_settings(input_dir, output_dir, pair_layout, num_shards, fractions, False)
+    summaries, missing = {}, []
+    for (split, k), ids in sorted(plan_shards(sample_ids, num_shards, fractions).items()):
+        shard_file = layout.shard_name(split, k, num_shards)
+        summaries[shard_file] = _load_sidecar(output_dir, shard_file, ids, settings)
+        if summaries[shard_file] is None:
+            missing.append(shard_file)
+    if missing:
+        raise errors.Failure(f"{output_dir}: {len(missing)} of {len(summaries)} shard(s) missing or made from other "
+                             f"samples (e.g. {', '.join(missing[:3])}); run the tasks that write them again (each "
+                             "resumes), then --merge")
+    index = build_index(settings, summaries)
     _write_json(os.path.join(output_dir, layout.RECORDS_INDEX), index)
     return index
 
 
-def _write_shards(input_dir, output_dir, pair_layout, sample_ids, settings, workers):
-    """Write every shard that is not already complete; returns {shard file: summary} for all of them."""
+def _write_shards(input_dir, output_dir, pair_layout, plan, settings, workers):
+    """Write every shard of `plan` that is not already complete; returns {shard file: summary} for all of them."""
     os.makedirs(os.path.join(output_dir, layout.RECORDS_PROGRESS_DIR), exist_ok=True)
     num_shards = settings["num_shards"]
-    plan = plan_shards(sample_ids, num_shards, settings["split_fractions"])
     summaries, pending = {}, []
     for (split, k), ids in sorted(plan.items()):
         shard_file = layout.shard_name(split, k, num_shards)
@@ -205,7 +269,8 @@ def _write_shards(input_dir, output_dir, pair_layout, sample_ids, settings, work
             pending.append((shard_file, ids))
         else:
             summaries[shard_file] = summary
-    logging.info("%d samples; %d of %d shards already complete", len(sample_ids), len(summaries), len(plan))
+    logging.info("%d samples; %d of %d shards already complete", sum(map(len, plan.values())), len(summaries),
+                 len(plan))
     progress = Progress(sum(len(ids) for _, ids in pending), "make_records")
     pool = multiprocessing.get_context("spawn").Pool(workers) if workers > 1 and pending else None
     try:
@@ -226,14 +291,16 @@ def _write_shards(input_dir, output_dir, pair_layout, sample_ids, settings, work
     return summaries
 
 
-def build_index(input_dir, pair_layout, num_shards, fractions, summaries):
-    """index.json: run_settings() plus per-split counts and shard files, and every skipped sample with its reason."""
+def build_index(settings, summaries):
+    """index.json (or a task's index): run_settings() plus per-split counts and shard files of the shards in
+    `summaries` ({shard file: summary}), and every skipped sample with its reason."""
     splits = {}
     for split in layout.SPLITS:
-        files = [layout.shard_name(split, k, num_shards) for k in range(num_shards)]
+        files = [name for name in (layout.shard_name(split, k, settings["num_shards"])
+                                   for k in range(settings["num_shards"])) if name in summaries]
         splits[split] = {"count": sum(len(summaries[f]["written"]) for f in files), "shards": files}
     skipped = [s for f in sorted(summaries) for s in summaries[f]["skipped"]]
-    return dict(run_settings(input_dir, pair_layout, num_shards, fractions),
+    return dict(settings,
                 created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), splits=splits,
                 counts={split: splits[split]["count"] for split in layout.SPLITS},
                 skipped_count=len(skipped), skipped=skipped)
@@ -247,11 +314,20 @@ def define_flags():
     flags.DEFINE_integer("workers", os.cpu_count() or 1, "Parallel reader processes (1 = in this process).")
     flags.DEFINE_list("split_fractions", ["0.9", "0.05", "0.05"], "train,val,test fractions.")
     flags.DEFINE_boolean("overwrite", False, "Replace records of other settings found in --output_dir.")
+    flags.DEFINE_integer("task_index", 0, "This task's index in a task array (0-based; e.g. $SLURM_ARRAY_TASK_ID, "
+                         "$JOB_COMPLETION_INDEX).")
+    flags.DEFINE_integer("num_tasks", 1, "Tasks in the array: each writes every num_tasks-th shard and its own "
+                         "index.task-I-of-T.json; then run once with --merge. 1 = write index.json directly.")
+    flags.DEFINE_boolean("merge", False, "After every task finished: check all shards and write index.json.")
     pairs.define_layout_flags()
+    colorspaces.define_list_flag()
 
 
 def main(argv):
     del argv
+    if FLAGS.list_colorspaces:
+        cli.emit(colorspaces.listing())
+        return
     if not FLAGS.input_dir or not FLAGS.output_dir:
         raise errors.UsageError("--input_dir and --output_dir are required")
     try:
@@ -263,10 +339,14 @@ def main(argv):
         pair_layout = pairs.layout_from_flags(FLAGS)
     except ValueError as e:
         raise errors.UsageError(f"pair layout flags: {e}") from None
-    index = make_records(FLAGS.input_dir, FLAGS.output_dir, pair_layout, FLAGS.num_shards, fractions, FLAGS.workers,
-                         FLAGS.overwrite)
-    cli.emit({"counts": index["counts"], "skipped": index["skipped_count"]})
-    if not sum(index["counts"].values()):
+    if FLAGS.merge:
+        index = merge_records(FLAGS.input_dir, FLAGS.output_dir, pair_layout, FLAGS.num_shards, fractions)
+    else:
+        index = make_records(FLAGS.input_dir, FLAGS.output_dir, pair_layout, FLAGS.num_shards, fractions,
+                             FLAGS.workers, FLAGS.overwrite, FLAGS.task_index, FLAGS.num_tasks)
+    task = {"task_index": FLAGS.task_index, "num_tasks": FLAGS.num_tasks} if "task_index" in index else {}
+    cli.emit(dict({"counts": index["counts"], "skipped": index["skipped_count"]}, **task))
+    if not sum(index["counts"].values()) and (index["skipped_count"] or not task):  # a task may have no samples
         raise errors.Failure(f"no sample could be read ({index['skipped_count']} skipped; reasons in "
                              f"{os.path.join(FLAGS.output_dir, layout.RECORDS_INDEX)})")
 

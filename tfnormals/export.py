@@ -1,7 +1,8 @@
-"""Export a trained generator as a SavedModel that any TensorFlow program can load.
+"""Export a trained generator as a SavedModel that any TensorFlow program can load, or as ONNX.
 
 Usage:
   python -m tfnormals.export --checkpoint=checkpoints/RUN --output=SAVEDMODEL_DIR
+  python -m tfnormals.export --format=onnx --checkpoint=RUN_OR_SAVEDMODEL --output=model.onnx
 
 The SavedModel's `serving_default` signature takes `images`: float32 [N, H, W, 3], sRGB-encoded
 in [0, 1], any H and W, and returns `normals`: float32 [N, H, W, 3], unit camera-space normals
@@ -11,6 +12,10 @@ in [0, 1], any H and W, and returns `normals`: float32 [N, H, W, 3], unit camera
   normals = fn(images=tf.constant(batch))["normals"]
 
 `tfnormals.json` beside `saved_model.pb` records the conventions and the training config.
+
+--format=onnx converts a run or an existing SavedModel (e.g. tfnormals/assets/model) with tf2onnx
+(tfnormals.tools.onnx_export): the same input and outputs, any H×W, the metadata inside the file;
+`predict --model=model.onnx` runs it with onnxruntime, without TensorFlow (needs the `onnx` extra).
 stdout is one JSON line describing the export. Exit code 2 for a usage mistake (a missing
 checkpoint, an output that is not a SavedModel folder), 1 when the checkpoint cannot be restored.
 """
@@ -21,40 +26,81 @@ from absl import flags
 
 from tfnormals.core import cli, errors, layout, outputs
 
+FORMATS = ("savedmodel", "onnx")
+
 FLAGS = flags.FLAGS
 
 
 def define_flags():
     """Command-line flags (defined only when run as a program, so importing defines none)."""
-    flags.DEFINE_string("checkpoint", None, "Run folder (with config.json and ckpt/) or a checkpoint prefix.")
-    flags.DEFINE_string("output", None, "SavedModel folder to write.")
+    flags.DEFINE_string("checkpoint", None, "Run folder (with config.json and ckpt/), a checkpoint prefix, or "
+                        "(--format=onnx) a SavedModel folder.")
+    flags.DEFINE_string("output", None, "SavedModel folder, or .onnx file, to write.")
+    flags.DEFINE_enum("format", "savedmodel", list(FORMATS), "savedmodel: a TensorFlow SavedModel folder; "
+                      "onnx: one .onnx file (tf2onnx; run by predict with onnxruntime).")
 
 
-def check_request(checkpoint, output):
+def _is_savedmodel(path):
+    return os.path.isfile(os.path.join(path, layout.SAVEDMODEL_PB))
+
+
+def check_request(checkpoint, output, fmt="savedmodel"):
     """Raise errors.UsageError, naming the flag, for a missing checkpoint or an output that must not be replaced."""
     if not (os.path.exists(checkpoint) or os.path.isfile(checkpoint + ".index")):
         raise errors.MissingPathError(f"--checkpoint: {checkpoint}: no such run folder or checkpoint prefix")
+    if fmt not in FORMATS:
+        raise errors.UsageError(f"--format: must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if fmt == "onnx":
+        if not output.lower().endswith(".onnx"):
+            raise errors.UsageError(f"--output: {output} must end in .onnx with --format=onnx")
+        outputs.check_writable_file(output, "--output")
+        return
     outputs.check_writable_dir(output, "--output")
     if os.path.isdir(output) and os.listdir(output) and not os.path.isfile(os.path.join(output, layout.SAVEDMODEL_PB)):
         raise errors.UsageError(f"--output: {output} is a folder that holds something other than a SavedModel; "
                                 "refusing to replace it")
 
 
+def _restore(checkpoint):
+    """(generator, config, step) of a run folder or checkpoint prefix; errors name --checkpoint."""
+    import tensorflow as tf
+
+    from tfnormals.training import runs
+    try:
+        return runs.generator_from_run(checkpoint)
+    except runs.RunError as e:
+        raise errors.UsageError(f"--checkpoint: {e}") from None
+    except tf.errors.OpError as e:
+        raise errors.Failure(f"--checkpoint: {checkpoint}: cannot restore ({errors.one_line(e.message)[:300]})")
+
+
+def export_onnx(checkpoint, output):
+    """Write a run's generator or a SavedModel as ONNX; returns the metadata stored in the file."""
+    try:
+        from tfnormals.tools import onnx_export
+        import tf2onnx  # noqa: F401  (checked here, before a run is restored)
+    except ImportError as e:
+        raise errors.UsageError(f"--format=onnx needs tf2onnx and onnx ({e}; pip install 'tfnormals[onnx]')") from None
+    if _is_savedmodel(checkpoint):
+        return onnx_export.savedmodel_to_onnx(checkpoint, output)
+    from tfnormals.training import runs
+    generator, config, step = _restore(checkpoint)
+    return onnx_export.generator_to_onnx(generator, output, runs.metadata(config, step))
+
+
 def main(argv):
     del argv
     if not FLAGS.checkpoint or not FLAGS.output:
         raise errors.UsageError("--checkpoint and --output are required")
-    check_request(FLAGS.checkpoint, FLAGS.output)
-    import tensorflow as tf
-
+    check_request(FLAGS.checkpoint, FLAGS.output, FLAGS.format)
+    if FLAGS.format == "onnx":
+        info = export_onnx(FLAGS.checkpoint, FLAGS.output)
+        cli.emit({"output": FLAGS.output, "format": "onnx", "step": info.get("step"), "stride": info["stride"],
+                  "passes": info["passes"], "opset": info["opset"]})
+        return
     from tfnormals.model import serving
     from tfnormals.training import runs
-    try:
-        generator, config, step = runs.generator_from_run(FLAGS.checkpoint)
-    except runs.RunError as e:
-        raise errors.UsageError(f"--checkpoint: {e}") from None
-    except tf.errors.OpError as e:
-        raise errors.Failure(f"--checkpoint: {FLAGS.checkpoint}: cannot restore ({errors.one_line(e.message)[:300]})")
+    generator, config, step = _restore(FLAGS.checkpoint)
     serving.export_generator(generator, FLAGS.output, runs.metadata(config, step))
     cli.emit({"output": FLAGS.output, "step": step, "stride": 2 ** config.depth,
               "params": generator.count_params(), "signature": "serving_default",

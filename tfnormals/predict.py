@@ -4,6 +4,8 @@ files, folders, globs and frame sequences (the work: tfnormals.tools.predict).
 Usage:
   python -m tfnormals.predict --input=PATH_OR_PATTERN --output=DIR [--model=SAVEDMODEL_DIR]
   python -m tfnormals.predict --input="shot/plate.####.exr" --frames=1001-1100 --output=out --combined
+  python -m tfnormals.predict --input=plate.####.dpx --input_colorspace="ARRI LogC4" --model=model.onnx
+  python -m tfnormals.predict --list_colorspaces
 
 For each plate it writes, atomically, `<name>.normals.exr` (float R,G,B = camera-space X,Y,Z,
 plus A from the plate's alpha if it has one) and `<name>.normals.png` (0.5·n + 0.5 preview);
@@ -11,6 +13,8 @@ with --combined also `<name>.combined.exr` holding the plate (R,G,B[,A]) and the
 Nuke-style layer N.X, N.Y, N.Z. Frame names keep the frame number last
 (plate.1001.exr → plate.normals.1001.exr). Frames whose outputs exist are skipped (resume);
 unreadable frames are reported and skipped. Large plates are predicted in overlapping tiles.
+EXR outputs keep the plate's data/display windows and metadata. An .onnx model runs with
+onnxruntime, without TensorFlow.
 
 stdout is one JSON line: counts ("written", "skipped_existing", "failed", "missing", "nonfinite")
 and the frames behind them ("failed_frames": {plate: reason}, "missing_frames": [...],
@@ -22,7 +26,7 @@ import os
 
 from absl import flags
 
-from tfnormals.core import camera, cli, errors, resources
+from tfnormals.core import camera, cli, colorspaces, errors, resources
 from tfnormals.tools import predict
 from tfnormals.tools.plates import expand_inputs
 
@@ -34,9 +38,9 @@ def define_flags():
     flags.DEFINE_string("input", resources.EXAMPLE_PLATE, "Plate file, folder, glob or frame pattern (####).")
     flags.DEFINE_string("frames", "", "Frame range for a frame pattern, e.g. 1001-1100 (default: all found).")
     flags.DEFINE_string("output", "outputs", "Output folder.")
-    flags.DEFINE_string("model", resources.DEFAULT_MODEL_DIR, "SavedModel folder or training run folder.")
-    flags.DEFINE_enum("input_colorspace", "auto", list(predict.COLORSPACES),
-                      "auto: EXR plates are scene-linear (converted to sRGB), others sRGB.")
+    flags.DEFINE_string("model", resources.DEFAULT_MODEL_DIR, "SavedModel folder, training run folder or .onnx file "
+                        "(tfnormals.export --format=onnx; runs without TensorFlow).")
+    colorspaces.define_flags("plates")
     flags.DEFINE_integer("tile", 512, "Tile side for large plates (0 = whole image).")
     flags.DEFINE_integer("overlap", 64, "Tile overlap in pixels.")
     flags.DEFINE_integer("max_side", 0, "Run the network with the plate's longer side scaled to this and "
@@ -56,6 +60,9 @@ def define_flags():
 
 def main(argv):
     del argv
+    if FLAGS.list_colorspaces:
+        cli.emit(colorspaces.listing())
+        return
     plates = expand_inputs(FLAGS.input, FLAGS.frames)
     if not plates.paths and not plates.missing:
         what = "folder" if os.path.isdir(FLAGS.input) else "pattern"
@@ -65,8 +72,8 @@ def main(argv):
                                       FLAGS.reference_distance)
     predict.check_request(plates.paths, FLAGS.output, FLAGS.combined, FLAGS.input_colorspace, FLAGS.tile,
                           FLAGS.overlap, FLAGS.max_side, settings)
-    from tfnormals.tools.model_io import NormalsModel  # TensorFlow: only once the request is known to be sound
-    model = NormalsModel(FLAGS.model)
+    from tfnormals.tools import model_io  # TensorFlow (not for .onnx): only once the request is known to be sound
+    model = model_io.load_model(FLAGS.model)
     result = predict.predict_files(model, plates.paths, FLAGS.output, FLAGS.input_colorspace, FLAGS.tile,
                                    FLAGS.overlap, FLAGS.combined, FLAGS.overwrite, FLAGS.max_side, plates.missing,
                                    settings)

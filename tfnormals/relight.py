@@ -8,6 +8,9 @@ Usage:
   # a rig with point and spot lights, replacing the plate's light with albedo × new shading:
   python -m tfnormals.relight --plate=p.exr --normals=p.normals.exr --position=p.position.exr \
       --albedo=p.albedo.exr --lights=rig.json --mode=replace --output=relit.exr
+  # an ACEScg plate: relit in linear light, written back in ACEScg
+  python -m tfnormals.relight --plate=p.exr --input_colorspace=ACEScg --normals=p.normals.exr \
+      --output=relit.exr --light_dir=-1,0.3,0.5
 
 stdout is one JSON line: {"output", "lights", "mode", "width", "height", "nonfinite": {file: pixels}}.
 Exit code 2 for a usage mistake, 1 when an input cannot be read or the sizes differ.
@@ -15,7 +18,7 @@ Exit code 2 for a usage mistake, 1 when an input cannot be read or the sizes dif
 
 from absl import flags
 
-from tfnormals.core import camera, cli, errors
+from tfnormals.core import camera, cli, colorspaces, errors
 from tfnormals.tools import relight
 
 FLAGS = flags.FLAGS
@@ -23,14 +26,16 @@ FLAGS = flags.FLAGS
 
 def define_flags():
     """Command-line flags (only when run as a program)."""
-    flags.DEFINE_string("plate", None, "Plate image (EXR linear, else sRGB).")
+    flags.DEFINE_string("plate", None, "Plate image (colour space: --input_colorspace).")
+    colorspaces.define_flags("plate")
     flags.DEFINE_string("normals", None, "Normals pass (EXR floats — N.X/N.Y/N.Z of a combined EXR or R,G,B — "
                         "or 8/16-bit 0.5n+0.5).")
     flags.DEFINE_string("position", "", "Position pass (EXR: P.X/P.Y/P.Z, or R,G,B), for point and spot lights.")
     flags.DEFINE_string("depth", "", "Depth pass (EXR: depth.Z or Z) instead of --position, with the field of view.")
     flags.DEFINE_string("albedo", "", "Albedo pass (EXR: albedo.R/G/B or R,G,B; or sRGB 8/16-bit), for --mode=replace.")
     flags.DEFINE_string("mask", "", "Optional mask image (first channel, or alpha if RGBA).")
-    flags.DEFINE_string("output", None, "Relit image: .exr (linear) or .png/.tif (sRGB).")
+    flags.DEFINE_string("output", None, "Relit image: .exr (the plate's colour space if scene-linear, else "
+                        "Linear Rec.709) or .png/.tif (sRGB).")
     flags.DEFINE_string("lights", "", "JSON light rig (directional, point, spot lights; mode; ambient). "
                         "See tfnormals.tools.relight.load_rig.")
     flags.DEFINE_multi_string("light_dir", [], "Direction toward a directional light, x,y,z camera space (repeatable).")
@@ -53,6 +58,9 @@ def define_flags():
 
 def main(argv):
     del argv
+    if FLAGS.list_colorspaces:
+        cli.emit(colorspaces.listing())
+        return
     missing = [f"--{name}" for name in ("plate", "normals", "output") if not FLAGS[name].value]
     if not (FLAGS.light_dir or FLAGS.lights):
         missing.append("--light_dir or --lights")
@@ -68,7 +76,8 @@ def main(argv):
     settings = camera.CameraSettings(FLAGS.hfov, FLAGS.focal_mm, FLAGS.sensor_width_mm, FLAGS.depth_scale,
                                      FLAGS.reference_distance)
     cli.emit(relight.relight_file(FLAGS.plate, FLAGS.normals, FLAGS.output, lights, ambient, FLAGS.mask,
-                                  FLAGS.position, FLAGS.depth, FLAGS.albedo, mode, settings))
+                                  FLAGS.position, FLAGS.depth, FLAGS.albedo, mode, settings,
+                                  FLAGS.input_colorspace))
 
 
 if __name__ == "__main__":

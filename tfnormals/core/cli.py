@@ -16,7 +16,7 @@ tfnormals and prints its traceback and a line asking to report it.
 
 stdout carries only the command's result (a JSON summary, written by `emit`): once flags are
 parsed, file descriptor 1 is pointed at stderr, so logs, progress, library warnings and C-level
-chatter (OpenEXR prints read warnings on stdout) cannot break a script parsing the summary.
+chatter (image libraries may print warnings on stdout) cannot break a script parsing the summary.
 """
 
 import functools
@@ -82,7 +82,7 @@ def _move_stdout_to_stderr():
 
 def _guarded(main, name, failures, argv):
     """Run main(argv) and turn expected exceptions into one-line messages and exit codes."""
-    from tfnormals.core import image_io  # numpy/OpenEXR; deferred so that --help stays instant
+    from tfnormals.core import image_io  # numpy/OpenImageIO; deferred so that --help stays instant
     if len(argv) > 1:
         _exit(name, EXIT_USAGE, f"unexpected argument(s) {' '.join(argv[1:])!r}; every input is a --flag "
                                 "(--help lists them)")

@@ -1,30 +1,38 @@
-"""Read and write the image files a pipeline meets: EXR, PNG and TIFF (8/16-bit), JPEG.
+"""Read and write the image files a pipeline meets, through OpenImageIO: EXR (multi-part, multi-layer,
+half and float, data and display windows), DPX and Cineon, TIFF, PNG, JPEG and what else OIIO reads.
 
-Integer images come back as float32 in [0, 1]; EXR images come back as stored
-(linear floats). Every failure raises ImageError naming the file and the problem, including
-images over MAX_IMAGE_PIXELS (checked from the header, before any pixel is decoded). Writers are
-atomic (tfnormals.core.outputs.atomic_output).
+Integer images come back as float32 in [0, 1] (OIIO normalizes 8, 10, 12 and 16-bit samples);
+float images (EXR, HDR, float TIFF) come back as stored. Every failure raises ImageError naming the
+file and the problem, including images over MAX_IMAGE_PIXELS (checked from the header, before any
+pixel is decoded). Writers are atomic (tfnormals.core.outputs.atomic_output).
+
+A plate's `Frame` (read_frame) is what its passes inherit: the data window (where the stored
+pixels sit, which may be larger than the frame for overscan or smaller for a crop), the display
+window, and the metadata a compositor relies on (timecode, camera and lens attributes, pixel
+aspect, frame rate). write_exr(..., frame=) writes both windows and that metadata back.
 """
 
+import dataclasses
 import os
 import struct
-import warnings
 import zlib
 
 import numpy as np
-import OpenEXR
-import tifffile
-from PIL import Image
+import OpenImageIO as oiio
 
 from tfnormals.core.outputs import atomic_output  # noqa: F401  (part of this module's API)
 
 EXR_EXTENSIONS = (".exr",)
 TIFF_EXTENSIONS = (".tif", ".tiff")
-PILLOW_EXTENSIONS = (".jpg", ".jpeg", ".bmp", ".png")
-IMAGE_EXTENSIONS = EXR_EXTENSIONS + TIFF_EXTENSIONS + PILLOW_EXTENSIONS
+DPX_EXTENSIONS = (".dpx", ".cin")
+# Float formats: scene-linear by default (tfnormals.core.colorspaces); the others are 8/10/12/16-bit.
+FLOAT_EXTENSIONS = EXR_EXTENSIONS + (".hdr",)
+IMAGE_EXTENSIONS = FLOAT_EXTENSIONS + DPX_EXTENSIONS + TIFF_EXTENSIONS + (".png", ".jpg", ".jpeg", ".bmp", ".tga")
+# Bit depths each integer format can write.
+WRITE_BITS = {".png": (8, 16), ".tif": (8, 16), ".tiff": (8, 16), ".dpx": (8, 10, 12, 16), ".jpg": (8,), ".jpeg": (8,)}
 
-# Largest image read, in pixels: 16384 x 10240 (a 16K panorama), under Pillow's decompression-bomb
-# guard. Larger "images" are almost always corrupt headers, and would exhaust memory.
+# Largest image read, in pixels: 16384 x 10240 (a 16K panorama). Larger "images" are almost always
+# corrupt headers, and would exhaust memory.
 MAX_IMAGE_PIXELS = 16384 * 10240
 
 # The documented fill for non-finite pixel values (fill_nonfinite): NaN and -inf become 0, +inf
@@ -32,9 +40,42 @@ MAX_IMAGE_PIXELS = 16384 * 10240
 NONFINITE_FILL = {"nan": 0.0, "posinf": 1.0, "neginf": 0.0}
 NONFINITE_FILL_TEXT = "NaN, -inf -> 0; +inf -> 1"
 
+# Plate metadata that passes do not inherit: how the plate was stored (compression, chunking, the
+# reader's bookkeeping, format-specific packing) and what its pixel values mean (colour space,
+# primaries: a normals or depth pass is data, not colour).
+_NOT_CARRIED = ("oiio:", "openexr:", "dpx:", "tiff:", "png:", "jpeg:", "exif:", "Exif:", "IPTC:", "ICCProfile",
+                "compression", "planarconfig", "Orientation", "chromaticities", "name", "DateTime", "Software",
+                "XResolution", "YResolution", "ResolutionUnit", "cineon:", "targa:", "bmp:")
+
+
+# Pixels as stored: no premultiplying of PNG/TIFF/TGA alpha (OIIO's default), as the files hold it.
+_READ_CONFIG = oiio.ImageSpec()
+_READ_CONFIG.attribute("oiio:UnassociatedAlpha", 1)
+
 
 class ImageError(ValueError):
     """An image file that cannot be read or written, with the file named."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Frame:
+    """Where an image's pixels sit in its frame, and the metadata outputs made from it carry.
+
+    Args:
+      data_window: (x, y, width, height) of the stored pixels.
+      display_window: (x, y, width, height) of the frame (EXR's displayWindow; equal to the data
+        window for formats without one).
+      attributes: {name: (OIIO type name, value)} of the carried metadata, e.g. smpte:TimeCode,
+        PixelAspectRatio, worldToCamera, FramesPerSecond, cameraMake.
+    """
+
+    data_window: tuple
+    display_window: tuple
+    attributes: dict = dataclasses.field(default_factory=dict)
+
+    def attribute(self, name):
+        """The value of a carried attribute, or None."""
+        return self.attributes.get(name, (None, None))[1]
 
 
 def extension(path):
@@ -42,8 +83,8 @@ def extension(path):
 
 
 def is_float_file(path):
-    """True for formats that hold scene-linear floats (EXR)."""
-    return extension(path) in EXR_EXTENSIONS
+    """True for formats that hold scene-linear floats (EXR, Radiance HDR)."""
+    return extension(path) in FLOAT_EXTENSIONS
 
 
 def check_size(path, height, width):
@@ -63,142 +104,138 @@ def fill_nonfinite(array):
     return np.nan_to_num(array, **NONFINITE_FILL).astype(np.float32), count
 
 
-def exr_channel_names(path):
-    """Names of every channel in an EXR file."""
-    return sorted(_exr_channels(path))
+def _one_line(text, limit=300):
+    """A library's error text on one line, without the repeats OIIO accumulates, at most `limit` characters."""
+    lines = [" ".join(line.split()) for line in str(text).splitlines()]
+    text = "; ".join(dict.fromkeys(line for line in lines if line)) or "unknown error"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-def exr_header(path):
-    """An EXR file's header attributes (a dict; reads no pixels)."""
-    try:
-        with OpenEXR.File(str(path), header_only=True) as exr:
-            return dict(exr.header())
-    except (RuntimeError, OSError, ValueError) as e:
-        raise ImageError(f"{path}: not a readable EXR file ({e})") from e
+def _kind(path):
+    """EXR, PNG, TIFF, DPX, JPEG, ...: what a file should be, from its extension."""
+    ext = extension(path)
+    return {".tif": "TIFF", ".jpg": "JPEG", ".cin": "Cineon"}.get(ext, ext[1:].upper())
 
 
-def _exr_channels(path):
-    (x0, y0), (x1, y1) = exr_header(path)["dataWindow"]
-    check_size(path, int(y1) - int(y0) + 1, int(x1) - int(x0) + 1)
-    try:
-        with OpenEXR.File(str(path), separate_channels=True) as exr:
-            return {name: np.asarray(ch.pixels, dtype=np.float32) for name, ch in exr.channels().items()}
-    except (RuntimeError, OSError, ValueError) as e:  # a truncated file raises ValueError
-        raise ImageError(f"{path}: not a readable EXR file ({e})") from e
+class _Reader:
+    """An open image file: its parts (OIIO subimages) and their specs. Use as a context manager."""
+
+    def __init__(self, path):
+        self.path = str(path)
+        if not os.path.isfile(self.path):
+            raise ImageError(f"{self.path}: no such file")
+        if extension(self.path) not in IMAGE_EXTENSIONS:
+            raise ImageError(f"{self.path}: unsupported extension {extension(self.path)!r}; expected one of "
+                             f"{', '.join(IMAGE_EXTENSIONS)}")
+        self.input = oiio.ImageInput.open(self.path, _READ_CONFIG)
+        if self.input is None:
+            raise ImageError(f"{self.path}: not a readable {_kind(self.path)} file ({_one_line(oiio.geterror())})")
+        self.specs = []
+        while self.input.seek_subimage(len(self.specs), 0):
+            spec = self.input.spec()
+            check_size(self.path, spec.height, spec.width)
+            self.specs.append(spec)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.input.close()
+
+    def channel_names(self):
+        return [name for spec in self.specs for name in spec.channelnames]
+
+    def read(self, part, channels=None):
+        """float32 H×W×C of a part's channels (all, or the named ones in that order)."""
+        spec = self.specs[part]
+        pixels = self.input.read_image(part, 0, 0, spec.nchannels, "float")
+        if pixels is None:
+            raise ImageError(f"{self.path}: not a readable {_kind(self.path)} file: corrupt or truncated "
+                             f"({_one_line(self.input.geterror())})")
+        pixels = np.asarray(pixels, np.float32).reshape(spec.height, spec.width, spec.nchannels)
+        if channels is None:
+            return pixels
+        names = list(spec.channelnames)
+        return pixels[..., [names.index(c) for c in channels]]
+
+    def read_channels(self, channels):
+        """The named channels, wherever they are among the parts (all of one size)."""
+        planes = {}
+        for part, spec in enumerate(self.specs):
+            wanted = [c for c in channels if c in spec.channelnames and c not in planes]
+            if wanted:
+                planes.update(zip(wanted, np.moveaxis(self.read(part, wanted), -1, 0)))
+        shapes = {plane.shape for plane in planes.values()}
+        if len(shapes) > 1:
+            raise ImageError(f"{self.path}: channels {list(channels)} lie in parts of different sizes")
+        return np.stack([planes[c] for c in channels], axis=-1)
 
 
-def read_exr(path, channels=None):
-    """Read an EXR as float32 H×W×C.
-
-    Args:
-      path: file to read.
-      channels: channel names in order; default R,G,B(,A) if present, else Y, else
-        the single channel the file holds.
-    """
-    layers = _exr_channels(path)
-    if channels is None:
-        if all(c in layers for c in "RGB"):
-            channels = ["R", "G", "B"] + (["A"] if "A" in layers else [])
-        elif "Y" in layers:
-            channels = ["Y"]
-        elif len(layers) == 1:
-            channels = list(layers)
-        else:
-            raise ImageError(f"{path}: no R,G,B or Y channels; has {sorted(layers)}")
-    missing = [c for c in channels if c not in layers]
-    if missing:
-        raise ImageError(f"{path}: missing channels {missing}; has {sorted(layers)}")
-    return np.stack([layers[c] for c in channels], axis=-1)
-
-
-def _png_bit_depth(path):
-    """Bit depth from a PNG's IHDR (after checking the size it declares)."""
-    with open(path, "rb") as f:
-        head = f.read(25)
-    if len(head) < 25 or head[:8] != b"\x89PNG\r\n\x1a\n":
-        raise ImageError(f"{path}: not a PNG file")
-    width, height = struct.unpack(">II", head[16:24])
-    check_size(path, height, width)
-    return head[24]
-
-
-def _read_png(path):
-    depth = _png_bit_depth(path)
-    if depth <= 8:
-        return _read_pillow(path)
-    import tensorflow as tf  # Pillow cannot read 16-bit RGB PNG; TF can.
-    try:
-        data = tf.io.read_file(str(path))
-        return tf.io.decode_png(data, dtype=tf.uint16).numpy().astype(np.float32) / 65535.0
-    except tf.errors.OpError as e:
-        raise ImageError(f"{path}: corrupt PNG ({e.message})") from e
-
-
-def _integer_to_float(array, path):
-    if array.dtype == np.uint8:
-        return array.astype(np.float32) / 255.0
-    if array.dtype == np.uint16:
-        return array.astype(np.float32) / 65535.0
-    if array.dtype.kind == "f":
-        return array.astype(np.float32)
-    raise ImageError(f"{path}: unsupported sample type {array.dtype}")
-
-
-def _read_tiff(path):
-    try:
-        with tifffile.TiffFile(str(path)) as tif:
-            shape = tif.series[0].shape
-            if len(shape) >= 2:
-                planar = len(shape) == 3 and shape[0] in (3, 4) and shape[-1] not in (3, 4)
-                check_size(path, *(shape[1:3] if planar else shape[:2]))
-            array = tif.asarray()
-    except (ImageError, MemoryError):
-        raise
-    except Exception as e:  # tifffile raises many types for malformed files.
-        raise ImageError(f"{path}: not a readable TIFF file ({e})") from e
-    if array.ndim == 3 and array.shape[0] in (3, 4) and array.shape[-1] not in (3, 4):
-        array = np.moveaxis(array, 0, -1)  # planar storage
-    return _integer_to_float(array, path)
-
-
-def _read_pillow(path):
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # check_size is the guard
-            with Image.open(path) as im:
-                check_size(path, im.height, im.width)
-                if im.mode not in ("L", "RGB", "RGBA", "LA"):
-                    im = im.convert("RGBA" if "A" in im.getbands() else "RGB")
-                return _integer_to_float(np.asarray(im), path)
-    except (ImageError, MemoryError):
-        raise
-    except Image.DecompressionBombError as e:
-        raise ImageError(f"{path}: image too large ({e})") from e
-    except Exception as e:  # Pillow raises OSError, SyntaxError, ValueError... for malformed files.
-        raise ImageError(f"{path}: not a readable image ({e})") from e
+def default_channels(names):
+    """The channels read_image returns from a file with these channel names: R,G,B(,A), else Y(,A), else
+    a lone channel, else all of up to 4 unnamed-layer channels; None when that is ambiguous."""
+    alpha = ["A"] if "A" in names else []
+    if all(c in names for c in "RGB"):
+        return ["R", "G", "B"] + alpha
+    if "Y" in names:
+        return ["Y"] + alpha
+    if len(names) == 1 or (len(names) <= 4 and not any("." in n for n in names)):
+        return list(names)
+    return None
 
 
 def read_image(path):
-    """Read any supported image as float32 H×W×C (C in 1..4)."""
-    path = str(path)
-    if not os.path.isfile(path):
-        raise ImageError(f"{path}: no such file")
-    ext = extension(path)
-    if ext in EXR_EXTENSIONS:
-        array = read_exr(path)
-    elif ext == ".png":
-        array = _read_png(path)
-    elif ext in TIFF_EXTENSIONS:
-        array = _read_tiff(path)
-    elif ext in PILLOW_EXTENSIONS:
-        array = _read_pillow(path)
-    else:
-        raise ImageError(f"{path}: unsupported extension {ext!r}; expected one of {IMAGE_EXTENSIONS}")
-    if array.ndim == 2:
-        array = array[..., None]
-    if array.ndim != 3 or array.shape[-1] > 4 or min(array.shape[:2]) < 1:
-        raise ImageError(f"{path}: unexpected image shape {array.shape}")
-    return array
+    """Read any supported image as float32 H×W×C (C in 1..4): the first part's data window."""
+    with _Reader(path) as reader:
+        names = list(reader.specs[0].channelnames)
+        channels = default_channels(names)
+        if channels is None:
+            raise ImageError(f"{path}: no R,G,B or Y channels; has {sorted(names)}")
+        return reader.read(0, channels)
+
+
+def read_exr(path, channels=None):
+    """Read named channels (of any part of a multi-part EXR, or of any image) as float32 H×W×C.
+
+    Args:
+      path: file to read.
+      channels: channel names in order; default as read_image.
+    """
+    if channels is None:
+        return read_image(path)
+    with _Reader(path) as reader:
+        names = reader.channel_names()
+        missing = [c for c in channels if c not in names]
+        if missing:
+            raise ImageError(f"{path}: missing channels {missing}; has {sorted(names)}")
+        return reader.read_channels(list(channels))
+
+
+def exr_channel_names(path):
+    """Names of every channel in an image (every part of a multi-part EXR), sorted."""
+    with _Reader(path) as reader:
+        return sorted(reader.channel_names())
+
+
+def _value(attribute):
+    value = attribute.value
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def read_frame(path):
+    """The Frame of an image's first part (its windows and carried metadata); reads no pixels."""
+    with _Reader(path) as reader:
+        spec = reader.specs[0]
+        attributes = {a.name: (str(a.type), _value(a)) for a in spec.extra_attribs
+                      if not a.name.startswith(_NOT_CARRIED)}
+        return Frame((spec.x, spec.y, spec.width, spec.height),
+                     (spec.full_x, spec.full_y, spec.full_width, spec.full_height), attributes)
+
+
+def exr_header(path):
+    """An image's header attributes as {name: value} (reads no pixels), e.g. a stamp written by write_exr."""
+    with _Reader(path) as reader:
+        return {a.name: _value(a) for a in reader.specs[0].extra_attribs}
 
 
 def to_rgb(array):
@@ -215,35 +252,108 @@ def quantize(array, bits):
     return np.round(np.clip(array, 0.0, 1.0) * scale).astype(dtype)
 
 
-def write_exr(path, layers, half=False, attributes=None):
-    """Write named H×W float channels to an EXR (ZIP compressed), atomically.
+def _spec(height, width, names, sample_type, frame=None, attributes=None):
+    spec = oiio.ImageSpec(width, height, len(names), sample_type)
+    spec.channelnames = tuple(names)
+    if frame is not None:
+        (x, y, w, h), (fx, fy, fw, fh) = frame.data_window, frame.display_window
+        if (w, h) != (width, height):
+            raise ImageError(f"the frame's data window is {w}x{h}, the pixels {width}x{height}")
+        spec.x, spec.y = x, y
+        spec.full_x, spec.full_y, spec.full_width, spec.full_height = fx, fy, fw, fh
+        for name, (type_name, value) in frame.attributes.items():
+            spec.attribute(name, oiio.TypeDesc(type_name), value)
+    for name, value in (attributes or {}).items():
+        spec.attribute(name, value)
+    return spec
+
+
+def _write(path, parts):
+    """Write [(ImageSpec, H×W×C float32 pixels)] as the parts of one file, atomically."""
+    with atomic_output(path) as tmp:
+        out = oiio.ImageOutput.create(tmp)
+        if out is None:
+            raise ImageError(f"{path}: cannot write this format ({_one_line(oiio.geterror())})")
+        try:
+            for i, (spec, pixels) in enumerate(parts):
+                opened = out.open(tmp, [s for s, _ in parts]) if i == 0 else out.open(tmp, spec, "AppendSubimage")
+                if not (opened and out.write_image(np.ascontiguousarray(pixels, np.float32))):
+                    raise ImageError(f"{path}: cannot write ({_one_line(out.geterror())})")
+        finally:
+            out.close()
+
+
+def write_exr_parts(path, parts, half=False, attributes=None, frame=None):
+    """Write a multi-part EXR (ZIP compressed), atomically: one part per entry of `parts`.
 
     Args:
       path: output file.
-      layers: dict channel name → H×W array, e.g. {"R": r, "G": g, "B": b, "N.X": nx}.
+      parts: {part name: {channel name: H×W array}}; one part named "" writes a single-part file.
       half: store 16-bit half floats instead of 32-bit.
-      attributes: extra header attributes (name → str), read back with exr_header().
+      attributes: extra header attributes (name → str/int/float), read back with exr_header().
+      frame: a plate's Frame (read_frame): its data/display windows and metadata are written too.
     """
-    dtype = np.float16 if half else np.float32
-    channels = {name: np.ascontiguousarray(np.asarray(a, dtype=dtype)) for name, a in layers.items()}
-    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage, **(attributes or {})}
-    with atomic_output(path) as tmp:
-        with OpenEXR.File(header, channels) as exr:
-            exr.write(tmp)
+    written = []
+    for name, layers in parts.items():
+        planes = [np.asarray(a, np.float32) for a in layers.values()]
+        height, width = planes[0].shape
+        spec = _spec(height, width, list(layers), "half" if half else "float", frame,
+                     dict(attributes or {}, compression="zip"))
+        if name:
+            spec.attribute("name", name)
+        written.append((spec, np.stack(planes, axis=-1)))
+    _write(path, written)
 
 
-def write_rgb_exr(path, rgb, alpha=None, half=False):
+def write_exr(path, layers, half=False, attributes=None, frame=None):
+    """Write named H×W float channels to one EXR part, e.g. {"R": r, "G": g, "B": b, "N.X": nx}
+    (see write_exr_parts for the arguments)."""
+    write_exr_parts(path, {"": layers}, half, attributes, frame)
+
+
+def write_rgb_exr(path, rgb, alpha=None, half=False, frame=None):
     """Write an H×W×3 array (plus optional H×W alpha) as R,G,B(,A)."""
     layers = {c: rgb[..., i] for i, c in enumerate("RGB")}
     if alpha is not None:
         layers["A"] = alpha
-    write_exr(path, layers, half=half)
+    write_exr(path, layers, half=half, frame=frame)
+
+
+def write_image(path, array, bits=8, frame=None):
+    """Write a [0, 1] float image (H×W, H×W×1..4) to an integer format chosen by the extension
+    (PNG, TIFF, DPX, JPEG; WRITE_BITS lists the depths), rounded to `bits`, atomically."""
+    ext = extension(path)
+    if bits not in WRITE_BITS.get(ext, ()):
+        raise ImageError(f"{path}: cannot write {bits}-bit {ext or 'files without an extension'} "
+                         f"({', '.join(f'{e}: {b}' for e, b in WRITE_BITS.items())})")
+    array = np.asarray(array, np.float32)
+    if array.ndim == 2:
+        array = array[..., None]
+    levels = 2 ** bits - 1
+    pixels = np.round(np.clip(array, 0.0, 1.0) * levels) / levels  # OIIO converts these exactly
+    names = {1: ["Y"], 2: ["Y", "A"], 3: ["R", "G", "B"], 4: ["R", "G", "B", "A"]}[array.shape[-1]]
+    spec = _spec(array.shape[0], array.shape[1], names, "uint8" if bits == 8 else "uint16", frame)
+    spec.attribute("oiio:UnassociatedAlpha", 1)  # the alpha is coverage beside unpremultiplied colour
+    if bits not in (8, 16):
+        spec.attribute("oiio:BitsPerSample", bits)
+    _write(path, [(spec, pixels)])
+
+
+def write_png(path, array, bits=8):
+    """Write a [0, 1] float image as an 8- or 16-bit PNG, atomically."""
+    write_image(path, array, bits)
+
+
+def write_tiff(path, array, bits=16):
+    """Write a [0, 1] float image as an 8- or 16-bit TIFF, atomically."""
+    write_image(path, array, bits)
 
 
 def encode_png(array, bits=16, level=3):
     """PNG bytes of a [0, 1] float H×W×C image (C in 1..4) at 8 or 16 bits per sample.
 
-    Written with zlib directly because Pillow cannot store 16-bit RGB.
+    The TFRecord payloads need bytes in memory, which OIIO's Python binding cannot produce (it
+    writes files); zlib writes the three chunks directly.
     """
     array = np.asarray(array, dtype=np.float32)
     if array.ndim == 2:
@@ -261,18 +371,3 @@ def encode_png(array, bits=16, level=3):
     header = struct.pack(">IIBBBBB", width, height, bits, colour_type, 0, 0, 0)
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
             + chunk(b"IDAT", zlib.compress(rows.tobytes(), level)) + chunk(b"IEND", b""))
-
-
-def write_png(path, array, bits=8):
-    """Write a [0, 1] float image (H×W, H×W×1, ×3 or ×4) as an 8- or 16-bit PNG, atomically."""
-    with atomic_output(path) as tmp:
-        with open(tmp, "wb") as f:
-            f.write(encode_png(array, bits, level=6))
-
-
-def write_tiff(path, array, bits=16):
-    """Write a [0, 1] float image as an 8- or 16-bit TIFF, atomically."""
-    with atomic_output(path) as tmp:
-        data = quantize(np.asarray(array, dtype=np.float32), bits)
-        rgb = data.ndim == 3 and data.shape[-1] in (3, 4)
-        tifffile.imwrite(tmp, data, photometric="rgb" if rgb else "minisblack")

@@ -49,6 +49,14 @@ def shard_glob(split):
     return f"{split}-?????-of-?????.tfrecord"
 
 
+def task_index_name(task, count):
+    """`index.task-00001-of-00004.json`: what task 1 of a 4-task make_records array wrote (merged into index.json)."""
+    return f"index.task-{task:05d}-of-{count:05d}.json"
+
+
+TASK_INDEX_GLOB = "index.task-?????-of-?????.json"
+
+
 # --- A training run folder, <checkpoint_root>/<run_name>/ (tfnormals.train writes).
 RUN_CONFIG = "config.json"
 RUN_CKPT_DIR = "ckpt"

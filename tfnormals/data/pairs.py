@@ -14,7 +14,7 @@ import re
 
 import numpy as np
 
-from tfnormals.core import colour, conventions, image_io, layout, normals
+from tfnormals.core import colorspaces, colour, conventions, image_io, layout, normals
 
 
 class SampleError(ValueError):
@@ -33,7 +33,8 @@ class PairLayout:
         from where the normals are non-zero.
       normals_channels: EXR channel names holding X, Y, Z (e.g. ("N.X", "N.Y", "N.Z")); empty
         means R, G, B.
-      beauty_colorspace: "auto" (EXR is linear, others sRGB), "linear" or "srgb".
+      beauty_colorspace: the beauty's colour space (tfnormals.core.colorspaces): "auto" (EXR is linear,
+        others sRGB), "linear", "srgb", or any colour space of the OCIO config, e.g. "ACEScg".
       normals_space: "camera" (OpenGL camera axes) or "world".
       camera_to_world: 16 numbers, row-major 4×4, for world-space normals shared by all samples.
       camera_pattern: per-sample JSON file with a "camera_to_world" 4×4 list (overrides the above).
@@ -74,8 +75,7 @@ class PairLayout:
         for name in ("beauty_pattern", "normals_pattern"):
             if "{id}" not in getattr(self, name):
                 raise ValueError(f"{name} {getattr(self, name)!r} must contain '{{id}}'")
-        if self.beauty_colorspace not in ("auto", "linear", "srgb"):
-            raise ValueError(f"beauty_colorspace must be auto, linear or srgb, not {self.beauty_colorspace!r}")
+        colorspaces.check(self.beauty_colorspace)  # errors.UsageError, a ValueError
         if self.normals_space not in ("camera", "world"):
             raise ValueError(f"normals_space must be camera or world, not {self.normals_space!r}")
         if self.camera_to_world and len(self.camera_to_world) != 16:
@@ -191,11 +191,7 @@ def load_sample(input_dir, sample_id, pair_layout):
         raise SampleError(f"{normals_path}: {100 * off:.1f}% of surface pixels have non-unit normals "
                           f"(|1 - |n|| > {conventions.UNIT_NORMAL_TOLERANCE})")
 
-    rgb = image_io.to_rgb(beauty)
-    linear = pair_layout.beauty_colorspace == "linear" or (
-        pair_layout.beauty_colorspace == "auto" and image_io.is_float_file(beauty_path))
-    if not linear:
-        rgb = colour.srgb_to_linear(np.clip(rgb, 0.0, 1.0))
+    rgb = colorspaces.to_working(image_io.to_rgb(beauty), pair_layout.beauty_colorspace, beauty_path)
     factor = _downscale_factor(mask.shape, pair_layout.max_side)
     if factor > 1:
         rgb = _box_downscale(rgb, factor)
@@ -278,7 +274,8 @@ def define_layout_flags():
     flags.DEFINE_string("mask_pattern", PairLayout.mask_pattern,
                         "Mask path pattern with {id}; empty = beauty alpha, else non-zero normals.")
     flags.DEFINE_list("normals_channels", [], "EXR channels holding normals X,Y,Z (default R,G,B).")
-    flags.DEFINE_enum("beauty_colorspace", "auto", ["auto", "linear", "srgb"], "auto: EXR linear, others sRGB.")
+    colorspaces.define_input_flag("beauty")  # --input_colorspace, alias --beauty_colorspace
+    flags.DEFINE_alias("beauty_colorspace", "input_colorspace")
     flags.DEFINE_enum("normals_space", "camera", ["camera", "world"], "Space the normals are stored in.")
     flags.DEFINE_list("camera_to_world", [], "Row-major 4x4 camera-to-world matrix for world-space normals.")
     flags.DEFINE_string("camera_pattern", "", "Per-sample JSON with a camera_to_world 4x4 (world normals).")
@@ -299,7 +296,7 @@ def layout_from_flags(values):
     return PairLayout(
         beauty_pattern=values.beauty_pattern, normals_pattern=values.normals_pattern,
         mask_pattern=values.mask_pattern, normals_channels=tuple(values.normals_channels),
-        beauty_colorspace=values.beauty_colorspace, normals_space=values.normals_space,
+        beauty_colorspace=values.input_colorspace, normals_space=values.normals_space,
         camera_to_world=tuple(float(v) for v in values.camera_to_world), camera_pattern=values.camera_pattern,
         flip_axes=values.flip_axes, max_side=values.max_side, depth_pattern=values.depth_pattern,
         depth_channels=tuple(values.depth_channels), albedo_pattern=values.albedo_pattern,

@@ -1,30 +1,30 @@
-"""Load a model for inference: an exported SavedModel, a training run folder or a checkpoint prefix.
+"""Load a model for inference: an exported SavedModel, a training run folder, a checkpoint prefix, or an
+ONNX file (tfnormals.tools.onnx_model, which runs with onnxruntime and never loads TensorFlow).
 
 A model predicts normals and, when it was trained for them, depth and albedo (its `passes`).
+TensorFlow is imported only when a SavedModel or a run is loaded, so `load_model("m.onnx")` works
+in an environment without it.
 """
 
-import json
 import os
 
-import numpy as np
-import tensorflow as tf
-from absl import logging
-
 from tfnormals.core import errors, layout
-from tfnormals.model import serving
-from tfnormals.training import runs
+from tfnormals.tools import inference
 
-# Total stride of a model whose metadata does not say (the shipped model's: 2 ** depth 6).
-DEFAULT_STRIDE = 64
+ONNX_EXTENSION = ".onnx"
 
 
-class NormalsModel:
-    """Callable plate batch [N, H, W, 3] (float32 sRGB in [0, 1]) → unit normals [N, H, W, 3];
-    `predict_passes` returns every pass the model has ({'normals', ['depth'], ['albedo']}).
+def load_model(path):
+    """The model at `path`: an OnnxModel for a .onnx file, else a NormalsModel (TensorFlow)."""
+    if str(path).lower().endswith(ONNX_EXTENSION):
+        from tfnormals.tools.onnx_model import OnnxModel
+        return OnnxModel(path)
+    return NormalsModel(path)
 
-    Any H, W ≥ 1 works: a side shorter than the model's stride is mirror-padded here before
-    inference and cropped back (the network's own padding needs each side to be at least half its
-    stride).
+
+class NormalsModel(inference.PassModel):
+    """A TensorFlow model behind the inference.PassModel interface (`passes`, `stride`, `predict_passes`,
+    `__call__` → normals).
 
     Args:
       path: a SavedModel folder (saved_model.pb), a training run folder (config.json + ckpt/) or a
@@ -40,8 +40,8 @@ class NormalsModel:
         self.path = path
         is_prefix = os.path.isfile(path + ".index")
         if not (os.path.exists(path) or is_prefix):
-            raise errors.MissingPathError(f"{path}: no such model (expected a SavedModel folder or a training run "
-                                          "folder)")
+            raise errors.MissingPathError(f"{path}: no such model (expected a SavedModel folder, a training run "
+                                          "folder or an .onnx file)")
         if os.path.isfile(os.path.join(path, layout.SAVEDMODEL_PB)):
             self._load_savedmodel(path)
         elif is_prefix or os.path.isfile(os.path.join(path, layout.RUN_CONFIG)):
@@ -51,6 +51,7 @@ class NormalsModel:
                                     f"{layout.RUN_CONFIG} (training run folder)")
 
     def _load_savedmodel(self, path):
+        import tensorflow as tf
         try:
             loaded = tf.saved_model.load(path)
             signature = loaded.signatures["serving_default"]
@@ -58,14 +59,18 @@ class NormalsModel:
             raise errors.Failure(f"{path}: cannot load the SavedModel ({errors.one_line(e)[:300]})") from e
         self._input = next(iter(signature.structured_input_signature[1]))
         names = list(signature.structured_outputs)  # multi-pass models also return depth, albedo
-        if serving.OUTPUT_NAME not in names:
-            raise errors.UsageError(f"{path}: the SavedModel has no '{serving.OUTPUT_NAME}' output (it has {names})")
-        self.passes = tuple([serving.OUTPUT_NAME] + sorted(n for n in names if n != serving.OUTPUT_NAME))
+        if inference.OUTPUT_NAME not in names:
+            raise errors.UsageError(f"{path}: the SavedModel has no '{inference.OUTPUT_NAME}' output (it has {names})")
+        self.passes = inference.passes_from_names(names)
         self._keep = loaded  # the signature needs its object alive
         self._fn = lambda x: signature(**{self._input: x})
-        self.stride = _metadata_stride(os.path.join(path, layout.MODEL_METADATA))
+        metadata_path = os.path.join(path, layout.MODEL_METADATA)
+        self.stride = inference.metadata_stride(inference.read_metadata(metadata_path), metadata_path)
 
     def _load_run(self, path):
+        import tensorflow as tf
+
+        from tfnormals.training import runs
         try:
             generator, config, _ = runs.generator_from_run(path)
         except runs.RunError as e:
@@ -77,28 +82,6 @@ class NormalsModel:
         self.passes = config.generator_kwargs()["passes"]
         self.stride = 2 ** config.depth
 
-    def __call__(self, images):
-        return self.predict_passes(images)[serving.OUTPUT_NAME]
-
-    def predict_passes(self, images):
-        """{pass name: float32 [N, H, W, C]} for a plate batch; see tfnormals.model.serving for the passes."""
-        images = np.asarray(images, np.float32)
-        if images.ndim != 4 or images.shape[-1] != 3:
-            raise ValueError(f"expected a [N, H, W, 3] batch, got shape {images.shape}")
-        h, w = images.shape[1:3]
-        pad_h, pad_w = max(0, self.stride - h), max(0, self.stride - w)
-        if pad_h or pad_w:
-            images = np.pad(images, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="symmetric")
-        return {name: value.numpy()[:, :h, :w] for name, value in self._fn(tf.constant(images)).items()}
-
-
-def _metadata_stride(path):
-    """The model's total stride from its tfnormals.json (DEFAULT_STRIDE when absent or unreadable)."""
-    try:
-        with open(path) as f:
-            return int(json.load(f).get("stride", DEFAULT_STRIDE))
-    except FileNotFoundError:
-        return DEFAULT_STRIDE
-    except (OSError, ValueError, TypeError, AttributeError) as e:
-        logging.warning("%s: unreadable (%s); assuming the model's stride is %d", path, e, DEFAULT_STRIDE)
-        return DEFAULT_STRIDE
+    def _run(self, images):
+        import tensorflow as tf
+        return {name: value.numpy() for name, value in self._fn(tf.constant(images)).items()}

@@ -6,7 +6,8 @@ A model trained for them also gives `<name>.depth.exr` (channel Z: distance alon
 axis), `<name>.position.exr` (P.X, P.Y, P.Z: camera-space points, OpenGL axes, so P.z < 0) and
 `<name>.albedo.exr` (linear R, G, B). With --combined, `<name>.combined.exr` holds the plate
 (R,G,B[,A]) and every pass as Nuke-style layers: N.X/N.Y/N.Z, depth.Z, P.X/P.Y/P.Z,
-albedo.R/G/B. Frame names keep the frame number last (plate.1001.exr → plate.normals.1001.exr).
+albedo.R/G/B. Every EXR keeps the plate's data and display windows and its metadata (timecode,
+camera attributes, pixel aspect: image_io.Frame). Frame names keep the frame number last (plate.1001.exr → plate.normals.1001.exr).
 Large plates are predicted in overlapping tiles (depth aligned across tiles); plates smaller
 than the model's stride are padded (tfnormals.tools.model_io).
 
@@ -33,11 +34,10 @@ import os
 import numpy as np
 from absl import logging
 
-from tfnormals.core import camera, colour, conventions, errors, image_io, normals, outputs
+from tfnormals.core import camera, colorspaces, conventions, errors, image_io, normals, outputs
 from tfnormals.core.progress import Progress
 from tfnormals.tools import tiling
 
-COLORSPACES = ("auto", "linear", "srgb")
 PASS_FILES = ("depth", "position", "albedo")  # outputs beside the normals, when the model has the pass
 PASS_LAYERS = {"depth": ("depth.Z",), "position": ("P.X", "P.Y", "P.Z"), "albedo": ("albedo.R", "albedo.G", "albedo.B")}
 PASS_CHANNELS = {"depth": ("Z",), "position": ("P.X", "P.Y", "P.Z"), "albedo": ("R", "G", "B")}
@@ -67,10 +67,9 @@ def plate_outputs(path, output_dir, combined=False, passes=("normals",)):
 
 
 def network_input(plate, path, colorspace="auto"):
-    """The network's input (sRGB-encoded RGB in [0, 1]) from a plate as read from disk."""
-    rgb = image_io.to_rgb(plate)
-    linear = colorspace == "linear" or (colorspace == "auto" and image_io.is_float_file(path))
-    return colour.linear_to_srgb(rgb) if linear else np.clip(rgb, 0.0, 1.0)
+    """The network's input (sRGB-encoded RGB in [0, 1]) from a plate as read from disk, whose colour space
+    is `colorspace` (tfnormals.core.colorspaces: an OCIO name, an alias, or auto by file type)."""
+    return colorspaces.to_network(image_io.to_rgb(plate), colorspace, path)
 
 
 def alpha_of(plate):
@@ -90,8 +89,9 @@ def plate_passes(passes, settings):
     return result
 
 
-def write_outputs(files, plate, passes, source):
-    """Write one plate's outputs (plate_outputs(); the normals EXR last, stamped with the plate's name)."""
+def write_outputs(files, plate, passes, source, frame=None):
+    """Write one plate's outputs (plate_outputs(); the normals EXR last, stamped with the plate's name); the EXRs
+    carry the plate's `frame` (image_io.read_frame: windows and metadata)."""
     alpha = alpha_of(plate)
     stamp = {SOURCE_ATTRIBUTE: source}
     normal_map = passes["normals"]
@@ -99,7 +99,8 @@ def write_outputs(files, plate, passes, source):
     image_io.write_png(files["preview"], preview if alpha is None else np.concatenate([preview, alpha[..., None]], -1))
     for kind in PASS_FILES:
         if kind in files:
-            image_io.write_exr(files[kind], _channels(passes[kind], PASS_CHANNELS[kind], alpha), attributes=stamp)
+            image_io.write_exr(files[kind], _channels(passes[kind], PASS_CHANNELS[kind], alpha), attributes=stamp,
+                               frame=frame)
     if "combined" in files:
         rgb = image_io.to_rgb(plate)
         both = _channels(rgb, "RGB", alpha)
@@ -107,9 +108,9 @@ def write_outputs(files, plate, passes, source):
         for kind in PASS_FILES:
             if kind in passes:
                 both.update(_channels(passes[kind], PASS_LAYERS[kind]))
-        image_io.write_exr(files["combined"], both, attributes=stamp)
+        image_io.write_exr(files["combined"], both, attributes=stamp, frame=frame)
     image_io.write_exr(files["normals"], _channels(normal_map, conventions.NORMALS_EXR_CHANNELS, alpha),
-                       attributes=stamp)
+                       attributes=stamp, frame=frame)
 
 
 def _channels(array, names, alpha=None):
@@ -124,8 +125,7 @@ def check_request(paths, output_dir, combined=False, colorspace="auto", tile=512
                   settings=camera.CameraSettings()):
     """Raise errors.UsageError, naming the flag, for anything wrong with a run before it starts."""
     settings.check()
-    if colorspace not in COLORSPACES:
-        raise errors.UsageError(f"--input_colorspace: must be one of {', '.join(COLORSPACES)}, not {colorspace!r}")
+    colorspaces.check(colorspace)
     for name, value in (("tile", tile), ("overlap", overlap), ("max_side", max_side)):
         if value < 0:
             raise errors.UsageError(f"--{name}: must be 0 or more, got {value}")
@@ -159,6 +159,7 @@ def predict_plate_file(model, path, files, colorspace="auto", tile=512, overlap=
                        settings=camera.CameraSettings()):
     """Read one plate, predict and write its outputs; returns the number of non-finite pixels filled."""
     plate, nonfinite = image_io.fill_nonfinite(image_io.read_image(path))
+    frame = image_io.read_frame(path)
     if nonfinite:
         logging.warning("%s: %d pixel(s) with NaN/inf values replaced before inference (%s)",
                         path, nonfinite, image_io.NONFINITE_FILL_TEXT)
@@ -167,7 +168,7 @@ def predict_plate_file(model, path, files, colorspace="auto", tile=512, overlap=
     for name, value in passes.items():
         if not np.all(np.isfinite(value)):
             raise errors.Failure(f"{path}: the model returned non-finite {name}")
-    write_outputs(files, plate, plate_passes(passes, settings), os.path.basename(path))
+    write_outputs(files, plate, plate_passes(passes, settings), os.path.basename(path), frame)
     return nonfinite
 
 
@@ -176,7 +177,7 @@ def predict_files(model, paths, output_dir, colorspace="auto", tile=512, overlap
     """Predict every plate in `paths` (what `python -m tfnormals.predict` does after expand_inputs).
 
     Args:
-      model: a tfnormals.tools.model_io.NormalsModel (its `passes` and `predict_passes`).
+      model: what tfnormals.tools.model_io.load_model returns (its `passes` and `predict_passes`).
       paths: plate files.
       output_dir: where the outputs go (created if needed).
       missing: sequence frames not on disk (from expand_inputs), carried into the result.

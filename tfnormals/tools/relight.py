@@ -11,8 +11,11 @@ the terminator). Everything is camera space (+X right, +Y up, +Z toward the came
   `radius`, 1 at the light;
 - spot lights: a point light aimed at `target` (or along `direction`), times a cone factor that
   goes from 1 inside `cone_deg` · (1 − softness) to 0 at `cone_deg` (half angles, smoothstep).
-Outside the mask the plate is kept. EXR plates are linear; PNG/JPEG/TIFF plates are sRGB
-(decoded, relit, re-encoded). A rig can come from a JSON file (see load_rig).
+Outside the mask the plate is kept. The plate is converted from its colour space
+(tfnormals.core.colorspaces: auto = EXR linear, PNG/JPEG/TIFF sRGB; or any OCIO colour space, such
+as ACEScg) to scene-linear Rec.709, relit, and written back: an EXR in the plate's colour space
+when that is scene-linear (ACEScg in, ACEScg out; else in Linear Rec.709 (sRGB)) with the plate's
+windows and metadata, a PNG/TIFF sRGB-encoded. A rig can come from a JSON file (see load_rig).
 
 Bad inputs never reach the output: NaN/inf plate pixels are replaced with image_io.NONFINITE_FILL,
 pixels whose normal is NaN/inf keep the plate as it is (no surface to light), NaN/inf mask values
@@ -27,7 +30,7 @@ import os
 import numpy as np
 from absl import logging
 
-from tfnormals.core import camera, colour, errors, image_io, normals, outputs
+from tfnormals.core import camera, colorspaces, colour, errors, image_io, normals, outputs
 
 OUTPUT_EXTENSIONS = (".exr", ".png") + image_io.TIFF_EXTENSIONS
 
@@ -281,8 +284,9 @@ def _rig_light(entry, where):
 
 
 def check_request(plate_path, normals_path, output_path, ambient=1.0, mask_path="", position_path="", depth_path="",
-                  albedo_path="", lights=(), mode="add", settings=camera.CameraSettings()):
+                  albedo_path="", lights=(), mode="add", settings=camera.CameraSettings(), colorspace="auto"):
     """Raise errors.UsageError, naming the flag, for anything wrong with a relight before it starts."""
+    colorspaces.check(colorspace)
     for flag, path in (("plate", plate_path), ("normals", normals_path), ("mask", mask_path),
                        ("position", position_path), ("depth", depth_path), ("albedo", albedo_path)):
         if path and not os.path.isfile(path):
@@ -313,16 +317,25 @@ def _finite(array, path, what, nonfinite):
     return array
 
 
-def relight_file(plate_path, normals_path, output_path, lights, ambient=1.0, mask_path="", position_path="",
-                 depth_path="", albedo_path="", mode="add", settings=camera.CameraSettings()):
-    """Read a plate and its passes, relight, and write the result (EXR linear, PNG/TIFF sRGB), keeping alpha.
+def output_space(plate_space, output_path):
+    """The resolved colour space relight writes to `output_path`: an EXR keeps a scene-linear plate's space, else
+    WORKING_SPACE; PNG/TIFF are sRGB-encoded."""
+    if not image_io.is_float_file(output_path):
+        return colorspaces.resolve("srgb")
+    return plate_space if colorspaces.encoding(plate_space) == "scene-linear" else colorspaces.resolve("linear")
 
-    Position comes from `position_path` (P) or from `depth_path` and `settings` (field of view, depth scale).
+
+def relight_file(plate_path, normals_path, output_path, lights, ambient=1.0, mask_path="", position_path="",
+                 depth_path="", albedo_path="", mode="add", settings=camera.CameraSettings(), colorspace="auto"):
+    """Read a plate and its passes, relight, and write the result (see output_space), keeping alpha.
+
+    Position comes from `position_path` (P) or from `depth_path` and `settings` (field of view, depth scale);
+    `colorspace` is the plate's (tfnormals.core.colorspaces).
     Returns the summary the command prints: {'output', 'lights', 'mode', 'width', 'height',
     'nonfinite': {file: pixels}}.
     """
     check_request(plate_path, normals_path, output_path, ambient, mask_path, position_path, depth_path, albedo_path,
-                  lights, mode, settings)
+                  lights, mode, settings, colorspace)
     plate, normal_map = image_io.read_image(plate_path), read_pass(normals_path, "normals")
     extra = {}
     if position_path:
@@ -351,15 +364,16 @@ def relight_file(plate_path, normals_path, output_path, lights, ambient=1.0, mas
     if depth_path:
         depth = settings.scale_depth(extra[depth_path][..., 0])
         position = camera.position_from_depth(depth, camera.focal_pixels(depth.shape[1], settings.field_of_view()))
-    rgb = image_io.to_rgb(plate)
-    linear = rgb if image_io.is_float_file(plate_path) else colour.srgb_to_linear(rgb)
+    plate_space = colorspaces.resolve(colorspace, plate_path)
+    linear = colorspaces.convert(image_io.to_rgb(plate), plate_space, colorspaces.resolve("linear"))
     relit = relight(linear, normal_map, lights, ambient, mask, position, extra.get(albedo_path), mode)
+    relit = colorspaces.convert(relit, colorspaces.resolve("linear"), output_space(plate_space, output_path))
     alpha = plate[..., -1] if plate.shape[-1] in (2, 4) else None
     with outputs.created_dirs_removed_if_empty(os.path.dirname(os.path.abspath(output_path))):
         if image_io.is_float_file(output_path):
-            image_io.write_rgb_exr(output_path, relit, alpha=alpha)
+            image_io.write_rgb_exr(output_path, relit, alpha=alpha, frame=image_io.read_frame(plate_path))
         else:
-            out = colour.linear_to_srgb(relit)
+            out = np.clip(relit, 0.0, 1.0)
             out = out if alpha is None else np.concatenate([out, alpha[..., None]], -1)
             tiff = image_io.extension(output_path) in image_io.TIFF_EXTENSIONS
             (image_io.write_tiff if tiff else image_io.write_png)(output_path, out)
