@@ -33,6 +33,7 @@ import PyOpenColorIO as ocio
 from tfnormals.core import colour, errors, image_io
 
 BUILTIN_CONFIG = "ocio://studio-config-latest"
+_OCIO_ERRORS = (ocio.Exception, ocio.ExceptionMissingFile)
 NETWORK_SPACE = "sRGB Encoded Rec.709 (sRGB)"
 WORKING_SPACE = "Linear Rec.709 (sRGB)"
 ALIASES = {"linear": WORKING_SPACE, "srgb": NETWORK_SPACE}
@@ -47,7 +48,7 @@ FLAG_HELP = ("Colour space of the input: any name of the OCIO config ($OCIO, els
 def _config(uri):
     try:
         return ocio.Config.CreateFromFile(uri)
-    except ocio.Exception as e:
+    except _OCIO_ERRORS as e:
         raise errors.UsageError(f"$OCIO: {uri}: not a usable OpenColorIO config ({errors.one_line(e)})") from None
 
 
@@ -95,7 +96,7 @@ def _processor(source, target):
         else:
             processor = ocio.Config.GetProcessorFromConfigs(_config(src_uri), src_name, _config(dst_uri), dst_name)
         return processor.getDefaultCPUProcessor()
-    except ocio.Exception as e:
+    except _OCIO_ERRORS as e:
         raise errors.UsageError(f"--input_colorspace: no OCIO transform from {src_name!r} ({src_uri}) to "
                                 f"{dst_name!r} ({dst_uri}): {errors.one_line(e)}") from None
 
