@@ -1,10 +1,16 @@
-"""Training-step speed and achieved FLOP/s, shipped config vs a pix2pix reference, one process.
+"""Training-step speed and achieved FLOP/s: shipped, multi-pass and pix2pix configs, one process.
 
-    python -m benchmarks.bench_train_step [--batches=1,8] [--steps=6] [--configs=shipped,pix2pix]
+    python -m benchmarks.bench_train_step [--batches=1,8] [--steps=6] [--configs=shipped,multipass,pix2pix]
 
 Configurations (each at batch 1, as in the pix2pix paper, and at the shipped batch):
-  shipped  configs/default.flags through tfnormals.config.TrainConfig and tfnormals.train.build_gan
-           (U-Net 32..256 filters, depth 6, bilinear upsampling; dense discriminator; 192 → 128 crops).
+  shipped  configs/default.flags through tfnormals.training.config.TrainConfig and
+           tfnormals.training.loop.build_gan (U-Net 32..256 filters, depth 6, bilinear upsampling;
+           dense discriminator; 192 → 128 crops).
+  multipass, multipass_fp32
+           configs/multipass.flags (VGG16 encoder, first two blocks frozen, normals + depth + albedo
+           heads, 256 → 128 crops) under mixed_bfloat16 (the flagfile's) and under float32; the
+           batches carry depth and albedo so every loss runs. Compared with a bfloat16 and a
+           float32 matmul respectively (this CPU has AVX512-BF16).
   pix2pix  written from the paper (Isola et al. 2017, appendix 6.1.1/6.1.2): 256² crops from 286²
            (their jitter), U-Net encoder C64-C128-C256-C512-C512-C512-C512-C512 = our builder with
            base_filters=64, depth=8, max_filters=512, 4×4 transposed-conv upsampling, batch norm,
@@ -33,6 +39,7 @@ compared with a 4096² float32 tf.linalg.matmul measured in the same process bef
 """
 
 import argparse
+import os
 import collections
 import sys
 
@@ -42,11 +49,15 @@ MODULE = "benchmarks.bench_train_step"
 TARGET_FRACTION = 0.5
 
 
-def matmul_flops_per_s(n=4096, repeats=3):
-    """Median FLOP/s of an n×n float32 matmul (2·n³ FLOPs)."""
+MULTIPASS_FLAGS = os.path.join(common.REPO, "configs", "multipass.flags")
+BF16_CONFIGS = ("multipass",)
+
+
+def matmul_flops_per_s(n=4096, repeats=3, dtype="float32"):
+    """Median FLOP/s of an n×n matmul (2·n³ FLOPs) in `dtype`."""
     import tensorflow as tf
-    a = tf.random.normal([n, n])
-    b = tf.random.normal([n, n])
+    a = tf.cast(tf.random.normal([n, n]), dtype)
+    b = tf.cast(tf.random.normal([n, n]), dtype)
     fn = tf.function(lambda: tf.linalg.matmul(a, b))
     seconds = common.timed(lambda: fn().numpy(), repeats=repeats, warmup=1)
     return 2.0 * n ** 3 / common.median(seconds)
@@ -111,6 +122,11 @@ def build(kind, batch_size, args):
     if kind == "shipped":
         config = common.train_config(args.flagfile, batch_size=batch_size)
         return build_gan(config), config, config.load_size
+    if kind.startswith("multipass"):
+        precision = "mixed_bfloat16" if kind in BF16_CONFIGS else "float32"
+        config = common.train_config(args.multipass_flagfile, batch_size=batch_size, pretrained=False,
+                                     precision=precision)
+        return build_gan(config, fresh=False), config, config.load_size
     config = common.train_config(args.flagfile, batch_size=batch_size, crop_size=256, load_size=286,
                                  base_filters=64, depth=8, max_filters=512, norm="batch", dropout=0.5,
                                  upsample="transpose", l1_weight=100.0, angular_weight=0.0, g_lr=2e-4, d_lr=2e-4,
@@ -127,12 +143,18 @@ def build(kind, batch_size, args):
     return gan, config, 286
 
 
-def synthetic_batch(batch_size, size, seed=0):
+def synthetic_batch(batch_size, size, seed=0, passes=False):
+    """Random batch in the records' format; with passes, also depth and albedo (and their validity)."""
     import tensorflow as tf
     g = tf.random.Generator.from_seed(seed)
     normals = tf.math.l2_normalize(g.normal([batch_size, size, size, 3]) + [0.0, 0.0, 1.5], axis=-1)
     mask = tf.cast(g.uniform([batch_size, size, size, 1]) < 0.8, tf.float32)
-    return {"beauty": g.uniform([batch_size, size, size, 3]), "normals": normals * mask, "mask": mask}
+    batch = {"beauty": g.uniform([batch_size, size, size, 3]), "normals": normals * mask, "mask": mask}
+    if passes:
+        batch.update(depth=g.uniform([batch_size, size, size, 1], 1.0, 10.0) * mask,
+                     albedo=g.uniform([batch_size, size, size, 3]), has_depth=tf.ones([batch_size]),
+                     has_albedo=tf.ones([batch_size]))
+    return batch
 
 
 def forward_flops(fn, *specs):
@@ -148,7 +170,7 @@ def measure(kind, batch_size, args):
     keras.utils.clear_session()
     keras.utils.set_random_seed(0)
     gan, config, load = build(kind, batch_size, args)
-    batch = synthetic_batch(batch_size, load)
+    batch = synthetic_batch(batch_size, load, passes=kind.startswith("multipass"))
     data = tf.data.Dataset.from_tensors(batch).repeat()
     warm = common.fit_step_times(gan, data, 0, args.warmup_steps)  # the first step traces the function
     steps = max(3, min(args.steps, int(args.budget_s / warm[-1])))  # big configs get fewer timed steps
@@ -168,7 +190,7 @@ def measure(kind, batch_size, args):
     g_fwd = tf.function(lambda x: gan.generator(x, training=False)["normals"])
     g_s = common.median(common.timed(lambda: g_fwd(crop).numpy(), repeats=3, warmup=1))
     d_fwd = tf.function(lambda a, b: gan.discriminator([a, b], training=False))
-    return {"config": kind, "batch": batch_size, "crop": config.crop_size, "step_s": step_s,
+    return {"config": kind, "precision": config.precision, "batch": batch_size, "crop": config.crop_size, "step_s": step_s,
             "images_per_s": batch_size / step_s, "first_step_s": warm[0], "timed_steps": steps,
             "flops": flops, "raw_flops": raw, "flops_per_s": flops / step_s, "conv_fwd": conv_fwd,
             "conv_bwd": conv_bwd, "other": flops - conv_fwd - conv_bwd, "unknown_ops": dict(unknown),
@@ -178,12 +200,17 @@ def measure(kind, batch_size, args):
             "top_ops": {k: float(v) for k, v in by_type.most_common(6)}}
 
 
-def report(rows, matmul, args):
-    peak = common.median(matmul)
+def _peak(row, matmul, matmul_bf16):
+    """The matmul reference of a row's precision."""
+    return common.median(matmul_bf16 if row["precision"] == "mixed_bfloat16" else matmul)
+
+
+def report(rows, matmul, matmul_bf16, args):
     headers = ["configuration", "timed steps", "images/s", "ms/step", "GFLOP/step (executed)", "GFLOP raw graph",
                "GFLOP/s", "% of matmul", "augment ms", "G fwd ms", "G fwd GFLOP/s"]
     table = [[f"{r['config']} b{r['batch']} ({r['crop']}²)", r["timed_steps"], r["images_per_s"], 1000 * r["step_s"],
-              r["flops"] / 1e9, r["raw_flops"] / 1e9, r["flops_per_s"] / 1e9, 100 * r["flops_per_s"] / peak,
+              r["flops"] / 1e9, r["raw_flops"] / 1e9, r["flops_per_s"] / 1e9,
+              100 * r["flops_per_s"] / _peak(r, matmul, matmul_bf16),
               1000 * r["aug_s"], 1000 * r["g_fwd_s"], r["g_fwd_flops"] / r["g_fwd_s"] / 1e9] for r in rows]
     models = common.markdown_table(
         ["configuration", "G params", "D params", "G fwd GFLOP/img", "D fwd GFLOP/img", "step GFLOP/img",
@@ -195,10 +222,13 @@ def report(rows, matmul, args):
     unknown = {k: v for r in rows for k, v in r["unknown_ops"].items()}
     d_kind = "builder patch, d_depth=3" if args.p2p_discriminator == "builder" else "the paper's 70×70 PatchGAN"
     n = args.matmul_n
+    peak, peak_bf16 = common.median(matmul), common.median(matmul_bf16)
     return ("### Training step (NormalsGAN.train_step via fit, augmentation included; synthetic in-memory batches)"
             "\n\n" + common.markdown_table(headers, table)
             + f"\n\nReference: {n}×{n} float32 matmul {peak / 1e9:.1f} GFLOP/s (median of "
-              f"{', '.join(f'{m / 1e9:.1f}' for m in matmul)}, measured before and after in the same process). "
+              f"{', '.join(f'{m / 1e9:.1f}' for m in matmul)}, measured before and after in the same process); "
+              f"bfloat16 matmul {peak_bf16 / 1e9:.1f} GFLOP/s ({peak_bf16 / peak:.2f}× float32), the reference of "
+              f"the mixed_bfloat16 rows. "
               f"pix2pix discriminator: {d_kind}. Executed FLOPs count gradients directly (no multiplier); the "
               f"estimate column is the hand count 3·G + 7·D (G: forward + input and weight gradients; D: two "
               f"forwards, weight and input gradients of both branches on the discriminator tape, input gradients "
@@ -207,27 +237,41 @@ def report(rows, matmul, args):
             + ("\n\nOps with unknown shapes (FLOPs not counted): " + str(unknown) if unknown else ""))
 
 
-def targets(rows, matmul):
-    peak = common.median(matmul)
-    shipped = [r for r in rows if r["config"] == "shipped"]
-    if not shipped:
-        return []
-    r = max(shipped, key=lambda r: r["batch"])
-    fraction = r["flops_per_s"] / peak
-    g_fraction = r["g_fwd_flops"] / r["g_fwd_s"] / peak
-    limits = (f"shipped b{r['batch']}: {r['flops'] / 1e9:.1f} GFLOP in {1000 * r['step_s']:.0f} ms; augmentation "
-              f"{1000 * r['aug_s']:.0f} ms ({100 * r['aug_s'] / r['step_s']:.0f}% of the step); the generator's "
-              f"forward pass alone runs at {100 * g_fraction:.0f}% of matmul; conv backprop is "
-              f"{100 * r['conv_bwd'] / r['flops']:.0f}% of the FLOPs")
-    return [common.target(f"train step ≥ {100 * TARGET_FRACTION:.0f}% of matmul FLOP/s (shipped, b{r['batch']})",
-                          f"{100 * fraction:.0f}% ({r['flops_per_s'] / 1e9:.1f} of {peak / 1e9:.1f} GFLOP/s)",
-                          fraction >= TARGET_FRACTION, limits)]
+def targets(rows, matmul, matmul_bf16):
+    result = []
+    for kind, label in (("shipped", "matmul"), ("multipass", "bf16 matmul")):
+        chosen = [r for r in rows if r["config"] == kind]
+        if not chosen:
+            continue
+        r = max(chosen, key=lambda r: r["batch"])
+        peak = _peak(r, matmul, matmul_bf16)
+        fraction = r["flops_per_s"] / peak
+        g_fraction = r["g_fwd_flops"] / r["g_fwd_s"] / peak
+        limits = (f"{kind} b{r['batch']}: {r['flops'] / 1e9:.1f} GFLOP in {1000 * r['step_s']:.0f} ms; augmentation "
+                  f"{1000 * r['aug_s']:.0f} ms ({100 * r['aug_s'] / r['step_s']:.0f}% of the step); the generator's "
+                  f"forward pass alone runs at {100 * g_fraction:.0f}% of {label}; conv backprop is "
+                  f"{100 * r['conv_bwd'] / r['flops']:.0f}% of the FLOPs")
+        result.append(common.target(f"train step ≥ {100 * TARGET_FRACTION:.0f}% of {label} FLOP/s ({kind}, "
+                                    f"b{r['batch']})",
+                                    f"{100 * fraction:.0f}% ({r['flops_per_s'] / 1e9:.1f} of {peak / 1e9:.1f} GFLOP/s)",
+                                    fraction >= TARGET_FRACTION, limits))
+    fp32 = {r["batch"]: r for r in rows if r["config"] == "multipass_fp32"}
+    for r in rows:
+        if r["config"] == "multipass" and r["batch"] in fp32:
+            speedup = fp32[r["batch"]]["step_s"] / r["step_s"]
+            result.append(common.target(f"bf16 step faster than float32 (multipass, b{r['batch']})",
+                                        f"{speedup:.2f}×", speedup > 1.0,
+                                        f"bf16 matmul is {common.median(matmul_bf16) / common.median(matmul):.2f}× "
+                                        "float32 on this CPU; the step is also bound by memory-bound ops"))
+    return result
 
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--flagfile", default=common.DEFAULT_FLAGS)
-    p.add_argument("--configs", default="shipped,pix2pix", help="shipped and/or pix2pix.")
+    p.add_argument("--flagfile_multipass", dest="multipass_flagfile", default=MULTIPASS_FLAGS)
+    p.add_argument("--configs", default="shipped,multipass,multipass_fp32,pix2pix",
+                   help="Any of shipped, multipass, multipass_fp32, pix2pix.")
     p.add_argument("--batches", default="", help="Batch sizes (default: 1 and the shipped batch).")
     p.add_argument("--steps", type=int, default=6, help="Timed steps per configuration.")
     p.add_argument("--warmup_steps", type=int, default=2)
@@ -244,14 +288,18 @@ def main(argv=None):
     shipped_batch = common.train_config(args.flagfile).batch_size
     batches = [int(b) for b in args.batches.split(",")] if args.batches else sorted({1, shipped_batch})
     matmul = [matmul_flops_per_s(args.matmul_n)]
+    matmul_bf16 = [matmul_flops_per_s(args.matmul_n, dtype="bfloat16")]
     rows = []
     for kind in args.configs.split(","):
         for batch_size in batches:
             print(f"[bench_train_step] {kind} batch {batch_size} ...", file=sys.stderr, flush=True)
             rows.append(measure(kind, batch_size, args))
     matmul.append(matmul_flops_per_s(args.matmul_n))
-    return common.finish(MODULE, argv, {"name": "train_step", "markdown": report(rows, matmul, args), "rows": rows,
-                                        "matmul_flops_per_s": matmul, "targets": targets(rows, matmul)}, args.json_out)
+    matmul_bf16.append(matmul_flops_per_s(args.matmul_n, dtype="bfloat16"))
+    return common.finish(MODULE, argv, {"name": "train_step", "markdown": report(rows, matmul, matmul_bf16, args),
+                                        "rows": rows, "matmul_flops_per_s": matmul,
+                                        "matmul_bf16_flops_per_s": matmul_bf16,
+                                        "targets": targets(rows, matmul, matmul_bf16)}, args.json_out)
 
 
 if __name__ == "__main__":
