@@ -1,0 +1,99 @@
+"""Encoders and losses under the same wall-clock budget: which design the long run should use.
+
+    python -m benchmarks.bench_encoders --records=../data/records256 --minutes=12 \
+        [--arms=unet,vgg16,unet_balanced,vgg16_balanced] [--runs_dir=../data/pilots]
+
+Every arm trains `python -m tfnormals.train --flagfile=configs/multipass.flags` with its own
+overrides and `--time_budget_min=MINUTES` (one after the other, so each has the whole machine),
+then is measured on: the records' val split (normals mean angle, whole images; depth AbsRel when
+predicted), the Middlebury motorcycle (normals mean angle against its ground-truth disparity),
+flip equivariance and scale consistency on scikit-image's photos (tfnormals.tools.real_checks).
+One run per arm: treat differences of a degree or two as noise. A run folder that already
+reached its budget is measured again without retraining (delete it to retrain).
+"""
+
+import argparse
+import json
+import os
+import sys
+
+from benchmarks import common
+
+MODULE = "benchmarks.bench_encoders"
+FLAGFILE = os.path.join(common.REPO, "configs", "multipass.flags")
+ARMS = {
+    "unet": ["--encoder=unet", "--precision=float32", "--balance_power=0"],
+    "vgg16": ["--encoder=vgg16", "--balance_power=0"],
+    "unet_balanced": ["--encoder=unet", "--precision=float32", "--balance_power=0.5"],
+    "vgg16_balanced": ["--encoder=vgg16", "--balance_power=0.5"],
+}
+# Short runs: checkpoint and validate often enough that a budget-stopped run has a recent checkpoint.
+PILOT_FLAGS = ["--steps=100000", "--checkpoint_every=200", "--val_steps=4", "--monitor_every=0", "--triptych_count=0"]
+
+
+def measure(run_dir, records, max_val):
+    """Val-split and real-photo figures of a run's latest checkpoint (one child process, TensorFlow inside)."""
+    from tfnormals.tools import evaluate, real_checks, tiling
+    from tfnormals.tools.model_io import NormalsModel
+    model = NormalsModel(run_dir)
+    fitted = {"best_constant": [0.0, 0.0, 1.0], "gradient_strength": 1.0}  # only the model's figures are used
+    val = evaluate.evaluate(model, evaluate.iter_records(records, "val", max_val), fitted)
+    predict = lambda plate: tiling.predict_tiled(model.predict_passes, plate)
+    plates = [real_checks.photo(name) for name in real_checks.GALLERY_PHOTOS]
+    normals_of = lambda plate: predict(plate)["normals"]
+    moto = real_checks.motorcycle_report(predict)
+    from tfnormals.training import runs
+    steps = int(runs.locate_checkpoint(run_dir)[1].rsplit("-", 1)[-1])
+    return {"val_mean_deg": val["model"]["mean"], "val_depth_absrel": val.get("depth", {}).get("model", {}).get(
+                "absrel_median"), "motorcycle_mean_deg": moto["model"]["mean"],
+            "motorcycle_depth_absrel": moto.get("depth", {}).get("absrel_median"),
+            "flip_deg": real_checks.flip_equivariance(normals_of, plates),
+            "scale_deg": real_checks.scale_consistency(normals_of, plates), "val_images": val["count"],
+            "steps": steps}
+
+
+def child(config):
+    common.emit(measure(config["run_dir"], config["records"], config["max_val"]))
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--records", required=True, help="Records (v2) with train and val splits.")
+    p.add_argument("--minutes", type=float, default=12.0, help="Training wall-clock per arm.")
+    p.add_argument("--arms", default=",".join(ARMS), help=f"Any of {', '.join(ARMS)}.")
+    p.add_argument("--runs_dir", default=os.path.join(common.REPO, "..", "data", "pilots"))
+    p.add_argument("--max_val", type=int, default=64, help="Val images measured.")
+    common.add_output_args(p, child=True)
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    argv, args = common.begin(argv, parse_args, child)
+    rows = []
+    for arm in args.arms.split(","):
+        run_dir = os.path.join(args.runs_dir, arm)
+        if not os.path.isdir(os.path.join(run_dir, "ckpt")):
+            print(f"[bench_encoders] training {arm} for {args.minutes:g} min ...", file=sys.stderr, flush=True)
+            common.run_child("tfnormals.train", [f"--flagfile={FLAGFILE}", f"--records_dir={args.records}",
+                                                 f"--checkpoint_root={args.runs_dir}", f"--run_name={arm}",
+                                                 f"--time_budget_min={args.minutes}", *PILOT_FLAGS, *ARMS[arm]],
+                             timeout=int(args.minutes * 60 + 1800), show_stderr=True)
+        print(f"[bench_encoders] measuring {arm} ...", file=sys.stderr, flush=True)
+        result = common.run_child(MODULE, ["--records", args.records, "--child",
+                                           json.dumps({"run_dir": run_dir, "records": args.records,
+                                                       "max_val": args.max_val})])
+        rows.append(dict(result, arm=arm))
+    headers = ["arm", "steps", "val normals °", "val depth AbsRel", "motorcycle °", "motorcycle depth AbsRel",
+               "flip equivariance °", "scale consistency °"]
+    table = common.markdown_table(headers, [[r["arm"], r["steps"], r["val_mean_deg"],
+                                             r["val_depth_absrel"], r["motorcycle_mean_deg"],
+                                             r["motorcycle_depth_absrel"], r["flip_deg"], r["scale_deg"]]
+                                            for r in rows])
+    text = (f"### Encoders and losses at equal wall-clock ({args.minutes:g} min each, `configs/multipass.flags` + "
+            f"the arm's flags; records `{common.display_path(args.records)}`)\n\n" + table)
+    return common.finish(MODULE, argv, {"name": "encoders", "markdown": text, "rows": rows, "targets": []},
+                         args.json_out)
+
+
+if __name__ == "__main__":
+    main()
