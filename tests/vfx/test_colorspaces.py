@@ -110,3 +110,18 @@ def test_relight_keeps_an_acescg_plate_in_acescg(tmp_path):
     out = image_io.read_frame(paths["out.exr"])
     assert (out.data_window, out.display_window, out.attribute("PixelAspectRatio")) == (
         frame.data_window, frame.display_window, 1.5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module", ["tfnormals.predict", "tfnormals.relight", "data_tools.make_records"])
+def test_list_colorspaces_command(module):
+    """--list_colorspaces prints one `name<TAB>what` line per choice on stdout and exits 0, needing no other flag."""
+    import subprocess
+    import sys
+
+    from helpers import REPO, subprocess_env
+    proc = subprocess.run([sys.executable, "-m", module, "--list_colorspaces"], cwd=REPO, env=subprocess_env(),
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.splitlines()
+    assert lines == colorspaces.listing().splitlines() and all("\t" in line for line in lines)
