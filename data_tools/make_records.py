@@ -101,7 +101,8 @@ def run_settings(input_dir, pair_layout, num_shards, fractions):
 
 def _record_files(output_dir):
     """Shard files of every split and shard count, index.json, task indexes and the progress folder in `output_dir`."""
-    shards = [p for split in layout.SPLITS for p in glob.glob(os.path.join(glob.escape(output_dir), layout.shard_glob(split)))]
+    folder = glob.escape(output_dir)
+    shards = [p for split in layout.SPLITS for p in glob.glob(os.path.join(folder, layout.shard_glob(split)))]
     extra = [os.path.join(output_dir, name) for name in (layout.RECORDS_INDEX, layout.RECORDS_PROGRESS_DIR)]
     return sorted(shards), [p for p in extra if os.path.exists(p)] + _task_indexes(output_dir)
 

@@ -59,22 +59,12 @@ def shipped_onnx(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def multipass(tmp_path_factory):
-    """(SavedModel folder, .onnx path) of one tiny random-weight normals+depth+albedo generator."""
-    import keras
-
-    from tfnormals.model import serving
-    from tfnormals.model.unet import build_generator
+def multipass_onnx(multipass, tmp_path_factory):
+    """The conftest's multi-pass generator converted from Keras (generator_to_onnx: SavedModel, then ONNX)."""
     from tfnormals.tools import onnx_export
-    from tfnormals.training import runs
-    from tfnormals.training.config import TrainConfig
-    keras.utils.set_random_seed(3)
-    config = TrainConfig.from_flat(dict(base_filters=8, depth=4, max_filters=32, passes="normals,depth,albedo"))
-    generator = build_generator(**config.generator_kwargs())
-    folder = tmp_path_factory.mktemp("mp")
-    serving.export_generator(generator, str(folder / "sm"), runs.metadata(config, 7))
-    onnx_export.generator_to_onnx(generator, str(folder / "mp.onnx"), runs.metadata(config, 7))
-    return str(folder / "sm"), str(folder / "mp.onnx")
+    path = str(tmp_path_factory.mktemp("mp") / "mp.onnx")
+    onnx_export.generator_to_onnx(multipass.generator, path, multipass.metadata)
+    return path
 
 
 def _signature(savedmodel):
@@ -120,12 +110,11 @@ def test_loaders_agree_at_every_size(shipped_onnx):
         assert onnx(batch).shape == (1, h, w, 3)
 
 
-def test_multipass_parity(multipass):
-    savedmodel, onnx_path = multipass
-    onnx = load_model(onnx_path)
+def test_multipass_parity(multipass, multipass_onnx):
+    onnx = load_model(multipass_onnx)
     assert onnx.passes == ("normals", "albedo", "depth") and onnx.stride == 16
     assert onnx.metadata["step"] == 7 and onnx.metadata["passes"] == ["normals", "albedo", "depth"]
-    reference, _keep = _signature(savedmodel)
+    reference, _keep = _signature(multipass.savedmodel)
     for batch in [plates(2, 77, 131), plates(1, 9, 23)] + _real_plates():
         _assert_parity(onnx.predict_passes(batch), reference(batch))
 

@@ -19,19 +19,8 @@ PASS_FILES = ("normals", "depth", "position", "albedo", "combined")
 
 
 @pytest.fixture(scope="module")
-def multipass_model(tmp_path_factory):
-    """A tiny random-weight normals+depth+albedo generator, exported as a SavedModel."""
-    import keras
-
-    from tfnormals.model import serving
-    from tfnormals.model.unet import build_generator
-    from tfnormals.training import runs
-    from tfnormals.training.config import TrainConfig
-    keras.utils.set_random_seed(11)
-    config = TrainConfig.from_flat(dict(base_filters=8, depth=4, max_filters=32, passes="normals,depth,albedo"))
-    path = str(tmp_path_factory.mktemp("mp") / "sm")
-    serving.export_generator(build_generator(**config.generator_kwargs()), path, runs.metadata(config, 0))
-    return NormalsModel(path)
+def multipass_model(multipass):
+    return NormalsModel(multipass.savedmodel)
 
 
 @pytest.mark.parametrize("data_window, display_window", [

@@ -68,7 +68,8 @@ def savedmodel_to_onnx(savedmodel_dir, output_path):
 
 def generator_to_onnx(generator, output_path, info):
     """Write a Keras generator as ONNX: a SavedModel in a temporary folder (serving.export_generator), converted."""
-    with tempfile.TemporaryDirectory(prefix=layout.TMP_PREFIX, dir=os.path.dirname(os.path.abspath(output_path))) as tmp:
+    folder = os.path.dirname(os.path.abspath(output_path))
+    with tempfile.TemporaryDirectory(prefix=layout.TMP_PREFIX, dir=folder) as tmp:
         savedmodel = os.path.join(tmp, "savedmodel")
         serving.export_generator(generator, savedmodel, info)
         return savedmodel_to_onnx(savedmodel, output_path)

@@ -7,7 +7,8 @@ axis), `<name>.position.exr` (P.X, P.Y, P.Z: camera-space points, OpenGL axes, s
 `<name>.albedo.exr` (linear R, G, B). With --combined, `<name>.combined.exr` holds the plate
 (R,G,B[,A]) and every pass as Nuke-style layers: N.X/N.Y/N.Z, depth.Z, P.X/P.Y/P.Z,
 albedo.R/G/B. Every EXR keeps the plate's data and display windows and its metadata (timecode,
-camera attributes, pixel aspect: image_io.Frame). Frame names keep the frame number last (plate.1001.exr → plate.normals.1001.exr).
+camera attributes, pixel aspect: image_io.Frame). Frame names keep the frame number last
+(plate.1001.exr → plate.normals.1001.exr).
 Large plates are predicted in overlapping tiles (depth aligned across tiles); plates smaller
 than the model's stride are padded (tfnormals.tools.model_io).
 
