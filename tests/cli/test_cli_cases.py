@@ -191,7 +191,8 @@ def _check_nan(f, s):
 
 def _check_odd(f, s):
     assert s["written"] == 3 and s["failed"] == 1
-    assert "40000x40000" in s["failed_frames"]["in/f.0002.png"]
+    # the size guard: ours ("40000x40000 is too large") or OpenImageIO's, which refuses this header first
+    assert re.search(r"40000x40000 is too large|claims a 4577 MB image", s["failed_frames"]["in/f.0002.png"])
     for frame, shape in (("0001", (1, 5)), ("0003", (20, 20)), ("0004", (3, 150))):
         _unit_finite(f"{f}/out/f.normals.{frame}.exr")
         assert image_io.read_image(f"{f}/out/f.normals.{frame}.exr").shape[:2] == shape

@@ -262,7 +262,10 @@ def _spec(height, width, names, sample_type, frame=None, attributes=None):
         spec.x, spec.y = x, y
         spec.full_x, spec.full_y, spec.full_width, spec.full_height = fx, fy, fw, fh
         for name, (type_name, value) in frame.attributes.items():
-            spec.attribute(name, oiio.TypeDesc(type_name), value)
+            try:
+                spec.attribute(name, oiio.TypeDesc(type_name), value)
+            except (TypeError, ValueError, RuntimeError):  # a type this binding cannot set: metadata, not pixels
+                continue
     for name, value in (attributes or {}).items():
         spec.attribute(name, value)
     return spec
