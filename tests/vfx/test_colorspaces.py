@@ -1,6 +1,8 @@
 """tfnormals.core.colorspaces: OCIO colour spaces of the built-in ACES config or $OCIO, tfnormals' aliases,
 conversions checked against published matrices, and relight writing an ACEScg plate back in ACEScg."""
 
+import os
+
 import numpy as np
 import PyOpenColorIO as ocio
 import pytest
@@ -125,3 +127,22 @@ def test_list_colorspaces_command(module):
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = proc.stdout.splitlines()
     assert lines == colorspaces.listing().splitlines() and all("\t" in line for line in lines)
+
+
+def test_studio_acescg_beauty_reads_like_our_linear_one(synthetic_dir, tmp_path):
+    """make_records' pair reader with --input_colorspace=ACEScg: a sample whose beauty was delivered in ACEScg
+    gives the network input of the same sample in linear Rec.709."""
+    import shutil
+
+    from tfnormals.core import layout
+    from tfnormals.data import pairs
+    sample = sorted(os.listdir(synthetic_dir))[0]
+    shutil.copytree(synthetic_dir / sample, tmp_path / sample)
+    beauty = image_io.read_image(str(tmp_path / sample / layout.BEAUTY_EXR))
+    image_io.write_rgb_exr(str(tmp_path / sample / layout.BEAUTY_EXR), beauty[..., :3] @ REC709_TO_AP1.T,
+                           alpha=beauty[..., 3])
+    ours = pairs.load_sample(str(synthetic_dir), sample, pairs.PairLayout())[0]
+    studio = pairs.load_sample(str(tmp_path), sample, pairs.PairLayout(beauty_colorspace="ACEScg"))[0]
+    np.testing.assert_allclose(studio, ours, atol=2e-4)
+    with pytest.raises(errors.UsageError, match="'Rec709' is not a colour space"):
+        pairs.PairLayout(beauty_colorspace="Rec709")
