@@ -282,10 +282,10 @@ def evaluate_model(model_path, output_json, records="", split="test", pairs_dir=
     the evaluated pairs themselves (an optimistic floor, noted in the report). Writes nothing unless
     everything succeeds (see the module docstring).
     """
-    from tfnormals.tools.model_io import NormalsModel
+    from tfnormals.tools.model_io import load_model
     verify_shards(check_request(model_path, output_json, records, split, pairs_dir, train_records, triptych_dir,
                                 max_images))
-    model = NormalsModel(model_path)
+    model = load_model(model_path)
     train_records = train_records or records
     if train_records:
         fit_note = f"{train_records} train split"

@@ -152,14 +152,14 @@ def run_checks(predict_passes, gallery_path=""):
 
 def check_model(model_path, output_json, gallery_path=""):
     """What `python -m tfnormals.evaluate --real_checks` does: run every check, write the JSON report."""
-    from tfnormals.tools.model_io import NormalsModel
+    from tfnormals.tools.model_io import load_model
     if not os.path.exists(model_path):
         raise errors.MissingPathError(f"--model: {model_path}: no such model")
     outputs.check_writable_file(output_json, "--output_json")
     if gallery_path:
         outputs.check_writable_file(gallery_path, "--gallery")
     _skimage_data()
-    model = NormalsModel(model_path)
+    model = load_model(model_path)
     predict_passes = lambda plate: tiling.predict_tiled(model.predict_passes, plate)
     report = dict(run_checks(predict_passes, gallery_path), model=model_path)
     with image_io.atomic_output(output_json) as tmp:
