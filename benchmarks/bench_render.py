@@ -1,6 +1,6 @@
 """Rendering throughput (data_tools.render) and where each sample's time goes; denoiser quality.
 
-    python -m benchmarks.bench_render [--resolutions=128,256] [--spp=8] [--samples=6] [--denoise=1]
+    python -m benchmarks.bench_render [--resolutions=128,256] [--spp=4] [--samples=6] [--denoise=1]
     python -m benchmarks.bench_render --only_psnr [--psnr_scenes=6 --psnr_spp=1,2,4,8,16 --reference_spp=512]
 
 Every configuration (variant × resolution × Dr.Jit thread count) runs in its own fresh
@@ -318,7 +318,7 @@ def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ints = lambda s: [int(v) for v in s.split(",") if v]
     p.add_argument("--resolutions", type=ints, default=[128, 256], help="Square image sizes.")
-    p.add_argument("--spp", type=int, default=8, help="Samples per pixel (data_tools.render's default).")
+    p.add_argument("--spp", type=int, default=4, help="Samples per pixel (data_tools.render's default).")
     p.add_argument("--denoise", type=int, default=1, help="Denoise the beauty, as data_tools.render does by default.")
     p.add_argument("--samples", type=int, default=6, help="Steady-state samples per LLVM configuration.")
     p.add_argument("--threads", type=ints, default=[1, 2], help="Dr.Jit thread counts (one process each).")

@@ -7,7 +7,9 @@ Usage (once, by a maintainer; nothing here runs at render time and nothing is do
 
 @pmndrs/assets (npm, CC0-1.0) ships each asset as a JavaScript module holding a base64 data
 URL. This tool takes out:
-  hdri/*.exr        Poly Haven HDRIs, 512×256 half-float EXR, kept byte for byte;
+  hdri/*.exr        Poly Haven HDRIs, 512×256: the package's lossy (DWAB) EXRs decoded, their
+                    compression ringing (negative values, down to −4000 beside a sun) clipped
+                    to 0, and written as lossless ZIP half-float EXR;
   meshes/*.npz      glTF meshes decoded from Draco into float32 vertices + int32 faces,
                     centred and scaled into the unit sphere (the renderer places and sizes them);
   heights/*.png     material normal maps integrated into tileable 16-bit height maps
@@ -23,9 +25,12 @@ import json
 import os
 import re
 import struct
+import tempfile
 
 import numpy as np
 from PIL import Image
+
+from tfnormals.core import image_io
 
 ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
 HEIGHT_SIZE = 256
@@ -89,8 +94,11 @@ def main(argv=None):
         os.makedirs(os.path.join(ASSETS, sub), exist_ok=True)
     for path in sorted(glob.glob(os.path.join(args.pmndrs_dir, "hdri", "*.exr.js"))):
         name = os.path.basename(path)[:-len(".js")]
-        with open(os.path.join(ASSETS, "hdri", name), "wb") as f:
+        with tempfile.NamedTemporaryFile(suffix=".exr") as f:
             f.write(data_url_bytes(path))
+            f.flush()
+            rgb = image_io.read_exr(f.name)[..., :3]
+        image_io.write_rgb_exr(os.path.join(ASSETS, "hdri", name), np.maximum(rgb, 0.0), half=True)
     for source, name in MESHES.items():
         vertices, faces = glb_mesh(data_url_bytes(os.path.join(args.pmndrs_dir, "models", f"{source}.glb.js")))
         np.savez_compressed(os.path.join(ASSETS, "meshes", f"{name}.npz"), vertices=normalize_mesh(vertices),

@@ -28,7 +28,7 @@ from tfnormals.core.progress import Progress
 
 FLAGS = flags.FLAGS
 HALF_MAX = 65504.0
-DEFAULT_SPP = 8  # with the denoiser; BUILD_NOTES.md "Denoiser quality" has the PSNR table behind it
+DEFAULT_SPP = 4  # with the denoiser; BUILD_NOTES.md "Denoiser quality" has the PSNR table behind it
 MAX_RESOLUTION = 8192
 MAX_SPP = 1 << 16
 

@@ -51,8 +51,8 @@ def photo_names():
 
 @functools.lru_cache(maxsize=None)
 def load_hdri(name):
-    """Lat-long HDR environment, float32 rows (zenith → nadir) × columns × RGB, read-only."""
-    image = image_io.read_exr(_path("hdri", name))[..., :3].astype(np.float32)
+    """Lat-long HDR environment, float32 rows (zenith → nadir) × columns × RGB, read-only (≥ 0 everywhere)."""
+    image = np.maximum(image_io.read_exr(_path("hdri", name))[..., :3].astype(np.float32), 0.0)
     image.setflags(write=False)
     return image
 

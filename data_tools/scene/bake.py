@@ -30,8 +30,7 @@ def sharpness(mesh):
     first = np.zeros(count, np.int64)
     first[group[::-1]] = np.arange(len(group))[::-1]
     p = mesh.vertices[first].astype(np.float64)
-    normal = np.zeros((count, 3))
-    np.add.at(normal, group, mesh.normals)
+    normal = np.stack([np.bincount(group, weights=mesh.normals[:, k], minlength=count) for k in range(3)], 1)
     normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-9)
     faces = group[mesh.faces]
     total, degree, reach = np.zeros((count, 3)), np.zeros(count), np.zeros(count)

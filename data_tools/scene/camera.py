@@ -23,7 +23,7 @@ def fov_deg(focal_mm):
 def focal(rng, low, high):
     """A focal length drawn log-uniformly in [low, high] mm (inside FOCAL_RANGE_MM)."""
     low, high = max(low, FOCAL_RANGE_MM[0]), min(high, FOCAL_RANGE_MM[1])
-    return float(np.exp(rng.uniform(np.log(low), np.log(high))))
+    return _r(np.exp(rng.uniform(np.log(low), np.log(high))), 2)  # as recorded, so fov follows from it
 
 
 def direction(elevation_deg, azimuth_deg):
@@ -40,10 +40,11 @@ def distance_for_fill(radius, fill, fov):
 
 
 def look_at(origin, target, roll_deg, fov, focal_mm, resolution, exposure_bias, **extra):
-    """Camera spec with a rolled up vector (world +Y before roll)."""
+    """Camera spec with a rolled up vector (world +Y before roll); records the view's actual elevation."""
     origin, target = np.asarray(origin, np.float64), np.asarray(target, np.float64)
     forward = target - origin
     forward /= np.linalg.norm(forward)
+    extra["elevation_deg"] = _r(np.degrees(np.arcsin(np.clip(-forward[1], -1.0, 1.0))), 2)
     helper = np.array([0.0, 1.0, 0.0]) if abs(forward[1]) < 0.999 else np.array([0.0, 0.0, -1.0])
     right = np.cross(forward, helper)
     right /= np.linalg.norm(right)
@@ -76,8 +77,12 @@ def frame_sphere(rng, centre, radius, fill, focal_mm, elevation_deg, azimuth_deg
     centre = np.asarray(centre, np.float64)
     for _ in range(60):
         origin = centre + distance * view
-        if min_height is not None:
-            origin[1] = max(origin[1], min_height)
+        if min_height is not None and origin[1] < min_height:
+            # Raise the camera, keeping its distance (and so the framing) and its azimuth.
+            rise = min_height - centre[1]
+            horizontal = np.sqrt(max(distance ** 2 - rise ** 2, 0.0))
+            flat = view[[0, 2]] / max(np.linalg.norm(view[[0, 2]]), 1e-9)
+            origin = centre + np.array([flat[0] * horizontal, rise, flat[1] * horizontal])
         if all(np.linalg.norm(origin - np.asarray(c)) > r for c, r in obstacles):
             break
         distance *= 1.15
@@ -91,4 +96,4 @@ def frame_sphere(rng, centre, radius, fill, focal_mm, elevation_deg, azimuth_deg
     shift = rng.uniform(-0.5, 0.5, 2) * margin
     target = centre + side * shift[0] + up * shift[1]
     return look_at(origin, target, roll(rng), fov, focal_mm, resolution, exposure_bias(rng),
-                   fill=_r(fill, 3), elevation_deg=_r(elevation_deg, 2), azimuth_deg=_r(azimuth_deg, 2))
+                   fill=_r(fill, 3), azimuth_deg=_r(azimuth_deg, 2))

@@ -121,9 +121,9 @@ def _env_and_lights(rng, rig, target, scale):
 
 
 def _object_study(rng, resolution):
-    set_spec = sets.sample_set(rng, str(rng.choice(["table", "cyc", "cloth"], p=[0.25, 0.35, 0.4])))
+    set_spec = sets.sample_set(rng, str(rng.choice(["table", "cyc", "cloth"], p=[0.2, 0.35, 0.45])))
     support = set_spec["support_height"]
-    count = int(rng.choice([1, 2, 3], p=[0.5, 0.3, 0.2]))
+    count = int(rng.choice([1, 2, 3], p=[0.45, 0.33, 0.22]))
     size = float(np.exp(rng.uniform(np.log(0.1), np.log(0.6))))
     objects = [make_object(rng, _pick(rng, STUDY_KINDS), size * rng.uniform(0.5, 1.0) if k else size, support)
                for k in range(count)]
@@ -134,27 +134,27 @@ def _object_study(rng, resolution):
     centre, radius = group_sphere(objects)
     rig = str(rng.choice(["key", "hdri", "studio"], p=[0.35, 0.35, 0.3]))
     env, lights = _env_and_lights(rng, rig, centre, max(radius * 4, 1.0))
-    square_on = rng.random() < 0.5  # facing the backdrop squarely, as most product shots do
+    square_on = rng.random() < 0.6  # facing the backdrop squarely, as most product shots do
     azimuth = 90.0 + float(rng.uniform(-12.0, 12.0) if square_on else rng.uniform(-45.0, 45.0))
     elevation = float(rng.uniform(-15.0, 10.0) if square_on else rng.uniform(-15.0, 35.0))
-    cam = camera.frame_sphere(rng, centre, radius, float(rng.uniform(0.35, 0.95)), camera.focal(rng, 35.0, 200.0),
+    cam = camera.frame_sphere(rng, centre, radius, float(rng.uniform(0.4, 0.95)), camera.focal(rng, 35.0, 200.0),
                               elevation, azimuth, resolution,
                               min_height=support + 0.02, obstacles=obstacles(objects))
     return set_spec, objects, env, lights, cam
 
 
 def _tabletop(rng, resolution):
-    set_spec = sets.sample_set(rng, str(rng.choice(["table", "room", "cyc", "cloth"], p=[0.35, 0.1, 0.2, 0.35])))
+    set_spec = sets.sample_set(rng, str(rng.choice(["table", "room", "cyc", "cloth"], p=[0.25, 0.1, 0.2, 0.45])))
     support = set_spec["support_height"]
     kinds = dict(STUDY_KINDS, cloth=0.02)
     size = float(np.exp(rng.uniform(np.log(0.08), np.log(0.35))))
     objects = [make_object(rng, _pick(rng, kinds), size * rng.uniform(0.4, 1.0), support)
                for _ in range(int(rng.integers(3, 7)))]
-    place(rng, objects, (0.0, 0.0), size * 0.7)
+    place(rng, objects, (0.0, 0.0), size * 0.5)
     centre, radius = group_sphere(objects)
     env, lights = _env_and_lights(rng, str(rng.choice(["hdri", "studio", "key"], p=[0.5, 0.3, 0.2])), centre,
                                   max(radius * 4, 1.5))
-    cam = camera.frame_sphere(rng, centre, radius, float(rng.uniform(0.6, 1.0)), camera.focal(rng, 24.0, 85.0),
+    cam = camera.frame_sphere(rng, centre, radius, float(rng.uniform(0.7, 1.0)), camera.focal(rng, 24.0, 85.0),
                               float(rng.uniform(5.0, 50.0)), 90.0 + float(rng.uniform(-60.0, 60.0)), resolution,
                               min_height=support + 0.05, obstacles=obstacles(objects))
     return set_spec, objects, env, lights, cam
@@ -183,7 +183,7 @@ def _interior(rng, resolution):
                         forward[2] / horizontal * np.cos(np.radians(elevation))])
     focal = camera.focal(rng, 18.0, 35.0)
     cam = camera.look_at(eye, eye + forward, camera.roll(rng), camera.fov_deg(focal), focal, resolution,
-                         camera.exposure_bias(rng), elevation_deg=_r(elevation, 2))
+                         camera.exposure_bias(rng))
     rig = str(rng.choice(["hdri", "studio", "key"], p=[0.5, 0.35, 0.15]))
     env, lights = _env_and_lights(rng, rig, np.array([0.0, 1.0, 0.0]), max(w, d) * 0.5)
     return set_spec, objects, env, lights, cam
@@ -222,7 +222,7 @@ def _overhead(rng, resolution):
     env, lights = _env_and_lights(rng, str(rng.choice(["hdri", "studio", "key"], p=[0.4, 0.3, 0.3])), centre,
                                   max(radius * 4, 1.0))
     cam = camera.frame_sphere(rng, centre, radius, float(rng.uniform(0.6, 1.0)), camera.focal(rng, 24.0, 85.0),
-                              float(rng.uniform(60.0, 85.0)), float(rng.uniform(0.0, 360.0)), resolution,
+                              float(rng.uniform(60.0, 80.0)), float(rng.uniform(0.0, 360.0)), resolution,
                               min_height=support + 0.1, obstacles=obstacles(objects))
     return set_spec, objects, env, lights, cam
 

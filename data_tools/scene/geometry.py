@@ -10,8 +10,13 @@ import dataclasses
 from data_tools.scene import bake, lighting, materials, meshes, sets, shapes, transforms
 from tfnormals.core import layout
 
-TEXTURE_SIZE = materials.TEXTURE_SIZE
 SKY_SIZE = lighting.ENV_SIZE
+SMALL_RENDER = 160  # renders up to this size get 128² textures (a quarter of the texture work), larger 256²
+
+
+def texture_size(resolution):
+    """Side of every texture (set tiles and object atlases) for renders of `resolution`."""
+    return materials.TEXTURE_SIZE // 2 if resolution <= SMALL_RENDER else materials.TEXTURE_SIZE
 
 # Matrix helpers under their historical names (tests and tools place meshes with them).
 translation_matrix = transforms.translation
@@ -43,7 +48,7 @@ def set_surfaces(spec, resolution):
     for k, (name, mesh, key) in enumerate(sets.set_pieces(spec["set"], resolution)):
         material = spec["set"][key]
         if key not in built:
-            built[key] = materials.textures(material)
+            built[key] = materials.textures(material, texture_size(resolution))
         mesh = dataclasses.replace(mesh, uvs=mesh.uvs * material["uv_scale"])
         surfaces.append(Surface(name, mesh, built[key], material["specular"], layout.ID_FIRST_SET + k))
     return surfaces
@@ -53,7 +58,8 @@ def object_surface(obj, index, resolution):
     """One object as a Surface: displaced by its material's detail, textures baked into its atlas."""
     material = obj["material"]
     mesh = _with_detail(shapes.object_mesh(obj, resolution), material)
-    mesh, textures = bake.bake(mesh, material, materials.textures(material), TEXTURE_SIZE)
+    size = texture_size(resolution)
+    mesh, textures = bake.bake(mesh, material, materials.textures(material, size), size)
     return Surface(f"object {index}: {obj['shape']}", mesh, textures, material["specular"],
                    layout.ID_FIRST_OBJECT + index)
 

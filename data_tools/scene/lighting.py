@@ -63,15 +63,15 @@ def _quad_light(rng, target, distance, elevation, size, power, colour):
 def lights(rng, rig, target, scale):
     """Lights of a rig around `target`; `scale` is the scene's size (light distances follow it)."""
     result = []
-    if rig == "key":  # one small hard source: a point light or a tiny area light
-        if rng.random() < 0.5:
+    if rig == "key":  # one small hard source: mostly a point light (a tiny, very bright quad makes fireflies)
+        if rng.random() < 0.7:
             pos = np.asarray(target) + scale * rng.uniform(2.0, 5.0) * _direction(rng.uniform(15, 70), rng.uniform(0, 360))
             power = float(np.exp(rng.uniform(np.log(5.0), np.log(40.0)))) * float(np.sum((pos - target) ** 2))
             tint = np.array(materials.colour(rng, saturated=False)) * 0.2 + 0.8
             result.append({"kind": "point", "position": [_r(p) for p in pos], "intensity": [_r(c * power) for c in tint]})
         else:
             result.append(_quad_light(rng, target, scale * rng.uniform(2.0, 5.0), rng.uniform(15, 70),
-                                      scale * rng.uniform(0.03, 0.12), np.exp(rng.uniform(np.log(5.0), np.log(40.0))),
+                                      scale * rng.uniform(0.1, 0.25), np.exp(rng.uniform(np.log(5.0), np.log(40.0))),
                                       np.array(materials.colour(rng, saturated=False)) * 0.2 + 0.8))
     elif rig == "studio":
         coloured = rng.random() < 0.35

@@ -51,8 +51,9 @@ def vertex_normals(vertices, faces, weld=False, weld_decimals=5):
     With weld, vertices at the same position (uv seams, poles) share one normal.
     """
     group = _weld_groups(vertices, weld_decimals) if weld else np.arange(len(vertices))
-    v0, v1, v2 = (vertices[faces[:, k]].astype(np.float64) for k in range(3))
-    face_n = np.cross(v1 - v0, v2 - v0)  # length = 2 × area, so the sum is area weighted
+    v = np.asarray(vertices, np.float32)
+    v0 = v[faces[:, 0]]
+    face_n = np.cross(v[faces[:, 1]] - v0, v[faces[:, 2]] - v0)  # length = 2 × area, so the sum is area weighted
     count = int(group.max()) + 1
     acc = np.zeros((count, 3))
     for corner in range(3):

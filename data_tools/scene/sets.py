@@ -35,11 +35,12 @@ def sample_set(rng, kind):
         spec.update(width=_r(rng.uniform(1.2, 2.4)), depth=_r(rng.uniform(0.8, 1.4)), thickness=_r(rng.uniform(0.03, 0.08)),
                     support_height=_r(rng.uniform(0.7, 0.95)), back_wall=_r(rng.uniform(0.8, 3.0)),
                     bevel=_r(rng.choice([0.0, rng.uniform(0.1, 0.3)]), 3))
+        spec["material"]["detail"] = materials.detail(rng, 0.8, 0.004)  # grain, stone, leather on the top
     else:  # cyc, cloth: a floor sweeping up into a wall
         spec.update(width=_r(rng.uniform(2.0, 5.0)), depth=_r(rng.uniform(1.2, 3.0)), radius=_r(rng.uniform(0.3, 1.2)),
                     height=_r(rng.uniform(1.5, 3.0)))
         # Backdrops are rarely perfectly smooth: canvas, crumpled paper, plaster.
-        spec["material"]["detail"] = materials.detail(rng, 0.8, 0.012)
+        spec["material"]["detail"] = materials.detail(rng, 0.9, 0.012)
         if kind == "cloth":
             spec["material"] = materials.material(rng, "fabric")
             spec["material"]["colors"] = [[_r(c * 0.15) for c in col] for col in spec["material"]["colors"]]
@@ -115,8 +116,12 @@ def _table(spec, rng, detail):
     if spec["bevel"] > 0:
         slab = meshes.fit_to_box(meshes.superquadric(spec["bevel"], spec["bevel"], int(32 * detail), int(96 * detail)),
                                  [w, t, d])
-    else:
-        slab = shapes.box_mesh([w, t, d], None, detail)
+    else:  # a dense top face carrying the material's relief (wood grain, stone, leather)
+        material = spec["material"]
+        relief = (lambda axis, uvs, extent, size: np.zeros(len(uvs), np.float32) if axis != 1 else
+                  materials.detail_heights(material, uvs * np.asarray(extent) * material["uv_scale"]))
+        slab = meshes.box([w, t, d], cells_per_unit=96 * detail / w, max_cells=int(96 * detail),
+                          face_height=relief if material["detail"]["height"] else None)
         slab = meshes.transform(slab, transforms.translation([0, t / 2, 0]))
     slab = meshes.transform(slab, transforms.translation([0, top - t, 0]))
     skirt = meshes.plane(SKIRT_SIZE, SKIRT_SIZE, 5, 5)

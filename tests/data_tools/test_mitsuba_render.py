@@ -75,7 +75,21 @@ def sphere_render():
     radius = float(np.linalg.norm(mesh.vertices - centre, axis=1).mean())
     result = mitsuba_render.TemplateRenderer(SPHERE_RESOLUTION, SPHERE_SPP).render(spec)
     expected, inside = analytic_sphere_normals(spec["camera"], centre, radius, SPHERE_RESOLUTION)
+    result["touched"] = sphere_touches(spec["camera"], centre, radius, SPHERE_RESOLUTION)
     return spec, result, expected, inside
+
+
+def sphere_touches(camera, centre, radius, resolution):
+    """Pixels where any of the rays through the centre and the four corners hits the sphere."""
+    basis = camera_basis(camera)
+    origin = np.asarray(camera["origin"], np.float64)
+    touched = np.zeros((resolution, resolution), bool)
+    for offset in ((0.5, 0.5), (0, 0), (1, 0), (0, 1), (1, 1)):
+        d = view_directions(camera, resolution, offset) @ basis
+        oc = origin - centre
+        b = d @ oc
+        touched |= b * b - (oc @ oc - radius * radius) > 0
+    return touched
 
 
 def check_normals_pass(normal_map, alpha, camera):
@@ -124,6 +138,37 @@ def test_sphere_normals_match_the_analytic_sphere(sphere_render):
     upside_down = result["normals"][::-1]
     for wrong in (mirrored, flipped, upside_down):
         assert mean_angle_deg(wrong, expected, inside) > 10.0
+
+
+def test_id_pass_matches_the_geometry(sphere_render):
+    """The ID pass holds the sphere's ID wherever the analytic sphere covers a pixel, the floor's where no
+    ray of the pixel can reach the sphere, and the background's where nothing was hit."""
+    spec, result, _, inside = sphere_render
+    ids, alpha = result["ids"], result["alpha"]
+    assert np.all(ids[inside] == layout.ID_FIRST_OBJECT)
+    floor = (alpha == 1.0) & ~result["touched"]
+    assert floor.sum() > 100 and np.all((ids[floor] >= layout.ID_FIRST_SET) & (ids[floor] < layout.ID_LIGHTS))
+    assert np.all(ids[alpha == 0] == layout.ID_BACKGROUND)
+    assert result["id_names"][str(layout.ID_FIRST_OBJECT)] == "object 0: sphere"
+    for value in np.unique(ids):
+        assert str(value) in result["id_names"]
+
+
+def test_denoiser_touches_only_the_beauty(sphere_render):
+    """Denoising changes the beauty only: normals, depth, coverage, albedo and IDs are bit-identical, and the
+    denoised beauty is closer to a many-sample render than the noisy one."""
+    spec = sphere_render[0]
+    renderer = mitsuba_render.TemplateRenderer(SPHERE_RESOLUTION, 2)
+    layers = renderer.render_layers(spec)
+    noisy, clean = renderer.finish(spec, layers, denoise=False), renderer.finish(spec, layers, denoise=True)
+    for key in ("normals", "depth", "alpha", "albedo", "ids"):
+        np.testing.assert_array_equal(noisy[key], clean[key], err_msg=key)
+    reference = mitsuba_render.TemplateRenderer(SPHERE_RESOLUTION, 256, denoise=False)
+    ref = reference.finish(spec, reference.render_layers(spec, seed=12345), denoise=False)
+    linear = lambda r: r["beauty"] / r["exposure"]
+    error = lambda r: float(np.mean((linear(r) - linear(ref)) ** 2))
+    assert error(clean) < 0.5 * error(noisy)
+    np.testing.assert_array_equal(renderer.render(spec)["beauty"], clean["beauty"])  # render() = layers + finish
 
 
 def test_camera_is_never_inside_an_object():
