@@ -157,8 +157,10 @@ class TemplateRenderer:
         mi = _mi
         scene = {"type": "scene", "sensor": _sensor(self.resolution, self.spp), "environment": _envmap(),
                  "integrator": {"type": "aov", "aovs": AOVS,
-                                "integrator": {"type": "path", "max_depth": MAX_DEPTH, "rr_depth": RR_DEPTH, "hide_emitters": True}},
-                 "point": {"type": "point", "position": [0.0, -1000.0, 0.0], "intensity": {"type": "rgb", "value": 0.0}}}
+                                "integrator": {"type": "path", "max_depth": MAX_DEPTH, "rr_depth": RR_DEPTH,
+                                               "hide_emitters": True}},
+                 "point": {"type": "point", "position": [0.0, -1000.0, 0.0],
+                           "intensity": {"type": "rgb", "value": 0.0}}}
         for name in self.surface_slots + self.emitter_slots:
             props = mi.Properties()
             if name in self.surface_slots:

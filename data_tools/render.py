@@ -121,7 +121,8 @@ def define_flags():
     flags.DEFINE_integer("threads", 0, "Dr.Jit render threads in this process (0 = one per core); with one task "
                          "per core, 1 is fastest.")
     flags.DEFINE_boolean("denoise", True, "Denoise the beauty with Open Image Denoise (--nodenoise to turn off).")
-    flags.DEFINE_enum("variant", mitsuba_render.FAST_VARIANT, [mitsuba_render.FAST_VARIANT, mitsuba_render.FALLBACK_VARIANT],
+    flags.DEFINE_enum("variant", mitsuba_render.FAST_VARIANT,
+                      [mitsuba_render.FAST_VARIANT, mitsuba_render.FALLBACK_VARIANT],
                       "Mitsuba variant; the LLVM one falls back to scalar with a warning if LLVM is missing.")
 
 

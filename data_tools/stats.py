@@ -170,26 +170,30 @@ def _fmt(value, digits=2):
     return "–" if value is None else f"{value:.{digits}f}"
 
 
+def _get(block, key):
+    """block[key] of a spread dict that may be None (no data)."""
+    return (block or {}).get(key)
+
+
 def markdown(summary):
     """The summary as markdown tables (set-level figures, then one row per family)."""
     s = summary
-    med = lambda key: _fmt((s[key] or {}).get("median"))
+    med = lambda key: _fmt(_get(s[key], "median"))
+    spread = lambda key: f"{med(key)} ({_fmt(_get(s[key], 'p5'))}–{_fmt(_get(s[key], 'p95'))})"
     lines = ["| statistic | value |", "|---|---|",
              f"| samples | {s['samples']} |",
              f"| dominant-plane share, median over images | {med('dominant_plane_share')} |",
              f"| hemisphere coverage (36×9 bins ≥ 0.1%) | {_fmt(s['hemisphere_coverage'])} |",
              f"| normalized entropy | {_fmt(s['normalized_entropy'])} |",
-             f"| object-pixel fraction, median (p5–p95) | {med('object_fraction')} "
-             f"({_fmt((s['object_fraction'] or {}).get('p5'))}–{_fmt((s['object_fraction'] or {}).get('p95'))}) |",
-             f"| display luminance, median (p5–p95) | {med('luminance')} "
-             f"({_fmt((s['luminance'] or {}).get('p5'))}–{_fmt((s['luminance'] or {}).get('p95'))}) |",
+             f"| object-pixel fraction, median (p5–p95) | {spread('object_fraction')} |",
+             f"| display luminance, median (p5–p95) | {spread('luminance')} |",
              f"| clipped pixels, median | {med('clipped_fraction')} |",
-             f"| exposure, stops: median (std) | {med('exposure_stops')} ({_fmt((s['exposure_stops'] or {}).get('std'))}) |",
+             f"| exposure, stops: median (std) | {med('exposure_stops')} ({_fmt(_get(s['exposure_stops'], 'std'))}) |",
              "", "| family | samples | share | dominant-plane share (median) | object-pixel fraction (median) | "
              "luminance (median) |", "|---|---|---|---|---|---|"]
     for name, f in s["families"].items():
-        lines.append(f"| {name} | {f['samples']} | {f['share']:.2f} | {_fmt((f['dominant_plane_share'] or {}).get('median'))}"
-                     f" | {_fmt((f['object_fraction'] or {}).get('median'))} | {_fmt((f['luminance'] or {}).get('median'))} |")
+        cells = [_fmt(_get(f[key], "median")) for key in ("dominant_plane_share", "object_fraction", "luminance")]
+        lines.append(f"| {name} | {f['samples']} | {f['share']:.2f} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

@@ -87,7 +87,8 @@ def _resample(grid, h, w):
     rows, cols = grid.shape[:2]
     r = np.linspace(0.0, rows - 1.0, h)
     c = np.linspace(0.0, cols - 1.0, w)
-    r0, c0 = np.minimum(r.astype(int), rows - 2 if rows > 1 else 0), np.minimum(c.astype(int), cols - 2 if cols > 1 else 0)
+    r0 = np.minimum(r.astype(int), max(rows - 2, 0))
+    c0 = np.minimum(c.astype(int), max(cols - 2, 0))
     tr, tc = (r - r0)[:, None, None], (c - c0)[None, :, None]
     r1, c1 = np.minimum(r0 + 1, rows - 1), np.minimum(c0 + 1, cols - 1)
     top = grid[r0][:, c0] * (1 - tc) + grid[r0][:, c1] * tc

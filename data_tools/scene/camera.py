@@ -68,18 +68,21 @@ def frame_sphere(rng, centre, radius, fill, focal_mm, elevation_deg, azimuth_deg
                  obstacles=()):
     """A camera that frames a bounding sphere so it covers `fill` of the frame, slightly off-centre.
 
-    The camera is kept above `min_height` (a table top or the floor) and pulled back until it is
-    outside every obstacle sphere ((centre, radius) pairs), so it never starts inside an object.
+    The camera is kept above `min_height` (a table top or the floor; a function of the camera's
+    (x, z) for terrain) and pulled back until it is outside every obstacle sphere ((centre, radius)
+    pairs), so it never starts inside an object or a hill.
     """
     fov = fov_deg(focal_mm)
     distance = distance_for_fill(radius, fill, fov)
     view = direction(elevation_deg, azimuth_deg)
     centre = np.asarray(centre, np.float64)
+    floor_at = min_height if callable(min_height) else (lambda xz: min_height)
     for _ in range(60):
         origin = centre + distance * view
-        if min_height is not None and origin[1] < min_height:
+        floor = floor_at(origin[[0, 2]]) if min_height is not None else None
+        if floor is not None and origin[1] < floor:
             # Raise the camera, keeping its distance (and so the framing) and its azimuth.
-            rise = min_height - centre[1]
+            rise = floor - centre[1]
             horizontal = np.sqrt(max(distance ** 2 - rise ** 2, 0.0))
             flat = view[[0, 2]] / max(np.linalg.norm(view[[0, 2]]), 1e-9)
             origin = centre + np.array([flat[0] * horizontal, rise, flat[1] * horizontal])

@@ -139,7 +139,7 @@ def _object_study(rng, resolution):
     elevation = float(rng.uniform(-15.0, 10.0) if square_on else rng.uniform(-15.0, 35.0))
     cam = camera.frame_sphere(rng, centre, radius, float(rng.uniform(0.4, 0.95)), camera.focal(rng, 35.0, 200.0),
                               elevation, azimuth, resolution,
-                              min_height=support + 0.02, obstacles=obstacles(objects))
+                              min_height=support + sets.clearance(set_spec), obstacles=obstacles(objects))
     return set_spec, objects, env, lights, cam
 
 
@@ -156,7 +156,7 @@ def _tabletop(rng, resolution):
                                   max(radius * 4, 1.5))
     cam = camera.frame_sphere(rng, centre, radius, float(rng.uniform(0.7, 1.0)), camera.focal(rng, 24.0, 85.0),
                               float(rng.uniform(5.0, 50.0)), 90.0 + float(rng.uniform(-60.0, 60.0)), resolution,
-                              min_height=support + 0.05, obstacles=obstacles(objects))
+                              min_height=support + max(0.05, sets.clearance(set_spec)), obstacles=obstacles(objects))
     return set_spec, objects, env, lights, cam
 
 
@@ -202,7 +202,7 @@ def _outdoor(rng, resolution):
             obj["lift"] = _r(obj["dims"][1] * rng.uniform(0.2, 0.8))
     centre, radius = group_sphere(objects)
     env, lights = _env_and_lights(rng, str(rng.choice(["sky", "hdri"], p=[0.4, 0.6])), centre, max(radius * 3, 2.0))
-    min_height = float(sets.ground_height(set_spec, [centre[0], centre[2]])[0]) + 0.3
+    min_height = lambda xz: float(sets.ground_height(set_spec, xz)[0]) + 0.3  # above the hills where it stands
     cam = camera.frame_sphere(rng, centre, radius, float(rng.uniform(0.4, 0.9)), camera.focal(rng, 18.0, 120.0),
                               float(rng.uniform(-5.0, 45.0)), float(rng.uniform(0.0, 360.0)), resolution,
                               min_height=min_height, obstacles=obstacles(objects))
@@ -223,7 +223,7 @@ def _overhead(rng, resolution):
                                   max(radius * 4, 1.0))
     cam = camera.frame_sphere(rng, centre, radius, float(rng.uniform(0.6, 1.0)), camera.focal(rng, 24.0, 85.0),
                               float(rng.uniform(60.0, 80.0)), float(rng.uniform(0.0, 360.0)), resolution,
-                              min_height=support + 0.1, obstacles=obstacles(objects))
+                              min_height=support + max(0.1, sets.clearance(set_spec)), obstacles=obstacles(objects))
     return set_spec, objects, env, lights, cam
 
 

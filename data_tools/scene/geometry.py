@@ -66,7 +66,8 @@ def object_surface(obj, index, resolution):
 
 def surfaces(spec, resolution):
     """Every surface of a spec: set pieces, then objects."""
-    return set_surfaces(spec, resolution) + [object_surface(obj, k, resolution) for k, obj in enumerate(spec["objects"])]
+    objects = [object_surface(obj, k, resolution) for k, obj in enumerate(spec["objects"])]
+    return set_surfaces(spec, resolution) + objects
 
 
 def id_table(surface_list):
@@ -80,8 +81,8 @@ def id_table(surface_list):
 def emitters(spec, area_slots):
     """{slot name: (quad mesh, radiance)} for the area lights and the sun (None, None when off)."""
     areas = [light for light in spec["lights"] if light["kind"] == "area"]
-    result = {f"area_{i}": (lighting.area_light_quad(areas[i]), areas[i]["radiance"]) if i < len(areas) else (None, None)
-              for i in range(area_slots)}
+    result = {f"area_{i}": (lighting.area_light_quad(areas[i]), areas[i]["radiance"]) if i < len(areas)
+              else (None, None) for i in range(area_slots)}
     result["sun"] = lighting.sun_emitter(spec["environment"])
     return result
 

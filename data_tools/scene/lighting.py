@@ -33,7 +33,8 @@ def _direction(elevation_deg, azimuth_deg):
 def environment(rng, kind):
     """Random environment of `kind` (see ENV_KINDS); every field is recorded in scene.json."""
     env = {"kind": kind, "seed": int(rng.integers(0, 2**31 - 1)), "rotation_deg": _r(rng.uniform(0.0, 360.0), 2),
-           "tint": [_r(t, 3) for t in rng.uniform(0.85, 1.15, 3)], "intensity": _r(np.exp(rng.uniform(np.log(0.3), np.log(3.0)))),
+           "tint": [_r(t, 3) for t in rng.uniform(0.85, 1.15, 3)],
+           "intensity": _r(np.exp(rng.uniform(np.log(0.3), np.log(3.0)))),
            "hdri": None, "zenith": [0.08, 0.16, 0.45], "horizon": [0.55, 0.6, 0.7], "ground": materials.colour(rng),
            "clouds": 0.0, "sun_elevation_deg": _r(rng.uniform(5.0, 80.0), 2),
            "sun_azimuth_deg": _r(rng.uniform(0.0, 360.0), 2), "sun_size_deg": _r(rng.uniform(1.0, 5.0), 2),
@@ -65,10 +66,12 @@ def lights(rng, rig, target, scale):
     result = []
     if rig == "key":  # one small hard source: mostly a point light (a tiny, very bright quad makes fireflies)
         if rng.random() < 0.7:
-            pos = np.asarray(target) + scale * rng.uniform(2.0, 5.0) * _direction(rng.uniform(15, 70), rng.uniform(0, 360))
+            distance = scale * rng.uniform(2.0, 5.0)
+            pos = np.asarray(target) + distance * _direction(rng.uniform(15, 70), rng.uniform(0, 360))
             power = float(np.exp(rng.uniform(np.log(5.0), np.log(40.0)))) * float(np.sum((pos - target) ** 2))
             tint = np.array(materials.colour(rng, saturated=False)) * 0.2 + 0.8
-            result.append({"kind": "point", "position": [_r(p) for p in pos], "intensity": [_r(c * power) for c in tint]})
+            result.append({"kind": "point", "position": [_r(p) for p in pos],
+                           "intensity": [_r(c * power) for c in tint]})
         else:
             result.append(_quad_light(rng, target, scale * rng.uniform(2.0, 5.0), rng.uniform(15, 70),
                                       scale * rng.uniform(0.1, 0.25), np.exp(rng.uniform(np.log(5.0), np.log(40.0))),
@@ -76,10 +79,12 @@ def lights(rng, rig, target, scale):
     elif rig == "studio":
         coloured = rng.random() < 0.35
         for _ in range(int(rng.integers(1, MAX_AREA_LIGHTS + 1))):
-            tint = materials.colour(rng, saturated=True) if coloured else list(np.array(materials.colour(rng)) * 0.3 + 0.7)
+            tint = (materials.colour(rng, saturated=True) if coloured
+                    else list(np.array(materials.colour(rng)) * 0.3 + 0.7))
             tint = np.asarray(tint) / max(max(tint), 1e-3)
             result.append(_quad_light(rng, target, scale * rng.uniform(1.5, 4.0), rng.uniform(0, 75),
-                                      scale * rng.uniform(0.4, 1.5), np.exp(rng.uniform(np.log(3.0), np.log(30.0))), tint))
+                                      scale * rng.uniform(0.4, 1.5), np.exp(rng.uniform(np.log(3.0), np.log(30.0))),
+                                      tint))
     elif rig in ("sky", "hdri") and rng.random() < 0.2:  # sometimes a fill light in a real place
         result.append(_quad_light(rng, target, scale * rng.uniform(2.0, 5.0), rng.uniform(10, 60),
                                   scale * rng.uniform(0.3, 1.0), np.exp(rng.uniform(np.log(1.0), np.log(10.0))),
@@ -124,7 +129,8 @@ def sun_emitter(env):
     quad = meshes.transform(meshes.plane(2.0 * radius, 2.0 * radius, 2, 2),
                             transforms.facing(SUN_DISTANCE * direction, np.zeros(3)))
     solid_angle = 2.0 * np.pi * (1.0 - np.cos(np.radians(env["sun_size_deg"]) / 2.0))
-    radiance = (env["sun_irradiance"] * env["intensity"] / solid_angle) * np.asarray(env["tint"]) * np.asarray(SUN_COLOUR)
+    radiance = (env["sun_irradiance"] * env["intensity"] / solid_angle) * np.asarray(env["tint"]) \
+        * np.asarray(SUN_COLOUR)
     return quad, [float(r) for r in radiance]
 
 

@@ -48,7 +48,8 @@ def detail(rng, probability, amplitude):
 def _wear(rng, probability):
     edge = rng.random() < probability
     dirt = rng.random() < probability
-    return {"edge": _r(rng.uniform(0.4, 1.0) if edge else 0.0, 3), "dirt": _r(rng.uniform(0.4, 1.0) if dirt else 0.0, 3),
+    return {"edge": _r(rng.uniform(0.4, 1.0) if edge else 0.0, 3),
+            "dirt": _r(rng.uniform(0.4, 1.0) if dirt else 0.0, 3),
             "edge_color": colour(rng, saturated=False), "dirt_color": [_r(c * 0.25) for c in colour(rng, False)],
             "seed": int(rng.integers(0, 2**31 - 1))}
 

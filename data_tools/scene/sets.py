@@ -32,7 +32,8 @@ def sample_set(rng, kind):
     elif kind == "room":
         spec.update(width=_r(rng.uniform(3.0, 6.0)), depth=_r(rng.uniform(3.0, 6.0)), height=_r(rng.uniform(2.4, 3.4)))
     elif kind == "table":
-        spec.update(width=_r(rng.uniform(1.2, 2.4)), depth=_r(rng.uniform(0.8, 1.4)), thickness=_r(rng.uniform(0.03, 0.08)),
+        spec.update(width=_r(rng.uniform(1.2, 2.4)), depth=_r(rng.uniform(0.8, 1.4)),
+                    thickness=_r(rng.uniform(0.03, 0.08)),
                     support_height=_r(rng.uniform(0.7, 0.95)), back_wall=_r(rng.uniform(0.8, 3.0)),
                     bevel=_r(rng.choice([0.0, rng.uniform(0.1, 0.3)]), 3))
         spec["material"]["detail"] = materials.detail(rng, 0.8, 0.004)  # grain, stone, leather on the top
@@ -46,6 +47,16 @@ def sample_set(rng, kind):
             spec["material"]["colors"] = [[_r(c * 0.15) for c in col] for col in spec["material"]["colors"]]
             spec.update(folds=_r(rng.uniform(0.02, 0.08)), fold_count=int(rng.integers(4, 14)))
     return spec
+
+
+def clearance(spec):
+    """Height above the support that the set's own surface may reach near the objects (folds, relief).
+
+    Cameras stay at least this high, so a low camera is never under a fold of a cloth backdrop.
+    """
+    relief = spec["material"]["detail"]["amplitude"] if spec["material"]["detail"]["height"] else 0.0
+    folds = 2.0 * spec.get("folds", 0.0) if spec["kind"] == "cloth" else 0.0
+    return folds + relief + 0.02
 
 
 def backdrop_extent(spec):

@@ -133,7 +133,8 @@ def _capsule(p, rng, detail):
 def _revolution_params(rng):
     grooves = int(rng.choice([0, 0, 1, 2, 3, 5]))
     return {"profile": str(rng.choice(PROFILES)), "seed": int(rng.integers(0, 2**31 - 1)),
-            "grooves": grooves, "groove_depth": _r(rng.uniform(0.005, 0.02)), "groove_width": _r(rng.uniform(0.004, 0.015))}
+            "grooves": grooves, "groove_depth": _r(rng.uniform(0.005, 0.02)),
+            "groove_width": _r(rng.uniform(0.004, 0.015))}
 
 
 def revolution_profile(p, rows):
@@ -188,7 +189,8 @@ def _bust(p, rng, detail):
         parts.append(meshes.transform(ped, transforms.translation([0, 0.25 if p["pedestal"] == "box" else 0.0, 0])))
         y = 0.5
     shoulders = meshes.transform(meshes.superquadric(0.6, 1.0, rows, cols),
-                                 transforms.translation([0, y + 0.45, 0]) @ transforms.scale([p["shoulders"] / 2, 0.45, 0.6]))
+                                 transforms.translation([0, y + 0.45, 0])
+                                 @ transforms.scale([p["shoulders"] / 2, 0.45, 0.6]))
     neck = meshes.transform(meshes.cylinder(p["neck"] / 2, 0.6, rows // 2, cols),
                             transforms.translation([0, y + 0.7, 0]))
     head = meshes.sphere(rows, cols)
@@ -198,7 +200,8 @@ def _bust(p, rng, detail):
     heights = (bump([0, 0.0, 1.0], 0.18, 0.25) + bump([0, 0.3, 0.95], 0.3, 0.08) + bump([0, -0.55, 0.8], 0.3, 0.1)
                - bump([0.35, 0.2, 0.9], 0.15, 0.06) - bump([-0.35, 0.2, 0.9], 0.15, 0.06))
     head = sculpt(meshes.displace(head, heights), p["sculpt"])
-    head = meshes.transform(head, transforms.translation([0, y + 1.7, 0.05]) @ transforms.scale(np.asarray(p["head"]) * 0.55))
+    head = meshes.transform(head, transforms.translation([0, y + 1.7, 0.05])
+                            @ transforms.scale(np.asarray(p["head"]) * 0.55))
     return meshes.merge(parts + [shoulders, neck, head])
 
 
@@ -247,8 +250,12 @@ def _box_params(rng):
 
 
 def _box(p, rng, detail, dims=(1.0, 1.0, 1.0)):
-    """A box built at its real proportions, so face relief (window insets on the largest faces) fits."""
-    return box_mesh(dims, face_height_fn(p["displacement"], rng), detail)
+    """A box built at its real proportions, so face relief (window insets on the largest faces) fits.
+
+    The relief amplitude is relative to a unit-sized box, so it is scaled by the box's size.
+    """
+    relief = dict(p["displacement"], amplitude=p["displacement"]["amplitude"] * float(max(dims)))
+    return box_mesh(dims, face_height_fn(relief, rng), detail)
 
 
 def _rounded_box_params(rng):
@@ -305,7 +312,8 @@ KINDS = {
     "cloth": (_cloth_params, _cloth),
     "real": (_real_params, _real),
     "box": (_box_params, _box),
-    "rounded_box": (_rounded_box_params, lambda p, rng, detail: meshes.superquadric(p["e1"], p["e2"], *_grid(detail, 64, 128))),
+    "rounded_box": (_rounded_box_params,
+                    lambda p, rng, detail: meshes.superquadric(p["e1"], p["e2"], *_grid(detail, 64, 128))),
     "blocks": (_box_params, _blocks),
     "wall": (_box_params, _box),
     "stairs": (_box_params, _stairs),

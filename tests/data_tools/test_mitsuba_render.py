@@ -17,6 +17,7 @@ SPHERE_SPP = 8
 # Largest dot(n, view) below zero accepted: interpolated vertex normals on a tessellated
 # silhouette can lean slightly past perpendicular.
 FACING_TOLERANCE = 0.1
+WIDE_FOV_DEG = 60.0
 
 
 def sphere_spec():
@@ -96,7 +97,8 @@ def check_normals_pass(normal_map, alpha, camera):
     """Unit length where alpha > 0, zero elsewhere, facing the camera along each pixel's ray.
 
     Z > 0 is only a tendency under perspective (grazing walls at a wide fov's edge face their
-    rays with Z < 0), so it is checked as a share of pixels.
+    rays with Z < 0), so it is checked as a share of pixels, and only for fields of view up to
+    WIDE_FOV_DEG (an interior at 18-35 mm sees whole side walls that way; facing still holds).
     """
     covered = alpha > 0
     assert covered.any()
@@ -106,7 +108,8 @@ def check_normals_pass(normal_map, alpha, camera):
     towards_camera = -view_directions(camera, normal_map.shape[0])
     facing = np.sum(normal_map * towards_camera, -1)[covered]
     assert facing.min() > -FACING_TOLERANCE, f"normal facing away from the camera: {facing.min():.3f}"
-    assert np.mean(normal_map[covered][:, 2] > 0) > 0.95
+    if camera["fov_deg"] <= WIDE_FOV_DEG:
+        assert np.mean(normal_map[covered][:, 2] > 0) > 0.95
 
 
 @pytest.mark.parametrize("index", range(NUM_SAMPLES))
