@@ -143,21 +143,36 @@ def _object_study(rng, resolution):
     return set_spec, objects, env, lights, cam
 
 
-def _tabletop(rng, resolution):
-    set_spec = sets.sample_set(rng, str(rng.choice(["table", "room", "cyc", "cloth"], p=[0.25, 0.1, 0.2, 0.45])))
+def _still_life(rng, resolution, set_kinds, set_p, kinds, sizes, counts, size_spread, scatter, rigs, rig_p,
+                fills, focals, elevations, azimuths, min_clearance, light_scale, tilt_sigma=10.0):
+    """Several objects of one size class grouped on a set, framed from their group sphere.
+
+    Tabletops and overheads differ only in these ranges (see the callers); azimuths is (offset,
+    low, high). Random draws happen in a fixed order (set, size, objects, rig, camera).
+    """
+    set_spec = sets.sample_set(rng, str(rng.choice(set_kinds, p=set_p)))
+    if set_spec["kind"] == "ground":
+        set_spec["terrain"] = 0.0  # a still life stands on level ground
     support = set_spec["support_height"]
-    kinds = dict(STUDY_KINDS, cloth=0.02)
-    size = float(np.exp(rng.uniform(np.log(0.08), np.log(0.35))))
-    objects = [make_object(rng, _pick(rng, kinds), size * rng.uniform(0.4, 1.0), support)
-               for _ in range(int(rng.integers(3, 7)))]
-    place(rng, objects, (0.0, 0.0), size * 0.5)
+    size = float(np.exp(rng.uniform(np.log(sizes[0]), np.log(sizes[1]))))
+    objects = [make_object(rng, _pick(rng, kinds), size * rng.uniform(*size_spread), support, tilt_sigma=tilt_sigma)
+               for _ in range(int(rng.integers(*counts)))]
+    place(rng, objects, (0.0, 0.0), size * scatter)
     centre, radius = group_sphere(objects)
-    env, lights = _env_and_lights(rng, str(rng.choice(["hdri", "studio", "key"], p=[0.5, 0.3, 0.2])), centre,
-                                  max(radius * 4, 1.5))
-    cam = camera.frame_sphere(rng, centre, radius, float(rng.uniform(0.7, 1.0)), camera.focal(rng, 24.0, 85.0),
-                              float(rng.uniform(5.0, 50.0)), 90.0 + float(rng.uniform(-60.0, 60.0)), resolution,
-                              min_height=support + max(0.05, sets.clearance(set_spec)), obstacles=obstacles(objects))
+    env, lights = _env_and_lights(rng, str(rng.choice(rigs, p=rig_p)), centre, max(radius * 4, light_scale))
+    cam = camera.frame_sphere(rng, centre, radius, float(rng.uniform(*fills)), camera.focal(rng, *focals),
+                              float(rng.uniform(*elevations)), azimuths[0] + float(rng.uniform(*azimuths[1:])),
+                              resolution, min_height=support + max(min_clearance, sets.clearance(set_spec)),
+                              obstacles=obstacles(objects))
     return set_spec, objects, env, lights, cam
+
+
+def _tabletop(rng, resolution):
+    return _still_life(rng, resolution, ["table", "room", "cyc", "cloth"], [0.25, 0.1, 0.2, 0.45],
+                       dict(STUDY_KINDS, cloth=0.02), sizes=(0.08, 0.35), counts=(3, 7), size_spread=(0.4, 1.0),
+                       scatter=0.5, rigs=["hdri", "studio", "key"], rig_p=[0.5, 0.3, 0.2], fills=(0.7, 1.0),
+                       focals=(24.0, 85.0), elevations=(5.0, 50.0), azimuths=(90.0, -60.0, 60.0), min_clearance=0.05,
+                       light_scale=1.5)
 
 
 def _interior(rng, resolution):
@@ -210,21 +225,11 @@ def _outdoor(rng, resolution):
 
 
 def _overhead(rng, resolution):
-    set_spec = sets.sample_set(rng, str(rng.choice(["table", "ground", "cloth"], p=[0.5, 0.25, 0.25])))
-    if set_spec["kind"] == "ground":
-        set_spec["terrain"] = 0.0
-    support = set_spec["support_height"]
-    size = float(np.exp(rng.uniform(np.log(0.06), np.log(0.3))))
-    objects = [make_object(rng, _pick(rng, STUDY_KINDS), size * rng.uniform(0.5, 1.0), support, tilt_sigma=30.0)
-               for _ in range(int(rng.integers(2, 8)))]
-    place(rng, objects, (0.0, 0.0), size * 0.8)
-    centre, radius = group_sphere(objects)
-    env, lights = _env_and_lights(rng, str(rng.choice(["hdri", "studio", "key"], p=[0.4, 0.3, 0.3])), centre,
-                                  max(radius * 4, 1.0))
-    cam = camera.frame_sphere(rng, centre, radius, float(rng.uniform(0.6, 1.0)), camera.focal(rng, 24.0, 85.0),
-                              float(rng.uniform(60.0, 80.0)), float(rng.uniform(0.0, 360.0)), resolution,
-                              min_height=support + max(0.1, sets.clearance(set_spec)), obstacles=obstacles(objects))
-    return set_spec, objects, env, lights, cam
+    return _still_life(rng, resolution, ["table", "ground", "cloth"], [0.5, 0.25, 0.25], STUDY_KINDS,
+                       sizes=(0.06, 0.3), counts=(2, 8), size_spread=(0.5, 1.0), scatter=0.8,
+                       rigs=["hdri", "studio", "key"], rig_p=[0.4, 0.3, 0.3], fills=(0.6, 1.0), focals=(24.0, 85.0),
+                       elevations=(60.0, 80.0), azimuths=(0.0, 0.0, 360.0), min_clearance=0.1, light_scale=1.0,
+                       tilt_sigma=30.0)
 
 
 BUILDERS = {"object_study": _object_study, "tabletop": _tabletop, "interior": _interior, "outdoor": _outdoor,
