@@ -179,7 +179,7 @@ def markdown(summary):
     """The summary as markdown tables (set-level figures, then one row per family)."""
     s = summary
     med = lambda key: _fmt(_get(s[key], "median"))
-    spread = lambda key: f"{med(key)} ({_fmt(_get(s[key], 'p5'))}–{_fmt(_get(s[key], 'p95'))})"
+    spread = lambda key: (f"{med(key)} ({_fmt(_get(s[key], 'p5'))}–{_fmt(_get(s[key], 'p95'))})" if s[key] else "–")
     lines = ["| statistic | value |", "|---|---|",
              f"| samples | {s['samples']} |",
              f"| dominant-plane share, median over images | {med('dominant_plane_share')} |",
