@@ -149,3 +149,20 @@ def test_render_falls_back_to_scalar_without_llvm(tmp_path, rendered_dir):
     both = (alpha > 0.99) & (np.linalg.norm(llvm, axis=-1) > 0.5)
     cosine = np.sum(n[both] * llvm[both], axis=-1)
     assert np.median(cosine) > 0.99
+
+
+def test_flag_validation_names_every_mistake(tmp_path):
+    """render.validate turns user mistakes into one message (the command prints it and exits 2)."""
+    good = dict(output_dir=str(tmp_path / "out"), num_samples=2, resolution=32, spp=4, start_index=0, task_index=0,
+                num_tasks=1, families="object_study=1", denoise=False, threads=0)
+    weights, problem = render.validate(**good)
+    assert problem == "" and weights["object_study"] == 1.0
+    a_file = tmp_path / "f"
+    a_file.write_text("x")
+    for change, word in [({"output_dir": str(a_file)}, "is a file"), ({"output_dir": ""}, "--output_dir"),
+                         ({"num_samples": 0}, "--num_samples"), ({"resolution": 0}, "--resolution"),
+                         ({"resolution": 100_000}, "--resolution"), ({"spp": -1}, "--spp"),
+                         ({"task_index": 2, "num_tasks": 2}, "--task_index"), ({"families": "garden=1"}, "--families"),
+                         ({"threads": -1}, "--threads")]:
+        _, problem = render.validate(**dict(good, **change))
+        assert word in problem and "\n" not in problem, (change, problem)
