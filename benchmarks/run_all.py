@@ -25,7 +25,7 @@ HEADING = "## Benchmarks"
 
 # Small settings: the whole run takes a few minutes on 2 cores.
 STAGES = [
-    ("render", "benchmarks.bench_render", ["--resolutions=128,256", "--spp=32", "--samples=4", "--threads=1,2",
+    ("render", "benchmarks.bench_render", ["--resolutions=128,256", "--spp=4", "--samples=4", "--threads=1,2",
                                            "--parallel_procs=2", "--scalar_samples=1", "--cold_cache=1"]),
     ("records", "benchmarks.bench_records", ["--num_samples=48", "--resolution=128", "--spp=8", "--workers=1,2",
                                              "--repeats=3"]),
