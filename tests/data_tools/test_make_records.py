@@ -16,7 +16,7 @@ from tfnormals.data import dataset, pairs, schema
 def read_ids(records_dir):
     """Sample ids of every example in every shard of every split (in file order)."""
     ids = []
-    for split in schema.SPLITS:
+    for split in layout.SPLITS:
         for shard in dataset.list_shards(str(records_dir), split):
             ids += [schema.decode_example(r)["id"].numpy().decode() for r in tf.data.TFRecordDataset(shard)]
     return ids
@@ -80,7 +80,7 @@ def test_bad_samples_are_skipped_and_named_in_the_index(rendered_dir, tmp_path):
 def test_interrupted_run_resumes_without_duplicates(rendered_dir, tmp_path):
     """Delete one shard and leave a stale temporary file: a re-run rewrites only that shard, no id twice."""
     out = tmp_path / "out"
-    kwargs = dict(layout=pairs.PairLayout(), num_shards=3, fractions=(1.0, 0.0, 0.0))
+    kwargs = dict(pair_layout=pairs.PairLayout(), num_shards=3, fractions=(1.0, 0.0, 0.0))
     first = make_records.make_records(str(rendered_dir), str(out), **kwargs)
     sizes = {name: os.path.getsize(out / name) for name in shard_files(out)}
     lost = max(sizes, key=sizes.get)  # a shard that holds samples
@@ -102,13 +102,13 @@ def test_changed_input_redoes_only_affected_shards(rendered_dir, tmp_path):
     inputs, out = tmp_path / "in", tmp_path / "out"
     for i in range(NUM_SAMPLES):
         copy_sample(rendered_dir, layout.sample_id(i), inputs)
-    kwargs = dict(layout=pairs.PairLayout(), num_shards=4, fractions=(1.0, 0.0, 0.0))
+    kwargs = dict(pair_layout=pairs.PairLayout(), num_shards=4, fractions=(1.0, 0.0, 0.0))
     make_records.make_records(str(inputs), str(out), **kwargs)
     before = {name: os.stat(out / name).st_mtime_ns for name in shard_files(out)}
     copy_sample(rendered_dir, layout.sample_id(0), inputs, new_id="extra")
 
     index = make_records.make_records(str(inputs), str(out), **kwargs)
-    target = schema.shard_name("train", schema.shard_of("extra", 4), 4)
+    target = layout.shard_name("train", schema.shard_of("extra", 4), 4)
     changed = {name for name in before if os.stat(out / name).st_mtime_ns != before[name]}
     assert changed == {target}
     assert index["counts"]["train"] == NUM_SAMPLES + 1
