@@ -97,6 +97,29 @@ def sphere_normal_map(size, centre=(0.0, 0.0), radius=1.0):
     return n.astype(np.float32), inside.astype(np.float32)
 
 
+def ray_traced_sphere(side, hfov_deg, centre, background_depth=None):
+    """A unit sphere at camera-space `centre` seen by a pinhole camera at the origin (OpenGL axes).
+
+    Returns (depth H×W, position H×W×3, normals H×W×3, hit mask H×W); with background_depth, pixels
+    that miss the sphere see a wall at that depth (normals then come from differencing the depth).
+    """
+    f = side / (2.0 * np.tan(np.radians(hfov_deg) / 2.0))
+    rows, cols = np.mgrid[0:side, 0:side]
+    d = np.stack([(cols + 0.5 - side / 2) / f, -(rows + 0.5 - side / 2) / f, -np.ones((side, side))], -1)
+    d /= np.linalg.norm(d, axis=-1, keepdims=True)
+    centre = np.asarray(centre, np.float64)
+    b = d @ centre
+    disc = b ** 2 - (centre @ centre - 1.0)
+    hit = disc > 0
+    t = np.where(hit, b - np.sqrt(np.maximum(disc, 0.0)), 0.0)
+    if background_depth is not None:
+        t = np.where(hit, t, background_depth / -d[..., 2])
+    position = d * t[..., None]
+    n = (position - centre) * hit[..., None]
+    n /= np.maximum(np.linalg.norm(n, axis=-1, keepdims=True), 1e-12)
+    return (-position[..., 2]).astype(np.float32), position.astype(np.float32), n.astype(np.float32), hit
+
+
 def plates(n, h, w, seed=0):
     """A batch of plate-like images: smooth colour gradients, a bright disc and noise, float32 in [0, 1]."""
     rng = np.random.default_rng(seed)

@@ -47,14 +47,7 @@ def define_flags():
                          "upsample the normals (0 = native resolution).")
     flags.DEFINE_boolean("combined", False, "Also write the plate and every pass as layers of one EXR "
                          "(N.X/N.Y/N.Z, depth.Z, P.X/P.Y/P.Z, albedo.R/G/B).")
-    defaults = camera.CameraSettings()
-    flags.DEFINE_float("hfov", defaults.hfov, "Horizontal field of view in degrees for the position pass "
-                       "(0 = from --focal_mm and --sensor_width_mm).")
-    flags.DEFINE_float("focal_mm", defaults.focal_mm, "Lens focal length in mm (when --hfov is 0).")
-    flags.DEFINE_float("sensor_width_mm", defaults.sensor_width_mm, "Film back width in mm (36 = full frame).")
-    flags.DEFINE_float("depth_scale", defaults.depth_scale, "Multiplies the relative depth (median 1).")
-    flags.DEFINE_float("reference_distance", defaults.reference_distance,
-                       "When > 0: the plate's median depth in scene units (overrides --depth_scale).")
+    camera.define_flags()
     flags.DEFINE_boolean("overwrite", False, "Redo plates whose outputs exist.")
 
 
@@ -68,8 +61,7 @@ def main(argv):
         what = "folder" if os.path.isdir(FLAGS.input) else "pattern"
         raise errors.UsageError(f"--input: no plates in {what} {FLAGS.input!r} (our own *.normals.* and *.combined.* "
                                 "outputs are not plates)")
-    settings = camera.CameraSettings(FLAGS.hfov, FLAGS.focal_mm, FLAGS.sensor_width_mm, FLAGS.depth_scale,
-                                      FLAGS.reference_distance)
+    settings = camera.settings_from_flags(FLAGS)
     predict.check_request(plates.paths, FLAGS.output, FLAGS.combined, FLAGS.input_colorspace, FLAGS.tile,
                           FLAGS.overlap, FLAGS.max_side, settings)
     from tfnormals.tools import model_io  # TensorFlow (not for .onnx): only once the request is known to be sound

@@ -46,14 +46,7 @@ def define_flags():
                        "replace mode: flat ambient light. Overrides the rig's.")
     flags.DEFINE_enum("mode", "add", list(relight.MODES), "add: plate × shading; replace: albedo × shading "
                       "(needs --albedo). Overrides the rig's.")
-    defaults = camera.CameraSettings()
-    flags.DEFINE_float("hfov", defaults.hfov, "With --depth: horizontal field of view in degrees "
-                       "(0 = from --focal_mm and --sensor_width_mm).")
-    flags.DEFINE_float("focal_mm", defaults.focal_mm, "With --depth: lens focal length in mm (when --hfov is 0).")
-    flags.DEFINE_float("sensor_width_mm", defaults.sensor_width_mm, "With --depth: film back width in mm.")
-    flags.DEFINE_float("depth_scale", defaults.depth_scale, "With --depth: multiplies the depth pass.")
-    flags.DEFINE_float("reference_distance", defaults.reference_distance,
-                       "With --depth, when > 0: the median depth in scene units (overrides --depth_scale).")
+    camera.define_flags("With --depth: ")
 
 
 def main(argv):
@@ -73,8 +66,7 @@ def main(argv):
         mode = FLAGS.mode if FLAGS["mode"].present else rig_mode
     if FLAGS.light_dir:
         lights += relight.parse_lights(FLAGS.light_dir, FLAGS.light_color, FLAGS.light_intensity, FLAGS.wrap)
-    settings = camera.CameraSettings(FLAGS.hfov, FLAGS.focal_mm, FLAGS.sensor_width_mm, FLAGS.depth_scale,
-                                     FLAGS.reference_distance)
+    settings = camera.settings_from_flags(FLAGS)
     cli.emit(relight.relight_file(FLAGS.plate, FLAGS.normals, FLAGS.output, lights, ambient, FLAGS.mask,
                                   FLAGS.position, FLAGS.depth, FLAGS.albedo, mode, settings,
                                   FLAGS.input_colorspace))

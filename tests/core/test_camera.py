@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from helpers import ray_traced_sphere
 
 from tfnormals.core import camera, normals
 
@@ -12,16 +13,8 @@ CENTRE = np.array([0.3, -0.2, -4.0])
 
 def _sphere(side=SIDE):
     """Ray-traced unit sphere at CENTRE: (depth, true position, true normals, hit mask)."""
-    f = camera.focal_pixels(side, HFOV)
-    rows, cols = np.mgrid[0:side, 0:side]
-    d = np.stack([(cols + 0.5 - side / 2) / f, -(rows + 0.5 - side / 2) / f, -np.ones((side, side))], -1)
-    d /= np.linalg.norm(d, axis=-1, keepdims=True)
-    b = d @ CENTRE
-    disc = b ** 2 - (CENTRE @ CENTRE - 1.0)
-    hit = disc > 0
-    t = b - np.sqrt(np.maximum(disc, 0.0))
-    position = d * t[..., None] * hit[..., None]
-    return np.where(hit, -position[..., 2], 0.0), position, normals.normalize(position - CENTRE) * hit[..., None], hit
+    depth, position, n, hit = ray_traced_sphere(side, HFOV, CENTRE)
+    return depth * hit, position * hit[..., None], n, hit
 
 
 def test_position_from_depth_reprojects_a_ray_traced_sphere():

@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import REPO, subprocess_env
+from helpers import REPO, ray_traced_sphere, subprocess_env
 
 from tfnormals.core import camera
 from tfnormals.tools import evaluate
@@ -18,16 +18,9 @@ HFOV = 50.0
 
 def _sphere_example():
     """A ray-traced sphere in front of a wall: depth, normals from it, albedo, a plate."""
-    f = camera.focal_pixels(SIDE, HFOV)
-    rows, cols = np.mgrid[0:SIDE, 0:SIDE]
-    d = np.stack([(cols + 0.5 - SIDE / 2) / f, -(rows + 0.5 - SIDE / 2) / f, -np.ones((SIDE, SIDE))], -1)
-    d /= np.linalg.norm(d, axis=-1, keepdims=True)
-    centre = np.array([0.0, 0.0, -3.0])
-    b = d @ centre
-    disc = b ** 2 - (centre @ centre - 1.0)
-    t = np.where(disc > 0, b - np.sqrt(np.maximum(disc, 0.0)), 6.0 / -d[..., 2])  # wall at z = -6
-    depth = (-(d * t[..., None])[..., 2]).astype(np.float32)
-    n = camera.normals_from_position(camera.position_from_depth(depth, f))
+    depth, _, _, _ = ray_traced_sphere(SIDE, HFOV, (0.0, 0.0, -3.0), background_depth=6.0)
+    n = camera.normals_from_position(camera.position_from_depth(depth, camera.focal_pixels(SIDE, HFOV)))
+    cols = np.arange(SIDE)[None, :].repeat(SIDE, 0)
     albedo = np.where((cols < SIDE // 2)[..., None], [0.8, 0.2, 0.1], [0.1, 0.5, 0.9]).astype(np.float32)
     plate = (0.2 + 0.6 * albedo * np.clip(n[..., 2:3], 0, 1)).astype(np.float32)
     return evaluate.Example("s", plate, n, np.ones((SIDE, SIDE), np.float32), depth, albedo, HFOV)

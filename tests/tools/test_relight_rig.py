@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from helpers import ray_traced_sphere
 
 from tfnormals.core import camera, errors, image_io
 from tfnormals.tools import relight
@@ -15,16 +16,7 @@ CENTRE = np.array([0.0, 0.0, -4.0])
 
 def _sphere():
     """A unit sphere at CENTRE seen by a camera at the origin: depth, position, normals, hit mask."""
-    f = camera.focal_pixels(SIDE, HFOV)
-    rows, cols = np.mgrid[0:SIDE, 0:SIDE]
-    d = np.stack([(cols + 0.5 - SIDE / 2) / f, -(rows + 0.5 - SIDE / 2) / f, -np.ones((SIDE, SIDE))], -1)
-    d /= np.linalg.norm(d, axis=-1, keepdims=True)
-    b = d @ CENTRE
-    disc = b ** 2 - (CENTRE @ CENTRE - 1.0)
-    hit = disc > 0
-    p = d * (b - np.sqrt(np.maximum(disc, 0.0)))[..., None] * hit[..., None]
-    n = (p - CENTRE) * hit[..., None]
-    return (np.where(hit, -p[..., 2], 0.0).astype(np.float32), p.astype(np.float32), n.astype(np.float32), hit)
+    return ray_traced_sphere(SIDE, HFOV, CENTRE)
 
 
 def _sides(image, hit):

@@ -149,3 +149,23 @@ class CameraSettings:
     def scale_depth(self, depth):
         """Relative depth (median 1) in scene units."""
         return depth * (self.reference_distance if self.reference_distance > 0 else self.depth_scale)
+
+
+def define_flags(when=""):
+    """The camera flags of the commands that turn depth into position (predict, relight); `when` prefixes
+    their help (e.g. "With --depth: ")."""
+    from absl import flags
+    defaults = CameraSettings()
+    flags.DEFINE_float("hfov", defaults.hfov, f"{when}horizontal field of view in degrees for the position pass "
+                       "(0 = from --focal_mm and --sensor_width_mm).")
+    flags.DEFINE_float("focal_mm", defaults.focal_mm, f"{when}lens focal length in mm (when --hfov is 0).")
+    flags.DEFINE_float("sensor_width_mm", defaults.sensor_width_mm, f"{when}film back width in mm (36 = full frame).")
+    flags.DEFINE_float("depth_scale", defaults.depth_scale, f"{when}multiplies the relative depth (median 1).")
+    flags.DEFINE_float("reference_distance", defaults.reference_distance,
+                       f"{when}when > 0, the median depth in scene units (overrides --depth_scale).")
+
+
+def settings_from_flags(values):
+    """The CameraSettings that define_flags()' flags describe."""
+    return CameraSettings(values.hfov, values.focal_mm, values.sensor_width_mm, values.depth_scale,
+                          values.reference_distance)

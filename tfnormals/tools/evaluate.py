@@ -24,7 +24,7 @@ import os
 import numpy as np
 from absl import logging
 
-from tfnormals.core import camera, colour, conventions, errors, image_io, layout, normals, outputs
+from tfnormals.core import camera, conventions, errors, image_io, layout, normals, outputs
 from tfnormals.core.progress import Progress
 from tfnormals.data import pairs
 from tfnormals.tools import baselines
