@@ -336,10 +336,7 @@ def main(argv):
     except ValueError:
         raise errors.UsageError(f"--split_fractions: expected three numbers, got {','.join(FLAGS.split_fractions)!r}") \
             from None
-    try:
-        pair_layout = pairs.layout_from_flags(FLAGS)
-    except ValueError as e:
-        raise errors.UsageError(f"pair layout flags: {e}") from None
+    pair_layout = pairs.layout_from_flags(FLAGS)
     if FLAGS.merge:
         index = merge_records(FLAGS.input_dir, FLAGS.output_dir, pair_layout, FLAGS.num_shards, fractions)
     else:

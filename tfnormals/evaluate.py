@@ -43,10 +43,7 @@ def define_flags():
 
 def main(argv):
     del argv
-    try:
-        pair_layout = pairs.layout_from_flags(FLAGS)
-    except ValueError as e:
-        raise errors.UsageError(f"pair layout flags: {e}") from None
+    pair_layout = pairs.layout_from_flags(FLAGS)
     if FLAGS.real_checks:
         if FLAGS.records or FLAGS.pairs_dir:
             raise errors.UsageError("--real_checks: give it without --records or --pairs_dir")

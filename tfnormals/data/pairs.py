@@ -14,7 +14,7 @@ import re
 
 import numpy as np
 
-from tfnormals.core import colorspaces, colour, conventions, image_io, layout, normals
+from tfnormals.core import colorspaces, colour, conventions, errors, image_io, layout, normals
 
 
 class SampleError(ValueError):
@@ -292,7 +292,14 @@ def define_layout_flags():
 
 
 def layout_from_flags(values):
-    """The PairLayout described by the flags of define_layout_flags()."""
+    """The PairLayout described by the flags of define_layout_flags(); errors.UsageError when they contradict."""
+    try:
+        return _layout_from_flags(values)
+    except (ValueError, TypeError) as e:
+        raise errors.UsageError(f"pair layout flags: {e}") from None
+
+
+def _layout_from_flags(values):
     return PairLayout(
         beauty_pattern=values.beauty_pattern, normals_pattern=values.normals_pattern,
         mask_pattern=values.mask_pattern, normals_channels=tuple(values.normals_channels),
