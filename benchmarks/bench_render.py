@@ -339,10 +339,7 @@ def parse_args(argv):
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    args = parse_args(argv)
-    if args.child:
-        return _child(json.loads(args.child))
+    argv, args = common.begin(argv, parse_args, _child)
     rows, failures, sections = [], [], []
     if args.psnr_scenes > 0:
         print("[bench_render] denoiser quality ...", file=sys.stderr, flush=True)
