@@ -35,21 +35,18 @@ def measure(run_dir, records, max_val):
     """Val-split and real-photo figures of a run's latest checkpoint (one child process, TensorFlow inside)."""
     from tfnormals.tools import evaluate, real_checks, tiling
     from tfnormals.tools.model_io import NormalsModel
+    from tfnormals.training import runs
     model = NormalsModel(run_dir)
     fitted = {"best_constant": [0.0, 0.0, 1.0], "gradient_strength": 1.0}  # only the model's figures are used
     val = evaluate.evaluate(model, evaluate.iter_records(records, "val", max_val), fitted)
-    predict = lambda plate: tiling.predict_tiled(model.predict_passes, plate)
-    plates = [real_checks.photo(name) for name in real_checks.GALLERY_PHOTOS]
-    normals_of = lambda plate: predict(plate)["normals"]
-    moto = real_checks.motorcycle_report(predict)
-    from tfnormals.training import runs
-    steps = int(runs.locate_checkpoint(run_dir)[1].rsplit("-", 1)[-1])
-    return {"val_mean_deg": val["model"]["mean"], "val_depth_absrel": val.get("depth", {}).get("model", {}).get(
-                "absrel_median"), "motorcycle_mean_deg": moto["model"]["mean"],
+    real = real_checks.run_checks(lambda plate: tiling.predict_tiled(model.predict_passes, plate))
+    moto = real["motorcycle"]
+    return {"val_mean_deg": val["model"]["mean"],
+            "val_depth_absrel": val.get("depth", {}).get("model", {}).get("absrel_median"),
+            "motorcycle_mean_deg": moto["model"]["mean"],
             "motorcycle_depth_absrel": moto.get("depth", {}).get("absrel_median"),
-            "flip_deg": real_checks.flip_equivariance(normals_of, plates),
-            "scale_deg": real_checks.scale_consistency(normals_of, plates), "val_images": val["count"],
-            "steps": steps}
+            "flip_deg": real["flip_equivariance_deg"], "scale_deg": real["scale_consistency_deg"],
+            "val_images": val["count"], "steps": int(runs.locate_checkpoint(run_dir)[1].rsplit("-", 1)[-1])}
 
 
 def child(config):
