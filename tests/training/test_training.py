@@ -26,7 +26,7 @@ from model_fixtures import (
 )
 from PIL import Image
 
-from tfnormals.core import layout, resources
+from tfnormals.core import charts, layout, resources
 from tfnormals.tools import evaluate
 from tfnormals.tools.model_io import NormalsModel
 from tfnormals.training import loop, runs
@@ -63,6 +63,9 @@ def test_smoke_command_writes_a_complete_run(smoke_run):
     for row in history:
         assert 0.0 < row["angle_deg"] < 180.0 and 0.0 < row["val_angle_deg"] < 180.0
         assert np.isfinite(row["g_loss"]) and np.isfinite(row["d_loss"])
+    # curves.png: the history drawn as charts (normals and GAN panels for a normals-only run).
+    with Image.open(os.path.join(run, "curves.png")) as chart:
+        assert chart.format == "PNG" and chart.size == (2 * charts.PANEL_SIZE[0], charts.PANEL_SIZE[1])
     # monitor.gif: one frame per monitor_every steps, [photo | predicted normals].
     frames = sorted(os.listdir(os.path.join(run, "monitor")))
     assert frames == [f"step_{s:08d}.png" for s in range(SMOKE_MONITOR_EVERY, SMOKE_STEPS + 1, SMOKE_MONITOR_EVERY)]

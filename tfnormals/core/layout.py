@@ -61,6 +61,7 @@ TASK_INDEX_GLOB = "index.task-?????-of-?????.json"
 RUN_CONFIG = "config.json"
 RUN_CKPT_DIR = "ckpt"
 RUN_HISTORY = "history.csv"
+RUN_CURVES = "curves.png"     # history.csv drawn as charts at every epoch end
 RUN_LOGS_DIR = "logs"
 RUN_MONITOR_DIR = "monitor"
 RUN_MONITOR_GIF = "monitor.gif"

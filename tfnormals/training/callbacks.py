@@ -1,4 +1,4 @@
-"""Training callbacks: checkpoints, progress lines, the monitor-image GIF and validation triptychs."""
+"""Training callbacks: checkpoints, progress lines, the curves chart, the monitor-image GIF and validation triptychs."""
 
 import glob
 import os
@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from tfnormals.core import image_io, layout, normals
+from tfnormals.core import charts, image_io, layout, normals
 from tfnormals.core.progress import format_duration
 
 
@@ -78,6 +78,23 @@ class TimeBudget(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if time.monotonic() - self.start >= self.seconds:
             self.model.stop_training = True
+
+
+class CurvesChart(keras.callbacks.Callback):
+    """Redraw <run>/curves.png from history.csv at every epoch end (put it after the CSVLogger).
+
+    The whole history is drawn, so a resumed run's chart continues the earlier segments.
+    """
+
+    def __init__(self, run_dir):
+        super().__init__()
+        self.history_path = os.path.join(run_dir, layout.RUN_HISTORY)
+        self.chart_path = os.path.join(run_dir, layout.RUN_CURVES)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if os.path.exists(self.history_path):
+            with image_io.atomic_output(self.chart_path) as tmp:
+                charts.run_curves(charts.read_history(self.history_path)).save(tmp, format="PNG")
 
 
 def prediction_panel(plate, prediction):

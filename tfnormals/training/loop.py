@@ -1,6 +1,6 @@
 """The training loop: build the GAN from a TrainConfig, feed it records, checkpoint, resume.
 
-A run lives in one folder (names in tfnormals.core.layout): config.json, ckpt/, history.csv,
+A run lives in one folder (names in tfnormals.core.layout): config.json, ckpt/, history.csv, curves.png,
 TensorBoard logs/, monitor/ frames + monitor.gif, triptychs/. Resuming continues from the last
 checkpoint with the same step count and optimizer state.
 """
@@ -183,6 +183,7 @@ def train(config, run_dir, resume=False, export_dir="", log=logging.info):
     saver = callbacks.CheckpointSaver(manager, saved_step=start_step)
     cbs = [saver, callbacks.ProgressLogger(config.steps, config.batch_size, log=log), _StepInLogs(),
            keras.callbacks.CSVLogger(os.path.join(run_dir, layout.RUN_HISTORY), append=True),
+           callbacks.CurvesChart(run_dir),
            keras.callbacks.TensorBoard(os.path.join(run_dir, layout.RUN_LOGS_DIR), update_freq=50)]
     if config.time_budget_min > 0:
         cbs.append(callbacks.TimeBudget(config.time_budget_min))
