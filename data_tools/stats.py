@@ -1,7 +1,7 @@
 """Statistics of a folder of rendered samples: how balanced the normals are, and what the frames show.
 
 Usage:
-  python -m data_tools.stats --input_dir=DIR [--output_json=FILE] [--max_samples=N]
+  python -m data_tools.stats --input_dir=DIR [--output_json=FILE] [--max_samples=N] [--workers=N]
 
 Prints a markdown table to stdout and writes the full figures as JSON (default DIR/stats.json);
 progress goes to stderr. Over surface pixels (mask ≥ 0.5) of camera-space normals:
@@ -20,7 +20,9 @@ progress goes to stderr. Over surface pixels (mask ≥ 0.5) of camera-space norm
 Samples per family come from scene.json's "family" (folders from older generators: "unknown").
 """
 
+import contextlib
 import json
+import multiprocessing
 import os
 import sys
 
@@ -72,11 +74,15 @@ def dominant_plane_share(normals, threshold_deg=DOMINANT_PLANE_DEG):
     if len(normals) == 0:
         return float("nan")
     cos_t = np.cos(np.radians(threshold_deg))
-    keys, inverse, counts = np.unique(np.round(normals * SEED_GRID).astype(np.int64), axis=0,
-                                      return_inverse=True, return_counts=True)
+    # One integer per lattice cell, in the lexicographic order of its (x, y, z) cell indices.
+    side = 2 * SEED_GRID + 1
+    cells = np.rint(normals * SEED_GRID).astype(np.int64) + SEED_GRID
+    keys = (cells[:, 0] * side + cells[:, 1]) * side + cells[:, 2]
+    occupied = np.flatnonzero(np.bincount(keys, minlength=side ** 3))
+    counts = np.bincount(keys, minlength=side ** 3)[occupied]
     best = 0.0
     for cell in np.argsort(counts)[::-1][:SEED_CANDIDATES]:
-        direction = normals[inverse.ravel() == cell].mean(0)
+        direction = normals[keys == occupied[cell]].mean(0)
         for _ in range(MEAN_SHIFT_STEPS):
             direction /= max(np.linalg.norm(direction), 1e-9)
             near = normals @ direction >= cos_t
@@ -150,19 +156,25 @@ def summarize(rows, histogram):
             "exposure_stops": _spread(r["exposure_stops"] for r in rows), "families": families}
 
 
-def collect(input_dir, max_samples=None):
-    """(summary, per-image rows, histogram) of the samples in `input_dir`."""
+def collect(input_dir, max_samples=None, workers=1):
+    """(summary, per-image rows, histogram) of the samples in `input_dir`, read by `workers` processes."""
     names = list_samples(input_dir)[:max_samples]
     if not names:
         raise ValueError(f"{input_dir}: no sample folders (with {layout.NORMALS_EXR} and {layout.MASK_PNG})")
     histogram = np.zeros(AZIMUTH_BINS * POLAR_BINS, np.int64)
     rows = []
     progress = Progress(len(names), "stats")
-    for name in names:
-        row, hist = image_stats(os.path.join(input_dir, name))
-        rows.append(row)
-        histogram += hist
-        progress.update()
+    folders = [os.path.join(input_dir, name) for name in names]
+    with contextlib.ExitStack() as stack:
+        if workers > 1:
+            pool = stack.enter_context(multiprocessing.get_context("spawn").Pool(workers))
+            results = pool.imap(image_stats, folders, chunksize=8)
+        else:
+            results = map(image_stats, folders)
+        for row, hist in results:
+            rows.append(row)
+            histogram += hist
+            progress.update()
     return summarize(rows, histogram), rows, histogram
 
 
@@ -202,6 +214,7 @@ def define_flags():
     flags.DEFINE_string("input_dir", None, "Folder of sample folders (data_tools.render output).")
     flags.DEFINE_string("output_json", None, "Where to write the JSON (default INPUT_DIR/stats.json).")
     flags.DEFINE_integer("max_samples", None, "Use only the first N samples (sorted by name).")
+    flags.DEFINE_integer("workers", os.cpu_count() or 1, "Parallel reader processes (1 = in this process).")
 
 
 def main(argv):
@@ -210,7 +223,7 @@ def main(argv):
         print(f"error: --input_dir must be an existing folder (got {FLAGS.input_dir!r})", file=sys.stderr)
         sys.exit(2)
     try:
-        summary, rows, histogram = collect(FLAGS.input_dir, FLAGS.max_samples)
+        summary, rows, histogram = collect(FLAGS.input_dir, FLAGS.max_samples, max(1, FLAGS.workers))
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

@@ -88,6 +88,17 @@ def test_a_sphere_spreads_over_the_hemisphere(tmp_path):
     assert summary["exposure_stops"]["median"] == pytest.approx(1.0)
 
 
+def test_parallel_workers_give_the_same_figures_in_the_same_order(tmp_path):
+    n, inside = sphere_normal_map(48)
+    write_sample(tmp_path, "0000000", n, inside)
+    write_sample(tmp_path, "0000001", plane([0.0, 0.7, 0.7], 48), family="outdoor")
+    write_sample(tmp_path, "0000002", plane([0.3, 0.0, 0.95], 48), family="interior")
+    serial = stats.collect(str(tmp_path), workers=1)
+    parallel = stats.collect(str(tmp_path), workers=2)
+    assert [r["sample"] for r in parallel[1]] == ["0000000", "0000001", "0000002"]
+    assert parallel[1] == serial[1] and np.array_equal(parallel[2], serial[2]) and parallel[0] == serial[0]
+
+
 def test_folders_without_an_id_pass_or_scene_family(tmp_path):
     """Older renders (no ids.png, no family) still give the normals statistics."""
     folder = write_sample(tmp_path, "0000000", plane([0, 0, 1]))
