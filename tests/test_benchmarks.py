@@ -1,0 +1,26 @@
+"""Benchmarks keep running against the current model API (they are not run by CI otherwise):
+bench_inference on a tiny plate with the shipped model, whole and tiled."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from helpers import REPO, subprocess_env
+
+from tfnormals.core import resources
+
+
+@pytest.mark.slow
+def test_bench_inference_times_the_shipped_model_on_a_tiny_plate(tmp_path):
+    out = tmp_path / "inference.json"
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_inference", f"--model={resources.DEFAULT_MODEL_DIR}",
+                           "--sizes=160x96", "--modes=whole,tiled", "--tile=96", "--overlap=16", "--repeats=1",
+                           f"--json_out={out}"], cwd=REPO, env=subprocess_env(), capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["mode"] for r in rows] == ["whole", "tiled"]
+    assert all(r["seconds"] > 0 and r["peak_rss_mb"] > r["rss_after_load_mb"] * 0.5 for r in rows)
+    assert rows[0]["tiles"] == 1 and rows[1]["tiles"] > 1 and rows[1]["pixel_factor"] > 1.0
+    assert "| 160×96 | tiled 96/16 |" in proc.stdout
