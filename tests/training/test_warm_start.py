@@ -4,6 +4,7 @@ import json
 import os
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from tfnormals.core import layout
@@ -47,6 +48,14 @@ def test_init_from_a_savedmodel_copies_the_shared_layers_of_a_bigger_model(tmp_p
     for name in ("enc1_conv", "dec0_conv", "head_conv"):
         for a, b in zip(source.get_layer(name).weights, target.get_layer(name).weights):
             assert np.array_equal(a.numpy(), b.numpy())
+
+
+def test_init_from_a_model_with_nothing_in_common_is_refused(tmp_path):
+    path = str(tmp_path / "sm")
+    _export(path, ("normals",))
+    other = build_generator(passes=("normals",), base_filters=4, depth=3, max_filters=8)  # only head biases fit
+    with pytest.raises(runs.RunError, match="weights fit this generator"):
+        runs.init_generator_from(other, path)
 
 
 def test_time_budget_stops_training_after_its_minutes():

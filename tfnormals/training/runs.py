@@ -51,7 +51,8 @@ def init_generator_from(generator, path):
     """Copy weights into `generator` from a SavedModel or a run folder/checkpoint, variable by variable.
 
     Variables match by layer path and shape (so a normals-only model can seed a multi-pass one
-    with the same encoder); the rest keep their initial values. Returns (copied, total).
+    with the same encoder); the rest keep their initial values. Returns (copied, total); raises RunError
+    when fewer than half of the source's weights fit: that warm start is a mistake in the flags.
     """
     if os.path.isfile(os.path.join(path, layout.SAVEDMODEL_PB)):
         loaded = tf.saved_model.load(path)
@@ -60,13 +61,17 @@ def init_generator_from(generator, path):
     else:
         source_generator, _, _ = generator_from_run(path)
         source = {v.path: v for v in source_generator.variables}
+    source = {name: v for name, v in source.items() if "seed_generator" not in name}  # dropout RNG state
     copied = 0
-    for variable in generator.variables:
+    for variable in generator.weights:
         match = source.get(variable.path)
         if match is not None and tuple(match.shape) == tuple(variable.shape):
             variable.assign(tf.cast(match, variable.dtype))
             copied += 1
-    return copied, len(generator.variables)
+    if copied < len(source) / 2:
+        raise RunError(f"{path}: only {copied} of its {len(source)} weights fit this generator "
+                       "(a different encoder or architecture?)")
+    return copied, len(generator.weights)
 
 
 def generator_from_run(run_or_checkpoint):
