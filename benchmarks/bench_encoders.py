@@ -1,7 +1,7 @@
 """Encoders and losses under the same wall-clock budget: which design the long run should use.
 
     python -m benchmarks.bench_encoders --records=../data/records256 --minutes=12 \
-        [--arms=unet,vgg16,unet_balanced,vgg16_balanced,unet_warm] [--runs_dir=../data/pilots]
+        [--arms=unet,vgg16,unet_balanced,vgg16_balanced,vgg16_dpasses,unet_warm] [--runs_dir=../data/pilots]
 
 Every arm trains `python -m tfnormals.train --flagfile=configs/multipass.flags` with its own
 overrides and `--time_budget_min=MINUTES` (one after the other, so each has the whole machine),
@@ -27,6 +27,8 @@ ARMS = {
     "vgg16": ["--encoder=vgg16", "--balance_power=0"],
     "unet_balanced": ["--encoder=unet", "--precision=float32", "--balance_power=0.5"],
     "vgg16_balanced": ["--encoder=vgg16", "--balance_power=0.5"],
+    # the discriminator also judging depth and albedo (issue "beyond normals": measure against normals only)
+    "vgg16_dpasses": ["--encoder=vgg16", "--balance_power=0.5", "--d_passes=normals,depth,albedo"],
     # today's encoder warm-started from the shipped model (16k steps on the older renders): the unet path as it
     # would really be trained, so the comparison is between the two models one could ship
     "unet_warm": ["--encoder=unet", "--precision=float32", "--balance_power=0.5",

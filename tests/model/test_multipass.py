@@ -86,9 +86,10 @@ def test_direction_balance_upweights_rare_directions_and_keeps_the_mean():
     assert np.allclose(flat, 1.0)
 
 
-def _gan(passes=("normals", "depth", "albedo")):
+def _gan(passes=("normals", "depth", "albedo"), d_passes=("normals",)):
     gan = NormalsGAN(build_generator(passes=passes, **SMALL),
-                     build_discriminator(input_size=32, base_filters=8, depth=2), balance_power=0.5)
+                     build_discriminator(input_size=32, base_filters=8, depth=2, passes=d_passes), balance_power=0.5,
+                     d_passes=d_passes)
     gan.compile(g_optimizer=tf.keras.optimizers.Adam(1e-3), d_optimizer=tf.keras.optimizers.Adam(1e-3))
     return gan
 
@@ -128,3 +129,25 @@ def test_batches_without_the_extra_passes_train_the_normals_only():
     batch = {k: tf.constant(v) for k, v in _batch().items() if k in ("beauty", "normals", "mask")}
     logs = gan.train_step(batch)
     assert float(logs["depth_si"]) == 0.0 and float(logs["albedo_si"]) == 0.0 and np.isfinite(float(logs["l1"]))
+
+
+def test_the_discriminator_sees_depth_and_albedo_without_their_scale():
+    """d_passes: log depth and albedo with each image's (and channel's) mean removed, so a prediction right up
+    to scale looks exactly like the truth; a pass a record lacks is zero on both sides."""
+    gan = _gan(d_passes=("normals", "depth", "albedo"))
+    batch = {k: tf.constant(v) for k, v in _batch(has_depth=(1.0, 0.0)).items()}
+    real = gan.discriminator_view(batch, batch).numpy()
+    assert real.shape == (2, 32, 32, 7)
+    scaled = {"normals": batch["normals"], "depth": batch["depth"] * 3.7,
+              "albedo": batch["albedo"] * tf.constant([0.5, 1.0, 2.0])}
+    np.testing.assert_allclose(gan.discriminator_view(scaled, batch).numpy(), real, atol=1e-4)
+    assert np.all(real[1, ..., 3] == 0.0) and np.abs(real[0, ..., 3]).max() > 0.1  # image 1 has no depth
+    assert np.abs(real[..., 4:]).max() > 0.1
+    logs = gan.train_step(batch)
+    assert all(np.isfinite(float(v)) for v in logs.values())
+    assert gan.discriminator.input[1].shape[-1] == 7
+
+
+def test_d_passes_must_be_passes_the_generator_predicts():
+    with pytest.raises(ValueError, match="d_passes"):
+        _gan(passes=("normals", "depth"), d_passes=("normals", "albedo"))

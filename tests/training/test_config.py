@@ -24,6 +24,11 @@ def test_config_validation():
         TrainConfig.from_flat(dict(steps=40, checkpoint_every=20, crop_size=48, load_size=64, depth=5)).validate()
     with pytest.raises(ValueError, match="at least crop_size"):
         TrainConfig.from_flat(dict(steps=40, checkpoint_every=20, crop_size=64, load_size=32, depth=5)).validate()
+    with pytest.raises(ValueError, match="d_passes"):
+        TrainConfig.from_flat(dict(steps=40, checkpoint_every=20, passes="normals,depth", d_passes="normals,albedo",
+                                   crop_size=64, load_size=64, depth=5)).validate()
+    both = TrainConfig.from_flat(dict(passes="normals,depth", d_passes="normals, depth"))
+    assert both.discriminator_kwargs()["passes"] == ("normals", "depth")
 
 
 def test_from_flat_sends_augmentation_names_to_the_nested_config():
@@ -71,6 +76,7 @@ def test_old_flat_json_still_loads():
     assert {k: kwargs[k] for k in ("base_filters", "depth", "max_filters", "norm", "dropout", "upsample")} == {
         "base_filters": 32, "depth": 6, "max_filters": 256, "norm": "batch", "dropout": 0.5, "upsample": "bilinear"}
     assert kwargs["passes"] == ("normals",)  # settings added later take defaults that mean "as before"
+    assert config.discriminator_kwargs()["passes"] == ("normals",)
 
 
 def test_every_scalar_setting_is_one_flag():

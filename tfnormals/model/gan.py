@@ -4,12 +4,14 @@
 discriminator and one generator step with separate optimizers. Generator loss =
   l1_weight · L1 + angular_weight · (1 − cos)            on normals, each pixel weighted by
                                                          mask × direction balance (balance_power)
-  + adversarial_weight · GAN loss                        (the discriminator sees normals)
+  + adversarial_weight · GAN loss                        (the discriminator sees normals, and
+                                                         depth/albedo when given d_passes)
   + depth_weight · (scale-invariant log depth + depth_gradient_weight · gradient matching)
   + albedo_weight · scale-invariant log albedo           for the passes the generator predicts.
 A pass missing from a record (schema-1 records have no depth or albedo) is masked out of its
 loss. The discriminator sees normals multiplied by the mask on both sides, so empty pixels
-(sky, padding) cannot give fakes away.
+(sky, padding) cannot give fakes away; depth and albedo, when it sees them, as log values with
+each image's mean removed (losses.scale_free_log), since their scale is free.
 """
 
 import keras
@@ -24,17 +26,18 @@ class NormalsGAN(keras.Model):
 
     Args:
       generator: plate → {'normals', ['depth'], ['albedo']} model (tfnormals.model.unet).
-      discriminator: (plate, normals) → logits model (tfnormals.model.discriminator).
+      discriminator: (plate, passes) → logits model (tfnormals.model.discriminator) built for `d_passes`.
       augment_config: tfnormals.data.augment.AugmentConfig, or None for no augmentation.
       l1_weight, angular_weight, adversarial_weight: normals loss weights.
       balance_power: direction-balance exponent of the normals loss (0 = plain mask).
       depth_weight, depth_gradient_weight, albedo_weight: weights of the extra passes' losses.
       seed: base seed of the stateless augmentation.
+      d_passes: the passes the discriminator sees, 'normals' first (a subset of the generator's).
     """
 
     def __init__(self, generator, discriminator, augment_config=None, l1_weight=500.0, angular_weight=50.0,
                  adversarial_weight=1.0, balance_power=0.0, depth_weight=50.0, depth_gradient_weight=1.0,
-                 albedo_weight=50.0, seed=0, **kwargs):
+                 albedo_weight=50.0, seed=0, d_passes=("normals",), **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
@@ -48,6 +51,9 @@ class NormalsGAN(keras.Model):
         self.albedo_weight = albedo_weight
         self.seed = seed
         self.passes = tuple(generator.output.keys())
+        if d_passes[0] != "normals" or set(d_passes) - set(self.passes):
+            raise ValueError(f"d_passes {d_passes} must start with 'normals' and be among the generator's {self.passes}")
+        self.d_passes = tuple(d_passes)
         names = ["g_loss", "d_loss", "l1", "angular", "adversarial", "angle_deg"]
         names += [n for p, n in (("depth", "depth_si"), ("depth", "depth_grad"), ("albedo", "albedo_si"))
                   if p in self.passes]
@@ -91,6 +97,19 @@ class NormalsGAN(keras.Model):
             terms["albedo_si"] = losses.scale_invariant_log_albedo(pred["albedo"], target_albedo, valid)
         return terms
 
+    def discriminator_view(self, passes, batch):
+        """What the discriminator sees of `passes` (a prediction, or the batch's truth): normals × mask, then
+        scale-free log depth and albedo where the batch has them (zero where it does not)."""
+        mask = batch["mask"]
+        views = [passes["normals"] * mask]
+        if "depth" in self.d_passes:
+            valid = _pass_validity(batch, "depth") * tf.cast(batch.get("depth", tf.ones_like(mask)) > 0, tf.float32)
+            views.append(losses.scale_free_log(passes.get("depth", tf.ones_like(mask)), valid))
+        if "albedo" in self.d_passes:
+            valid = _pass_validity(batch, "albedo") * tf.cast(mask >= 0.5, tf.float32)
+            views.append(losses.scale_free_log(passes.get("albedo", tf.ones_like(passes["normals"])), valid))
+        return tf.concat([tf.cast(v, tf.float32) for v in views], axis=-1)
+
     def supervised_loss(self, terms):
         """The weighted sum of reconstruction_terms()."""
         loss = self.l1_weight * terms["l1"] + self.angular_weight * terms["angular"]
@@ -108,8 +127,8 @@ class NormalsGAN(keras.Model):
         share = 1.0 / tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             pred = self.generator(plate, training=True)
-            real_logits = self.discriminator([plate, target * mask], training=True)
-            fake_logits = self.discriminator([plate, pred["normals"] * mask], training=True)
+            real_logits = self.discriminator([plate, self.discriminator_view(batch, batch)], training=True)
+            fake_logits = self.discriminator([plate, self.discriminator_view(pred, batch)], training=True)
             d_loss = 0.5 * (losses.adversarial(real_logits, True) + losses.adversarial(fake_logits, False))
             terms = self.reconstruction_terms(pred, batch)
             adversarial = losses.adversarial(fake_logits, True)

@@ -90,6 +90,16 @@ def _log(x):
     return tf.math.log(tf.maximum(x, LOG_EPS))
 
 
+def scale_free_log(values, valid):
+    """log(values) minus each image's and channel's mean over valid pixels, zero elsewhere.
+
+    What the discriminator sees of a relative pass (depth, albedo): the losses ignore each image's
+    scale, so a real and a predicted pass must not differ by scale alone.
+    """
+    logs = _log(values)
+    return (logs - _per_image_mean(logs, valid)) * valid
+
+
 def scale_invariant_log_depth(pred, target, valid):
     """Variance of the log-depth error over valid pixels, averaged over images: 0 for any pred = s · target."""
     d = _log(pred) - _log(target)

@@ -17,6 +17,11 @@ from tfnormals.data.augment import AugmentConfig
 FLAG_TYPES = (bool, int, float, str)
 
 
+def _names(text):
+    """('normals', 'depth') from 'normals, depth'."""
+    return tuple(p.strip() for p in text.split(",") if p.strip())
+
+
 def _field(default, help_text):
     return dataclasses.field(default=default, metadata={"help": help_text})
 
@@ -65,6 +70,8 @@ class TrainConfig:
     d_depth: int = _field(4, "Discriminator conv blocks.")
     d_norm: str = _field("instance", "Discriminator normalization.")
     spectral: bool = _field(False, "Spectral normalization in the discriminator.")
+    d_passes: str = _field("normals", "Passes the discriminator sees beside the plate: normals[,depth][,albedo], "
+                                      "among --passes.")
     # Losses and optimizers
     l1_weight: float = _field(500.0, "Weight of the masked L1 term.")
     angular_weight: float = _field(50.0, "Weight of the masked (1 - cos) term.")
@@ -100,15 +107,19 @@ class TrainConfig:
             raise ValueError(f"load_size ({self.load_size}) must be at least crop_size ({self.crop_size})")
         if self.precision not in self.PRECISIONS:
             raise ValueError(f"precision must be one of {self.PRECISIONS}, not {self.precision!r}")
+        d_passes, passes = _names(self.d_passes), _names(self.passes)
+        if not d_passes or d_passes[0] != "normals" or set(d_passes) - set(passes):
+            raise ValueError(f"d_passes ({self.d_passes}) must start with normals and name only passes in --passes "
+                             f"({self.passes})")
 
     def generator_kwargs(self):
         kwargs = {name: getattr(self, name) for name in self.GENERATOR_FIELDS}
-        kwargs["passes"] = tuple(p.strip() for p in self.passes.split(",") if p.strip())
+        kwargs["passes"] = _names(self.passes)
         return kwargs
 
     def discriminator_kwargs(self):
         return {"kind": self.discriminator, "input_size": self.crop_size, "base_filters": self.d_base_filters,
-                "depth": self.d_depth, "norm": self.d_norm, "spectral": self.spectral}
+                "depth": self.d_depth, "norm": self.d_norm, "spectral": self.spectral, "passes": _names(self.d_passes)}
 
     def to_dict(self):
         return dataclasses.asdict(self)
