@@ -41,8 +41,17 @@ def test_motorcycle_report_scores_the_truth_perfectly_and_the_baselines_worse():
 
 def test_gallery_has_a_row_per_photo_of_photo_normals_relit():
     plates = [real_checks.photo(name) for name in ("coffee", "camera")]
-    image = real_checks.gallery(lambda plate: baselines.flat(plate.shape), plates, side=32)
-    assert image.shape == (64, 96, 3)
-    assert np.allclose(image[:21, 32:64], normals.encode(np.array([0.0, 0.0, 1.0])), atol=1e-6)  # 21×32 coffee
-    assert np.allclose(image[32:64, 32:56], normals.encode(np.array([0.0, 0.0, 1.0])), atol=1e-6)  # 32² camera
-    assert not image[21:32].any(), "letterbox bars are black"
+    facing = lambda plate: baselines.flat(plate.shape)
+    image = real_checks.gallery(facing, plates, side=32)
+    assert image.shape == (21 + 32, 96, 3)  # coffee 400×600 → 21×32, camera 512² → 32², no letterbox bars
+    assert np.allclose(image[:21, 32:64], normals.encode(np.array([0.0, 0.0, 1.0])), atol=1e-6)
+    assert np.allclose(image[21:, 32:64], normals.encode(np.array([0.0, 0.0, 1.0])), atol=1e-6)
+    # Relit: normals turned to the warm key come out brighter and warmer than the photo, normals turned away
+    # darker (they keep only the ambient share of the photo's light).
+    key = np.float32(real_checks.GALLERY_LIGHT.direction) / np.linalg.norm(real_checks.GALLERY_LIGHT.direction)
+    warmth = lambda rgb: (rgb[..., 0] - rgb[..., 2]).mean()
+    for direction, lit in ((key, True), (-key, False)):
+        row = real_checks.gallery(lambda plate: np.broadcast_to(direction, plate.shape), plates[1:], side=32)
+        photo, relit = row[:, :32], row[:, 64:]
+        assert (relit.mean() > photo.mean()) == lit
+        assert (warmth(relit) > warmth(photo) + 0.05) == lit  # the camera photo is grey: only the key tints it

@@ -32,7 +32,8 @@ TRUTH_ERODE = 3               # pixels dropped around holes and jumps
 
 # Real photos scikit-image ships with free licences (its docstrings: public domain or CC0).
 GALLERY_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "camera", "coins", "clock", "brick")
-GALLERY_LIGHT = relight.Light(direction=(-1.0, 0.5, 0.6), intensity=1.2)
+GALLERY_LIGHT = relight.Light(direction=(-1.0, 0.6, 0.5), color=(1.0, 0.62, 0.3), intensity=1.6)
+GALLERY_AMBIENT = 0.35
 GALLERY_SIDE = 256
 
 
@@ -121,17 +122,19 @@ def scale_consistency(predict_normals, plates):
 
 
 def gallery(predict_normals, plates, light=GALLERY_LIGHT, side=GALLERY_SIDE):
-    """One image of rows photo | normals | relit, each panel fitted into its own side×side cell."""
+    """One image of rows photo | normals | relit, each panel `side` wide (rows as tall as their photo).
+
+    The relit panel keeps GALLERY_AMBIENT of the photo's own light and adds a warm key from the upper
+    left, so wrong normals show as light on the wrong side.
+    """
     rows = []
     for plate in plates:
-        scale = side / max(plate.shape[:2])
-        small = tiling.resize(plate, max(1, round(plate.shape[0] * scale)), max(1, round(plate.shape[1] * scale)))
+        height = max(1, round(plate.shape[0] * side / plate.shape[1]))
+        small = tiling.resize(plate, height, side)
         normal_map = predict_normals(small)
-        relit = colour.linear_to_srgb(relight.relight(colour.srgb_to_linear(small), normal_map, [light], ambient=0.6))
-        row = np.zeros((side, 3 * side, 3), np.float32)
-        for i, panel in enumerate((small, normals.encode(normal_map), relit)):
-            row[:panel.shape[0], i * side:i * side + panel.shape[1]] = panel
-        rows.append(row)
+        relit = colour.linear_to_srgb(relight.relight(colour.srgb_to_linear(small), normal_map, [light],
+                                                      ambient=GALLERY_AMBIENT))
+        rows.append(np.concatenate([small, normals.encode(normal_map), np.clip(relit, 0.0, 1.0)], axis=1))
     return np.concatenate(rows, axis=0)
 
 
