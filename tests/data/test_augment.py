@@ -171,3 +171,24 @@ def test_hflip_matches_the_render_of_the_mirrored_scene():
     # Not vacuous: the unflipped render, or pixels mirrored without negating X, are far off.
     assert mean_angle_deg(mirrored, normals, both & (alpha == 1.0)) > 10.0
     assert mean_angle_deg(mirrored, normals[:, ::-1], both) > 10.0
+
+
+def test_zoom_keeps_depth_and_albedo_values_at_silhouettes():
+    """Depth and albedo are zero off the surface in the records; resampling across a silhouette must not
+    blend those zeros in: every surface pixel keeps the constant depth and albedo of the half-covered frame."""
+    size = 32
+    mask = np.zeros((4, size, size, 1), np.float32)
+    mask[:, :, : size // 2 + 3] = 1.0  # a vertical silhouette off the crop grid
+    n = np.broadcast_to(np.float32([0.0, 0.0, 1.0]), (4, size, size, 3))
+    batch = {"beauty": tf.constant(np.random.default_rng(0).random((4, size, size, 3)), tf.float32),
+             "normals": tf.constant(n), "mask": tf.constant(mask),
+             "depth": tf.constant(2.0 * mask), "albedo": tf.constant(mask * np.float32([0.5, 0.25, 0.8])),
+             "has_depth": tf.ones([4]), "has_albedo": tf.ones([4])}
+    zoom = dataclasses.replace(GEOMETRY_ONLY, crop_size=24, min_scale=0.37, rot90_prob=0.0)
+    for seed in range(6):
+        out = augment.augment_batch(batch, tf.constant([seed, 1], tf.int64), zoom)
+        surface = out["mask"].numpy()[..., 0] >= 0.5
+        assert surface.any() and (~surface).any()
+        np.testing.assert_allclose(out["depth"].numpy()[surface], 2.0, rtol=1e-5)
+        np.testing.assert_allclose(out["albedo"].numpy()[surface], np.broadcast_to([0.5, 0.25, 0.8], (surface.sum(), 3)),
+                                   rtol=1e-5)

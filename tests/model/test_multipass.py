@@ -151,3 +151,21 @@ def test_the_discriminator_sees_depth_and_albedo_without_their_scale():
 def test_d_passes_must_be_passes_the_generator_predicts():
     with pytest.raises(ValueError, match="d_passes"):
         _gan(passes=("normals", "depth"), d_passes=("normals", "albedo"))
+
+
+def test_depth_off_the_surface_does_not_count_and_tiny_predictions_still_learn():
+    """Depth is judged on surface pixels (mask ≥ 0.5, as evaluation does), whatever the renderer wrote at the
+    silhouette; and a prediction far below 1e-3 (relative depth has no scale to hold it) still gets gradients."""
+    gan = _gan()
+    b = _batch()
+    b["mask"][:, :, :8] = 0.2  # partly covered: the renderer still wrote depth there
+    noisy = dict(b, depth=np.where(b["mask"] < 0.5, 1e3, b["depth"]).astype(np.float32))
+    pred = gan.generator(tf.constant(b["beauty"]))
+    clean_terms = gan.reconstruction_terms(pred, {k: tf.constant(v) for k, v in b.items()})
+    noisy_terms = gan.reconstruction_terms(pred, {k: tf.constant(v) for k, v in noisy.items()})
+    assert float(noisy_terms["depth_si"]) == pytest.approx(float(clean_terms["depth_si"]), rel=1e-6)
+    tiny = tf.Variable(np.full((1, 8, 8, 1), 1e-5, np.float32) * np.linspace(1, 2, 64, dtype=np.float32).reshape(1, 8, 8, 1))
+    target = tf.constant(np.random.default_rng(3).uniform(1, 5, (1, 8, 8, 1)).astype(np.float32))
+    with tf.GradientTape() as tape:
+        loss = losses.scale_invariant_log_depth(tiny, target, tf.ones_like(target))
+    assert float(tf.reduce_max(tf.abs(tape.gradient(loss, tiny)))) > 0.0

@@ -90,12 +90,16 @@ def _geometry(batch, seed, config):
     """Zoom-crop, flip and rotate every image of the batch together; normals rotate as vectors.
 
     Scalar planes (mask, depth, albedo) ride along with the mask through the flips: they move as
-    pixels. Depth is resampled weighted by where it exists, so silhouettes do not blend it with 0.
+    pixels. Depth and albedo are resampled weighted by where they exist (depth > 0; albedo where
+    the mask is > 0), so silhouettes do not blend them with the zeros stored outside.
     """
     beauty, normals = batch["beauty"], batch["normals"]
-    extras = [("depth", 1), ("albedo", 3)] if "depth" in batch else []
-    valid = tf.cast(batch["depth"] > 0, tf.float32) if extras else None
-    planes = tf.concat([batch["mask"]] + ([batch["depth"] * valid, valid, batch["albedo"]] if extras else []), -1)
+    extras = "depth" in batch
+    if extras:
+        depth_valid = tf.cast(batch["depth"] > 0, tf.float32)
+        albedo_valid = tf.cast(batch["mask"] > 0, tf.float32)
+        extra_planes = [batch["depth"] * depth_valid, depth_valid, batch["albedo"] * albedo_valid, albedo_valid]
+    planes = tf.concat([batch["mask"]] + (extra_planes if extras else []), -1)
     b = tf.shape(beauty)[0]
     seeds = tf.random.experimental.stateless_split(seed, 6)
     scale = _uniform(seeds[0], [b], config.min_scale, 1.0)
@@ -118,10 +122,14 @@ def _geometry(batch, seed, config):
         beauty, normals, planes = (_pick(tf.stack([r[i] for r in rotated]), turns) for i in range(3))
     out = dict(batch, beauty=beauty, normals=normals, mask=planes[..., :1])
     if extras:
-        weight = planes[..., 2:3]
-        out["depth"] = tf.where(weight > 0.5, planes[..., 1:2] / tf.maximum(weight, 1e-6), 0.0)
-        out["albedo"] = planes[..., 3:6]
+        out["depth"] = _weighted(planes[..., 1:2], planes[..., 2:3])
+        out["albedo"] = _weighted(planes[..., 3:6], planes[..., 6:7])
     return out
+
+
+def _weighted(resampled_values, resampled_weight):
+    """Values resampled as value × weight, divided back by the resampled weight; 0 where it is ≤ 0.5."""
+    return tf.where(resampled_weight > 0.5, resampled_values / tf.maximum(resampled_weight, 1e-6), 0.0)
 
 
 def _pick(stacked, turns):

@@ -17,6 +17,7 @@ each image's mean removed (losses.scale_free_log), since their scale is free.
 import keras
 import tensorflow as tf
 
+from tfnormals.core import conventions
 from tfnormals.data import augment
 from tfnormals.model import losses
 
@@ -88,13 +89,13 @@ class NormalsGAN(keras.Model):
                  "angular": losses.masked_angular(pred["normals"], target, weights)}
         if "depth" in self.passes:
             target_depth = batch.get("depth", tf.ones_like(mask))
-            valid = _pass_validity(batch, "depth") * tf.cast(target_depth > 0, tf.float32)
+            valid = _depth_validity(batch)
             terms["depth_si"] = losses.scale_invariant_log_depth(pred["depth"], target_depth, valid)
             terms["depth_grad"] = losses.gradient_matching(pred["depth"], target_depth, valid)
         if "albedo" in self.passes:
             target_albedo = batch.get("albedo", tf.ones_like(pred["albedo"]))
-            valid = _pass_validity(batch, "albedo") * tf.cast(mask >= 0.5, tf.float32)
-            terms["albedo_si"] = losses.scale_invariant_log_albedo(pred["albedo"], target_albedo, valid)
+            terms["albedo_si"] = losses.scale_invariant_log_albedo(pred["albedo"], target_albedo,
+                                                                  _albedo_validity(batch))
         return terms
 
     def discriminator_view(self, passes, batch):
@@ -103,11 +104,11 @@ class NormalsGAN(keras.Model):
         mask = batch["mask"]
         views = [passes["normals"] * mask]
         if "depth" in self.d_passes:
-            valid = _pass_validity(batch, "depth") * tf.cast(batch.get("depth", tf.ones_like(mask)) > 0, tf.float32)
-            views.append(losses.scale_free_log(passes.get("depth", tf.ones_like(mask)), valid))
+            views.append(losses.scale_free_log(passes.get("depth", tf.ones_like(mask)), _depth_validity(batch),
+                                               losses.DEPTH_LOG_EPS))
         if "albedo" in self.d_passes:
-            valid = _pass_validity(batch, "albedo") * tf.cast(mask >= 0.5, tf.float32)
-            views.append(losses.scale_free_log(passes.get("albedo", tf.ones_like(passes["normals"])), valid))
+            views.append(losses.scale_free_log(passes.get("albedo", tf.ones_like(passes["normals"])),
+                                               _albedo_validity(batch)))
         return tf.concat([tf.cast(v, tf.float32) for v in views], axis=-1)
 
     def supervised_loss(self, terms):
@@ -151,6 +152,22 @@ class NormalsGAN(keras.Model):
         for name, value in values.items():
             self.trackers[name].update_state(value)
         return {name: self.trackers[name].result() for name in values}
+
+
+def _surface(batch):
+    """[B, H, W, 1] 1 where the mask counts the pixel as surface (as evaluation does)."""
+    return tf.cast(batch["mask"] >= conventions.MASK_THRESHOLD, tf.float32)
+
+
+def _depth_validity(batch):
+    """[B, H, W, 1] 1 on surface pixels whose record has depth > 0."""
+    depth = batch.get("depth", tf.zeros_like(batch["mask"]))
+    return _pass_validity(batch, "depth") * tf.cast(depth > 0, tf.float32) * _surface(batch)
+
+
+def _albedo_validity(batch):
+    """[B, H, W, 1] 1 on surface pixels of records that hold albedo."""
+    return _pass_validity(batch, "albedo") * _surface(batch)
 
 
 def _pass_validity(batch, name):

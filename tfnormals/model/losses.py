@@ -13,6 +13,9 @@ import tensorflow as tf
 
 DIRECTION_BINS = (12, 6)  # azimuth × polar-angle bins over the visible hemisphere
 LOG_EPS = 1e-3
+# Depth is relative: nothing holds a prediction's scale, so its log must not be clamped where the
+# depth head can go (exp of a log clipped to ±12, see layers.PositiveExp): no dead zone for gradients.
+DEPTH_LOG_EPS = 1e-6
 
 
 def _masked_mean(values, mask):
@@ -86,23 +89,23 @@ def _per_image_mean(values, weights):
     return tf.reduce_sum(values * weights, axis=[1, 2], keepdims=True) / tf.maximum(total, 1.0)
 
 
-def _log(x):
-    return tf.math.log(tf.maximum(x, LOG_EPS))
+def _log(x, eps=LOG_EPS):
+    return tf.math.log(tf.maximum(x, eps))
 
 
-def scale_free_log(values, valid):
+def scale_free_log(values, valid, eps=LOG_EPS):
     """log(values) minus each image's and channel's mean over valid pixels, zero elsewhere.
 
     What the discriminator sees of a relative pass (depth, albedo): the losses ignore each image's
     scale, so a real and a predicted pass must not differ by scale alone.
     """
-    logs = _log(values)
+    logs = _log(values, eps)
     return (logs - _per_image_mean(logs, valid)) * valid
 
 
 def scale_invariant_log_depth(pred, target, valid):
     """Variance of the log-depth error over valid pixels, averaged over images: 0 for any pred = s · target."""
-    d = _log(pred) - _log(target)
+    d = _log(pred, DEPTH_LOG_EPS) - _log(target, DEPTH_LOG_EPS)
     mean = _per_image_mean(d, valid)
     variance = _per_image_mean(tf.square(d - mean), valid)
     has = tf.cast(tf.reduce_sum(valid, axis=[1, 2, 3]) > 0, tf.float32)
@@ -111,7 +114,7 @@ def scale_invariant_log_depth(pred, target, valid):
 
 def gradient_matching(pred, target, valid, scales=4):
     """Multi-scale gradient matching of the scale-aligned log-depth error (MiDaS), mean over scales."""
-    d = _log(pred) - _log(target)
+    d = _log(pred, DEPTH_LOG_EPS) - _log(target, DEPTH_LOG_EPS)
     d = (d - _per_image_mean(d, valid)) * valid
     total = 0.0
     for s in range(scales):
