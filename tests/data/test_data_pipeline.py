@@ -78,6 +78,19 @@ def test_training_crops_are_paired_windows_and_deterministic(synthetic_records):
     assert len(offsets) > 1  # the crops are not all in one place
 
 
+def test_cached_training_data_is_reshuffled_every_epoch(synthetic_records):
+    """With cache, each pass over the split comes in a new order (the cache holds decoded examples, not an order)."""
+    out, index = synthetic_records
+    split = max(index["counts"], key=index["counts"].get)
+    count = index["counts"][split]
+    ds = dataset.make_dataset(str(out), split, batch_size=1, size=16, training=True, cache=True, deterministic=True,
+                              seed=3)
+    ids = [b["id"].numpy()[0] for b in ds.take(4 * count)]
+    epochs = [tuple(ids[i:i + count]) for i in range(0, len(ids), count)]
+    assert all(sorted(e) == sorted(epochs[0]) for e in epochs)  # every epoch holds every example once
+    assert len(set(epochs)) > 1
+
+
 def test_small_images_are_zero_padded_with_empty_mask(synthetic_records):
     """Asking for a size larger than the images pads them at the bottom-right with mask 0."""
     out, _ = synthetic_records

@@ -1,7 +1,7 @@
 """tf.data input pipeline over the sharded TFRecords written by data_tools.make_records.
 
-Order: list shards → interleave → shuffle → decode → fit to a fixed size → cache/repeat →
-batch → prefetch. The per-element work is decoding and one crop; the augmentation proper
+Order: list shards → interleave → shuffle → decode (with cache: decode → cache → shuffle) →
+repeat → fit to a fixed size → batch → prefetch. The per-element work is decoding and one crop; the augmentation proper
 runs batched inside the training step (tfnormals.augment).
 """
 
@@ -70,11 +70,14 @@ def make_dataset(records_dir, split, batch_size, size, training=True, shuffle_bu
         ds = ds.shuffle(len(files), seed=seed if deterministic else None)
     ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(4, len(files)),
                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic or not training)
+    decode = lambda d: d.map(schema.decode_example, num_parallel_calls=tf.data.AUTOTUNE,
+                             deterministic=deterministic or not training)
+    if cache:  # cache decoded examples, then shuffle, so every epoch gets a new order
+        ds = decode(ds).cache()
     if training:
         ds = ds.shuffle(shuffle_buffer, seed=seed if deterministic else None)
-    ds = ds.map(schema.decode_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic or not training)
-    if cache:
-        ds = ds.cache()
+    if not cache:  # shuffle the small serialized records, then decode
+        ds = decode(ds)
     if repeat:
         ds = ds.repeat()
     if training and deterministic:
