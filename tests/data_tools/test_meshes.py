@@ -88,8 +88,9 @@ def test_generated_objects_are_sane(kind):
         assert np.all(np.isfinite(mesh.vertices)) and len(mesh.faces) > 100
         np.testing.assert_allclose(np.linalg.norm(mesh.normals, axis=1), 1.0, atol=1e-4)
         assert mesh.faces.max() < len(mesh.vertices)
-        # Strong displacement can fold a few faces of a sculpted shape; everything else must agree everywhere.
-        assert winding_agreement(mesh) >= (0.98 if kind in shapes.SCULPTED_KINDS else 1.0), kind
+        # Strong displacement can fold a few faces of a sculpted shape, and scanned assets have a few at sharp creases
+        # (test_assets checks each); everything else must agree everywhere.
+        assert winding_agreement(mesh) >= (0.98 if kind in shapes.SCULPTED_KINDS + ("real",) else 1.0), kind
         lo, hi = meshes.bounds(mesh)
         assert abs(lo[1] - 0.25) < 1e-4, "the object stands on its support"
         if not any(obj["rotation"][1:]):  # unrotated about X/Z: the box it fills is its dims
