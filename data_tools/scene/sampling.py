@@ -15,8 +15,10 @@ MAX_OBJECTS = 8
 MAX_AREA_LIGHTS = lighting.MAX_AREA_LIGHTS
 MAX_POINT_LIGHTS = 1
 SET_SLOTS = sets.SET_SLOTS
-# Family weights of the default data set: object studies dominate (issue 9's target is ≥ 30%).
-DEFAULT_FAMILY_WEIGHTS = {"object_study": 0.6, "tabletop": 0.14, "interior": 0.13, "outdoor": 0.08, "overhead": 0.05}
+# Family weights of the default data set: object studies dominate (issue 9's target is ≥ 30%). The
+# 12,000-sample training set used 0.6/0.14/0.13/0.08/0.05 (median dominant-plane share 0.354);
+# reweighting its images to these weights gives 0.348 (BUILD_NOTES "Training set ...").
+DEFAULT_FAMILY_WEIGHTS = {"object_study": 0.62, "tabletop": 0.13, "interior": 0.14, "outdoor": 0.07, "overhead": 0.04}
 
 
 def parse_family_weights(text):

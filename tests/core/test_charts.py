@@ -40,9 +40,10 @@ def test_log_scale_spaces_decades_equally_and_skips_non_positive_values():
 
 def test_history_with_gaps_reads_and_draws(tmp_path):
     path = tmp_path / "history.csv"
-    path.write_text("epoch,angle_deg,step,val_angle_deg\n0,40,500,\n1,35,1000,38\n2,30,1500,33\n")
+    path.write_text("epoch,angle_deg,step,val_angle_deg\n0,40,500,\n1,35,1000,38\n2,30,1500,NA\n3,28,2000,33\n")
     history = charts.read_history(path)
-    assert history["step"] == [500.0, 1000.0, 1500.0] and math.isnan(history["val_angle_deg"][0])
+    assert history["step"] == [500.0, 1000.0, 1500.0, 2000.0] and math.isnan(history["val_angle_deg"][0])
+    assert math.isnan(history["val_angle_deg"][2])  # Keras' CSVLogger writes NA for a missing value
     sheet = charts.run_curves(history)
     assert sheet.size == charts.PANEL_SIZE  # only the normals panel has columns here
     assert _rows_of_colour(sheet, charts.SERIES_COLOURS[1])  # the validation series is drawn despite its gap

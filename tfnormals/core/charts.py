@@ -18,12 +18,20 @@ RUN_PANELS = (
 )
 
 
+def _number(text):
+    """A cell as a float; empty cells and Keras' 'NA' become NaN."""
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return math.nan
+
+
 def read_history(path):
-    """Columns of a Keras CSVLogger file as {name: [float, ...]} (empty cells become NaN)."""
+    """Columns of a Keras CSVLogger file as {name: [float, ...]} (empty and 'NA' cells become NaN)."""
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     names = rows[0].keys() if rows else ()
-    return {name: [float(r[name]) if r.get(name) not in (None, "") else math.nan for r in rows] for name in names}
+    return {name: [_number(r.get(name)) for r in rows] for name in names}
 
 
 def _usable(value, log_scale):
