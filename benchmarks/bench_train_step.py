@@ -7,8 +7,9 @@ Configurations (each at batch 1, as in the pix2pix paper, and at the shipped bat
            tfnormals.training.loop.build_gan (U-Net 32..256 filters, depth 6, bilinear upsampling;
            dense discriminator; 192 → 128 crops).
   multipass, multipass_fp32
-           configs/multipass.flags (VGG16 encoder, first two blocks frozen, normals + depth + albedo
-           heads, 256 → 128 crops) under mixed_bfloat16 (the flagfile's) and under float32; the
+           configs/multipass.flags with the VGG16 encoder (first two blocks frozen; the flagfile's default
+           is now the U-Net, whose step the shipped row measures), normals + depth + albedo heads,
+           256 → 128 crops, under mixed_bfloat16 and under float32; the
            batches carry depth and albedo so every loss runs. Compared with a bfloat16 and a
            float32 matmul respectively (this CPU has AVX512-BF16).
   pix2pix  written from the paper (Isola et al. 2017, appendix 6.1.1/6.1.2): 256² crops from 286²
@@ -125,7 +126,7 @@ def build(kind, batch_size, args):
     if kind.startswith("multipass"):
         precision = "mixed_bfloat16" if kind in BF16_CONFIGS else "float32"
         config = common.train_config(args.multipass_flagfile, batch_size=batch_size, pretrained=False,
-                                     precision=precision)
+                                     precision=precision, encoder="vgg16", freeze_blocks=2)
         return build_gan(config, fresh=False), config, config.load_size
     config = common.train_config(args.flagfile, batch_size=batch_size, crop_size=256, load_size=286,
                                  base_filters=64, depth=8, max_filters=512, norm="batch", dropout=0.5,
