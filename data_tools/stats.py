@@ -78,8 +78,9 @@ def dominant_plane_share(normals, threshold_deg=DOMINANT_PLANE_DEG):
     side = 2 * SEED_GRID + 1
     cells = np.rint(normals * SEED_GRID).astype(np.int64) + SEED_GRID
     keys = (cells[:, 0] * side + cells[:, 1]) * side + cells[:, 2]
-    occupied = np.flatnonzero(np.bincount(keys, minlength=side ** 3))
-    counts = np.bincount(keys, minlength=side ** 3)[occupied]
+    all_counts = np.bincount(keys, minlength=side ** 3)
+    occupied = np.flatnonzero(all_counts)
+    counts = all_counts[occupied]
     best = 0.0
     for cell in np.argsort(counts)[::-1][:SEED_CANDIDATES]:
         direction = normals[keys == occupied[cell]].mean(0)
