@@ -8,6 +8,7 @@ overrides and `--time_budget_min=MINUTES` (one after the other, so each has the 
 then is measured on: the records' val split (normals mean angle, whole images; depth AbsRel when
 predicted), the Middlebury motorcycle (normals mean angle against its ground-truth disparity),
 flip equivariance and scale consistency on scikit-image's photos (tfnormals.tools.real_checks).
+`--steps=N` trains each arm N steps instead (equal steps: how precision changes accuracy, not speed).
 One run per arm: treat differences of a degree or two as noise. A run folder that already
 reached its budget is measured again without retraining (delete it to retrain).
 """
@@ -37,7 +38,11 @@ ARMS = {
     # the unet path as it is really trained, so the comparison is between two models one could ship
     "unet_warm": ["--encoder=unet", "--precision=float32", "--balance_power=0.5",
                   f"--init_from={resources.DEFAULT_MODEL_DIR}"],
+    # the same under bf16 compute (issue "model for real photographs": accuracy no worse than float32)
+    "unet_warm_bf16": ["--encoder=unet", "--precision=mixed_bfloat16", "--balance_power=0.5",
+                       f"--init_from={resources.DEFAULT_MODEL_DIR}"],
 }
+STEPS_TIMEOUT_S = 6 * 3600  # an equal-steps arm's training, whatever else shares the machine
 # Short runs: checkpoint and validate often enough that a budget-stopped run has a recent checkpoint.
 PILOT_FLAGS = ["--steps=100000", "--checkpoint_every=200", "--val_steps=4", "--monitor_every=0", "--triptych_count=0"]
 
@@ -68,6 +73,7 @@ def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--records", required=True, help="Records (v2) with train and val splits.")
     p.add_argument("--minutes", type=float, default=12.0, help="Training wall-clock per arm.")
+    p.add_argument("--steps", type=int, default=0, help="Train each arm this many steps instead of --minutes.")
     p.add_argument("--arms", default="unet_warm,vgg16_balanced", help=f"Any of {', '.join(ARMS)}.")
     p.add_argument("--runs_dir", default=os.path.join(common.REPO, "..", "data", "pilots"))
     p.add_argument("--max_val", type=int, default=64, help="Val images measured.")
@@ -81,11 +87,13 @@ def main(argv=None):
     for arm in args.arms.split(","):
         run_dir = os.path.join(args.runs_dir, arm)
         if not os.path.isdir(os.path.join(run_dir, "ckpt")):
-            print(f"[bench_encoders] training {arm} for {args.minutes:g} min ...", file=sys.stderr, flush=True)
+            length = f"{args.steps} steps" if args.steps else f"{args.minutes:g} min"
+            print(f"[bench_encoders] training {arm} for {length} ...", file=sys.stderr, flush=True)
+            limit = [f"--steps={args.steps}"] if args.steps else [f"--time_budget_min={args.minutes}"]
             common.run_child("tfnormals.train", [f"--flagfile={FLAGFILE}", f"--records_dir={args.records}",
                                                  f"--checkpoint_root={args.runs_dir}", f"--run_name={arm}",
-                                                 f"--time_budget_min={args.minutes}", *PILOT_FLAGS, *ARMS[arm]],
-                             timeout=int(args.minutes * 60 + 1800), show_stderr=True)
+                                                 *PILOT_FLAGS, *limit, *ARMS[arm]],
+                             timeout=STEPS_TIMEOUT_S if args.steps else int(args.minutes * 60 + 1800), show_stderr=True)
         print(f"[bench_encoders] measuring {arm} ...", file=sys.stderr, flush=True)
         result = common.run_child(MODULE, ["--records", args.records, "--child",
                                            json.dumps({"run_dir": run_dir, "records": args.records,
@@ -97,7 +105,8 @@ def main(argv=None):
                                              r["val_depth_absrel"], r["motorcycle_mean_deg"],
                                              r["motorcycle_depth_absrel"], r["flip_deg"], r["scale_deg"]]
                                             for r in rows])
-    text = (f"### Encoders and losses at equal wall-clock ({args.minutes:g} min each, `configs/multipass.flags` + "
+    budget = f"equal steps ({args.steps} each" if args.steps else f"equal wall-clock ({args.minutes:g} min each"
+    text = (f"### Encoders and losses at {budget}, `configs/multipass.flags` + "
             f"the arm's flags; records `{common.display_path(args.records)}`)\n\n" + table)
     return common.finish(MODULE, argv, {"name": "encoders", "markdown": text, "rows": rows, "targets": []},
                          args.json_out)
