@@ -1,6 +1,6 @@
 """Model quality: tfnormals.evaluate's table (model vs flat, best constant, luminance gradient).
 
-    python -m benchmarks.bench_quality [--model=tfnormals/assets/model] [--records=../data/records192] [--split=test]
+    python -m benchmarks.bench_quality [--model=tfnormals/assets/model] [--records=../data/records256] [--split=test]
 
 The shipped model is evaluated on the held-out split of the records, whole images, over masked
 pixels (mean/median angular error in degrees, % of pixels under 11.25°/22.5°/30°). The
@@ -30,7 +30,7 @@ def model_step(path):
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", default=common.DEFAULT_MODEL, help="SavedModel or training run folder.")
-    p.add_argument("--records", default=common.DEFAULT_RECORDS, help="Records folder (evaluated split + train split).")
+    p.add_argument("--records", default=common.SHIPPED_RECORDS, help="Records folder (evaluated split + train split).")
     p.add_argument("--split", default="test")
     p.add_argument("--fit_images", type=int, default=64, help="Train images the baselines are fitted on.")
     p.add_argument("--max_images", type=int, default=0, help="Evaluate at most this many images (0 = all).")

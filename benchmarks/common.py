@@ -29,7 +29,9 @@ from tfnormals.core import layout, resources
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MARKER = "@@BENCH_JSON@@"
-DEFAULT_RECORDS = os.path.normpath(os.path.join(REPO, "..", "data", "records192"))
+DEFAULT_RECORDS = os.path.normpath(os.path.join(REPO, "..", "data", "records192"))  # configs/default.flags' data
+# The records the shipped model was trained from (configs/multipass.flags); its held-out split is the quality test.
+SHIPPED_RECORDS = os.path.normpath(os.path.join(REPO, "..", "data", "records256"))
 DEFAULT_FLAGS = os.path.join(REPO, "configs", "default.flags")
 DEFAULT_MODEL = resources.DEFAULT_MODEL_DIR
 
