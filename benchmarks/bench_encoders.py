@@ -38,6 +38,9 @@ ARMS = {
     # the unet path as it is really trained, so the comparison is between two models one could ship
     "unet_warm": ["--encoder=unet", "--precision=float32", "--balance_power=0.5",
                   f"--init_from={resources.DEFAULT_MODEL_DIR}"],
+    # the same without the direction-balanced normals loss (the issue's point 2: show its effect)
+    "unet_warm_unbalanced": ["--encoder=unet", "--precision=float32", "--balance_power=0",
+                             f"--init_from={resources.DEFAULT_MODEL_DIR}"],
     # the same under bf16 compute (issue "model for real photographs": accuracy no worse than float32)
     "unet_warm_bf16": ["--encoder=unet", "--precision=mixed_bfloat16", "--balance_power=0.5",
                        f"--init_from={resources.DEFAULT_MODEL_DIR}"],

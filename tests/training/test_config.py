@@ -8,7 +8,7 @@ import pytest
 from absl import flags
 from helpers import REPO
 
-from tfnormals.core import layout, resources
+from tfnormals.core import layout
 from tfnormals.data.augment import AugmentConfig
 from tfnormals.training import config as config_module
 from tfnormals.training.config import TrainConfig
@@ -64,10 +64,11 @@ def test_flat_and_json_round_trips(tmp_path):
 
 
 def test_old_flat_json_still_loads():
-    """Runs and models from before the nested config stored one flat dict (the shipped model's metadata
-    is one): it loads with the augmentation settings nested and rebuilds the same generator."""
-    with open(os.path.join(resources.DEFAULT_MODEL_DIR, layout.MODEL_METADATA)) as f:
-        old = json.load(f)["config"]
+    """Runs and models from before the nested config stored one flat dict (the config of the model shipped
+    until the multi-pass one, kept beside this test): it loads with the augmentation settings nested and
+    rebuilds the same generator."""
+    with open(os.path.join(os.path.dirname(__file__), "flat_config_step16079.json")) as f:
+        old = json.load(f)
     assert "augment" not in old and old["crop_size"] == 128 and old["min_scale"] == 0.5  # really the old format
     config = TrainConfig.from_flat(old)
     assert config.augment.crop_size == 128 and config.augment.min_scale == 0.5 and config.augment.jpeg_prob == 0.25
