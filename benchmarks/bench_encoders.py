@@ -26,6 +26,7 @@ FLAGFILE = os.path.join(common.REPO, "configs", "multipass.flags")
 # Each arm's flags on top of configs/multipass.flags (which warm-starts today's encoder from the committed model).
 VGG16 = ["--encoder=vgg16", "--precision=mixed_bfloat16", "--pretrained=true", "--freeze_blocks=2", "--init_from="]
 SCRATCH = ["--encoder=unet", "--precision=float32", "--init_from="]
+WARM = ["--encoder=unet", f"--init_from={resources.DEFAULT_MODEL_DIR}"]
 ARMS = {
     "unet": SCRATCH + ["--balance_power=0"],
     "vgg16": VGG16 + ["--balance_power=0"],
@@ -33,17 +34,15 @@ ARMS = {
     "vgg16_balanced": VGG16 + ["--balance_power=0.5"],
     # the discriminator also judging depth and albedo (issue "beyond normals": measure against normals only)
     "vgg16_dpasses": VGG16 + ["--balance_power=0.5", "--d_passes=normals,depth,albedo"],
-    "unet_dpasses": ["--encoder=unet", "--balance_power=0.5", "--d_passes=normals,depth,albedo"],
     # today's encoder warm-started from the committed model (16k steps on the older renders when measured):
     # the unet path as it is really trained, so the comparison is between two models one could ship
-    "unet_warm": ["--encoder=unet", "--precision=float32", "--balance_power=0.5",
-                  f"--init_from={resources.DEFAULT_MODEL_DIR}"],
+    "unet_warm": WARM + ["--precision=float32", "--balance_power=0.5"],
     # the same without the direction-balanced normals loss (the issue's point 2: show its effect)
-    "unet_warm_unbalanced": ["--encoder=unet", "--precision=float32", "--balance_power=0",
-                             f"--init_from={resources.DEFAULT_MODEL_DIR}"],
+    "unet_warm_unbalanced": WARM + ["--precision=float32", "--balance_power=0"],
     # the same under bf16 compute (issue "model for real photographs": accuracy no worse than float32)
-    "unet_warm_bf16": ["--encoder=unet", "--precision=mixed_bfloat16", "--balance_power=0.5",
-                       f"--init_from={resources.DEFAULT_MODEL_DIR}"],
+    "unet_warm_bf16": WARM + ["--precision=mixed_bfloat16", "--balance_power=0.5"],
+    # the same with the discriminator also judging depth and albedo
+    "unet_dpasses": WARM + ["--precision=float32", "--balance_power=0.5", "--d_passes=normals,depth,albedo"],
 }
 STEPS_TIMEOUT_S = 6 * 3600  # an equal-steps arm's training, whatever else shares the machine
 # Short runs: checkpoint and validate often enough that a budget-stopped run has a recent checkpoint.

@@ -5,12 +5,14 @@ The analytic sphere (`sphere_normal_map`) is the one reference normal map of the
 them out, so the fast tests exercise the real readers and record writer without a renderer.
 """
 
+import json
 import os
 import shutil
 
 import numpy as np
 
-from tfnormals.core import colour, image_io, layout, normals
+from tfnormals.core import colour, image_io, layout, normals, resources
+from tfnormals.tools import inference
 
 # The repository root: commands run from here, and it is what a child process must be able to import.
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -23,6 +25,22 @@ NUM_SAMPLES = 5
 SPLIT_FRACTIONS = (0.5, 0.25, 0.25)
 # The session's synthetic sample folders (conftest.synthetic_dir).
 SYNTHETIC_SAMPLES = 6
+
+
+def shipped_metadata():
+    """The shipped model's metadata (tfnormals.json)."""
+    with open(os.path.join(resources.DEFAULT_MODEL_DIR, layout.MODEL_METADATA)) as f:
+        return json.load(f)
+
+
+def shipped_outputs():
+    """The shipped model's outputs by pass (models from before the multi-pass heads list none: normals only)."""
+    return shipped_metadata().get("outputs", {inference.OUTPUT_NAME: {"channels": 3}})
+
+
+def shipped_passes():
+    """The shipped model's passes in the loaders' order (normals first, then the others sorted)."""
+    return list(inference.passes_from_names(shipped_outputs()))
 
 
 def subprocess_env(**extra):

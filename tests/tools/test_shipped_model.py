@@ -2,16 +2,16 @@
 a fresh held-out render set (a seed the training data never used) and on a real photograph with
 ground truth (the Middlebury motorcycle), for every pass it predicts."""
 
-import json
 import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from helpers import shipped_metadata, shipped_outputs, shipped_passes
 
 from data_tools.scene import sampling
-from tfnormals.core import layout, resources
+from tfnormals.core import resources
 from tfnormals.tools import evaluate
 from tfnormals.tools.model_io import NormalsModel
 
@@ -20,20 +20,6 @@ HELD_OUT_SEED = 424242  # the shipped model was trained on seed 9 renders (see B
 SHIPPED_FAMILIES = sampling.format_family_weights(sampling.DEFAULT_FAMILY_WEIGHTS)
 MARGIN_DEG = 3.0
 HELD_OUT_COUNT = 12
-
-
-def _metadata():
-    with open(os.path.join(resources.DEFAULT_MODEL_DIR, layout.MODEL_METADATA)) as f:
-        return json.load(f)
-
-
-def _outputs():
-    """The metadata's outputs (models from before the multi-pass heads list none: normals only)."""
-    return _metadata().get("outputs", {"normals": {"channels": 3}})
-
-
-def _shipped_passes():
-    return sorted(_outputs())
 
 
 def test_shipped_savedmodel_contract():
@@ -45,11 +31,11 @@ def test_shipped_savedmodel_contract():
     (name, spec), = fn.structured_input_signature[1].items()
     assert spec.dtype == tf.float32 and spec.shape.as_list() == [None, None, None, 3]
     out = {k: v.numpy() for k, v in fn(**{name: tf.random.uniform([2, 61, 97, 3])}).items()}
-    meta = _metadata()
-    assert meta["input"]["encoding"] == "sRGB"
-    assert sorted(out) == _shipped_passes()
+    assert shipped_metadata()["input"]["encoding"] == "sRGB"
+    outputs = shipped_outputs()
+    assert sorted(out) == sorted(outputs)
     for pass_name, value in out.items():
-        assert value.shape == (2, 61, 97, _outputs()[pass_name]["channels"]), pass_name
+        assert value.shape == (2, 61, 97, outputs[pass_name]["channels"]), pass_name
     np.testing.assert_allclose(np.linalg.norm(out["normals"], axis=-1), 1.0, atol=1e-4)
     if "depth" in out:
         assert np.all(out["depth"] > 0)
@@ -98,7 +84,7 @@ def test_shipped_model_beats_the_normals_baselines_on_held_out_renders(held_out_
 @pytest.mark.parametrize("baseline", ["constant", "ground_plane"])
 def test_shipped_depth_beats_the_depth_baselines_on_held_out_renders(held_out_report, baseline):
     """Relative depth after median scaling: lower AbsRel and more pixels within 25% than either guess."""
-    if "depth" not in _shipped_passes():
+    if "depth" not in shipped_passes():
         pytest.skip("the shipped model predicts no depth")
     depth = held_out_report["depth"]
     print(f"\nheld-out depth: {depth}")
@@ -109,7 +95,7 @@ def test_shipped_depth_beats_the_depth_baselines_on_held_out_renders(held_out_re
 @pytest.mark.slow
 def test_shipped_albedo_beats_the_plate_on_held_out_renders(held_out_report):
     """De-lit albedo is closer to the true reflectance than the plate itself is (scale-invariant MSE)."""
-    if "albedo" not in _shipped_passes():
+    if "albedo" not in shipped_passes():
         pytest.skip("the shipped model predicts no albedo")
     albedo = held_out_report["albedo"]
     assert albedo["model"] < albedo["plate"], albedo

@@ -9,10 +9,10 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import REPO, plates, subprocess_env
+from helpers import REPO, plates, shipped_metadata, shipped_passes, subprocess_env
 
-from tfnormals.core import errors, image_io, layout, resources
-from tfnormals.tools import inference, onnx_model
+from tfnormals.core import errors, image_io, resources
+from tfnormals.tools import onnx_model
 from tfnormals.tools.model_io import NormalsModel, load_model
 
 pytestmark = pytest.mark.slow  # conversions (tf2onnx) and subprocesses
@@ -53,20 +53,9 @@ def _export(args):
 def shipped_onnx(tmp_path_factory):
     path = str(tmp_path_factory.mktemp("onnx") / "shipped.onnx")
     summary = _export([f"--checkpoint={resources.DEFAULT_MODEL_DIR}", f"--output={path}"])
-    shipped = _shipped_metadata()
-    assert summary == {"output": path, "format": "onnx", "step": shipped["step"], "stride": 64,
-                       "passes": _shipped_passes(), "opset": 17}
+    assert summary == {"output": path, "format": "onnx", "step": shipped_metadata()["step"], "stride": 64,
+                       "passes": shipped_passes(), "opset": 17}
     return path
-
-
-def _shipped_metadata():
-    with open(os.path.join(resources.DEFAULT_MODEL_DIR, layout.MODEL_METADATA)) as f:
-        return json.load(f)
-
-
-def _shipped_passes():
-    """The shipped model's passes in the loaders' order (models before multi-pass list no `outputs`)."""
-    return list(inference.passes_from_names(_shipped_metadata().get("outputs", ["normals"])))
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +102,7 @@ def test_loaders_agree_at_every_size(shipped_onnx):
     """load_model's OnnxModel and NormalsModel: same passes, stride and outputs, tiny plates included."""
     onnx, saved = load_model(shipped_onnx), NormalsModel(resources.DEFAULT_MODEL_DIR)
     assert isinstance(onnx, onnx_model.OnnxModel)
-    assert (onnx.passes, onnx.stride) == (saved.passes, saved.stride) == (tuple(_shipped_passes()), 64)
+    assert (onnx.passes, onnx.stride) == (saved.passes, saved.stride) == (tuple(shipped_passes()), 64)
     assert onnx.metadata["format"] == "tfnormals-onnx-1" and "config" in onnx.metadata
     for h, w in TINY_SIZES + ODD_SIZES[:1]:
         batch = plates(1, h, w, seed=w)
