@@ -5,7 +5,10 @@
   tabletop      a still life of several objects at mid distance on a table;
   interior      a room at eye level: floor, walls filling much of the frame, furniture;
   outdoor       ground, sky or HDRI, larger objects (the generator's original scenes);
-  overhead      flat lays and top-down views of objects on a floor or table.
+  overhead      flat lays and top-down views of objects on a floor or table;
+  ground        a wide floor, street, lawn or table top seen from a low camera at a grazing angle,
+                textured so that its perspective shows (tiles, planks, cobbles, grass, gravel),
+                often with the horizon, or a room's floor, walls and ceiling at once.
 Each returns the spec's set, objects, environment, lights and camera; every choice is recorded.
 """
 
@@ -13,7 +16,7 @@ import numpy as np
 
 from data_tools.scene import assets, camera, furniture, lighting, materials, meshes, sets, shapes
 
-FAMILIES = ("object_study", "tabletop", "interior", "outdoor", "overhead")
+FAMILIES = ("object_study", "tabletop", "interior", "outdoor", "overhead", "ground")
 STUDY_KINDS = {"revolution": 0.19, "superquadric": 0.1, "blob": 0.14, "real": 0.08, "bust": 0.1, "cloth": 0.05,
                "torus": 0.04, "rock": 0.07, "rounded_box": 0.05, "box": 0.02, "sphere": 0.03, "capsule": 0.03,
                "column": 0.02, "chair": 0.03, "stool": 0.02, "cabinet": 0.01, "blocks": 0.01}
@@ -232,8 +235,77 @@ def _overhead(rng, resolution):
                        tilt_sigma=30.0)
 
 
+def _view(yaw_deg, pitch_deg):
+    """Unit forward vector for a yaw about +Y (0° looks down −Z) and a pitch (negative looks down)."""
+    yaw, pitch = np.radians([yaw_deg, pitch_deg])
+    return np.array([np.sin(yaw) * np.cos(pitch), np.sin(pitch), -np.cos(yaw) * np.cos(pitch)])
+
+
+def _street(rng, yaw_deg, fov_deg, per_side):
+    """Building blocks lining both sides of the view from the origin: walls that recede to a vanishing point."""
+    ahead, side = _view(yaw_deg, 0.0), _view(yaw_deg + 90.0, 0.0)
+    half_street, blocks = rng.uniform(3.0, 7.0), []
+    in_view = half_street / np.tan(np.radians(fov_deg) / 2)  # where the street's sides enter the frame
+    for sign in (-1.0, 1.0):
+        along = in_view * rng.uniform(0.3, 1.0)
+        for _ in range(per_side):
+            length, height, thickness = rng.uniform(4.0, 10.0), rng.uniform(3.0, 9.0), rng.uniform(2.0, 5.0)
+            block = make_object(rng, "box", length, 0.0, wear=0.3, tilt_sigma=0.0)
+            block["dims"] = [_r(length), _r(height), _r(thickness)]
+            block["rotation"] = [_r(90.0 - yaw_deg + rng.normal(0.0, 2.0), 2), 0.0, 0.0]
+            centre = ahead * (along + length / 2) + side * sign * (half_street + thickness / 2)
+            block["position"] = [_r(centre[0]), 0.0, _r(centre[2])]
+            blocks.append(block)
+            along += length + rng.uniform(0.0, 3.0)
+    return blocks
+
+
+def _ground(rng, resolution):
+    """A low camera over a textured plane: open ground to the horizon, a room, or a table top."""
+    set_spec = sets.sample_set(rng, str(rng.choice(["ground", "room", "table"], p=[0.5, 0.3, 0.2])))
+    set_spec["material"] = materials.paving(rng)
+    kind, support = set_spec["kind"], set_spec["support_height"]
+    if kind == "ground":
+        set_spec["terrain"] = _r(rng.choice([0.0, rng.uniform(0.1, 0.5)]))
+        yaw, pitch, focal = rng.uniform(0.0, 360.0), -rng.uniform(1.0, 30.0), camera.focal(rng, 18.0, 70.0)
+        xz = np.zeros(2)
+        eye = np.array([xz[0], sets.ground_height(set_spec, xz)[0] + np.exp(rng.uniform(np.log(0.2), np.log(2.0))),
+                        xz[1]])
+        ahead = _view(yaw, 0.0)[[0, 2]]
+        objects = [make_object(rng, _pick(rng, OUTDOOR_KINDS), float(np.exp(rng.uniform(np.log(0.3), np.log(1.5)))),
+                               0.0, wear=0.5, tilt_sigma=8.0) for _ in range(int(rng.integers(1, 5)))]
+        place(rng, objects, xz + ahead * rng.uniform(3.0, 8.0), 3.0, keep_out=[(xz, 1.0)])
+        if rng.random() < 0.4:
+            objects += _street(rng, yaw, camera.fov_deg(focal), int(rng.integers(1, 3)))
+        for obj in objects:
+            obj["position"][1] = _r(sets.ground_height(set_spec, [obj["position"][0], obj["position"][2]])[0]
+                                    - 0.1 * obj["dims"][1])
+        rig, scale = str(rng.choice(["sky", "hdri"], p=[0.4, 0.6])), 4.0
+    elif kind == "room":
+        w, d = set_spec["width"], set_spec["depth"]
+        yaw, pitch, focal = rng.uniform(-35.0, 35.0), rng.uniform(-20.0, 10.0), camera.focal(rng, 18.0, 28.0)
+        eye = np.array([rng.uniform(-0.3, 0.3) * w, rng.uniform(0.3, 1.7), d / 2 - rng.uniform(0.2, 0.6)])
+        objects = [make_object(rng, _pick(rng, INTERIOR_KINDS), float(rng.uniform(0.3, 0.8)), 0.0)
+                   for _ in range(int(rng.integers(1, 5)))]
+        place(rng, objects, (0.0, -d * 0.2), min(w, d) * 0.3, keep_out=[(eye[[0, 2]], 1.0)])
+        rig, scale = str(rng.choice(["hdri", "studio", "key"], p=[0.5, 0.35, 0.15])), max(w, d) * 0.5
+    else:  # a table top seen from just above it, towards its far edge and the room beyond
+        w, d = set_spec["width"], set_spec["depth"]
+        yaw, pitch, focal = rng.uniform(-30.0, 30.0), -rng.uniform(1.0, 25.0), camera.focal(rng, 24.0, 70.0)
+        eye = np.array([rng.uniform(-0.3, 0.3) * w, support + rng.uniform(0.03, 0.35), d / 2 + rng.uniform(0.0, 0.3)])
+        size = float(rng.uniform(0.04, 0.2))
+        objects = [make_object(rng, _pick(rng, STUDY_KINDS), size * rng.uniform(0.5, 1.0), support)
+                   for _ in range(int(rng.integers(1, 5)))]
+        place(rng, objects, (0.0, -d * 0.1), min(w, d) * 0.3, keep_out=[(eye[[0, 2]], 0.3)])
+        rig, scale = str(rng.choice(["hdri", "studio", "key"], p=[0.5, 0.3, 0.2])), 1.5
+    env, lights = _env_and_lights(rng, rig, eye + 3.0 * _view(yaw, pitch), scale)
+    cam = camera.look_at(eye, eye + _view(yaw, pitch), camera.roll(rng) * 0.5, camera.fov_deg(focal), focal,
+                         resolution, camera.exposure_bias(rng), pitch_deg=_r(pitch, 2))
+    return set_spec, objects, env, lights, cam
+
+
 BUILDERS = {"object_study": _object_study, "tabletop": _tabletop, "interior": _interior, "outdoor": _outdoor,
-            "overhead": _overhead}
+            "overhead": _overhead, "ground": _ground}
 assert tuple(BUILDERS) == FAMILIES
 
 

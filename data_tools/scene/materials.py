@@ -134,3 +134,26 @@ def detail_heights(material, uvs):
         return None
     tile = assets.load_height(detail["height"])
     return detail["amplitude"] * (meshes.sample_pattern(tile, uvs * detail["scale"]) - 0.5)
+
+
+# Surfaces whose texture shrinks and compresses with distance (the perspective cue of a ground plane):
+# pattern kind and the two linear colours it mixes between (None: a random colour pair).
+PAVINGS = {"tiles": ("checkers", None), "grout tiles": ("bricks", None),
+           "planks": ("bricks", ((0.3, 0.16, 0.07), (0.12, 0.06, 0.02))),
+           "cobbles": ("cells", ((0.22, 0.21, 0.2), (0.05, 0.05, 0.05))), "concrete": ("noise", None),
+           "grass": ("photo:grass", ((0.16, 0.26, 0.04), (0.02, 0.05, 0.01))),
+           "gravel": ("photo:gravel", ((0.3, 0.27, 0.22), (0.06, 0.05, 0.04))),
+           "brick paving": ("photo:brick", ((0.35, 0.12, 0.07), (0.1, 0.04, 0.03)))}
+
+
+def paving(rng):
+    """A floor, street or lawn material with a regular or granular texture at 0.2–1.5 repeats per metre."""
+    spec = material(rng, "rough")
+    kind = str(rng.choice(list(PAVINGS)))
+    pattern, colours = PAVINGS[kind]
+    if colours is None:
+        colours = (colour(rng), colour(rng) if rng.random() < 0.5 else _jitter(rng, colour(rng), 0.5))
+    spec.update(paving=kind, color_pattern=pattern, colors=[_jitter(rng, c, 0.2) for c in colours],
+                roughness_pattern=str(rng.choice(["plain", "noise", pattern])),
+                uv_scale=_r(np.exp(rng.uniform(np.log(0.2), np.log(1.5))), 3))
+    return spec

@@ -117,10 +117,10 @@ def bricks(rng, size):
     return smoothstep(face).astype(np.float32)
 
 
-def photo(rng, size):
-    """A random crop of a shipped photographic texture (grayscale, CC0), resized to size×size."""
+def photo(rng, size, name=None):
+    """A random crop of a shipped photographic texture (grayscale, CC0; `name` or a random one), size×size."""
     names = assets.photo_names()
-    gray = assets.load_photo(names[int(rng.integers(len(names)))])
+    gray = assets.load_photo(name or names[int(rng.integers(len(names)))])
     side = int(rng.integers(min(gray.shape) // 4, min(gray.shape) + 1))
     y0 = int(rng.integers(0, gray.shape[0] - side + 1))
     x0 = int(rng.integers(0, gray.shape[1] - side + 1))
@@ -136,7 +136,9 @@ def resize_tileable(tile, size):
 
 
 def pattern(rng, size, kind):
-    """One named pattern kind from PATTERN_KINDS."""
+    """One named pattern kind from PATTERN_KINDS, or "photo:<name>" for one photo texture."""
+    if kind.startswith("photo:"):
+        return photo(rng, size, kind.partition(":")[2])
     if kind == "noise":
         return fbm(rng, size, base_cells=int(rng.integers(2, 9)), octaves=int(rng.integers(3, 7)))
     if kind == "cells":

@@ -10,15 +10,16 @@ import numpy as np
 
 from data_tools.scene import families, lighting, sets
 
-GENERATOR_VERSION = 2  # bump when the same (seed, index) would give a different scene
+GENERATOR_VERSION = 3  # bump when the same (seed, index) would give a different scene
 MAX_OBJECTS = 8
 MAX_AREA_LIGHTS = lighting.MAX_AREA_LIGHTS
 MAX_POINT_LIGHTS = 1
 SET_SLOTS = sets.SET_SLOTS
-# Family weights of the default data set: object studies dominate (issue 9's target is ≥ 30%). The
-# 12,000-sample training set used 0.6/0.14/0.13/0.08/0.05 (median dominant-plane share 0.354);
-# reweighting its images to these weights gives 0.348 (BUILD_NOTES "Training set ...").
-DEFAULT_FAMILY_WEIGHTS = {"object_study": 0.62, "tabletop": 0.13, "interior": 0.14, "outdoor": 0.07, "overhead": 0.04}
+# Family weights of the default data set: object studies dominate (issue 9's target is ≥ 30%), and grazing
+# views of ground planes (issue 19) take 11%; the high dominant-plane families (outdoor, overhead) give way
+# so that the median dominant-plane share stays at 0.35 (BUILD_NOTES "Training set for the scene-layout model").
+DEFAULT_FAMILY_WEIGHTS = {"object_study": 0.64, "tabletop": 0.08, "interior": 0.12, "outdoor": 0.03, "overhead": 0.02,
+                          "ground": 0.11}
 
 
 def parse_family_weights(text):
@@ -38,7 +39,7 @@ def parse_family_weights(text):
 
 
 def format_family_weights(weights):
-    return ",".join(f"{name}={weights[name]:g}" for name in families.FAMILIES)
+    return ",".join(f"{name}={weights.get(name, 0.0):g}" for name in families.FAMILIES)
 
 
 def sample_scene(seed, index, resolution, family_weights=None):

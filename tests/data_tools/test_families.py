@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from data_tools.scene import bake, camera, families, geometry, meshes, sampling, sets, shapes
+from data_tools.scene import bake, camera, families, geometry, materials, meshes, sampling, sets, shapes
 from tfnormals.core import layout
 
 SPECS_PER_FAMILY = 12
@@ -48,6 +48,19 @@ def test_object_study_framing_fills_the_frame():
         for c, r in families.obstacles(spec["objects"]):
             assert np.linalg.norm(np.asarray(cam["origin"]) - c) > r
         assert cam["origin"][1] >= spec["set"]["support_height"]
+
+
+def test_ground_views_graze_a_textured_plane():
+    """Ground scenes: a camera at most 2 m above its surface, looking at most 30° down, over a paving material."""
+    for spec in family_specs("ground", 30):
+        cam, surface = spec["camera"], spec["set"]
+        xz = [cam["origin"][0], cam["origin"][2]]
+        height = cam["origin"][1] - max(surface["support_height"], float(sets.ground_height(surface, xz)[0]))
+        assert 0.0 < height <= 2.0 + 1e-6
+        assert -20.0 - 1e-6 <= cam["elevation_deg"] <= 30.0 + 1e-6
+        assert surface["material"]["paving"] in materials.PAVINGS
+    kinds = {spec["set"]["kind"] for spec in family_specs("ground", 30)}
+    assert kinds == {"ground", "room", "table"}
 
 
 def test_default_weights_make_object_studies_the_largest_family():
