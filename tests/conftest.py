@@ -5,6 +5,7 @@ no subprocess commands; runs without Mitsuba); `python -m pytest -q` runs everyt
 
 - synthetic_dir / synthetic_records: sample folders of analytic spheres (helpers.write_synthetic_samples)
   and their records; for fast tests.
+- tiny_model: a small random-weight SavedModel, loaded as predict loads models.
 - rendered_dir / records_dir: real Mitsuba renders and their records. Every test that uses one of
   SLOW_FIXTURES is marked slow here, whatever its file says.
 
@@ -96,3 +97,21 @@ def rendered_dir(tmp_path_factory):
 def records_dir(rendered_dir, tmp_path_factory):
     """TFRecords of `rendered_dir` and the index make_records returned."""
     return _records_of(rendered_dir, tmp_path_factory.mktemp("records"))
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """A small random-weight generator exported as a SavedModel and loaded as predict loads models (I/O and
+    inference-path behaviour need no training)."""
+    import keras
+
+    from tfnormals.model import serving
+    from tfnormals.model.unet import build_generator
+    from tfnormals.tools.model_io import NormalsModel
+    from tfnormals.training import runs
+    from tfnormals.training.config import TrainConfig
+    keras.utils.set_random_seed(3)
+    config = TrainConfig.from_flat(dict(base_filters=8, depth=4, max_filters=32))
+    path = str(tmp_path_factory.mktemp("model") / "sm")
+    serving.export_generator(build_generator(**config.generator_kwargs()), path, runs.metadata(config, 0))
+    return NormalsModel(path)

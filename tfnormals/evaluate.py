@@ -5,6 +5,7 @@ Usage:
   python -m tfnormals.evaluate --model=SAVEDMODEL_OR_RUN_DIR --records=RECORDS_DIR --output_json=F
   python -m tfnormals.evaluate --model=M --pairs_dir=DIR [pair-layout flags] --train_records=R --output_json=F
   python -m tfnormals.evaluate --model=M --real_checks --output_json=real.json [--gallery=gallery.png]
+  python -m tfnormals.evaluate --model=M --scale_checks --output_json=scale.json [--scale_renders=R256,R1024,R2048]
 
 Records and pairs: normals metrics over masked pixels (mean and median angular error in degrees,
 % of pixels under 11.25°, 22.5° and 30°) for "model", "flat", "best_constant" and
@@ -12,6 +13,8 @@ Records and pairs: normals metrics over masked pixels (mean and median angular e
 tfnormals.tools.evaluate); per-image results under "images"; a triptych PNG per image.
 Real checks: the Middlebury motorcycle's normals (and depth) against its ground-truth disparity,
 flip equivariance and scale consistency on scikit-image's photos, and a gallery PNG.
+Scale checks: predict's modes on the motorcycle upscaled ×1–×6 and on renders of the same scenes at
+several resolutions, mean and edge errors (tfnormals.tools.scale_checks).
 
 stdout is the metrics table. Nothing is written unless the evaluation succeeds; a damaged shard
 is named (exit 1) before the model is loaded. Exit code 2 for a usage mistake (tfnormals.core.cli).
@@ -38,15 +41,29 @@ def define_flags():
     flags.DEFINE_boolean("real_checks", False, "Instead of records or pairs: the checks on real photographs "
                          "(needs the eval extra: scikit-image).")
     flags.DEFINE_string("gallery", "", "With --real_checks: write the photo | normals | relit gallery PNG here.")
+    flags.DEFINE_boolean("scale_checks", False, "Instead of records or pairs: predict's modes as plates grow "
+                         "(the motorcycle upscaled, and --scale_renders; needs the eval extra).")
+    flags.DEFINE_list("scale_renders", [], "With --scale_checks: folders of renders of the same scenes at several "
+                      "resolutions (e.g. 256², 1024², 2048² of one seed).")
+    flags.DEFINE_list("scale_factors", ["1", "2", "4", "6"], "With --scale_checks: the motorcycle's upscale factors.")
+    flags.DEFINE_list("scale_modes", ["fused", "global", "tiled"], "With --scale_checks: predict modes to compare.")
     pairs.define_layout_flags()
 
 
 def main(argv):
     del argv
     pair_layout = pairs.layout_from_flags(FLAGS)
+    if FLAGS.real_checks and FLAGS.scale_checks:
+        raise errors.UsageError("--real_checks and --scale_checks: give one of them")
+    if (FLAGS.real_checks or FLAGS.scale_checks) and (FLAGS.records or FLAGS.pairs_dir):
+        raise errors.UsageError(f"--{'real' if FLAGS.real_checks else 'scale'}_checks: give it without --records or "
+                                "--pairs_dir")
+    if FLAGS.scale_checks:
+        from tfnormals.tools import scale_checks  # TensorFlow
+        request = scale_checks.request_from_flags(FLAGS)
+        cli.emit(scale_checks.format_table(scale_checks.check_model(FLAGS.model, FLAGS.output_json, request)))
+        return
     if FLAGS.real_checks:
-        if FLAGS.records or FLAGS.pairs_dir:
-            raise errors.UsageError("--real_checks: give it without --records or --pairs_dir")
         from tfnormals.tools import real_checks  # TensorFlow
         cli.emit(real_checks.format_table(real_checks.check_model(FLAGS.model, FLAGS.output_json, FLAGS.gallery)))
         return

@@ -12,7 +12,10 @@ plus A from the plate's alpha if it has one) and `<name>.normals.png` (0.5·n + 
 with --combined also `<name>.combined.exr` holding the plate (R,G,B[,A]) and the normals as a
 Nuke-style layer N.X, N.Y, N.Z. Frame names keep the frame number last
 (plate.1001.exr → plate.normals.1001.exr). Frames whose outputs exist are skipped (resume);
-unreadable frames are reported and skipped. Large plates are predicted in overlapping tiles.
+unreadable frames are reported and skipped. --mode picks how the network sees a plate:
+fused (default: a pass at the model's working size for the layout, finer passes for detail, up to
+--max_pass, then upsampled guided by the plate), global (one pass at the working size: fastest,
+soft), tiled (native resolution in tiles: sharp, but without the frame's context on large plates).
 EXR outputs keep the plate's data/display windows and metadata. An .onnx model runs with
 onnxruntime, without TensorFlow.
 
@@ -27,7 +30,7 @@ import os
 from absl import flags
 
 from tfnormals.core import camera, cli, colorspaces, errors, resources
-from tfnormals.tools import predict
+from tfnormals.tools import fusion, predict
 from tfnormals.tools.plates import expand_inputs
 
 FLAGS = flags.FLAGS
@@ -41,10 +44,14 @@ def define_flags():
     flags.DEFINE_string("model", resources.DEFAULT_MODEL_DIR, "SavedModel folder, training run folder or .onnx file "
                         "(tfnormals.export --format=onnx; runs without TensorFlow).")
     colorspaces.define_flags("plates")
-    flags.DEFINE_integer("tile", 512, "Tile side for large plates (0 = whole image).")
+    flags.DEFINE_enum("mode", "fused", fusion.MODES, "fused: the layout from a pass at the model's working size, "
+                      "detail from finer passes; global: one pass at the working size; tiled: native resolution in "
+                      "tiles (no whole-frame context on large plates).")
+    flags.DEFINE_integer("working_size", 0, "Longer side of the global pass (0 = the model's, from its metadata).")
+    flags.DEFINE_integer("max_pass", fusion.DEFAULT_MAX_PASS, "fused: longer side of the finest pass; larger plates "
+                         "are upsampled from it guided by the plate (0 = the plate's size).")
+    flags.DEFINE_integer("tile", 512, "Tile side for passes larger than it (0 = whole image).")
     flags.DEFINE_integer("overlap", 64, "Tile overlap in pixels.")
-    flags.DEFINE_integer("max_side", 0, "Run the network with the plate's longer side scaled to this and "
-                         "upsample the normals (0 = native resolution).")
     flags.DEFINE_boolean("combined", False, "Also write the plate and every pass as layers of one EXR "
                          "(N.X/N.Y/N.Z, depth.Z, P.X/P.Y/P.Z, albedo.R/G/B).")
     camera.define_flags()
@@ -62,13 +69,12 @@ def main(argv):
         raise errors.UsageError(f"--input: no plates in {what} {FLAGS.input!r} (our own *.normals.* and *.combined.* "
                                 "outputs are not plates)")
     settings = camera.settings_from_flags(FLAGS)
-    predict.check_request(plates.paths, FLAGS.output, FLAGS.combined, FLAGS.input_colorspace, FLAGS.tile,
-                          FLAGS.overlap, FLAGS.max_side, settings)
+    inference = fusion.PassSettings(FLAGS.mode, FLAGS.working_size, FLAGS.max_pass, FLAGS.tile, FLAGS.overlap)
+    predict.check_request(plates.paths, FLAGS.output, FLAGS.combined, FLAGS.input_colorspace, inference, settings)
     from tfnormals.tools import model_io  # TensorFlow (not for .onnx): only once the request is known to be sound
     model = model_io.load_model(FLAGS.model)
-    result = predict.predict_files(model, plates.paths, FLAGS.output, FLAGS.input_colorspace, FLAGS.tile,
-                                   FLAGS.overlap, FLAGS.combined, FLAGS.overwrite, FLAGS.max_side, plates.missing,
-                                   settings)
+    result = predict.predict_files(model, plates.paths, FLAGS.output, FLAGS.input_colorspace, inference,
+                                   FLAGS.combined, FLAGS.overwrite, plates.missing, settings)
     cli.emit(predict.summary(result))
     if result["failed"] or result["missing"]:
         raise errors.Failure(f"{len(result['failed'])} of {len(plates.paths)} frame(s) failed and "

@@ -39,7 +39,8 @@ def test_missing_pass_files_mean_no_pass(tmp_path):
     _sample(tmp_path, "b", depth=False, albedo=False)
     layout_ = pairs.PairLayout()
     _, _, mask, _ = pairs.load_sample(str(tmp_path), "b", layout_)
-    assert pairs.load_passes(str(tmp_path), "b", layout_, mask) == {"depth": None, "albedo": None, "hfov": None}
+    assert pairs.load_passes(str(tmp_path), "b", layout_, mask) == {"depth": None, "albedo": None, "hfov": None,
+                                                                     "family": None}
 
 
 def test_passes_follow_the_beauty_downscale(tmp_path):

@@ -1,4 +1,4 @@
-"""tfnormals.data.schema v2: depth and albedo round trips; schema-1 records still decode."""
+"""tfnormals.data.schema v2–v3: depth, albedo and family round trips; schema-1 records still decode."""
 
 import numpy as np
 import tensorflow as tf
@@ -45,6 +45,12 @@ def test_records_without_extra_passes_decode_with_zero_validity():
     assert out["has_depth"] == 0.0 and out["has_albedo"] == 0.0
     assert out["depth"].shape == (12, 20, 1) and not out["depth"].any()
     assert out["albedo"].shape == (12, 20, 3) and not out["albedo"].any()
+
+
+def test_the_scene_family_round_trips_and_is_empty_when_unknown():
+    beauty, n, mask, _, _ = _arrays()
+    assert _decode(schema.encode_images(beauty, n, mask, family="ground"))["family"] == b"ground"
+    assert _decode(schema.encode_images(beauty, n, mask))["family"] == b""
 
 
 def test_schema_1_records_written_by_the_old_writer_still_decode():

@@ -138,3 +138,18 @@ def test_get_config_round_trip(layer):
     assert serialized["registered_name"] == f"tfnormals>{type(layer).__name__}"
     restored = keras.saving.deserialize_keras_object(serialized)
     assert type(restored) is type(layer) and restored.get_config() == config
+
+
+def test_global_context_starts_as_identity_then_spreads_the_whole_image():
+    """A fresh GlobalContext returns its input; once its weights move, changing one corner changes every position."""
+    layer = layers.GlobalContext(hidden=4)
+    x = _image(6, 6, c=8, seed=3)
+    np.testing.assert_array_equal(layer(tf.constant(x)).numpy(), x)
+    layer.expand.kernel.assign(np.random.default_rng(0).normal(size=(4, 8)).astype(np.float32))
+    layer.squeeze.bias.assign(np.ones(4, np.float32))
+    changed = x.copy()
+    changed[:, 0, 0] += 5.0
+    delta = np.abs(layer(tf.constant(changed)).numpy() - layer(tf.constant(x)).numpy())
+    assert delta[:, 3:, 3:].min() > 1e-4  # far from the changed corner
+    clone = layers.GlobalContext.from_config(layer.get_config())
+    assert clone.hidden == 4

@@ -8,24 +8,8 @@ import numpy as np
 import pytest
 
 from tfnormals.core import conventions, errors, image_io, normals, outputs, resources
-from tfnormals.tools import plates, predict, tiling
+from tfnormals.tools import fusion, plates, predict, tiling
 from tfnormals.tools.model_io import NormalsModel
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    """A small random-weight generator exported as a SavedModel (I/O behaviour needs no training)."""
-    import keras
-
-    from tfnormals.model.unet import build_generator
-    from tfnormals.model import serving
-    from tfnormals.training import runs
-    from tfnormals.training.config import TrainConfig
-    keras.utils.set_random_seed(3)
-    config = TrainConfig.from_flat(dict(base_filters=8, depth=4, max_filters=32))
-    path = str(tmp_path_factory.mktemp("model") / "sm")
-    serving.export_generator(build_generator(**config.generator_kwargs()), path, runs.metadata(config, 0))
-    return NormalsModel(path)
 
 
 def _plate(h, w, channels=3, seed=0):
@@ -220,6 +204,10 @@ class _FailsOnWidth:
     def passes(self):
         return self.model.passes
 
+    @property
+    def working_size(self):
+        return self.model.working_size
+
     def predict_passes(self, images):
         if images.shape[2] == self.width:
             raise RuntimeError("boom")
@@ -263,8 +251,11 @@ def test_stale_temporaries_go_and_empty_runs_leave_no_folder(tmp_path, tiny_mode
 def test_bad_settings_and_models_are_named(tmp_path):
     """Settings and model paths are checked before work, with the flag or the file in the message."""
     (tmp_path / "file").write_bytes(b"x")
-    for kwargs, words in [(dict(tile=-1), "--tile"), (dict(tile=64, overlap=64), "--overlap"),
-                          (dict(max_side=-5), "--max_side"), (dict(colorspace="xyz"), "--input_colorspace")]:
+    for kwargs, words in [(dict(inference=fusion.PassSettings(tile=-1)), "--tile"),
+                          (dict(inference=fusion.PassSettings(tile=64, overlap=64)), "--overlap"),
+                          (dict(inference=fusion.PassSettings(working_size=-5)), "--working_size"),
+                          (dict(inference=fusion.PassSettings(mode="pyramid")), "--mode"),
+                          (dict(colorspace="xyz"), "--input_colorspace")]:
         with pytest.raises(errors.UsageError, match=words):
             predict.check_request([], str(tmp_path / "o"), **kwargs)
     with pytest.raises(errors.UsageError, match="is a file"):
@@ -322,16 +313,3 @@ def test_tiled_matches_whole_without_seams_on_the_shipped_model():
     for axis in (0, 1):
         sharpest_whole = _mean_step_between_neighbours(whole, axis)[inner].max()
         assert _mean_step_between_neighbours(default, axis)[inner].max() <= 1.1 * sharpest_whole, axis
-
-
-def test_max_side_runs_smaller_and_returns_plate_size(tiny_model):
-    """With max_side the network sees a downscaled plate; normals come back unit, at the plate's size."""
-    plate = _plate(90, 150)
-    small = tiling.predict_plate(tiny_model.predict_passes, plate, tile=0, max_side=60)["normals"]
-    assert small.shape == (90, 150, 3)
-    np.testing.assert_allclose(np.linalg.norm(small, axis=-1), 1.0, atol=1e-4)
-    direct = tiny_model(tiling.resize(plate, 36, 60)[None])[0]
-    back = tiling.resize(small, 36, 60)
-    assert np.mean(np.sum(direct * back, -1)) > 0.98  # the upsampled result is the small prediction
-    np.testing.assert_array_equal(tiling.predict_plate(tiny_model.predict_passes, plate, tile=0, max_side=150)["normals"],
-                                  tiling.predict_plate(tiny_model.predict_passes, plate, tile=0)["normals"])

@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from helpers import REPO, plates, subprocess_env
 from model_fixtures import (
     HELD_OUT_SPLITS,
@@ -63,9 +64,12 @@ def test_smoke_command_writes_a_complete_run(smoke_run):
     for row in history:
         assert 0.0 < row["angle_deg"] < 180.0 and 0.0 < row["val_angle_deg"] < 180.0
         assert np.isfinite(row["g_loss"]) and np.isfinite(row["d_loss"])
-    # curves.png: the history drawn as charts (normals and GAN panels for a normals-only run).
+    # Per-family validation (whole scenes of each family among the val images) beside the overall figures.
+    family_columns = [c for c in history[0] if c.startswith(charts.FAMILY_PREFIX)]
+    assert family_columns and all(0.0 < row[c] < 180.0 for row in history for c in family_columns)
+    # curves.png: the history drawn as charts (normals, GAN and per-family panels for a normals-only run).
     with Image.open(os.path.join(run, "curves.png")) as chart:
-        assert chart.format == "PNG" and chart.size == (2 * charts.PANEL_SIZE[0], charts.PANEL_SIZE[1])
+        assert chart.format == "PNG" and chart.size == (2 * charts.PANEL_SIZE[0], 2 * charts.PANEL_SIZE[1])
     # monitor.gif: one frame per monitor_every steps, [photo | predicted normals].
     frames = sorted(os.listdir(os.path.join(run, "monitor")))
     assert frames == [f"step_{s:08d}.png" for s in range(SMOKE_MONITOR_EVERY, SMOKE_STEPS + 1, SMOKE_MONITOR_EVERY)]
@@ -120,6 +124,21 @@ def test_training_beats_the_flat_and_best_constant_baselines(learned_run, smoke_
     # The training curve went down too (first interval's mean vs the last).
     history = read_history(run_dir)
     assert history[-1]["angle_deg"] < history[0]["angle_deg"] - 5.0
+
+
+def test_whole_scenes_zooms_and_global_context_train_and_export(smoke_records, tmp_path):
+    """Views chosen per example (whole scenes and 0.5–2× zooms) feed a generator with global context; the exported
+    model runs on any size and gives unit normals."""
+    config = TrainConfig.from_flat(dict(records_dir=smoke_records, steps=20, checkpoint_every=10, context="pool",
+                                        whole_share=0.5, min_zoom=0.5, max_zoom=2.0, min_scale=1.0, **TINY_CONFIG))
+    export_dir = str(tmp_path / "export")
+    assert loop.train(config, str(tmp_path / "run"), export_dir=export_dir, log=lambda _: None) == 20
+    history = read_history(str(tmp_path / "run"))
+    assert all(np.isfinite(row["g_loss"]) and 0.0 < row["angle_deg"] < 180.0 for row in history)
+    fn = tf.saved_model.load(export_dir).signatures["serving_default"]
+    plate = np.random.default_rng(0).random((1, 40, 72, 3)).astype(np.float32)
+    out = fn(images=tf.constant(plate))["normals"].numpy()
+    assert out.shape == (1, 40, 72, 3) and np.allclose(np.linalg.norm(out, axis=-1), 1.0, atol=1e-3)
 
 
 # ---------------------------------------------------------------- resume (acceptance 2)

@@ -12,7 +12,7 @@ import pytest
 from helpers import REPO, plates, shipped_metadata, shipped_passes, subprocess_env
 
 from tfnormals.core import errors, image_io, resources
-from tfnormals.tools import onnx_model
+from tfnormals.tools import fusion, onnx_model
 from tfnormals.tools.model_io import NormalsModel, load_model
 
 pytestmark = pytest.mark.slow  # conversions (tf2onnx) and subprocesses
@@ -108,6 +108,17 @@ def test_loaders_agree_at_every_size(shipped_onnx):
         batch = plates(1, h, w, seed=w)
         _assert_parity(onnx.predict_passes(batch), saved.predict_passes(batch))
         assert onnx(batch).shape == (1, h, w, 3)
+
+
+@pytest.mark.parametrize("mode", fusion.MODES)
+def test_loaders_agree_in_every_predict_mode(shipped_onnx, mode):
+    """Every mode of predict (fused pyramid, global, tiled) gives the same passes through ONNX and TensorFlow,
+    and both read the same working size from the model's metadata."""
+    onnx, saved = load_model(shipped_onnx), NormalsModel(resources.DEFAULT_MODEL_DIR)
+    assert onnx.working_size == saved.working_size
+    plate = plates(1, 300, 520, seed=4)[0]
+    settings = fusion.PassSettings(mode=mode, max_pass=520, tile=256, overlap=64)
+    _assert_parity(settings.passes(onnx, plate), settings.passes(saved, plate))
 
 
 def test_multipass_parity(multipass, multipass_onnx):

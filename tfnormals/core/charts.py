@@ -16,6 +16,7 @@ RUN_PANELS = (
     ("albedo: scale-invariant log loss", ("albedo_si", "val_albedo_si"), True),
     ("GAN: generator / discriminator", ("adversarial", "d_loss"), False),
 )
+FAMILY_PREFIX = "val_family_"  # history columns of the per-family validation (training.callbacks.FamilyValidation)
 
 
 def _number(text):
@@ -88,6 +89,9 @@ def run_curves(history, x_column="step"):
     x = history.get(x_column) or list(range(len(next(iter(history.values()), []))))
     panels = [line_panel(title, x, [(c, history[c]) for c in columns if c in history], log_scale)
               for title, columns, log_scale in RUN_PANELS if any(c in history for c in columns)]
+    by_family = [(c[len(FAMILY_PREFIX):], history[c]) for c in sorted(history) if c.startswith(FAMILY_PREFIX)]
+    if by_family:
+        panels.append(line_panel("val normals by family, whole scenes (deg)", x, by_family))
     if not panels:
         return line_panel("no curves", x, [])
     cols = min(2, len(panels))

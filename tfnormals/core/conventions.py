@@ -18,3 +18,7 @@ MASK_THRESHOLD = 0.5
 
 # Largest |1 - |n|| accepted for a stored normal on a masked pixel.
 UNIT_NORMAL_TOLERANCE = 0.05
+
+# Surface classes by the true camera-space normal, for per-family reports: floors face up, walls are vertical.
+FLOOR_MIN_Y = 0.7
+WALL_MAX_Y = 0.3

@@ -40,6 +40,12 @@ class AugmentConfig:
 
     crop_size: int = _field(128, "Side of the augmented training crops.")
     min_scale: float = _field(0.6, "Smallest random crop, as a fraction of load_size.")
+    whole_share: float = _field(0.0, "With zooms on: share of training examples that are whole scenes (their "
+                                     "largest square) resized to load_size.")
+    min_zoom: float = _field(0.0, "Smallest random zoom of the other examples, relative to the record's pixels: "
+                                  "a load_size / zoom pixel square resized to load_size (0 = zooms off: "
+                                  "load_size crops at the record's scale).")
+    max_zoom: float = _field(0.0, "Largest random zoom (see min_zoom).")
     hflip_prob: float = _field(0.5, "Horizontal flip probability.")
     vflip_prob: float = _field(0.0, "Vertical flip probability.")
     rot90_prob: float = _field(0.0, "90-degree rotation probability.")
@@ -86,29 +92,42 @@ def rot90(beauty, normals, mask, k):
     return tf.image.rot90(beauty, k), tf.stack([xy[0], xy[1], z], -1), tf.image.rot90(mask, k)
 
 
+def resample(images, resize):
+    """Resample an example's or a batch's images together with `resize` (a function of channel-stacked images).
+
+    Normals are renormalized; mask, depth and albedo ride along as planes. Depth and albedo are
+    resampled weighted by where they exist (depth > 0; albedo where the mask is > 0), so
+    silhouettes do not blend them with the zeros stored outside.
+    """
+    extras = "depth" in images
+    planes = [images["mask"]]
+    if extras:
+        depth_valid = tf.cast(images["depth"] > 0, tf.float32)
+        albedo_valid = tf.cast(images["mask"] > 0, tf.float32)
+        planes += [images["depth"] * depth_valid, depth_valid, images["albedo"] * albedo_valid, albedo_valid]
+    stacked = resize(tf.concat([images["beauty"], images["normals"]] + planes, -1))
+    out = dict(images, beauty=stacked[..., :3], normals=_normalize_vectors(stacked[..., 3:6]), mask=stacked[..., 6:7])
+    if extras:
+        out["depth"] = _weighted(stacked[..., 7:8], stacked[..., 8:9])
+        out["albedo"] = _weighted(stacked[..., 9:12], stacked[..., 12:13])
+    return out
+
+
 def _geometry(batch, seed, config):
     """Zoom-crop, flip and rotate every image of the batch together; normals rotate as vectors.
 
-    Scalar planes (mask, depth, albedo) ride along with the mask through the flips: they move as
-    pixels. Depth and albedo are resampled weighted by where they exist (depth > 0; albedo where
-    the mask is > 0), so silhouettes do not blend them with the zeros stored outside.
+    Scalar planes (mask, depth, albedo) move as pixels through the flips and rotations.
     """
-    beauty, normals = batch["beauty"], batch["normals"]
-    extras = "depth" in batch
-    if extras:
-        depth_valid = tf.cast(batch["depth"] > 0, tf.float32)
-        albedo_valid = tf.cast(batch["mask"] > 0, tf.float32)
-        extra_planes = [batch["depth"] * depth_valid, depth_valid, batch["albedo"] * albedo_valid, albedo_valid]
-    planes = tf.concat([batch["mask"]] + (extra_planes if extras else []), -1)
-    b = tf.shape(beauty)[0]
+    b = tf.shape(batch["beauty"])[0]
     seeds = tf.random.experimental.stateless_split(seed, 6)
     scale = _uniform(seeds[0], [b], config.min_scale, 1.0)
     y0 = _uniform(seeds[1], [b]) * (1.0 - scale)
     x0 = _uniform(seeds[2], [b]) * (1.0 - scale)
     boxes = tf.stack([y0, x0, y0 + scale, x0 + scale], axis=1)
-    stacked = tf.image.crop_and_resize(tf.concat([beauty, normals, planes], -1), boxes, tf.range(b),
-                                       [config.crop_size, config.crop_size])
-    beauty, normals, planes = stacked[..., :3], _normalize_vectors(stacked[..., 3:6]), stacked[..., 6:]
+    size = [config.crop_size, config.crop_size]
+    out = resample(batch, lambda stacked: tf.image.crop_and_resize(stacked, boxes, tf.range(b), size))
+    keys = [k for k in ("mask", "depth", "albedo") if k in out]
+    beauty, normals, planes = out["beauty"], out["normals"], tf.concat([out[k] for k in keys], -1)
     flips = _uniform(seeds[3], [b]) < config.hflip_prob
     beauty, normals, planes = (_select(flips, new, old) for new, old in zip(hflip(beauty, normals, planes),
                                                                           (beauty, normals, planes)))
@@ -120,11 +139,9 @@ def _geometry(batch, seed, config):
         turns = tf.where(u < config.rot90_prob, 1 + tf.cast(u / config.rot90_prob * 3.0, tf.int32), 0)
         rotated = [rot90(beauty, normals, planes, k) for k in range(4)]
         beauty, normals, planes = (_pick(tf.stack([r[i] for r in rotated]), turns) for i in range(3))
-    out = dict(batch, beauty=beauty, normals=normals, mask=planes[..., :1])
-    if extras:
-        out["depth"] = _weighted(planes[..., 1:2], planes[..., 2:3])
-        out["albedo"] = _weighted(planes[..., 3:6], planes[..., 6:7])
-    return out
+    widths = {"mask": 1, "depth": 1, "albedo": 3}
+    parts = tf.split(planes, [widths[k] for k in keys], axis=-1)
+    return dict(out, beauty=beauty, normals=normals, **dict(zip(keys, parts)))
 
 
 def _weighted(resampled_values, resampled_weight):

@@ -1,17 +1,19 @@
 """tf.data input pipeline over the sharded TFRecords written by data_tools.make_records.
 
 Order: list shards → interleave → shuffle → decode (with cache: decode → cache → shuffle) →
-repeat → fit to a fixed size → batch → prefetch. The per-element work is decoding and one crop; the augmentation proper
-runs batched inside the training step (tfnormals.augment).
+repeat → fit to a fixed size (or select a whole-scene or zoomed view) → batch → prefetch. The
+per-element work is decoding and one crop or view; the augmentation proper runs batched inside
+the training step (tfnormals.data.augment).
 """
 
 import glob
+import math
 import os
 
 import tensorflow as tf
 
 from tfnormals.core import layout
-from tfnormals.data import schema
+from tfnormals.data import augment, schema
 
 
 def list_shards(records_dir, split):
@@ -47,8 +49,37 @@ def fit_to_size(example, size, random_crop, seed=None):
     return dict(example, **{key: part for (key, _), part in zip(IMAGE_KEYS, parts)})
 
 
+def select_view(example, size, seed, whole_share=0.0, zoom_range=(1.0, 1.0)):
+    """A square view of an example resized to size×size: the whole scene, or a crop at a random zoom.
+
+    With probability `whole_share` the view is the image's largest square (the whole scene of a
+    square render); otherwise a zoom z drawn log-uniformly from `zoom_range` takes a size / z pixel
+    square (at most the largest one), so z = 2 magnifies the record's pixels twice and z = 0.5 shows
+    twice the area at half the resolution. Resampling is antialiased; normals stay unit length (a
+    zoom leaves them unchanged), depth and albedo keep their values at silhouettes, and the field
+    of view follows the crop. `seed` is a [2] int stateless seed.
+    """
+    u = tf.random.stateless_uniform([4], seed)
+    shape = tf.shape(example["beauty"])
+    height, width = shape[0], shape[1]
+    short = tf.minimum(height, width)
+    lo, hi = (math.log(z) for z in zoom_range)
+    zoom = tf.exp(lo + u[1] * (hi - lo))
+    side = tf.cast(tf.round(size / zoom), tf.int32)
+    side = tf.where(u[0] < whole_share, short, tf.clip_by_value(side, 1, short))
+    y0 = tf.cast(tf.floor(u[2] * tf.cast(height - side + 1, tf.float32)), tf.int32)
+    x0 = tf.cast(tf.floor(u[3] * tf.cast(width - side + 1, tf.float32)), tf.int32)
+    images = {key: example[key] for key, _ in IMAGE_KEYS}
+    view = augment.resample(images, lambda stacked: tf.image.resize(
+        stacked[y0:y0 + side, x0:x0 + side], [size, size], antialias=True))
+    view = {key: tf.ensure_shape(view[key], [size, size, channels]) for key, channels in IMAGE_KEYS}
+    half = tf.tan(example["hfov"] * (math.pi / 360.0)) * tf.cast(side, tf.float32) / tf.cast(width, tf.float32)
+    hfov = tf.where(example["hfov"] > 0, tf.atan(half) * (360.0 / math.pi), 0.0)
+    return dict(example, hfov=hfov, **view)
+
+
 def make_dataset(records_dir, split, batch_size, size, training=True, shuffle_buffer=256, cache=False,
-                 repeat=None, deterministic=False, seed=0):
+                 repeat=None, deterministic=False, seed=0, whole_share=0.0, zoom_range=None):
     """Batches of decoded examples (tfnormals.data.schema.decode_example) at size×size from one split.
 
     Args:
@@ -62,6 +93,9 @@ def make_dataset(records_dir, split, batch_size, size, training=True, shuffle_bu
       repeat: loop forever (defaults to `training`).
       deterministic: fixed order and crops for a given seed (tests, evaluation).
       seed: shuffle/crop seed used when deterministic.
+      whole_share, zoom_range: with a (min, max) zoom range, examples are views chosen by select_view
+        (training: whole scenes for `whole_share` of them, random zooms for the rest; otherwise whole
+        scenes) instead of size×size crops at the record's scale.
     """
     files = list_shards(records_dir, split)
     repeat = training if repeat is None else repeat
@@ -80,7 +114,14 @@ def make_dataset(records_dir, split, batch_size, size, training=True, shuffle_bu
         ds = decode(ds)
     if repeat:
         ds = ds.repeat()
-    if training and deterministic:
+    if zoom_range:
+        share = whole_share if training else 1.0
+        seeds = lambda i: tf.stack([tf.cast(seed, tf.int64), i])
+        if not deterministic:
+            seeds = lambda i: tf.random.uniform([2], 0, 2**31 - 1, tf.int64)
+        ds = ds.enumerate().map(lambda i, ex: select_view(ex, size, seeds(i), share, zoom_range),
+                                num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic or not training)
+    elif training and deterministic:
         ds = ds.enumerate().map(lambda i, ex: fit_to_size(ex, size, True, seed=tf.stack([tf.cast(seed, tf.int64), i])))
     else:
         ds = ds.map(lambda ex: fit_to_size(ex, size, training), num_parallel_calls=tf.data.AUTOTUNE)

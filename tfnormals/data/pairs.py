@@ -217,22 +217,31 @@ def _read_channels(path, channels, role):
         raise SampleError(f"{role}: {e}") from e
 
 
-def load_hfov(input_dir, sample_id, pair_layout):
-    """The camera's horizontal field of view in degrees from the sample's scene JSON, or None."""
+def load_scene_info(input_dir, sample_id, pair_layout):
+    """{'hfov': the camera's horizontal field of view in degrees, 'family': the scene family} from the
+    sample's scene JSON; None for what is unknown (no JSON, or a studio's file without those keys)."""
+    info = {"hfov": None, "family": None}
     path = pair_layout.path(input_dir, "scene", sample_id)
     if not path or not os.path.isfile(path):
-        return None
+        return info
     try:
         with open(path) as f:
-            fov = json.load(f)["camera"]["fov_deg"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return float(fov) if isinstance(fov, (int, float)) and 0 < fov < 180 else None
+            scene = json.load(f)
+    except (OSError, ValueError):
+        return info
+    if not isinstance(scene, dict):
+        return info
+    fov = (scene.get("camera") or {}).get("fov_deg") if isinstance(scene.get("camera"), dict) else None
+    if isinstance(fov, (int, float)) and 0 < fov < 180:
+        info["hfov"] = float(fov)
+    if isinstance(scene.get("family"), str) and scene["family"]:
+        info["family"] = scene["family"]
+    return info
 
 
 def load_passes(input_dir, sample_id, pair_layout, mask):
     """The optional depth (H×W) and linear albedo (H×W×3) passes of a sample, None where absent,
-    and the camera's field of view ('hfov', degrees, None when unknown).
+    the camera's field of view ('hfov', degrees) and the scene family ('family'), None when unknown.
 
     `mask` is the coverage load_sample returned (after any downscale): passes are checked
     against its size and brought to it with the same box filter. Depth is 0 where the pass has
@@ -262,8 +271,7 @@ def load_passes(input_dir, sample_id, pair_layout, mask):
             if pair_layout.albedo_premultiplied:
                 albedo = albedo / np.maximum(mask, 1e-3)[..., None]
             passes["albedo"] = np.clip(albedo * (mask[..., None] > 0), 0.0, 1.0).astype(np.float32)
-    passes["hfov"] = load_hfov(input_dir, sample_id, pair_layout)
-    return passes
+    return dict(passes, **load_scene_info(input_dir, sample_id, pair_layout))
 
 
 def define_layout_flags():

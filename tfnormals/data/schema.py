@@ -1,6 +1,6 @@
 """TFRecord schema for paired samples, shared by the writer (make_records) and the reader (dataset).
 
-Schema version 2, one tf.train.Example per sample:
+Schema version 3, one tf.train.Example per sample:
   sample/id         bytes   unique sample name (folder or file stem)
   sample/source     bytes   where the sample came from (path of its beauty file)
   image/height      int64   H
@@ -13,12 +13,14 @@ Schema version 2, one tf.train.Example per sample:
   depth/log_range   float   optional [lo, hi] of that encoding
   albedo/encoded    bytes   optional 16-bit RGB PNG, linear reflectance in [0, 1] (not premultiplied)
   camera/hfov_deg   float   optional horizontal field of view of the camera (0 = unknown)
+  scene/family      bytes   optional scene family of a render (object_study, ground, ...; "" = unknown),
+                            so validation and evaluation can report per family
   schema/version    int64   SCHEMA_VERSION
 
 Version-1 records (no depth or albedo) still decode: their missing passes come back as zeros
-with a 0 validity flag, so losses leave them out. TensorFlow is imported only by the functions
-that build or parse protos, so worker processes that just read images and encode PNGs stay
-light. Shard file names are in tfnormals.core.layout.
+with a 0 validity flag, so losses leave them out; version-2 records have no family (""). TensorFlow
+is imported only by the functions that build or parse protos, so worker processes that just read
+images and encode PNGs stay light. Shard file names are in tfnormals.core.layout.
 """
 
 import hashlib
@@ -27,8 +29,8 @@ import numpy as np
 
 from tfnormals.core import image_io, normals
 
-SCHEMA_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 KEY_ID = "sample/id"
 KEY_SOURCE = "sample/source"
 KEY_HEIGHT = "image/height"
@@ -40,6 +42,7 @@ KEY_DEPTH = "depth/encoded"
 KEY_DEPTH_RANGE = "depth/log_range"
 KEY_ALBEDO = "albedo/encoded"
 KEY_HFOV = "camera/hfov_deg"
+KEY_FAMILY = "scene/family"
 KEY_VERSION = "schema/version"
 DEPTH_LEVELS = 65534  # 16-bit codes 1..65535 hold log depth; 0 marks pixels without depth
 
@@ -58,6 +61,7 @@ def _features():
         KEY_DEPTH_RANGE: tf.io.FixedLenFeature([2], tf.float32, default_value=[0.0, 0.0]),
         KEY_ALBEDO: tf.io.FixedLenFeature([], tf.string, default_value=""),
         KEY_HFOV: tf.io.FixedLenFeature([], tf.float32, default_value=0.0),
+        KEY_FAMILY: tf.io.FixedLenFeature([], tf.string, default_value=""),
         KEY_VERSION: tf.io.FixedLenFeature([], tf.int64),
     }
 
@@ -84,11 +88,11 @@ def decode_depth(codes, log_range):
     return np.where(codes > 0, depth, 0.0).astype(np.float32)
 
 
-def encode_images(beauty_srgb, normal_map, mask, depth=None, albedo=None, hfov=None):
+def encode_images(beauty_srgb, normal_map, mask, depth=None, albedo=None, hfov=None, family=None):
     """Payloads of one sample's arrays (numpy only, so worker processes need no TF).
 
-    Returns {feature key: bytes or list of floats}; depth (H×W), albedo (H×W×3, linear) and the
-    horizontal field of view (degrees) are optional.
+    Returns {feature key: bytes or list of floats}; depth (H×W), albedo (H×W×3, linear), the
+    horizontal field of view (degrees) and the scene family (a name) are optional.
     """
     payloads = {KEY_BEAUTY: image_io.encode_png(beauty_srgb, bits=16),
                 KEY_NORMALS: image_io.encode_png(normals.encode(normal_map), bits=16),
@@ -101,6 +105,8 @@ def encode_images(beauty_srgb, normal_map, mask, depth=None, albedo=None, hfov=N
         payloads[KEY_ALBEDO] = image_io.encode_png(albedo, bits=16)
     if hfov:
         payloads[KEY_HFOV] = [float(hfov)]
+    if family:
+        payloads[KEY_FAMILY] = family.encode()
     return payloads
 
 
@@ -122,7 +128,7 @@ def build_example(sample_id, source, height, width, payloads):
 
 
 def decode_example(serialized):
-    """Parse one serialized example (schema 1 or 2) into tensors.
+    """Parse one serialized example (schema 1, 2 or 3) into tensors.
 
     Returns a dict:
       id: tf.string scalar.
@@ -133,6 +139,7 @@ def decode_example(serialized):
       albedo: float32 [H, W, 3], linear reflectance (zeros when the record has none).
       has_depth, has_albedo: float32 scalars, 1 when the record holds that pass.
       hfov: float32 scalar, the camera's horizontal field of view in degrees (0 = unknown).
+      family: tf.string scalar, the scene family ("" = unknown).
     """
     import tensorflow as tf
     parsed = tf.io.parse_single_example(serialized, _features())
@@ -163,7 +170,7 @@ def decode_example(serialized):
             "normals": png(parsed[KEY_NORMALS], 3, tf.uint16, 65535.0) * 2.0 - 1.0,
             "mask": png(parsed[KEY_MASK], 1, tf.uint8, 255.0),
             "depth": depth, "albedo": albedo, "has_depth": has_depth, "has_albedo": has_albedo,
-            "hfov": parsed[KEY_HFOV]}
+            "hfov": parsed[KEY_HFOV], "family": parsed[KEY_FAMILY]}
 
 
 def split_of(sample_id, fractions):

@@ -100,6 +100,34 @@ class PositiveExp(keras.layers.Layer):
         return dict(super().get_config(), limit=self.limit)
 
 
+@keras.saving.register_keras_serializable(package="tfnormals")
+class GlobalContext(keras.layers.Layer):
+    """Adds a summary of the whole image to every position: mean-pooled features → MLP → broadcast add.
+
+    The last projection starts at zero, so a model warm-started from one without this block
+    computes exactly what it did before training moves it.
+    """
+
+    def __init__(self, hidden=128, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden = hidden
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        self.squeeze = keras.layers.Dense(self.hidden, activation="relu", name="squeeze")
+        self.expand = keras.layers.Dense(channels, kernel_initializer="zeros", name="expand")
+        self.squeeze.build((None, channels))
+        self.expand.build((None, self.hidden))
+
+    def call(self, features):
+        pooled = tf.reduce_mean(features, axis=[1, 2])
+        return features + self.expand(self.squeeze(pooled))[:, None, None, :]
+
+    def get_config(self):
+        return dict(super().get_config(), hidden=self.hidden)
+
+
+CONTEXTS = ("none", "pool")
 NORMS = ("batch", "instance", "group", "none")
 
 

@@ -15,7 +15,8 @@ import contextlib
 import keras
 
 from tfnormals.model import encoders
-from tfnormals.model.layers import CropLike, PadToMultiple, PositiveExp, UnitNormalize, Upsample2x, normalization
+from tfnormals.model.layers import (CONTEXTS, CropLike, GlobalContext, PadToMultiple, PositiveExp, UnitNormalize,
+                                    Upsample2x, normalization)
 
 PASSES = ("normals", "depth", "albedo")
 HEAD_CHANNELS = {"normals": 3, "depth": 1, "albedo": 3}
@@ -24,7 +25,7 @@ HEAD_NAMES = {"normals": "head_conv", "depth": "depth_conv", "albedo": "albedo_c
 
 
 def build_generator(base_filters=32, depth=6, max_filters=256, norm="batch", dropout=0.5, dropout_blocks=3,
-                    upsample="bilinear", encoder="unet", passes=("normals",), name="generator"):
+                    upsample="bilinear", encoder="unet", passes=("normals",), context="none", name="generator"):
     """Build the U-Net generator.
 
     Args:
@@ -39,6 +40,8 @@ def build_generator(base_filters=32, depth=6, max_filters=256, norm="batch", dro
         transposed conv).
       encoder: 'unet' (from scratch) or 'vgg16' (load weights with encoders.load_hed_weights).
       passes: outputs to predict, 'normals' first; any of PASSES.
+      context: 'none', or 'pool': the bottleneck gets the mean of its features over the whole image
+        (layers.GlobalContext), so every position sees the scene's layout, whatever the receptive field.
       name: model name.
     """
     if encoder not in encoders.ENCODERS:
@@ -48,6 +51,8 @@ def build_generator(base_filters=32, depth=6, max_filters=256, norm="batch", dro
         raise ValueError(f"passes must start with 'normals' and be distinct names from {PASSES}, got {passes}")
     if encoder == "vgg16" and depth < len(encoders.VGG16_BLOCKS) - 1:
         raise ValueError(f"the vgg16 encoder needs depth >= {len(encoders.VGG16_BLOCKS) - 1}")
+    if context not in CONTEXTS:
+        raise ValueError(f"unknown context {context!r}; expected one of {CONTEXTS}")
     plate = keras.Input((None, None, 3), name="plate")
     x = PadToMultiple(2 ** depth, name="pad")(plate)
     if encoder == "unet":
@@ -60,6 +65,8 @@ def build_generator(base_filters=32, depth=6, max_filters=256, norm="batch", dro
         skips = [_project(skip, min(base_filters * 2 ** i, max_filters), norm, f"skip{i}") for i, skip in
                  enumerate(skips[:-1])] + skips[-1:]
     x = skips[-1]
+    if context == "pool":
+        x = GlobalContext(name="context")(x)
     for i in reversed(range(len(skips) - 1)):
         filters = min(base_filters * 2 ** i, max_filters)
         block = len(skips) - 2 - i

@@ -7,8 +7,9 @@ AbsRel and δ < 1.25 after per-image median scaling and after least-squares scal
 the model, a constant and a ground plane seen from eye level (means over images); and
 "p_normals_agreement_deg", the mean angle between normals derived from the predicted position
 pass (depth + the camera's field of view) and the predicted normals. When it predicts albedo,
-"albedo" holds the scale-invariant MSE of the model and of the plate used as albedo. Per-image
-results are under "images". A triptych PNG (input | ground truth | prediction) is written per image.
+"albedo" holds the scale-invariant MSE of the model and of the plate used as albedo. "families"
+holds the errors per scene family and on floor and wall pixels (tfnormals.tools.family_report).
+Per-image results are under "images". A triptych PNG (input | ground truth | prediction) is written per image.
 
 Nothing is written unless the whole evaluation succeeds: the shards of the evaluated split are
 checked (CRC) before the model is loaded, a damaged shard (truncated or corrupt) is named with
@@ -27,7 +28,7 @@ from absl import logging
 from tfnormals.core import camera, conventions, errors, image_io, layout, normals, outputs
 from tfnormals.core.progress import Progress
 from tfnormals.data import pairs
-from tfnormals.tools import baselines
+from tfnormals.tools import baselines, family_report
 
 METHODS = ("model", "flat", "best_constant", "luminance_gradient")
 DEPTH_METHODS = ("model", "constant", "ground_plane")
@@ -47,6 +48,7 @@ class Example:
     depth: np.ndarray = None
     albedo: np.ndarray = None
     hfov: float = None
+    family: str = None
 
 
 class NothingToEvaluate(errors.Failure, ValueError):
@@ -101,7 +103,7 @@ def iter_records(records_dir, split, limit=0):
                               ex["mask"].numpy()[..., 0],
                               ex["depth"].numpy()[..., 0] if float(ex["has_depth"]) else None,
                               ex["albedo"].numpy() if float(ex["has_albedo"]) else None,
-                              float(ex["hfov"]) or None)
+                              float(ex["hfov"]) or None, ex["family"].numpy().decode() or None)
                 record, count = record + 1, count + 1
         except tf.errors.OpError as e:
             raise _damaged(shard, record, e) from None
@@ -174,11 +176,12 @@ def evaluate(model, examples, fitted, triptych_dir="", total=None):
             continue
         passes = {name: value[0] for name, value in model.predict_passes(example.beauty[None]).items()}
         preds = predictions(passes, example.beauty, fitted)
-        entry = {"id": example.id, "pixels": int(valid.sum())}
+        entry = {"id": example.id, "pixels": int(valid.sum()), "family": example.family or "unknown"}
         for method, pred in preds.items():
             e = normals.angular_error_deg(pred, example.normals)[valid]
             errors_deg[method].append(e)
             entry[method] = normals.angular_metrics(e)
+        entry["regions"] = family_report.image_entry(preds, example.normals, valid)
         if "depth" in passes and example.depth is not None:
             entry["depth"] = depth_entry(passes, example, valid)
         if "albedo" in passes and example.albedo is not None:
@@ -194,7 +197,7 @@ def evaluate(model, examples, fitted, triptych_dir="", total=None):
     if not images:
         raise NothingToEvaluate("no images with masked pixels to evaluate")
     report = {m: normals.angular_metrics(np.concatenate(errors_deg[m])) for m in METHODS}
-    report.update(_pass_summaries(images))
+    report.update(_pass_summaries(images), families=family_report.summary(images))
     report.update(count=len(images), pixels=int(sum(i["pixels"] for i in images)), fitted_baselines=fitted,
                   images=images)
     return report
@@ -235,6 +238,7 @@ def format_table(report):
     for method in METHODS:
         lines.append(f"| {method} | " + " | ".join(f"{report[method][k]:.2f}" for k in keys) + " |")
     text = "\n".join(lines) + f"\n\n{report['count']} images, {report['pixels']} masked pixels"
+    text += "\n\n" + family_report.format_table(report["families"])
     if "depth" in report:
         keys = list(report["depth"]["model"])
         lines = ["| depth | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]

@@ -10,6 +10,9 @@ from absl import logging
 OUTPUT_NAME = "normals"  # the pass every model has (tfnormals.model.serving.OUTPUT_NAME)
 # Total stride of a model whose metadata does not say (the shipped model's: 2 ** depth 6).
 DEFAULT_STRIDE = 64
+# Longer side of predict's global pass for a model whose metadata does not say: the size at which the multi-pass
+# model exported before the metadata said scored best on the real motorcycle (BUILD_NOTES "Passes at plate resolution").
+DEFAULT_WORKING_SIZE = 256
 
 
 class PassModel:
@@ -49,13 +52,23 @@ def passes_from_names(names):
     return tuple([OUTPUT_NAME] + sorted(n for n in names if n != OUTPUT_NAME))
 
 
-def metadata_stride(metadata, where):
-    """The model's total stride from its metadata dict (DEFAULT_STRIDE when it does not say)."""
+def metadata_size(metadata, key, default, where):
+    """A positive integer setting of the model ('stride', 'working_size') from its metadata dict, `default` when it
+    does not say or says something unusable (with a warning)."""
     try:
-        return int(metadata.get("stride", DEFAULT_STRIDE))
+        value = int(metadata.get(key, default))
+        if value <= 0:
+            raise ValueError(f"{key} must be positive, got {value}")
+        return value
     except (ValueError, TypeError, AttributeError) as e:
-        logging.warning("%s: unreadable stride (%s); assuming the model's stride is %d", where, e, DEFAULT_STRIDE)
-        return DEFAULT_STRIDE
+        logging.warning("%s: unreadable %s (%s); assuming %d", where, key, e, default)
+        return default
+
+
+def configure_from_metadata(model, metadata, where):
+    """Set a PassModel's stride and working size from its metadata dict."""
+    model.stride = metadata_size(metadata, "stride", DEFAULT_STRIDE, where)
+    model.working_size = metadata_size(metadata, "working_size", DEFAULT_WORKING_SIZE, where)
 
 
 def read_metadata(path):

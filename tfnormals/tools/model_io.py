@@ -65,7 +65,7 @@ class NormalsModel(inference.PassModel):
         self._keep = loaded  # the signature needs its object alive
         self._fn = lambda x: signature(**{self._input: x})
         metadata_path = os.path.join(path, layout.MODEL_METADATA)
-        self.stride = inference.metadata_stride(inference.read_metadata(metadata_path), metadata_path)
+        inference.configure_from_metadata(self, inference.read_metadata(metadata_path), metadata_path)
 
     def _load_run(self, path):
         import tensorflow as tf
@@ -80,7 +80,7 @@ class NormalsModel(inference.PassModel):
         self._fn = tf.function(lambda x: generator(x, training=False),
                                input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
         self.passes = config.generator_kwargs()["passes"]
-        self.stride = 2 ** config.depth
+        self.stride, self.working_size = 2 ** config.depth, config.global_pass_size
 
     def _run(self, images):
         import tensorflow as tf

@@ -52,7 +52,7 @@ def savedmodel_to_onnx(savedmodel_dir, output_path):
     input_name = next(iter(signature.structured_input_signature[1]))
     metadata_path = os.path.join(savedmodel_dir, layout.MODEL_METADATA)
     info = inference.read_metadata(metadata_path)
-    stride = inference.metadata_stride(info, metadata_path)
+    stride = inference.metadata_size(info, "stride", inference.DEFAULT_STRIDE, metadata_path)
     function = _padded_signature(signature, input_name, stride)
     proto, _ = tf2onnx.convert.from_function(function, input_signature=function.input_signature, opset=OPSET)
     info = dict(info, format=FORMAT, stride=stride, opset=OPSET,

@@ -45,7 +45,7 @@ class OnnxModel(inference.PassModel):
                                     f"(it has {self._outputs})")
         self.passes = inference.passes_from_names(self._outputs)
         self.metadata = read_metadata(self._session, path)
-        self.stride = inference.metadata_stride(self.metadata, path)
+        inference.configure_from_metadata(self, self.metadata, path)
 
     def _run(self, images):
         return dict(zip(self._outputs, self._session.run(self._outputs, {self._input: images})))

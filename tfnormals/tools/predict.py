@@ -9,8 +9,10 @@ axis), `<name>.position.exr` (P.X, P.Y, P.Z: camera-space points, OpenGL axes, s
 albedo.R/G/B. Every EXR keeps the plate's data and display windows and its metadata (timecode,
 camera attributes, pixel aspect: image_io.Frame). Frame names keep the frame number last
 (plate.1001.exr → plate.normals.1001.exr).
-Large plates are predicted in overlapping tiles (depth aligned across tiles); plates smaller
-than the model's stride are padded (tfnormals.tools.model_io).
+Plates are predicted as a pyramid of passes fused coarse to fine (tfnormals.tools.fusion: the
+global layout from a pass at the model's working size, detail from finer passes, edges guided by
+the plate), or in the other modes fusion names; plates smaller than the model's stride are padded
+(tfnormals.tools.inference).
 
 Depth from one plate is relative. It comes out with a median of 1 unless `depth_scale`
 multiplies it or `reference_distance` sets the median distance (scene units). Position needs
@@ -37,7 +39,7 @@ from absl import logging
 
 from tfnormals.core import camera, colorspaces, conventions, errors, image_io, normals, outputs
 from tfnormals.core.progress import Progress
-from tfnormals.tools import tiling
+from tfnormals.tools import fusion
 
 PASS_FILES = ("depth", "position", "albedo")  # outputs beside the normals, when the model has the pass
 PASS_LAYERS = {"depth": ("depth.Z",), "position": ("P.X", "P.Y", "P.Z"), "albedo": ("albedo.R", "albedo.G", "albedo.B")}
@@ -122,16 +124,12 @@ def _channels(array, names, alpha=None):
     return layers
 
 
-def check_request(paths, output_dir, combined=False, colorspace="auto", tile=512, overlap=64, max_side=0,
+def check_request(paths, output_dir, combined=False, colorspace="auto", inference=fusion.PassSettings(),
                   settings=camera.CameraSettings()):
     """Raise errors.UsageError, naming the flag, for anything wrong with a run before it starts."""
     settings.check()
     colorspaces.check(colorspace)
-    for name, value in (("tile", tile), ("overlap", overlap), ("max_side", max_side)):
-        if value < 0:
-            raise errors.UsageError(f"--{name}: must be 0 or more, got {value}")
-    if tile and overlap >= tile:
-        raise errors.UsageError(f"--overlap: must be smaller than --tile ({tile}), got {overlap}")
+    inference.check()
     outputs.check_writable_dir(output_dir, "--output")
     writers = {}
     for path in paths:
@@ -156,7 +154,7 @@ def _finished(path, files, overwrite):
     return True
 
 
-def predict_plate_file(model, path, files, colorspace="auto", tile=512, overlap=64, max_side=0,
+def predict_plate_file(model, path, files, colorspace="auto", inference=fusion.PassSettings(),
                        settings=camera.CameraSettings()):
     """Read one plate, predict and write its outputs; returns the number of non-finite pixels filled."""
     plate, nonfinite = image_io.fill_nonfinite(image_io.read_image(path))
@@ -164,8 +162,7 @@ def predict_plate_file(model, path, files, colorspace="auto", tile=512, overlap=
     if nonfinite:
         logging.warning("%s: %d pixel(s) with NaN/inf values replaced before inference (%s)",
                         path, nonfinite, image_io.NONFINITE_FILL_TEXT)
-    passes = tiling.predict_plate(model.predict_passes, network_input(plate, path, colorspace), tile, overlap,
-                                  max_side)
+    passes = inference.passes(model, network_input(plate, path, colorspace))
     for name, value in passes.items():
         if not np.all(np.isfinite(value)):
             raise errors.Failure(f"{path}: the model returned non-finite {name}")
@@ -173,14 +170,15 @@ def predict_plate_file(model, path, files, colorspace="auto", tile=512, overlap=
     return nonfinite
 
 
-def predict_files(model, paths, output_dir, colorspace="auto", tile=512, overlap=64, combined=False,
-                  overwrite=False, max_side=0, missing=(), settings=camera.CameraSettings()):
+def predict_files(model, paths, output_dir, colorspace="auto", inference=fusion.PassSettings(), combined=False,
+                  overwrite=False, missing=(), settings=camera.CameraSettings()):
     """Predict every plate in `paths` (what `python -m tfnormals.predict` does after expand_inputs).
 
     Args:
       model: what tfnormals.tools.model_io.load_model returns (its `passes` and `predict_passes`).
       paths: plate files.
       output_dir: where the outputs go (created if needed).
+      inference: how the network runs on each plate (fusion.PassSettings: mode, working size, tiles).
       missing: sequence frames not on disk (from expand_inputs), carried into the result.
       Other arguments: as the command's flags.
 
@@ -188,7 +186,7 @@ def predict_files(model, paths, output_dir, colorspace="auto", tile=512, overlap
       {'written': [normals EXR paths], 'skipped_existing': [plates], 'failed': {plate: reason},
        'missing': [frames], 'nonfinite': {plate: pixels filled}}.
     """
-    check_request(paths, output_dir, combined, colorspace, tile, overlap, max_side, settings)
+    check_request(paths, output_dir, combined, colorspace, inference, settings)
     result = {"written": [], "skipped_existing": [], "failed": {}, "missing": list(missing), "nonfinite": {}}
     for path in missing:
         logging.error("missing frame %s", path)
@@ -203,7 +201,7 @@ def predict_files(model, paths, output_dir, colorspace="auto", tile=512, overlap
                     result["skipped_existing"].append(path)
                     progress.update()
                     continue
-                nonfinite = predict_plate_file(model, path, files, colorspace, tile, overlap, max_side, settings)
+                nonfinite = predict_plate_file(model, path, files, colorspace, inference, settings)
                 if nonfinite:
                     result["nonfinite"][path] = nonfinite
                 result["written"].append(files["normals"])

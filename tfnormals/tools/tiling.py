@@ -3,19 +3,21 @@
 Tiles share one size (edge tiles are shifted inward rather than shrunk), overlap by a margin,
 and are blended with weights that ramp linearly across each overlap. Per pass:
 - normals: blended, then renormalized;
-- depth: relative, so each tile may come at its own scale. Tiles are placed in raster order and
-  each is rescaled (an offset in log depth: the median log ratio over the pixels it shares with
-  the tiles already placed) before blending in log space, so depth does not jump at seams. The
-  plate's depth is then scaled to a median of 1 (whole-image inference too);
-- albedo (and anything else): blended as is.
+- depth and albedo: known up to a scale (depth is relative, albedo up to the light's colour), so
+  each tile may come at its own. Tiles are placed in raster order and each is rescaled (an offset
+  in log space per channel: the median log ratio over the pixels it shares with the tiles already
+  placed) before blending in log space, so they do not jump at seams. The plate's depth is then
+  scaled to a median of 1 (whole-image inference too).
 With overlap at least the receptive field's significant extent the result matches whole-image
 inference to within a small tolerance and shows no seams.
 """
 
 import numpy as np
-from PIL import Image
 
 from tfnormals.core import normals
+
+SCALE_FREE = ("depth", "albedo")  # passes known up to a scale: aligned and blended as logs
+LOG_FLOOR = 1e-6
 
 
 def tile_starts(length, tile, overlap):
@@ -55,7 +57,7 @@ def predict_tiled(predict, image, tile=512, overlap=64, batch=4):
     """
     h, w = image.shape[:2]
     if tile <= 0 or (h <= tile and w <= tile):
-        return _finish({name: value[0] for name, value in predict(image[None]).items()})
+        return finish_passes({name: value[0] for name, value in predict(image[None]).items()})
     th, tw = min(tile, h), min(tile, w)
     boxes = [(y, x) for y in tile_starts(h, th, overlap) for x in tile_starts(w, tw, overlap)]
     totals, weight_sum = {}, np.zeros((h, w, 1), np.float32)
@@ -68,28 +70,27 @@ def predict_tiled(predict, image, tile=512, overlap=64, batch=4):
             for name, value in out.items():
                 pred = value[k]
                 total = totals.setdefault(name, np.zeros((h, w, pred.shape[-1]), np.float32))
-                if name == "depth":
-                    pred = _aligned_log_depth(pred, total[window], weight_sum[window])
+                if name in SCALE_FREE:
+                    pred = _aligned_log(pred, total[window], weight_sum[window])
                 total[window] += pred * weight
             weight_sum[window] += weight
-    blended = {name: total / weight_sum for name, total in totals.items()}
-    if "depth" in blended:
-        blended["depth"] = np.exp(blended["depth"])
-    return _finish(blended)
+    blended = {name: np.exp(total / weight_sum) if name in SCALE_FREE else total / weight_sum
+               for name, total in totals.items()}
+    return finish_passes(blended)
 
 
-def _aligned_log_depth(depth, placed_total, placed_weight):
-    """A tile's log depth, offset to agree (median log ratio) with what earlier tiles placed there."""
-    log_depth = np.log(np.maximum(depth, 1e-12))
+def _aligned_log(values, placed_total, placed_weight):
+    """A tile's log values, offset per channel to agree (median log ratio) with what earlier tiles placed there."""
+    log_values = np.log(np.maximum(values, LOG_FLOOR))
     shared = placed_weight[..., 0] > 0
     if not np.any(shared):
-        return log_depth
+        return log_values
     placed = placed_total[shared] / placed_weight[shared]
-    return log_depth + np.median(placed - log_depth[shared])
+    return log_values + np.median(placed - log_values[shared], axis=0)
 
 
-def _finish(passes):
-    """Renormalize normals and scale depth to a median of 1."""
+def finish_passes(passes):
+    """Renormalize normals and scale depth to a median of 1 (every prediction path ends here)."""
     passes = dict(passes, normals=normals.normalize(passes["normals"]))
     if "depth" in passes:
         passes["depth"] = (passes["depth"] / max(float(np.median(passes["depth"])), 1e-12)).astype(np.float32)
@@ -97,21 +98,12 @@ def _finish(passes):
 
 
 def resize(image, height, width):
-    """Resize an H×W×C float image per channel (Lanczos down, bilinear up) with Pillow's float mode."""
-    shrinking = height * width < image.shape[0] * image.shape[1]
-    method = Image.LANCZOS if shrinking else Image.BILINEAR
-    planes = [np.asarray(Image.fromarray(np.ascontiguousarray(image[..., c]), mode="F").resize((width, height), method))
-              for c in range(image.shape[-1])]
-    return np.stack(planes, axis=-1).astype(np.float32)
-
-
-def predict_plate(predict, image, tile=512, overlap=64, max_side=0, batch=4):
-    """Every pass at the plate's size; with max_side, the network runs on a copy whose longer side is
-    max_side (closer to the scale it was trained at, and faster) and the passes are upsampled."""
-    h, w = image.shape[:2]
-    if not max_side or max(h, w) <= max_side:
-        return predict_tiled(predict, image, tile, overlap, batch)
-    scale = max_side / max(h, w)
-    small = resize(image, max(1, round(h * scale)), max(1, round(w * scale)))
-    passes = {name: resize(value, h, w) for name, value in predict_tiled(predict, small, tile, overlap, batch).items()}
-    return _finish(passes)
+    """Resize an H×W×C float image: area averaging down (antialiased), bilinear up (OpenCV, ≤ 4 channels a call)."""
+    import cv2
+    if image.shape[:2] == (height, width):
+        return np.asarray(image, np.float32)
+    method = cv2.INTER_AREA if height * width < image.shape[0] * image.shape[1] else cv2.INTER_LINEAR
+    image = np.asarray(image, np.float32)
+    chunks = [cv2.resize(np.ascontiguousarray(image[..., c:c + 4]), (width, height), interpolation=method)
+              for c in range(0, image.shape[-1], 4)]
+    return np.concatenate([chunk.reshape(height, width, -1) for chunk in chunks], axis=-1)

@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from tfnormals.core import charts, image_io, layout, normals
+from tfnormals.core import charts, conventions, image_io, layout, normals
 from tfnormals.core.progress import format_duration
 
 
@@ -146,6 +146,34 @@ def triptych(plate, target, prediction, mask):
     """[input | ground truth | prediction] with empty pixels of the normals shown black."""
     m = (mask > 0).astype(np.float32)
     return np.concatenate([plate, normals.encode(target) * m, normals.encode(prediction) * m], axis=1)
+
+
+class FamilyValidation(keras.callbacks.Callback):
+    """At each epoch end, the mean angular error per scene family and on floor pixels of fixed validation images.
+
+    Adds `val_family_<family>` and `val_floor_deg` to the epoch's logs (put it before the CSVLogger), so the
+    history and its chart show whether a change of the data mix helps the family it targets.
+    """
+
+    def __init__(self, examples, batch_size=8):
+        super().__init__()
+        self.examples = examples  # {'beauty', 'normals', 'mask': [N, H, W, C] arrays, 'family': [N] names}
+        self.batch_size = batch_size
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        beauty = self.examples["beauty"]
+        prediction = np.concatenate([self.model.generator(beauty[i:i + self.batch_size], training=False)["normals"]
+                                     for i in range(0, len(beauty), self.batch_size)])
+        error = normals.angular_error_deg(prediction, self.examples["normals"])
+        valid = self.examples["mask"][..., 0] >= conventions.MASK_THRESHOLD
+        families = np.asarray(self.examples["family"])
+        for family in sorted(set(families)):
+            where = valid & (families == family)[:, None, None]
+            logs[charts.FAMILY_PREFIX + family] = float(error[where].mean()) if where.any() else float("nan")
+        floor = valid & (self.examples["normals"][..., 1] > conventions.FLOOR_MIN_Y)
+        logs["val_floor_deg"] = float(error[floor].mean()) if floor.any() else float("nan")
 
 
 class Triptychs(keras.callbacks.Callback):

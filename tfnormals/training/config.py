@@ -49,6 +49,8 @@ class TrainConfig:
     monitor_image: str = _field(resources.MONITOR_IMAGE, "Real photo predicted during training.")
     monitor_size: int = _field(256, "Longer side of the monitor image.")
     triptych_count: int = _field(4, "Validation triptychs saved per epoch.")
+    family_val_images: int = _field(8, "Validation images per scene family for the per-family curves (0 = off; "
+                                       "records without families have none).")
     seed: int = _field(0, "Seed for augmentation and initialization.")
     time_budget_min: float = _field(0.0, "Stop (with a checkpoint) after this many minutes of training (0 = off).")
     # Generator
@@ -64,6 +66,10 @@ class TrainConfig:
     freeze_blocks: int = _field(2, "vgg16: keep the first N VGG blocks frozen at their pretrained weights.")
     init_from: str = _field("", "Start the generator from a SavedModel or run folder (layers that match).")
     precision: str = _field("float32", "float32 or mixed_bfloat16 (bf16 compute, float32 weights and heads).")
+    context: str = _field("none", "Generator global context at the bottleneck: none or pool (mean-pooled scene "
+                                  "features added to every position).")
+    working_size: int = _field(0, "Longer side of predict's global pass for this model, written into the exported "
+                                  "model's metadata (0 = twice crop_size).")
     # Discriminator
     discriminator: str = _field("dense", "dense (global) or patch (PatchGAN).")
     d_base_filters: int = _field(64, "Discriminator filters in the first block.")
@@ -90,12 +96,24 @@ class TrainConfig:
     # Augmentation (its scalar fields are flags too: --crop_size, --hflip_prob, ...)
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig, metadata={"help": "augmentation"})
 
-    GENERATOR_FIELDS = ("base_filters", "depth", "max_filters", "norm", "dropout", "upsample", "encoder", "passes")
+    GENERATOR_FIELDS = ("base_filters", "depth", "max_filters", "norm", "dropout", "upsample", "encoder", "passes",
+                        "context")
     PRECISIONS = ("float32", "mixed_bfloat16")
 
     @property
     def crop_size(self):
         return self.augment.crop_size
+
+    @property
+    def global_pass_size(self):
+        """The working size the exported model declares (tfnormals.tools.fusion's global pass)."""
+        return self.working_size or 2 * self.crop_size
+
+    def view_kwargs(self):
+        """dataset.make_dataset's view settings: whole scenes and zooms, or {} for crops at the records' scale."""
+        if not self.augment.max_zoom:
+            return {}
+        return {"whole_share": self.augment.whole_share, "zoom_range": (self.augment.min_zoom, self.augment.max_zoom)}
 
     def validate(self):
         """Raise ValueError naming the setting when the combination cannot train."""
@@ -105,6 +123,12 @@ class TrainConfig:
             raise ValueError(f"crop_size ({self.crop_size}) must be a multiple of 2**depth ({2 ** self.depth})")
         if self.load_size < self.crop_size:
             raise ValueError(f"load_size ({self.load_size}) must be at least crop_size ({self.crop_size})")
+        aug = self.augment
+        if (aug.min_zoom > 0) != (aug.max_zoom > 0) or aug.min_zoom > aug.max_zoom or aug.min_zoom < 0:
+            raise ValueError(f"min_zoom ({aug.min_zoom}) and max_zoom ({aug.max_zoom}) must both be 0 (zooms off) "
+                             "or 0 < min_zoom <= max_zoom")
+        if not 0 <= aug.whole_share <= 1:
+            raise ValueError(f"whole_share ({aug.whole_share}) must be in [0, 1]")
         if self.precision not in self.PRECISIONS:
             raise ValueError(f"precision must be one of {self.PRECISIONS}, not {self.precision!r}")
         d_passes, passes = _names(self.d_passes), _names(self.passes)

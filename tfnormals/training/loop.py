@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import keras
+import numpy as np
 import tensorflow as tf
 from absl import logging
 
@@ -127,8 +128,28 @@ def _has_records(records_dir, split):
 
 
 def _without_ids(ds):
-    """Drop the string 'id' feature: under tf.distribute, fit() MEAN-reduces a first batch, which strings break."""
-    return ds.map(lambda batch: {k: v for k, v in batch.items() if k != "id"})
+    """Drop the string features ('id', 'family'): under tf.distribute, fit() MEAN-reduces a first batch, which
+    strings break."""
+    return ds.map(lambda batch: {k: v for k, v in batch.items() if k not in ("id", "family")})
+
+
+def family_examples(records_dir, config, scan=512):
+    """Up to config.family_val_images validation images of each scene family among the first `scan`, as
+    FamilyValidation takes them; None when the records carry no families."""
+    if not config.family_val_images or not _has_records(records_dir, "val"):
+        return None
+    ds = dataset.make_dataset(records_dir, "val", 1, config.load_size, training=False, repeat=False,
+                              deterministic=True, **config.view_kwargs())
+    picked = {}
+    for batch in ds.take(scan):
+        family = batch["family"][0].numpy().decode()
+        if family and len(picked.setdefault(family, [])) < config.family_val_images:
+            picked[family].append({k: batch[k][0].numpy() for k in ("beauty", "normals", "mask")})
+    rows = [(family, ex) for family, examples in picked.items() for ex in examples]
+    if not rows:
+        return None
+    return {"family": [f for f, _ in rows], **{k: np.stack([ex[k] for _, ex in rows]) for k in ("beauty", "normals",
+                                                                                                "mask")}}
 
 
 class _StepInLogs(keras.callbacks.Callback):
@@ -174,15 +195,19 @@ def train(config, run_dir, resume=False, export_dir="", log=logging.info):
 
     train_ds = _without_ids(dataset.make_dataset(records_dir, "train", config.batch_size, config.load_size,
                                               training=True, shuffle_buffer=config.shuffle_buffer, cache=config.cache,
-                                              seed=config.seed))
+                                              seed=config.seed, **config.view_kwargs()))
     val_ds = None
     if config.val_steps and _has_records(records_dir, "val"):
         val_ds = _without_ids(dataset.make_dataset(records_dir, "val", config.batch_size, config.load_size,
-                                                training=False, repeat=True, deterministic=True))
+                                                training=False, repeat=True, deterministic=True,
+                                                **config.view_kwargs()))
     writer = tf.summary.create_file_writer(os.path.join(run_dir, layout.RUN_LOGS_DIR, "images"))
     saver = callbacks.CheckpointSaver(manager, saved_step=start_step)
-    cbs = [saver, callbacks.ProgressLogger(config.steps, config.batch_size, log=log), _StepInLogs(),
-           keras.callbacks.CSVLogger(os.path.join(run_dir, layout.RUN_HISTORY), append=True),
+    cbs = [saver, callbacks.ProgressLogger(config.steps, config.batch_size, log=log), _StepInLogs()]
+    by_family = family_examples(records_dir, config)
+    if by_family is not None:
+        cbs.append(callbacks.FamilyValidation(by_family, config.batch_size))
+    cbs += [keras.callbacks.CSVLogger(os.path.join(run_dir, layout.RUN_HISTORY), append=True),
            callbacks.CurvesChart(run_dir),
            keras.callbacks.TensorBoard(os.path.join(run_dir, layout.RUN_LOGS_DIR), update_freq=50)]
     if config.time_budget_min > 0:

@@ -31,7 +31,7 @@ def metadata(config, step):
             "input": {"name": serving.INPUT_NAME, "dtype": "float32", "shape": [None, None, None, 3],
                       "range": [0.0, 1.0], "encoding": "sRGB"},
             "output": dict(outputs[serving.OUTPUT_NAME], name=serving.OUTPUT_NAME), "outputs": outputs,
-            "stride": 2 ** config.depth, "config": config.to_dict()}
+            "stride": 2 ** config.depth, "working_size": config.global_pass_size, "config": config.to_dict()}
 
 
 def locate_checkpoint(run_or_checkpoint):

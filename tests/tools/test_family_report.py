@@ -1,0 +1,35 @@
+"""tfnormals.tools.family_report: per-family errors on floor and wall pixels, pixel-weighted."""
+
+import numpy as np
+
+from tfnormals.core import normals
+from tfnormals.tools import family_report
+
+
+def plane(shape, n):
+    n = np.asarray(n, np.float32) / np.linalg.norm(n)
+    return np.broadcast_to(n, shape + (3,)).copy()
+
+
+def entry(family, truth, model, valid=None):
+    valid = np.ones(truth.shape[:2], bool) if valid is None else valid
+    shape = truth.shape[:2]
+    preds = {"model": model, "flat": plane(shape, [0, 0, 1]), "best_constant": plane(shape, [0, 0.3, 1])}
+    return {"family": family, "regions": family_report.image_entry(preds, truth, valid)}
+
+
+def test_floor_and_wall_pixels_are_classed_by_the_true_normal_and_averaged_by_pixels():
+    floor, wall = plane((4, 4), [0, 0.9, 0.3]), plane((4, 4), [0.2, 0.0, 1.0])
+    truth = np.concatenate([floor, wall], axis=0)  # top half floor, bottom half wall
+    backdrop_guess = plane((8, 4), [0, 0, 1])
+    images = [entry("ground", truth, backdrop_guess), entry("ground", floor, floor), entry("object_study", wall, wall)]
+    report = family_report.summary(images)
+    ground = report["ground"]
+    assert ground["images"] == 2 and ground["floor"]["pixels"] == 32 and ground["wall"]["pixels"] == 16
+    floor_error = float(normals.angular_error_deg(backdrop_guess[:4], floor).mean())
+    assert abs(ground["floor"]["model"] - floor_error * 16 / 32) < 1e-3  # half the floor pixels were right
+    assert abs(ground["floor"]["predicted_y"] - (0.0 * 16 + floor[0, 0, 1] * 16) / 32) < 1e-5
+    assert report["object_study"]["floor"]["pixels"] == 0 and report["object_study"]["floor"]["model"] is None
+    assert report["object_study"]["wall"]["model"] < 1e-3
+    table = family_report.format_table(report)
+    assert "| ground | 2 |" in table and "| object_study | 1 |" in table

@@ -1,0 +1,177 @@
+"""Passes at plate resolution: a global pass at the model's working size, finer passes fused coarse-to-fine.
+
+The network understands a scene at the scale it was trained at (its working size: the longer side
+at which it sees a whole frame), and not as fragments of a 4K plate. So predict's default mode,
+`fused`, runs a pyramid of passes over the whole plate — the working size, then twice that, and so
+on up to the plate's size or `max_pass` — and keeps from each pass only what the coarser pass cannot
+know (a Laplacian-pyramid blend): the layout (low frequencies) comes from the global pass, finer
+detail from the finer passes. Where the plate is larger than the finest pass, the result is upsampled
+edge-aware, guided by the plate (a guided filter), so edges follow the plate's edges.
+
+Per pass: normals are fused as vectors and renormalized; depth and albedo are fused as logs, so a
+finer pass's own scale (depth is relative, albedo is known up to the light's colour) never reaches
+the result: only its detail does.
+
+Modes:
+  fused   the pyramid above (default);
+  global  one pass at the working size, upsampled guided by the plate (fastest; soft detail);
+  tiled   the network at the plate's own resolution in overlapping tiles (the behaviour before the
+          pyramid: sharp, but a large plate's tiles see fragments at a scale the model never saw).
+"""
+
+import dataclasses
+
+import numpy as np
+
+from tfnormals.core import colour, errors, normals
+from tfnormals.tools import tiling
+from tfnormals.tools.inference import DEFAULT_WORKING_SIZE
+
+MODES = ("fused", "global", "tiled")
+DEFAULT_MAX_PASS = 1024
+GUIDE_RADIUS = 2  # pixels of the finest pass: the guided filter's window is 5 × 5 of them
+GUIDE_EPS = 1e-2  # guided filter regularization (luminance in [0, 1]): edges with a local std above ~0.1 lead
+
+
+def pyramid_sides(long_side, working_size, max_pass):
+    """Longer sides of the passes, coarse to fine: the working size doubling up to min(plate, max_pass).
+
+    A plate no larger than the working size gets one pass at its own size. A last doubling that
+    would overshoot is replaced by the finest size itself (the passes never upsample the plate).
+    """
+    finest = min(long_side, max(max_pass, working_size))
+    if long_side <= working_size:
+        return [long_side]
+    sides = [working_size]
+    while sides[-1] * 2 < finest * 0.85:
+        sides.append(sides[-1] * 2)
+    if sides[-1] != finest:
+        sides.append(finest)
+    return sides
+
+
+def _scaled(shape, long_side):
+    h, w = shape
+    scale = long_side / max(h, w)
+    return max(1, round(h * scale)), max(1, round(w * scale))
+
+
+def _to_fusion_space(passes):
+    return {name: np.log(np.maximum(value, tiling.LOG_FLOOR)) if name in tiling.SCALE_FREE else value
+            for name, value in passes.items()}
+
+
+def _from_fusion_space(passes):
+    out = {name: np.exp(value) if name in tiling.SCALE_FREE else value for name, value in passes.items()}
+    if "albedo" in out:
+        out["albedo"] = np.clip(out["albedo"], 0.0, 1.0)
+    return tiling.finish_passes(out)
+
+
+def _resize_passes(passes, height, width):
+    return {name: tiling.resize(value, height, width) for name, value in passes.items()}
+
+
+def fuse(coarse, fine):
+    """The fine passes' detail over the coarse passes' layout (both in fusion space, the fine ones' size)."""
+    h, w = next(iter(fine.values())).shape[:2]
+    ch, cw = next(iter(coarse.values())).shape[:2]
+    fused = {}
+    for name, value in fine.items():
+        low = tiling.resize(tiling.resize(value, ch, cw), h, w)
+        fused[name] = tiling.resize(coarse[name], h, w) + value - low
+        if name == "normals":
+            fused[name] = normals.normalize(fused[name])
+    return fused
+
+
+def _box(image, radius):
+    """Mean over a (2·radius + 1)² window, per channel (mirrored borders)."""
+    import cv2
+    size = (2 * radius + 1, 2 * radius + 1)
+    chunks = [cv2.blur(np.ascontiguousarray(image[..., c:c + 4]), size, borderType=cv2.BORDER_REFLECT)
+              for c in range(0, image.shape[-1], 4)]
+    return np.concatenate([chunk.reshape(image.shape[:2] + (-1,)) for chunk in chunks], axis=-1)
+
+
+def guided_upsample(passes, guide, radius=GUIDE_RADIUS, eps=GUIDE_EPS):
+    """Passes (fusion space) brought to the guide's size with edges that follow the guide's (an H×W×3 plate).
+
+    The fast guided filter (He & Sun 2015): at the passes' resolution every channel is fitted locally as
+    a·luminance + b, and a, b are upsampled and applied to the full-resolution luminance, so a pass's
+    edges land where the plate's are. `eps` keeps weak texture out of the passes.
+    """
+    h, w = guide.shape[:2]
+    ph, pw = next(iter(passes.values())).shape[:2]
+    if (ph, pw) == (h, w):
+        return passes
+    luma = colour.luminance(np.clip(guide, 0.0, 1.0))
+    small = tiling.resize(luma[..., None], ph, pw)
+    names = list(passes)
+    stacked = np.concatenate([passes[n] for n in names], axis=-1)
+    mean_i, mean_p = _box(small, radius), _box(stacked, radius)
+    variance = _box(small * small, radius) - mean_i * mean_i
+    a = (_box(small * stacked, radius) - mean_i * mean_p) / (variance + eps)
+    b = mean_p - a * mean_i
+    a, b = (tiling.resize(_box(x, radius), h, w) for x in (a, b))
+    out = a * luma[..., None] + b
+    splits = np.cumsum([passes[n].shape[-1] for n in names])[:-1]
+    return dict(zip(names, np.split(out, splits, axis=-1)))
+
+
+def predict_plate(predict, image, mode="fused", working_size=DEFAULT_WORKING_SIZE, max_pass=DEFAULT_MAX_PASS,
+                  tile=512, overlap=64, batch=4):
+    """Every pass of an H×W×3 network input at its own size; see the module docstring for the modes.
+
+    Args:
+      predict: batch predictor ([N, h, w, 3] → {pass: [N, h, w, C]}), e.g. PassModel.predict_passes.
+      image: float32 H×W×3 sRGB plate in [0, 1].
+      mode: 'fused', 'global' or 'tiled'.
+      working_size: longer side of the global pass.
+      max_pass: longer side of the finest fused pass (larger plates are upsampled guided by the plate).
+      tile, overlap, batch: tiling of the passes larger than `tile` (and of every pass in 'tiled' mode).
+
+    Returns {pass: H×W×C}: unit normals, depth with a median of 1, albedo in [0, 1].
+    """
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; expected one of {MODES}")
+    if mode == "tiled":
+        return tiling.predict_tiled(predict, image, tile, overlap, batch)
+    h, w = image.shape[:2]
+    sides = pyramid_sides(max(h, w), working_size, max_pass)[:1 if mode == "global" else None]
+    fused = None
+    for side in sides:
+        size = _scaled((h, w), side)
+        level = image if size == (h, w) else tiling.resize(image, *size)
+        passes = _to_fusion_space(tiling.predict_tiled(predict, level, tile, overlap, batch))
+        fused = passes if fused is None else fuse(fused, passes)
+    return _from_fusion_space(guided_upsample(fused, image))
+
+
+@dataclasses.dataclass(frozen=True)
+class PassSettings:
+    """How predict runs the network on a plate (the command's --mode, --working_size, --max_pass, --tile, --overlap).
+
+    working_size 0 means the model's own (its metadata; inference.DEFAULT_WORKING_SIZE when it does not say).
+    """
+
+    mode: str = "fused"
+    working_size: int = 0
+    max_pass: int = DEFAULT_MAX_PASS
+    tile: int = 512
+    overlap: int = 64
+
+    def check(self):
+        """Raise errors.UsageError naming the flag for a setting that cannot work."""
+        if self.mode not in MODES:
+            raise errors.UsageError(f"--mode: must be one of {', '.join(MODES)}, not {self.mode!r}")
+        for name in ("working_size", "max_pass", "tile", "overlap"):
+            if getattr(self, name) < 0:
+                raise errors.UsageError(f"--{name}: must be 0 or more, got {getattr(self, name)}")
+        if self.tile and self.overlap >= self.tile:
+            raise errors.UsageError(f"--overlap: must be smaller than --tile ({self.tile}), got {self.overlap}")
+
+    def passes(self, model, image):
+        """Every pass of `model` (an inference.PassModel) for an H×W×3 network input, at its size."""
+        return predict_plate(model.predict_passes, image, self.mode, self.working_size or model.working_size,
+                             self.max_pass or max(image.shape[:2]), self.tile, self.overlap)

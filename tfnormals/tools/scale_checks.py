@@ -1,0 +1,170 @@
+"""The scale check: how predict's modes hold up as plates grow (python -m tfnormals.evaluate --scale_checks).
+
+- The Middlebury motorcycle upscaled (bicubic) ×1, ×2, ×4, ×6: each mode's normals are brought back to
+  the truth's 741×500 and compared there (real_checks' ground truth), so every scale is judged on the
+  same pixels.
+- Renders of the same scenes at several resolutions (folders of pairs, e.g. 256², 1024², 2048² of one
+  seed: real fine detail, not upsampled): the error at each folder's own resolution and after bringing
+  prediction and truth down to the smallest folder's resolution.
+- An edge figure beside each mean: the error within EDGE_BAND_PX of the truth's creases and silhouettes,
+  where a soft upsampling fails (while a tiled pass without context fails the mean).
+"""
+
+import dataclasses
+import json
+import os
+
+import numpy as np
+from PIL import Image
+
+from tfnormals.core import conventions, errors, image_io, normals, outputs
+from tfnormals.data import pairs
+from tfnormals.tools import fusion, real_checks, tiling
+
+MOTORCYCLE_FACTORS = (1, 2, 4, 6)
+EDGE_BAND_PX = 3
+CREASE_DEG = 25.0  # neighbouring true normals further apart than this mark a crease
+
+
+def upscale(plate, factor):
+    """A plate enlarged `factor` times with bicubic interpolation (per channel, float)."""
+    if factor == 1:
+        return plate
+    h, w = plate.shape[:2]
+    planes = [np.asarray(Image.fromarray(np.ascontiguousarray(plate[..., c]), mode="F")
+                         .resize((w * factor, h * factor), Image.BICUBIC)) for c in range(plate.shape[-1])]
+    return np.clip(np.stack(planes, -1), 0.0, 1.0).astype(np.float32)
+
+
+def edge_band(truth, valid, width=EDGE_BAND_PX):
+    """Valid pixels within `width` px of a silhouette (the valid mask's border) or a crease of the true normals."""
+    from scipy import ndimage
+    edges = valid ^ ndimage.binary_erosion(valid, border_value=1)
+    right = (normals.angular_error_deg(truth[:, :-1], truth[:, 1:]) > CREASE_DEG) & valid[:, :-1] & valid[:, 1:]
+    down = (normals.angular_error_deg(truth[:-1], truth[1:]) > CREASE_DEG) & valid[:-1] & valid[1:]
+    edges[:, :-1] |= right
+    edges[:, 1:] |= right
+    edges[:-1] |= down
+    edges[1:] |= down
+    return ndimage.binary_dilation(edges, iterations=width) & valid
+
+
+def errors_of(prediction, truth, valid):
+    """{'mean': over valid pixels, 'edge': within the edge band} in degrees."""
+    error = normals.angular_error_deg(prediction, truth)
+    band = edge_band(truth, valid)
+    return {"mean": float(error[valid].mean()), "edge": float(error[band].mean()) if band.any() else None}
+
+
+def down_to(prediction, truth, mask, height, width):
+    """Prediction, truth and valid mask brought to height×width (area-like resampling, renormalized)."""
+    small = lambda n: normals.normalize(tiling.resize(n, height, width))
+    coverage = tiling.resize(mask.astype(np.float32)[..., None], height, width)[..., 0]
+    return small(prediction), small(truth), coverage >= conventions.MASK_THRESHOLD
+
+
+def motorcycle_scales(model, modes, factors=MOTORCYCLE_FACTORS, settings=fusion.PassSettings()):
+    """{'x<f>': {mode: {'mean', 'edge'}}} on the motorcycle upscaled by each factor."""
+    truth = real_checks.motorcycle_truth()
+    plate, target, mask = truth["plate"], truth["normals"], truth["mask"]
+    h, w = mask.shape
+    report = {}
+    for factor in factors:
+        big = upscale(plate, factor)
+        row = {}
+        for mode in modes:
+            predicted = dataclasses.replace(settings, mode=mode).passes(model, big)["normals"]
+            back = normals.normalize(tiling.resize(predicted, h, w))
+            row[mode] = errors_of(back, target, mask)
+        report[f"x{factor}"] = row
+    return report
+
+
+def render_scales(model, folders, modes, settings=fusion.PassSettings(), limit=0):
+    """{folder: {'resolution', 'images', mode: {'mean', 'edge', 'mean_at_<r>'}}} on folders of pairs.
+
+    Errors are pixel-weighted over each folder's images; 'mean_at_<r>' compares at the smallest folder's
+    resolution r (the same scenes, when the folders hold one seed's renders at several sizes).
+    """
+    layout = pairs.PairLayout()
+    samples = {folder: pairs.find_samples(folder, layout)[:limit or None] for folder in folders}
+    loaded = {folder: [pairs.load_sample(folder, s, layout) for s in ids] for folder, ids in samples.items()}
+    smallest = min(min(sample[2].shape) for samples in loaded.values() for sample in samples)
+    report = {}
+    for folder, examples in loaded.items():
+        sums = {mode: {"mean": [0.0, 0], "edge": [0.0, 0], f"mean_at_{smallest}": [0.0, 0]} for mode in modes}
+        for beauty, target, mask, _ in examples:
+            valid = mask >= conventions.MASK_THRESHOLD
+            band = edge_band(target, valid)
+            small_target, small_valid = None, None
+            for mode in modes:
+                predicted = dataclasses.replace(settings, mode=mode).passes(model, beauty)["normals"]
+                error = normals.angular_error_deg(predicted, target)
+                small_pred, small_target, small_valid = down_to(predicted, target, valid, smallest, smallest)
+                small_error = normals.angular_error_deg(small_pred, small_target)
+                for key, values in (("mean", error[valid]), ("edge", error[band]),
+                                    (f"mean_at_{smallest}", small_error[small_valid])):
+                    sums[mode][key][0] += float(values.sum())
+                    sums[mode][key][1] += values.size
+        report[folder] = {"resolution": int(examples[0][2].shape[0]) if examples else 0, "images": len(examples),
+                          **{mode: {k: (s / n if n else None) for k, (s, n) in keys.items()}
+                             for mode, keys in sums.items()}}
+    return report
+
+
+def format_table(report):
+    """Markdown: motorcycle rows by factor, render rows by folder; a column per mode (mean / edge)."""
+    modes = [m for m in fusion.MODES if m in next(iter(report["motorcycle"].values()))]
+    head = "| | " + " | ".join(f"{m}: mean / edge °" for m in modes) + " |\n" + "|---" * (len(modes) + 1) + "|"
+    cell = lambda r: f"{r['mean']:.2f} / " + ("–" if r["edge"] is None else f"{r['edge']:.2f}")
+    lines = [head] + [f"| motorcycle {factor} | " + " | ".join(cell(row[m]) for m in modes) + " |"
+                      for factor, row in report["motorcycle"].items()]
+    for folder, row in report.get("renders", {}).items():
+        at = next(k for k in row[modes[0]] if k.startswith("mean_at_"))
+        lines.append(f"| renders {row['resolution']}² ({row['images']}) | "
+                     + " | ".join(cell(row[m]) + f" ({at[5:]}: {row[m][at]:.2f})" for m in modes) + " |")
+    return "\n".join(lines)
+
+
+@dataclasses.dataclass(frozen=True)
+class ScaleRequest:
+    """What to measure: motorcycle factors, render folders, predict modes (and the passes' other settings)."""
+
+    factors: tuple = MOTORCYCLE_FACTORS
+    renders: tuple = ()
+    modes: tuple = fusion.MODES
+    settings: fusion.PassSettings = fusion.PassSettings()
+
+
+def request_from_flags(flag_values):
+    """The ScaleRequest of the evaluate command's flags; errors.UsageError naming a bad flag."""
+    try:
+        factors = tuple(int(f) for f in flag_values.scale_factors)
+    except ValueError:
+        raise errors.UsageError(f"--scale_factors: whole numbers, got {','.join(flag_values.scale_factors)}") from None
+    if not factors or min(factors) < 1:
+        raise errors.UsageError(f"--scale_factors: give factors of at least 1, got {factors}")
+    modes = tuple(flag_values.scale_modes)
+    if not modes or set(modes) - set(fusion.MODES):
+        raise errors.UsageError(f"--scale_modes: choose among {', '.join(fusion.MODES)}, got {','.join(modes)}")
+    for folder in flag_values.scale_renders:
+        if not os.path.isdir(folder):
+            raise errors.MissingPathError(f"--scale_renders: {folder}: no such folder")
+    return ScaleRequest(factors, tuple(flag_values.scale_renders), modes)
+
+
+def check_model(model_path, output_json, request=ScaleRequest()):
+    """What `python -m tfnormals.evaluate --scale_checks` does: measure, write the JSON report, return it."""
+    from tfnormals.tools.model_io import load_model
+    if not os.path.exists(model_path):
+        raise errors.MissingPathError(f"--model: {model_path}: no such model")
+    outputs.check_writable_file(output_json, "--output_json")
+    model = load_model(model_path)
+    report = {"model": model_path, "working_size": model.working_size, "settings": dataclasses.asdict(request.settings),
+              "motorcycle": motorcycle_scales(model, request.modes, request.factors, request.settings)}
+    if request.renders:
+        report["renders"] = render_scales(model, request.renders, request.modes, request.settings)
+    with image_io.atomic_output(output_json) as tmp:
+        with open(tmp, "w") as f:
+            json.dump(report, f, indent=1)
+    return report
