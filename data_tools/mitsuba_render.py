@@ -13,6 +13,7 @@ import numpy as np
 
 from data_tools import denoise as denoiser
 from data_tools.scene import geometry, meshes, sampling
+from tfnormals.core import camera as core_camera
 from tfnormals.core import layout
 
 FAST_VARIANT = "llvm_ad_rgb"
@@ -72,12 +73,8 @@ def init(variant=FAST_VARIANT, threads=0):
 
 def camera_axes(camera):
     """Right, up and backward unit vectors (camera-space +X, +Y, +Z) in world space."""
-    forward = np.asarray(camera["target"], np.float64) - np.asarray(camera["origin"], np.float64)
-    forward /= np.linalg.norm(forward)
-    right = np.cross(forward, camera["up"])
-    right /= np.linalg.norm(right)
-    up = np.cross(right, forward)
-    return right, up, -forward
+    matrix = core_camera.look_at(camera["origin"], camera["target"], camera["up"])
+    return matrix[:3, 0], matrix[:3, 1], matrix[:3, 2]
 
 
 HIDDEN_TRIANGLE = meshes.Mesh(np.array([[0, -1000, 0], [1, -1000, 0], [0, -1000, 1]], np.float32),
