@@ -91,7 +91,8 @@ def test_a_shot_folder_holds_every_frame_file_and_its_cameras(camera_shots):
             ids = shots.read_ids(shot.path(layout.IDS_PNG, frame))
             assert set(np.unique(ids)) <= {int(k) for k in shot.info["ids"]}
         # The camera moved: the last frame's camera is another one.
-        assert not np.allclose(shot.camera(shot.frames[0]).camera_to_world, shot.camera(shot.frames[-1]).camera_to_world)
+        first, last = (shot.camera(f).camera_to_world for f in (shot.frames[0], shot.frames[-1]))
+        assert not np.allclose(first, last)
 
 
 def test_task_split_in_any_order_gives_the_frames_of_one_run(camera_shots, tmp_path):
