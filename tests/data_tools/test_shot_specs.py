@@ -2,12 +2,14 @@
 (numpy only, no renderer)."""
 
 import json
+import types
 
 import numpy as np
 import pytest
 
+from data_tools import render_shots
 from data_tools.scene import camera_paths, families, shots
-from tfnormals.core import camera, layout
+from tfnormals.core import camera, errors, layout
 
 BASE = {"origin": [0.0, 1.0, 4.0], "target": [0.0, 0.5, 0.0], "up": [0.0, 1.0, 0.0], "fov_deg": 40.0,
         "focal_mm": 49.45, "resolution": 64, "exposure_bias": 0.0}
@@ -133,3 +135,25 @@ def test_camera_fits_rejects_a_camera_inside_an_object():
     fits = shots.camera_fits(spec, subject, [])
     centre, _ = families.bounding_sphere(spec["objects"][0])
     assert fits(np.asarray(spec["camera"]["origin"], np.float64)) and not fits(centre)
+
+
+GOOD_FLAGS = dict(output_dir="out", num_shots=2, num_frames=3, first_frame=1001, camera_paths=["orbit", "pan"],
+                  shake_share=0.3, moving_share=0.5, resolution=32, spp=4, seed=1, task_index=0, num_tasks=1,
+                  families="object_study=1", denoise=False, threads=0, variant="llvm_ad_rgb")
+
+
+def test_render_shots_settings_come_from_the_flags(tmp_path):
+    settings = render_shots.settings_from_flags(types.SimpleNamespace(**dict(GOOD_FLAGS, output_dir=str(tmp_path))))
+    assert sorted(settings) == sorted(render_shots.SETTINGS)
+    assert settings["camera_paths"] == "orbit,pan" and settings["families"].startswith("object_study=1,")
+
+
+@pytest.mark.parametrize("bad, flag", [({"camera_paths": ["zoom"]}, "--camera_paths"),
+                                       ({"num_frames": 0}, "--num_frames"), ({"moving_share": 1.5}, "--moving_share"),
+                                       ({"seed": -1}, "--seed"), ({"spp": 0}, "--spp"),
+                                       ({"task_index": 2, "num_tasks": 2}, "--task_index"),
+                                       ({"output_dir": ""}, "--output_dir")])
+def test_render_shots_refuses_bad_flags_naming_them(tmp_path, bad, flag):
+    values = types.SimpleNamespace(**dict(GOOD_FLAGS, **dict({"output_dir": str(tmp_path / "out")}, **bad)))
+    with pytest.raises(errors.UsageError, match=flag):
+        render_shots.settings_from_flags(values)
