@@ -14,9 +14,9 @@ Per sample the child splits the time into
   scene (numpy)  building the spec's geometry (sets.set_pieces, shapes.object_mesh, light quads),
                  textures (materials.textures, bake.bake: atlas, wear and dirt) and the
                  environment map (lighting.environment_map), timed by wrapping those functions;
-  upload         the rest of TemplateRenderer._load (parameter upload, params.update(),
+  upload         the rest of TemplateRenderer.load (parameter upload, params.update(),
                  acceleration-structure rebuild; scalar variants rebuild the scene here);
-  render         render_layers minus _load (the path tracer, the background and the 1-spp ID
+  render         render_layers minus load (the path tracer, the background and the 1-spp ID
                  pass; Dr.Jit is lazy, so any upload work it deferred lands here);
   denoise        Open Image Denoise on the beauty (data_tools.denoise), when --denoise=1;
   post           the rest of render() (camera-space normals, exposure, ID lookup, in numpy);
@@ -85,7 +85,7 @@ def _child(cfg):
     start = time.perf_counter()
     renderer = mitsuba_render.TemplateRenderer(cfg["resolution"], cfg["spp"], denoise=cfg["denoise"])
     init_s = time.perf_counter() - start
-    for method in ("_load", "render_layers"):
+    for method in ("load", "render_layers"):
         original = getattr(renderer, method)
 
         def timed_method(spec, _original=original, _key=method):
@@ -120,8 +120,8 @@ def _child(cfg):
             denoise_s = acc.get("denoise", 0.0)
             entry = {"index": index, "total": t2 - t0, "scene": numpy_s,
                      "geometry": acc.get("geometry", 0.0), "textures": acc.get("textures", 0.0),
-                     "sky": acc.get("sky", 0.0), "upload": acc["_load"] - numpy_s,
-                     "render": acc["render_layers"] - acc["_load"], "denoise": denoise_s,
+                     "sky": acc.get("sky", 0.0), "upload": acc["load"] - numpy_s,
+                     "render": acc["render_layers"] - acc["load"], "denoise": denoise_s,
                      "post": (t1 - t0) - acc["render_layers"] - denoise_s, "write": t2 - t1}
             if history:
                 jit = [k for k in dr.kernel_history() if k.get("type") == dr.KernelType.JIT]

@@ -13,6 +13,7 @@ import numpy as np
 
 from data_tools import denoise as denoiser
 from data_tools.scene import geometry, meshes, sampling
+from tfnormals.core import camera as core_camera
 from tfnormals.core import layout
 
 FAST_VARIANT = "llvm_ad_rgb"
@@ -72,12 +73,8 @@ def init(variant=FAST_VARIANT, threads=0):
 
 def camera_axes(camera):
     """Right, up and backward unit vectors (camera-space +X, +Y, +Z) in world space."""
-    forward = np.asarray(camera["target"], np.float64) - np.asarray(camera["origin"], np.float64)
-    forward /= np.linalg.norm(forward)
-    right = np.cross(forward, camera["up"])
-    right /= np.linalg.norm(right)
-    up = np.cross(right, forward)
-    return right, up, -forward
+    matrix = core_camera.look_at(camera["origin"], camera["target"], camera["up"])
+    return matrix[:3, 0], matrix[:3, 1], matrix[:3, 2]
 
 
 HIDDEN_TRIANGLE = meshes.Mesh(np.array([[0, -1000, 0], [1, -1000, 0], [0, -1000, 1]], np.float32),
@@ -225,7 +222,7 @@ class TemplateRenderer:
         params["environment.data"] = _mi.TensorXf(np.concatenate([sky, sky[:, :extra]], axis=1))
         params["environment.to_world"] = _mi.ScalarTransform4f().rotate([0, 1, 0], env["rotation_deg"])
 
-    def _load(self, spec):
+    def load(self, spec):
         """Build the spec's geometry and textures in numpy and upload them; returns the ID table."""
         if spec["camera"]["resolution"] != self.resolution:
             raise ValueError(f"spec resolution {spec['camera']['resolution']} != renderer's {self.resolution}")
@@ -257,7 +254,20 @@ class TemplateRenderer:
             self._set_camera(params, spec["camera"])
             self._set_environment(params, spec["environment"], sky)
             params.update()
-        return geometry.id_table(set_surfaces + objects)
+        self.object_meshes = [s.mesh for s in objects]  # where pose() moves them from
+        self.ids = geometry.id_table(set_surfaces + objects)
+        return self.ids
+
+    def pose(self, camera, object_transforms=None):
+        """Move the loaded scene's camera, and objects rigidly from where load() put them (a shot's frame).
+
+        camera: a spec camera dict; object_transforms: {object index: 4×4 world transform of its loaded mesh}.
+        """
+        for k, matrix in (object_transforms or {}).items():
+            self._set_mesh(self.surface_slots[SET_SLOTS + k], meshes.transform(self.object_meshes[k], matrix))
+        for params in (self.params, self.background_params):
+            self._set_camera(params, camera)
+            params.update()
 
     def _render(self, scene, seed, spp, integrator=None):
         sensor = scene.sensors()[0]
@@ -269,15 +279,19 @@ class TemplateRenderer:
 
         seed: the sampler seed (default: the spec's index, so a sample is a function of its spec).
         """
-        ids = self._load(spec)
-        seed = int(spec["index"] if seed is None else seed) % (2**31)
+        self.load(spec)
+        return self.render_loaded(spec["index"] if seed is None else seed)
+
+    def render_loaded(self, seed):
+        """render_layers of the scene as loaded (and posed), with sampler seed `seed`."""
+        seed = int(seed) % (2**31)
         # spp is always explicit: Mitsuba's render(spp=n) sets the sensor sampler's count for good, so
         # the 1-spp ID pass would otherwise leave every later beauty at one sample per pixel.
         layers = self._render(self.scene, seed, spp=self.spp)
         layers["background"] = self._render(self.background, seed, spp=ENV_SPP)["<root>"][..., :3]
         # The ID pass: one ray per pixel, so no pixel holds an average of two shapes' indices.
         layers["id"] = self._render(self.scene, seed, 1, self.id_integrator)["id"]
-        layers["ids"] = ids
+        layers["ids"] = self.ids
         return layers
 
     def render(self, spec):
@@ -290,8 +304,11 @@ class TemplateRenderer:
         """
         return self.finish(spec, self.render_layers(spec), self.denoise)
 
-    def finish(self, spec, layers, denoise=True):
-        """Turn render_layers' output into render()'s passes; only the beauty depends on `denoise`."""
+    def finish(self, spec, layers, denoise=True, exposure=None):
+        """Turn render_layers' output into render()'s passes; only the beauty depends on `denoise`.
+
+        exposure: the beauty's scale (default: auto-exposed, times 2 ** the camera's exposure_bias).
+        """
         alpha = np.clip(layers["integrator"][..., 3], 0.0, 1.0)
         covered = alpha > 0
         right, up, back = camera_axes(spec["camera"])
@@ -305,7 +322,8 @@ class TemplateRenderer:
         beauty = surfaces + (1.0 - alpha[..., None]) * layers["background"]
         position = layers["pp"] / np.maximum(alpha, 1e-6)[..., None]
         depth = np.where(covered, (position - np.asarray(spec["camera"]["origin"])) @ -back, 0.0)
-        exposure = auto_exposure(beauty) * 2.0 ** spec["camera"]["exposure_bias"]
+        if exposure is None:
+            exposure = auto_exposure(beauty) * 2.0 ** spec["camera"]["exposure_bias"]
         ids = self.id_lut[np.clip(np.rint(layers["id"]).astype(np.int64), 0, len(self.id_lut) - 1)]
         return {"beauty": (beauty * exposure).astype(np.float32), "alpha": alpha.astype(np.float32),
                 "normals": normals.astype(np.float32), "depth": depth.astype(np.float32),

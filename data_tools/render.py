@@ -37,14 +37,8 @@ def is_complete(sample_dir):
     return all(os.path.isfile(os.path.join(sample_dir, name)) for name in layout.SAMPLE_WRITTEN)
 
 
-def write_sample(sample_dir, spec, result, settings):
-    """Write every file of one sample under a temporary folder, then rename it into place."""
-    parent = os.path.dirname(os.path.abspath(sample_dir))
-    for stale in glob.glob(os.path.join(parent, f".tmp-{os.path.basename(sample_dir)}-*")):
-        shutil.rmtree(stale, ignore_errors=True)  # left by an interrupted earlier run
-    tmp = os.path.join(parent, f".tmp-{os.path.basename(sample_dir)}-{os.getpid()}")
-    os.makedirs(tmp)
-    path = lambda name: os.path.join(tmp, name)
+def write_passes(path, result):
+    """Write the image files of a render (layout.SHOT_FRAME_FILES: a sample but scene.json); path(name) → where."""
     # Half floats top out at 65504: clip rare sun glints instead of storing inf.
     beauty = np.minimum(result["beauty"], HALF_MAX)
     image_io.write_rgb_exr(path(layout.BEAUTY_EXR), beauty, alpha=result["alpha"], half=True)
@@ -55,6 +49,17 @@ def write_sample(sample_dir, spec, result, settings):
     image_io.write_rgb_exr(path(layout.ALBEDO_EXR), result["albedo"], half=True)
     image_io.write_png(path(layout.MASK_PNG), result["alpha"])
     image_io.write_png(path(layout.IDS_PNG), result["ids"].astype(np.float32) / 255.0)
+
+
+def write_sample(sample_dir, spec, result, settings):
+    """Write every file of one sample under a temporary folder, then rename it into place."""
+    parent = os.path.dirname(os.path.abspath(sample_dir))
+    for stale in glob.glob(os.path.join(parent, f".tmp-{os.path.basename(sample_dir)}-*")):
+        shutil.rmtree(stale, ignore_errors=True)  # left by an interrupted earlier run
+    tmp = os.path.join(parent, f".tmp-{os.path.basename(sample_dir)}-{os.getpid()}")
+    os.makedirs(tmp)
+    path = lambda name: os.path.join(tmp, name)
+    write_passes(path, result)
     record = dict(spec, ids=result["id_names"], render=dict(settings, exposure=result["exposure"]))
     with open(path(layout.SCENE_JSON), "w") as f:
         json.dump(record, f, indent=1)
@@ -106,14 +111,11 @@ def render_dataset(output_dir, indices, resolution, spp, seed, variant=mitsuba_r
     return len(todo) - len(failed), skipped, failed
 
 
-def define_flags():
-    """Command-line flags (defined only when run as a program, so importing defines none)."""
-    flags.DEFINE_string("output_dir", None, "Folder to write sample folders into.")
-    flags.DEFINE_integer("num_samples", 16, "Total samples in the data set (across all tasks).")
+def define_renderer_flags():
+    """The flags every render command shares: image, samples, seed, scene families, farm split, renderer."""
     flags.DEFINE_integer("resolution", 128, "Square image size in pixels.")
     flags.DEFINE_integer("spp", DEFAULT_SPP, "Path-tracing samples per pixel of the beauty.")
-    flags.DEFINE_integer("seed", 0, "Data set seed; sample i uses the seed sequence (seed, i).")
-    flags.DEFINE_integer("start_index", 0, "First sample index (to extend a data set).")
+    flags.DEFINE_integer("seed", 0, "Data set seed; item i uses the seed sequence (seed, i).")
     flags.DEFINE_integer("task_index", 0, "This task's index in [0, num_tasks).")
     flags.DEFINE_integer("num_tasks", 1, "How many tasks share the job.")
     flags.DEFINE_string("families", sampling.format_family_weights(sampling.DEFAULT_FAMILY_WEIGHTS),
@@ -126,6 +128,35 @@ def define_flags():
                       "Mitsuba variant; the LLVM one falls back to scalar with a warning if LLVM is missing.")
 
 
+def define_flags():
+    """Command-line flags (defined only when run as a program, so importing defines none)."""
+    flags.DEFINE_string("output_dir", None, "Folder to write sample folders into.")
+    flags.DEFINE_integer("num_samples", 16, "Total samples in the data set (across all tasks).")
+    flags.DEFINE_integer("start_index", 0, "First sample index (to extend a data set).")
+    define_renderer_flags()
+
+
+def validate_renderer(resolution, spp, task_index, num_tasks, families, denoise, threads=0):
+    """(parsed family weights or None, [one-line problems]) of the flags define_renderer_flags defines."""
+    problems = []
+    if not 0 < resolution <= MAX_RESOLUTION:
+        problems.append(f"--resolution must be in 1..{MAX_RESOLUTION} (got {resolution})")
+    if not 0 < spp <= MAX_SPP:
+        problems.append(f"--spp must be in 1..{MAX_SPP} (got {spp})")
+    if threads < 0:
+        problems.append(f"--threads must be >= 0 (got {threads})")
+    if num_tasks <= 0 or not 0 <= task_index < num_tasks:
+        problems.append(f"--task_index must be in [0, --num_tasks) and --num_tasks > 0 (got {task_index}, {num_tasks})")
+    if denoise and not denoiser.available():
+        problems.append("--denoise needs the pyoidn package (pip install -e .[render]); or pass --nodenoise")
+    weights = None
+    try:
+        weights = sampling.parse_family_weights(families)
+    except ValueError as e:
+        problems.append(f"--families: {e}")
+    return weights, problems
+
+
 def validate(output_dir, num_samples, resolution, spp, start_index, task_index, num_tasks, families, denoise,
              threads=0):
     """Parsed family weights, or a one-line message saying what is wrong with the flags."""
@@ -136,24 +167,10 @@ def validate(output_dir, num_samples, resolution, spp, start_index, task_index, 
         problems.append(f"--output_dir={output_dir} is a file, not a folder")
     if num_samples <= 0:
         problems.append(f"--num_samples must be > 0 (got {num_samples})")
-    if not 0 < resolution <= MAX_RESOLUTION:
-        problems.append(f"--resolution must be in 1..{MAX_RESOLUTION} (got {resolution})")
-    if not 0 < spp <= MAX_SPP:
-        problems.append(f"--spp must be in 1..{MAX_SPP} (got {spp})")
-    if threads < 0:
-        problems.append(f"--threads must be >= 0 (got {threads})")
     if start_index < 0:
         problems.append(f"--start_index must be >= 0 (got {start_index})")
-    if num_tasks <= 0 or not 0 <= task_index < num_tasks:
-        problems.append(f"--task_index must be in [0, --num_tasks) and --num_tasks > 0 (got {task_index}, {num_tasks})")
-    if denoise and not denoiser.available():
-        problems.append("--denoise needs the pyoidn package (pip install -e .[render]); or pass --nodenoise")
-    weights = None
-    try:
-        weights = sampling.parse_family_weights(families)
-    except ValueError as e:
-        problems.append(f"--families: {e}")
-    return weights, "; ".join(problems)
+    weights, shared = validate_renderer(resolution, spp, task_index, num_tasks, families, denoise, threads)
+    return weights, "; ".join(problems + shared)
 
 
 def main(argv):

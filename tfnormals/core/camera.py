@@ -47,6 +47,37 @@ def position_from_depth(depth, focal_px, centre=None):
     return np.stack([x, y, -depth], axis=-1).astype(np.float32)
 
 
+def look_at(origin, target, up):
+    """4×4 camera-to-world matrix (OpenGL axes) of a camera at `origin` looking at `target`.
+
+    Its columns are the camera's +X (right), +Y (up) and +Z (backward, toward the viewer) axes in
+    world space and its position, as Maya, Houdini and Blender store a camera's transform; `up` is
+    a world vector the camera's +Y leans toward (roll), made orthogonal to the view direction.
+    """
+    origin = np.asarray(origin, np.float64)
+    forward = np.asarray(target, np.float64) - origin
+    forward /= np.linalg.norm(forward)
+    right = np.cross(forward, up)
+    right /= np.linalg.norm(right)
+    matrix = np.eye(4)
+    matrix[:3, 0], matrix[:3, 1], matrix[:3, 2], matrix[:3, 3] = right, np.cross(right, forward), -forward, origin
+    return matrix
+
+
+def project(position, focal_px, width, height, centre=None):
+    """Pixel coordinates (col, row) of camera-space points (..., 3): the inverse of position_from_depth.
+
+    Pixel (row, col) has its centre at coordinates (col, row); a point behind the camera (P.z >= 0)
+    gets NaN. Same arguments as position_from_depth.
+    """
+    p = np.asarray(position, np.float64)
+    cx, cy = centre if centre is not None else (width / 2.0, height / 2.0)
+    depth = -p[..., 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(depth > 0, focal_px / depth, np.nan)
+    return np.stack([p[..., 0] * scale + cx - 0.5, -p[..., 1] * scale + cy - 0.5], axis=-1)
+
+
 def normals_from_position(position, valid=None):
     """Camera-space unit normals of a P map from central differences, facing the camera; 0 where invalid.
 
@@ -144,7 +175,8 @@ class CameraSettings:
             if not getattr(self, name) > 0:
                 raise errors.UsageError(f"--{name}: must be positive, got {getattr(self, name):g}")
         if self.reference_distance < 0:
-            raise errors.UsageError(f"--reference_distance: must be 0 (off) or positive, got {self.reference_distance:g}")
+            raise errors.UsageError("--reference_distance: must be 0 (off) or positive, "
+                                    f"got {self.reference_distance:g}")
 
     def scale_depth(self, depth):
         """Relative depth (median 1) in scene units."""

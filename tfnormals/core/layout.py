@@ -33,6 +33,25 @@ def sample_id(index):
     return f"{index:07d}"
 
 
+# --- One rendered shot, DIR/<shot_id>/ (data_tools.render_shots writes, tfnormals.core.shots reads): the sample
+# files above once per frame, named by frame_file (beauty.1001.exr, ...), and one shot.json for the whole shot.
+SHOT_JSON = "shot.json"        # scene spec, camera path, object motions, settings, exposure, every frame's camera
+SHOT_FRAME_FILES = (BEAUTY_EXR, BEAUTY_PNG, NORMALS_EXR, NORMALS_PNG, DEPTH_EXR, ALBEDO_EXR, MASK_PNG, IDS_PNG)
+FIRST_FRAME = 1001             # VFX convention: a shot's frames count from 1001
+SHOT_GLOB = "shot?????"
+
+
+def shot_id(index):
+    """Folder name of shot `index`: `shot00003`."""
+    return f"shot{index:05d}"
+
+
+def frame_file(name, frame):
+    """A sample file's name in a frame sequence: frame_file("beauty.exr", 1001) → `beauty.1001.exr` (####)."""
+    stem, dot, ext = name.rpartition(".")
+    return f"{stem}.{frame:04d}.{ext}"
+
+
 # --- A records folder (data_tools.make_records writes, tfnormals.data reads).
 RECORDS_INDEX = "index.json"     # per-split counts, skipped samples, schema version
 RECORDS_PROGRESS_DIR = ".progress"  # one JSON per finished shard, so a re-run resumes
