@@ -7,7 +7,7 @@ Usage (a Python with Blender's `bpy` module, tfnormals importable):
 It does what a Blender user does: a fresh empty scene, the node group appended from the shipped .blend,
 an Image node on the combined EXR wired to it (Combined → Image, N, P, albedo), a render of the
 compositor in background mode to a 32-bit float EXR (linear, the plate's alpha) and, with --png, the same
-render through Blender's "Standard" view (sRGB). The rig is tfnormals.relight's JSON format with one
+render through Blender's "Standard" view (sRGB, colour only). The rig is tfnormals.relight's JSON format with one
 light, directional or point, and explicit "mode" and "ambient":
   {"mode": "add", "ambient": 0.4,
    "lights": [{"type": "point", "position": [0.4, 0.3, -0.8], "radius": 0.5, "color": [1, 0.8, 0.6]}]}
@@ -146,7 +146,8 @@ def build_compositor(bpy, scene, combined_path, mode, ambient, light):
 
 
 def render_outputs(bpy, scene, width, height, output_path, png_path):
-    """Render the compositor at the plate's size: a 32-bit float EXR, then (png_path) the Standard view's sRGB PNG."""
+    """Render the compositor at the plate's size: a 32-bit float RGBA EXR, then (png_path) the Standard view's sRGB
+    PNG (colour only)."""
     render = scene.render
     render.resolution_x, render.resolution_y, render.resolution_percentage = width, height, 100
     render.compositor_precision = "FULL"
@@ -159,6 +160,7 @@ def render_outputs(bpy, scene, width, height, output_path, png_path):
     if png_path:
         scene.view_settings.view_transform, scene.view_settings.look = "Standard", "None"
         render.image_settings.file_format, render.image_settings.color_depth = "PNG", "8"
+        render.image_settings.color_mode = "RGB"
         with outputs.atomic_output(png_path) as temporary:
             bpy.data.images["Render Result"].save_render(temporary, scene=scene)
 
