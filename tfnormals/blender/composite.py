@@ -82,9 +82,11 @@ def exr_size(path):
         f.read(4)  # version and flags
         while name := _c_string(f):
             _c_string(f)  # the attribute's type
-            size = struct.unpack("<i", f.read(4))[0]
-            value = f.read(size)
-            if name == "dataWindow":
+            size = f.read(4)
+            if len(size) < 4:
+                break
+            value = f.read(struct.unpack("<i", size)[0])
+            if name == "dataWindow" and len(value) == 16:
                 x0, y0, x1, y1 = struct.unpack("<4i", value)
                 return x1 - x0 + 1, y1 - y0 + 1
     raise errors.Failure(f"{path}: OpenEXR header without a dataWindow (damaged file?)")
