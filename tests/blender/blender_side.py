@@ -5,7 +5,11 @@
       {output: socket type} (what Blender sees in the file);
   python blender_side.py asset
       prints {"shipped": ..., "built": ...}: the node group appended from the shipped .blend and one built
-      now by tfnormals.blender.relight_group, each as a plain description (sockets, nodes, settings, links).
+      now by tfnormals.blender.relight_group, each as a plain description (sockets, nodes, settings, links);
+  python blender_side.py sheet OUT_PNG COLUMNS TILE...
+      renders a contact sheet through Blender's Standard view: tiles left to right, top to bottom, each
+      FILE.exr (its colour) or FILE.exr:LAYER (an Image node output, e.g. plate.combined.exr:albedo).
+Each prints its result as one line "RESULT <json>" (Blender logs on stdout too).
 """
 
 import json
@@ -21,21 +25,46 @@ NODE_SETTINGS = ("operation", "data_type", "clamp_factor", "use_clamp", "factor_
 
 def render_layers(combined_path, out_dir):
     width, height = composite.exr_size(combined_path)
-    types = {}
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    scene = bpy.context.scene
-    tree = bpy.data.node_groups.new("Compositing", "CompositorNodeTree")
-    tree.interface.new_socket("Image", in_out="OUTPUT", socket_type="NodeSocketColor")
-    scene.compositing_node_group = tree
-    image_node = tree.nodes.new("CompositorNodeImage")
-    image_node.image = bpy.data.images.load(os.path.abspath(combined_path))
+    scene, tree = composite.new_compositor(bpy)
+    image_node = _image_node(tree, combined_path)
     output_node = tree.nodes.new("NodeGroupOutput")
+    types = {}
     for socket in image_node.outputs:
         if socket.enabled:
             types[socket.name] = socket.type
             tree.links.new(socket, output_node.inputs["Image"])
             composite.render_outputs(bpy, scene, width, height, os.path.join(out_dir, f"{socket.name}.exr"), "")
     return types
+
+
+def render_sheet(png_path, columns, tiles):
+    """Tiles of one size placed on a black canvas with Translate and Alpha Over nodes, rendered to png_path."""
+    width, height = composite.exr_size(tiles[0].split(":")[0])
+    rows = -(-len(tiles) // columns)
+    scene, tree = composite.new_compositor(bpy)
+    canvas = tree.nodes.new("CompositorNodeImage")
+    canvas.image = bpy.data.images.new("canvas", columns * width, rows * height, float_buffer=True)
+    result = canvas.outputs["Image"]
+    for i, tile in enumerate(tiles):
+        path, _, layer = tile.partition(":")
+        move = tree.nodes.new("CompositorNodeTranslate")
+        tree.links.new(_image_node(tree, path).outputs[layer or "Image"], move.inputs["Image"])
+        move.inputs["X"].default_value = (i % columns - (columns - 1) / 2) * width
+        move.inputs["Y"].default_value = ((rows - 1) / 2 - i // columns) * height
+        over = tree.nodes.new("CompositorNodeAlphaOver")
+        tree.links.new(result, over.inputs["Background"])
+        tree.links.new(move.outputs["Image"], over.inputs["Foreground"])
+        result = over.outputs["Image"]
+    tree.links.new(result, tree.nodes.new("NodeGroupOutput").inputs["Image"])
+    composite.render_outputs(bpy, scene, columns * width, rows * height, os.path.splitext(png_path)[0] + ".exr",
+                             png_path)
+    return {"png": png_path, "width": columns * width, "height": rows * height}
+
+
+def _image_node(tree, path):
+    node = tree.nodes.new("CompositorNodeImage")
+    node.image = bpy.data.images.load(os.path.abspath(path))
+    return node
 
 
 def plain(value):
@@ -71,6 +100,11 @@ def asset_descriptions():
 
 
 if __name__ == "__main__":
-    result = render_layers(*sys.argv[2:4]) if sys.argv[1] == "layers" else asset_descriptions()
-    sys.stdout.flush()
+    command, args = sys.argv[1], sys.argv[2:]
+    if command == "layers":
+        result = render_layers(*args)
+    elif command == "sheet":
+        result = render_sheet(args[0], int(args[1]), args[2:])
+    else:
+        result = asset_descriptions()
     print("RESULT " + json.dumps(result), flush=True)

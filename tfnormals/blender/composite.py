@@ -112,19 +112,26 @@ def composite(combined_path, rig_path, output_path, png_path=""):
     width, height = exr_size(combined_path)
 
     import bpy
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    layers = build_compositor(bpy, bpy.context.scene, combined_path, mode, ambient, light)
-    render_outputs(bpy, bpy.context.scene, width, height, output_path, png_path)
+    scene, tree = new_compositor(bpy)
+    layers = relight_in(bpy, tree, combined_path, mode, ambient, light)
+    render_outputs(bpy, scene, width, height, output_path, png_path)
     return {"output": output_path, "png": png_path, "layers": layers, "width": width, "height": height,
             "mode": mode, "light": light["type"], "blender": bpy.app.version_string}
 
 
-def build_compositor(bpy, scene, combined_path, mode, ambient, light):
-    """The scene's compositor: an Image node on the combined EXR → the appended node group → the output.
-    Returns the Image node's outputs {name: socket type}, i.e. the layers Blender sees."""
+def new_compositor(bpy):
+    """(scene, tree): a fresh empty scene whose compositor is a new node tree with one colour output, "Image"."""
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.context.scene
     tree = bpy.data.node_groups.new("Compositing", "CompositorNodeTree")
     tree.interface.new_socket("Image", in_out="OUTPUT", socket_type="NodeSocketColor")
     scene.compositing_node_group = tree
+    return scene, tree
+
+
+def relight_in(bpy, tree, combined_path, mode, ambient, light):
+    """Wire a compositor: an Image node on the combined EXR → the appended node group → the output.
+    Returns the Image node's outputs {name: socket type}, i.e. the layers Blender sees."""
     image_node = tree.nodes.new("CompositorNodeImage")
     try:
         image_node.image = bpy.data.images.load(os.path.abspath(combined_path))
@@ -162,7 +169,7 @@ def render_outputs(bpy, scene, width, height, output_path, png_path):
     if png_path:
         scene.view_settings.view_transform, scene.view_settings.look = "Standard", "None"
         render.image_settings.file_format, render.image_settings.color_depth = "PNG", "8"
-        render.image_settings.color_mode = "RGB"
+        render.image_settings.color_mode, render.image_settings.compression = "RGB", 100
         with outputs.atomic_output(png_path) as temporary:
             bpy.data.images["Render Result"].save_render(temporary, scene=scene)
 
