@@ -6,7 +6,7 @@ those below it, never above, and no set of modules may import each other in a cy
 (the renderer, make_records) may use tfnormals.core and the records format (tfnormals.data.schema,
 tfnormals.data.pairs) only, and nothing in tfnormals imports data_tools: the smoke training path
 runs the data tools as child processes. tfnormals.blender runs inside Blender's Python: it may use
-only itself and the plain core modules (errors, outputs, layout).
+only itself and the plain core modules (errors, json_files, outputs, layout).
 
 The graph is read from the source with ast, so imports inside functions count as much as
 top-level ones (a lazy import is still a dependency).
@@ -29,7 +29,8 @@ TENSORFLOW = ("tensorflow", "keras", "tf_keras")
 MITSUBA = ("mitsuba", "drjit")
 # tfnormals.blender runs in Blender's Python (bpy, no TensorFlow, OpenImageIO or absl): it may use only itself and
 # these plain core modules.
-BLENDER_MAY_USE = ("tfnormals.blender", "tfnormals.core.errors", "tfnormals.core.outputs", "tfnormals.core.layout")
+BLENDER_MAY_USE = ("tfnormals.blender", "tfnormals.core.errors", "tfnormals.core.json_files", "tfnormals.core.outputs",
+                   "tfnormals.core.layout")
 NOT_IN_BLENDER = TENSORFLOW + ("OpenImageIO", "PyOpenColorIO", "absl")
 
 

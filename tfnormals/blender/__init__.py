@@ -1,10 +1,10 @@
 """Blender integration: the "tfnormals Relight" compositor node group and the scripts around it.
 
-Everything here runs inside Blender's Python (the `bpy` module, or Blender itself), which has neither
-TensorFlow nor tfnormals' image libraries: these modules import only `bpy`, the standard library and
-tfnormals.core.errors. bpy 5.0 needs numpy < 2 while OpenImageIO 3.2 needs numpy ≥ 2, so pip cannot put
-bpy into tfnormals' own environment; it lives in a Python 3.11 environment of its own (README "Use in
-Blender").
+Everything here runs inside Blender's Python (the `bpy` module, or Blender itself), which has neither TensorFlow
+nor tfnormals' image libraries: these modules import only `bpy`, the standard library and the plain modules
+tfnormals.core.{errors,json_files,outputs,layout} (tests/test_layering.py). bpy 5.0 needs numpy < 2 while
+OpenImageIO 3.2 needs numpy ≥ 2, so pip cannot put bpy into tfnormals' own environment; it lives in a Python 3.11
+environment of its own (README "Use in Blender").
 """
 
 import importlib.resources

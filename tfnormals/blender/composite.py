@@ -16,14 +16,13 @@ stdout is one JSON line: {"output", "png", "layers": {Image node output: socket 
 "mode", "light", "blender"}.
 """
 
-import json
 import math
 import os
 import struct
 
 from tfnormals import blender
 from tfnormals.blender import scripting
-from tfnormals.core import errors, outputs
+from tfnormals.core import errors, json_files, outputs
 
 NAME = "tfnormals.blender.composite"
 EXR_MAGIC = b"\x76\x2f\x31\x01"
@@ -36,13 +35,7 @@ LIGHT_FIELDS = {"type", "color", *VECTOR_FIELDS, *NUMBER_FIELDS}
 def read_rig(path):
     """(mode, ambient, light dict) of a one-light rig file; errors.UsageError naming the file otherwise."""
     where = f"--lights: {path}"
-    try:
-        with open(path) as f:
-            rig = json.load(f)
-    except OSError as e:
-        raise errors.MissingPathError(f"{where}: {e.strerror or e}") from None
-    except ValueError as e:
-        raise errors.UsageError(f"{where}: not valid JSON ({e})") from None
+    rig = json_files.load(path, "--lights")
     if not isinstance(rig, dict) or rig.get("mode") not in ("add", "replace") or not _number(rig.get("ambient")):
         raise errors.UsageError(f"{where}: needs \"mode\" (add or replace) and \"ambient\" (a number ≥ 0)")
     lights = rig.get("lights")

@@ -23,14 +23,13 @@ count as 0; each is named in a warning with its pixel count and listed in the su
 """
 
 import dataclasses
-import json
 import math
 import os
 
 import numpy as np
 from absl import logging
 
-from tfnormals.core import camera, colorspaces, colour, errors, image_io, normals, outputs
+from tfnormals.core import camera, colorspaces, colour, errors, image_io, json_files, normals, outputs
 
 OUTPUT_EXTENSIONS = (".exr", ".png") + image_io.TIFF_EXTENSIONS
 
@@ -224,13 +223,7 @@ def load_rig(path):
                 {"type": "spot", "position": [-1, 1, -1], "target": [0, 0, -3], "cone_deg": 25, "softness": 0.3}]}
     Every light also takes "color", "intensity" and "wrap"; missing fields take Light's defaults.
     """
-    try:
-        with open(path) as f:
-            rig = json.load(f)
-    except OSError as e:
-        raise errors.MissingPathError(f"--lights: {path}: {e.strerror or e}") from e
-    except ValueError as e:
-        raise errors.UsageError(f"--lights: {path}: not valid JSON ({e})") from e
+    rig = json_files.load(path, "--lights")
     if not isinstance(rig, dict) or not isinstance(rig.get("lights"), list) or not rig["lights"]:
         raise errors.UsageError(f"--lights: {path}: expected an object with a non-empty \"lights\" list")
     lights = [_rig_light(entry, f"--lights: {path}: light {i}") for i, entry in enumerate(rig["lights"])]
