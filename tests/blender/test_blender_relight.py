@@ -195,6 +195,15 @@ def test_composite_names_the_flag_or_file_of_a_mistake(combined, blender_python,
         assert message in last and not (tmp_path / "x.exr").exists()
 
 
+def test_a_killed_runs_temporaries_are_removed(combined, blender_python, tmp_path):
+    (tmp_path / ".tmp-killed.exr").write_bytes(b"half an EXR")
+    rig = tmp_path / "rig.json"
+    rig.write_text(json.dumps({"mode": "add", "ambient": 1, "lights": [LIGHTS["directional"]]}))
+    run(["-m", "tfnormals.blender.composite", f"--combined={combined}", f"--lights={rig}",
+         f"--output={tmp_path / 'relit.exr'}"], python=blender_python)
+    assert sorted(os.listdir(tmp_path)) == ["relit.exr", "rig.json"]
+
+
 def test_without_bpy_the_scripts_say_what_to_install(tmp_path):
     """In tfnormals' own environment (no bpy) the Blender scripts fail in one line naming the fix."""
     if importlib.util.find_spec("bpy") is not None:

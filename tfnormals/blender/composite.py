@@ -103,6 +103,8 @@ def composite(combined_path, rig_path, output_path, png_path=""):
         raise errors.MissingPathError(f"--combined: {combined_path}: no such file")
     mode, ambient, light = read_rig(rig_path)
     width, height = exr_size(combined_path)
+    for path in {output_path, png_path} - {""}:
+        outputs.remove_stale_temps(os.path.dirname(os.path.abspath(path)))
 
     import bpy
     scene, tree = new_compositor(bpy)
