@@ -36,6 +36,8 @@ setup(
         "train": TRAIN,
         # Real-photo checks (tfnormals.tools.real_checks): scikit-image's photos and SciPy.
         "eval": EVAL,
+        # No "blender" extra: bpy 5.0 needs numpy < 2 and OpenImageIO 3.2 numpy >= 2, so bpy goes into a Python of its
+        # own (README "Use in Blender"; .ci/run makes one for tests/blender).
         # wheel: tests/test_packaging.py builds a wheel without build isolation (nothing downloaded).
         "test": ["pytest", "wheel", "setuptools>=62.3", *TRAIN, *EVAL, *ONNX],
     },

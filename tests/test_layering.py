@@ -5,7 +5,8 @@ Layers of tfnormals, lowest first: core < data < model < training < tools < the 
 those below it, never above, and no set of modules may import each other in a cycle. data_tools
 (the renderer, make_records) may use tfnormals.core and the records format (tfnormals.data.schema,
 tfnormals.data.pairs) only, and nothing in tfnormals imports data_tools: the smoke training path
-runs the data tools as child processes.
+runs the data tools as child processes. tfnormals.blender runs inside Blender's Python: it may use
+only itself and the plain core modules (errors, json_files, outputs, layout).
 
 The graph is read from the source with ast, so imports inside functions count as much as
 top-level ones (a lazy import is still a dependency).
@@ -26,6 +27,11 @@ DATA_TOOLS_MAY_USE = ("tfnormals.core", "tfnormals.data.schema", "tfnormals.data
 # Third-party packages a layer must not import at all (not even lazily).
 TENSORFLOW = ("tensorflow", "keras", "tf_keras")
 MITSUBA = ("mitsuba", "drjit")
+# tfnormals.blender runs in Blender's Python (bpy, no TensorFlow, OpenImageIO or absl): it may use only itself and
+# these plain core modules.
+BLENDER_MAY_USE = ("tfnormals.blender", "tfnormals.core.errors", "tfnormals.core.json_files", "tfnormals.core.outputs",
+                   "tfnormals.core.layout")
+NOT_IN_BLENDER = TENSORFLOW + ("OpenImageIO", "PyOpenColorIO", "absl")
 
 
 def module_files():
@@ -103,6 +109,11 @@ def violations(graph):
                     found.append(f"{where} (Mitsuba belongs to data_tools)")
                 if within(module, ("tfnormals.core",)) and top in TENSORFLOW:
                     found.append(f"{where} (tfnormals.core never imports TensorFlow)")
+                if within(module, ("tfnormals.blender",)) and (
+                        top in NOT_IN_BLENDER or (top == "tfnormals" and name != "tfnormals"
+                                                  and not within(name, BLENDER_MAY_USE))):
+                    found.append(f"{where} (tfnormals.blender runs in Blender's Python: bpy, the standard library "
+                                 "and plain core modules only)")
             else:
                 allowed = name in ("tfnormals", "tfnormals.data") or within(name, DATA_TOOLS_MAY_USE)
                 if top == "tfnormals" and not allowed:
@@ -149,6 +160,7 @@ def test_the_graph_covers_every_layer(graph):
     layers = {layer_of(m) for m in graph if m.startswith("tfnormals.")}
     assert layers == set(range(COMMAND_LAYER + 1))
     assert "data_tools.scene.procedural" in graph and "tfnormals.core.layout" in graph
+    assert "tfnormals.blender.composite" in graph
     assert sum(len(imports) for imports in graph.values()) > 100
 
 
@@ -161,14 +173,16 @@ def test_no_import_cycles(graph):
 
 
 def test_the_rules_catch_bad_imports():
-    """Hand-made graphs with an upward import, a data_tools import, a TensorFlow import in core and a cycle."""
+    """Hand-made graphs with an upward import, a data_tools import, a TensorFlow import in core, a cycle and
+    imports Blender's Python lacks."""
     bad = {"tfnormals.core.colour": [(3, "tfnormals.model.layers"), (4, "tensorflow")],
            "tfnormals.model.layers": [(1, "data_tools.render")],
            "data_tools.render": [(2, "tfnormals.training.loop"), (3, "tfnormals.data.pairs")],
            "data_tools.scene.a": [(1, "data_tools.scene.b"), (2, "keras")],
-           "data_tools.scene.b": [(1, "data_tools.scene.a")]}
+           "data_tools.scene.b": [(1, "data_tools.scene.a")],
+           "tfnormals.blender.composite": [(1, "tfnormals.core.image_io"), (2, "absl"), (3, "tfnormals.core.errors")]}
     found = violations(bad)
-    assert len(found) == 5, found
+    assert len(found) == 7, found
     assert any("upward" in v for v in found) and any("never imports data_tools" in v for v in found)
     assert cycles(bad) == [["data_tools.scene.a", "data_tools.scene.b"]]
 

@@ -86,6 +86,24 @@ def test_depth_with_the_field_of_view_relights_like_the_position_pass(tmp_path):
         relight.relight_file(str(tmp_path / "plate.exr"), str(tmp_path / "n.exr"), str(tmp_path / "c.exr"), lights)
 
 
+def test_one_combined_exr_gives_every_pass(tmp_path):
+    """predict --combined's file named for --normals, --position and --albedo at once: each flag reads its own layer."""
+    _, position, n, hit = _sphere()
+    plate = np.full((SIDE, SIDE, 3), 0.25, np.float32)
+    albedo = np.stack([np.full((SIDE, SIDE), v, np.float32) for v in (0.8, 0.5, 0.3)], -1)
+    layers = {"R": plate[..., 0], "G": plate[..., 1], "B": plate[..., 2]}
+    for prefix, array, channels in (("N", n, "XYZ"), ("P", position, "XYZ"), ("albedo", albedo, "RGB")):
+        layers.update({f"{prefix}.{c}": array[..., i] for i, c in enumerate(channels)})
+    combined = str(tmp_path / "plate.combined.exr")
+    image_io.write_exr(combined, layers)
+    lights = [relight.Light(kind="point", position=(-1.5, 0.5, -3.0), radius=0.8, intensity=3.0)]
+    relight.relight_file(combined, combined, str(tmp_path / "relit.exr"), lights, ambient=0.1, position_path=combined,
+                         albedo_path=combined, mode="replace")
+    expected = relight.relight(plate, n, lights, 0.1, np.ones((SIDE, SIDE), np.float32), position, albedo, "replace")
+    relit = image_io.read_image(str(tmp_path / "relit.exr"))
+    assert np.abs(relit - expected).max() < 1e-5 and expected[hit].max() > 0.5
+
+
 def test_a_rig_file_loads_every_kind_of_light(tmp_path):
     rig = {"mode": "replace", "ambient": 0.2, "lights": [
         {"type": "directional", "direction": [-1, 0.5, 0.6], "color": [1, 0.9, 0.8], "intensity": 1.5},

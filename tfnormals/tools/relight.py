@@ -23,14 +23,13 @@ count as 0; each is named in a warning with its pixel count and listed in the su
 """
 
 import dataclasses
-import json
 import math
 import os
 
 import numpy as np
 from absl import logging
 
-from tfnormals.core import camera, colorspaces, colour, errors, image_io, normals, outputs
+from tfnormals.core import camera, colorspaces, colour, errors, image_io, json_files, normals, outputs
 
 OUTPUT_EXTENSIONS = (".exr", ".png") + image_io.TIFF_EXTENSIONS
 
@@ -123,7 +122,8 @@ def relight(plate_linear, normal_map, lights, ambient=1.0, mask=None, position=N
         raise errors.UsageError("--mode=replace needs the albedo pass (--albedo)")
     gain = np.full(plate_linear.shape[:2] + (3,), ambient, np.float32)
     for light in lights:
-        gain += shading(normal_map, light, position)[..., None] * (light.intensity * np.asarray(light.color, np.float32))
+        colour_scale = light.intensity * np.asarray(light.color, np.float32)
+        gain += shading(normal_map, light, position)[..., None] * colour_scale
     relit = (plate_linear if mode == "add" else albedo) * gain
     if mask is not None:
         relit = plate_linear + (relit - plate_linear) * mask[..., None]
@@ -155,7 +155,8 @@ def parse_lights(directions, colors=(), intensities=(), wraps=()):
         if not values:
             return [default] * count
         if len(values) not in (1, count):
-            raise errors.UsageError(f"--{name}: give it once or once per --light_dir ({count}), not {len(values)} times")
+            raise errors.UsageError(f"--{name}: give it once or once per --light_dir ({count}), "
+                                    f"not {len(values)} times")
         return list(values) * count if len(values) == 1 else list(values)
 
     lights = []
@@ -222,13 +223,7 @@ def load_rig(path):
                 {"type": "spot", "position": [-1, 1, -1], "target": [0, 0, -3], "cone_deg": 25, "softness": 0.3}]}
     Every light also takes "color", "intensity" and "wrap"; missing fields take Light's defaults.
     """
-    try:
-        with open(path) as f:
-            rig = json.load(f)
-    except OSError as e:
-        raise errors.MissingPathError(f"--lights: {path}: {e.strerror or e}") from e
-    except ValueError as e:
-        raise errors.UsageError(f"--lights: {path}: not valid JSON ({e})") from e
+    rig = json_files.load(path, "--lights")
     if not isinstance(rig, dict) or not isinstance(rig.get("lights"), list) or not rig["lights"]:
         raise errors.UsageError(f"--lights: {path}: expected an object with a non-empty \"lights\" list")
     lights = [_rig_light(entry, f"--lights: {path}: light {i}") for i, entry in enumerate(rig["lights"])]
@@ -337,16 +332,13 @@ def relight_file(plate_path, normals_path, output_path, lights, ambient=1.0, mas
     check_request(plate_path, normals_path, output_path, ambient, mask_path, position_path, depth_path, albedo_path,
                   lights, mode, settings, colorspace)
     plate, normal_map = image_io.read_image(plate_path), read_pass(normals_path, "normals")
-    extra = {}
-    if position_path:
-        extra[position_path] = read_pass(position_path, "position")
-    if depth_path:
-        extra[depth_path] = read_pass(depth_path, "depth")
-    if albedo_path:
-        extra[albedo_path] = read_pass(albedo_path, "albedo")
+    # By pass, not by file: one combined EXR may be named for several passes (its N, P and albedo layers).
+    pass_paths = {kind: path for kind, path in (("position", position_path), ("depth", depth_path),
+                                                ("albedo", albedo_path)) if path}
+    extra = {kind: read_pass(path, kind) for kind, path in pass_paths.items()}
     mask_image = read_mask(mask_path) if mask_path else None
     sizes = {plate_path: plate.shape[:2], normals_path: normal_map.shape[:2]}
-    sizes.update({path: array.shape[:2] for path, array in extra.items()})
+    sizes.update({pass_paths[kind]: array.shape[:2] for kind, array in extra.items()})
     if mask_image is not None:
         sizes[mask_path] = mask_image.shape[:2]
     if len(set(sizes.values())) != 1:
@@ -355,18 +347,18 @@ def relight_file(plate_path, normals_path, output_path, lights, ambient=1.0, mas
     plate = _finite(plate, plate_path, f"replaced ({image_io.NONFINITE_FILL_TEXT})", nonfinite)
     mask = np.all(np.isfinite(normal_map), axis=-1).astype(np.float32)
     normal_map = _finite(normal_map, normals_path, "left unlit (the plate is kept there)", nonfinite)
-    for path in extra:
-        mask *= np.all(np.isfinite(extra[path]), axis=-1)
-        extra[path] = _finite(extra[path], path, "left unlit (the plate is kept there)", nonfinite)
+    for kind in extra:
+        mask *= np.all(np.isfinite(extra[kind]), axis=-1)
+        extra[kind] = _finite(extra[kind], pass_paths[kind], "left unlit (the plate is kept there)", nonfinite)
     if mask_image is not None:
         mask = mask * _finite(mask_image, mask_path, f"replaced ({image_io.NONFINITE_FILL_TEXT})", nonfinite)
-    position = extra.get(position_path)
+    position = extra.get("position")
     if depth_path:
-        depth = settings.scale_depth(extra[depth_path][..., 0])
+        depth = settings.scale_depth(extra["depth"][..., 0])
         position = camera.position_from_depth(depth, camera.focal_pixels(depth.shape[1], settings.field_of_view()))
     plate_space = colorspaces.resolve(colorspace, plate_path)
     linear = colorspaces.convert(image_io.to_rgb(plate), plate_space, colorspaces.resolve("linear"))
-    relit = relight(linear, normal_map, lights, ambient, mask, position, extra.get(albedo_path), mode)
+    relit = relight(linear, normal_map, lights, ambient, mask, position, extra.get("albedo"), mode)
     relit = colorspaces.convert(relit, colorspaces.resolve("linear"), output_space(plate_space, output_path))
     alpha = plate[..., -1] if plate.shape[-1] in (2, 4) else None
     with outputs.created_dirs_removed_if_empty(os.path.dirname(os.path.abspath(output_path))):
