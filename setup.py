@@ -24,6 +24,9 @@ setup(
         # The VFX reference platform's image and colour libraries: every image file goes through OpenImageIO
         # (tfnormals.core.image_io), every colour space through OpenColorIO (tfnormals.core.colorspaces).
         *VFX,
+        # Resampling, the guided filter of predict's passes at plate resolution (ximgproc is in contrib) and the
+        # optical flow of sequences; headless: no GUI libraries.
+        "opencv-contrib-python-headless>=4.10",
         "tensorboard",
     ],
     extras_require={
