@@ -38,7 +38,7 @@ def _child(cfg):
 
     from data_tools import make_records
     from tfnormals.data import pairs
-    layout = pairs.PairLayout()
+    layout = pairs.PairFormat()
     ids = pairs.find_samples(cfg["input_dir"], layout)
     input_bytes = sum(os.path.getsize(layout.path(cfg["input_dir"], role, i))
                       for i in ids for role in ("beauty", "normals", "mask"))

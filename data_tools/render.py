@@ -23,7 +23,7 @@ from absl import app, flags, logging
 from data_tools import denoise as denoiser
 from data_tools import mitsuba_render
 from data_tools.scene import sampling
-from tfnormals.core import colour, image_io, layout, normals
+from tfnormals.core import image_io, layout, normals, srgb
 from tfnormals.core.progress import Progress
 
 FLAGS = flags.FLAGS
@@ -48,7 +48,7 @@ def write_sample(sample_dir, spec, result, settings):
     # Half floats top out at 65504: clip rare sun glints instead of storing inf.
     beauty = np.minimum(result["beauty"], HALF_MAX)
     image_io.write_rgb_exr(path(layout.BEAUTY_EXR), beauty, alpha=result["alpha"], half=True)
-    image_io.write_png(path(layout.BEAUTY_PNG), colour.linear_to_srgb(result["beauty"]))
+    image_io.write_png(path(layout.BEAUTY_PNG), srgb.linear_to_srgb(result["beauty"]))
     image_io.write_rgb_exr(path(layout.NORMALS_EXR), result["normals"])
     image_io.write_png(path(layout.NORMALS_PNG), normals.encode(result["normals"]) * (result["alpha"][..., None] > 0))
     image_io.write_exr(path(layout.DEPTH_EXR), {"Z": result["depth"]})

@@ -29,7 +29,7 @@ import sys
 import numpy as np
 from absl import app, flags, logging
 
-from tfnormals.core import colour, conventions, image_io, layout
+from tfnormals.core import conventions, image_io, layout, srgb
 from tfnormals.core.progress import Progress
 
 FLAGS = flags.FLAGS
@@ -122,7 +122,7 @@ def image_stats(folder):
     png = os.path.join(folder, layout.BEAUTY_PNG)
     if os.path.isfile(png):
         display = image_io.to_rgb(image_io.read_image(png))
-        row["luminance"] = float(colour.luminance(display).mean())
+        row["luminance"] = float(srgb.luminance(display).mean())
         row["clipped_fraction"] = float(np.mean(display.max(-1) >= 254.0 / 255.0))
     exposure = scene.get("render", {}).get("exposure")
     if exposure:

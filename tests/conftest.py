@@ -71,7 +71,7 @@ def _records_of(samples_dir, out):
     """make_records over a sample folder (2 shards per split, SPLIT_FRACTIONS, workers=1): (out, its index)."""
     from data_tools import make_records
     from tfnormals.data import pairs
-    index = make_records.make_records(str(samples_dir), str(out), pairs.PairLayout(), num_shards=2,
+    index = make_records.make_records(str(samples_dir), str(out), pairs.PairFormat(), num_shards=2,
                                       fractions=SPLIT_FRACTIONS, workers=1)
     return out, index
 

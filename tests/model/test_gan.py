@@ -19,9 +19,9 @@ WEIGHTS = dict(l1_weight=10.0, angular_weight=3.0, adversarial_weight=0.5)
 def sphere_batch(n=2):
     """[n, SIZE, SIZE, C] tensors of synthetic spheres as the dataset yields them: sRGB beauty, normals, mask,
     depth and albedo with their has_* flags. (Extra passes: tests/model/test_multipass.py.)"""
-    from tfnormals.core import colour
+    from tfnormals.core import srgb
     samples = [synthetic_sample(SIZE, seed) for seed in range(n)]
-    batch = {"beauty": np.stack([colour.linear_to_srgb(s["beauty"]) for s in samples]),
+    batch = {"beauty": np.stack([srgb.linear_to_srgb(s["beauty"]) for s in samples]),
              "normals": np.stack([s["normals"] for s in samples]),
              "mask": np.stack([s["alpha"] for s in samples])[..., None]}
     batch.update(depth=np.stack([s["depth"] for s in samples])[..., None],
@@ -32,8 +32,8 @@ def sphere_batch(n=2):
 def make_gan(augment_config=None, dropout=0.5):
     """A tiny normals-only GAN with distinct loss weights (so the weighted sum can be checked)."""
     keras.utils.set_random_seed(0)
-    generator = build_generator(base_filters=4, depth=3, max_filters=8, dropout=dropout)
-    discriminator = build_discriminator(input_size=SIZE, base_filters=4, depth=2)
+    generator = build_generator(base_filters=4, levels=3, max_filters=8, dropout=dropout)
+    discriminator = build_discriminator(input_size=SIZE, base_filters=4, levels=2)
     gan = NormalsGAN(generator, discriminator, augment_config=augment_config, **WEIGHTS)
     gan.compile(g_optimizer=keras.optimizers.Adam(1e-3), d_optimizer=keras.optimizers.Adam(1e-3))
     return gan

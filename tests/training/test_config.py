@@ -17,16 +17,16 @@ SMOKE_FLAGS = os.path.join(REPO, "configs", "smoke.flags")
 
 
 def test_config_validation():
-    TrainConfig.from_flat(dict(steps=40, checkpoint_every=20, crop_size=64, load_size=64, depth=5)).validate()
+    TrainConfig.from_flat(dict(steps=40, checkpoint_every=20, crop_size=64, load_size=64, levels=5)).validate()
     with pytest.raises(ValueError, match="multiple of checkpoint_every"):
         TrainConfig.from_flat(dict(steps=50, checkpoint_every=20)).validate()
-    with pytest.raises(ValueError, match="2\\*\\*depth"):
-        TrainConfig.from_flat(dict(steps=40, checkpoint_every=20, crop_size=48, load_size=64, depth=5)).validate()
+    with pytest.raises(ValueError, match="2\\*\\*levels"):
+        TrainConfig.from_flat(dict(steps=40, checkpoint_every=20, crop_size=48, load_size=64, levels=5)).validate()
     with pytest.raises(ValueError, match="at least crop_size"):
-        TrainConfig.from_flat(dict(steps=40, checkpoint_every=20, crop_size=64, load_size=32, depth=5)).validate()
+        TrainConfig.from_flat(dict(steps=40, checkpoint_every=20, crop_size=64, load_size=32, levels=5)).validate()
     with pytest.raises(ValueError, match="d_passes"):
         TrainConfig.from_flat(dict(steps=40, checkpoint_every=20, passes="normals,depth", d_passes="normals,albedo",
-                                   crop_size=64, load_size=64, depth=5)).validate()
+                                   crop_size=64, load_size=64, levels=5)).validate()
     both = TrainConfig.from_flat(dict(passes="normals,depth", d_passes="normals, depth"))
     assert both.discriminator_kwargs()["passes"] == ("normals", "depth")
 
@@ -49,7 +49,7 @@ def test_from_flat_reads_the_nested_form_and_flat_names_win():
 
 def test_flat_and_json_round_trips(tmp_path):
     """to_flat → from_flat and to_json → from_json give back an equal config (tuples stay tuples)."""
-    config = TrainConfig.from_flat(dict(base_filters=8, depth=3, norm="instance", g_lr=1e-3, crop_size=48,
+    config = TrainConfig.from_flat(dict(base_filters=8, levels=3, norm="instance", g_lr=1e-3, crop_size=48,
                                         jpeg_quality_range=(0.5, 1.0)))
     assert TrainConfig.from_flat(config.to_flat()) == config
     path = str(tmp_path / layout.RUN_CONFIG)
@@ -72,10 +72,11 @@ def test_old_flat_json_still_loads():
     assert "augment" not in old and old["crop_size"] == 128 and old["min_scale"] == 0.5  # really the old format
     config = TrainConfig.from_flat(old)
     assert config.augment.crop_size == 128 and config.augment.min_scale == 0.5 and config.augment.jpeg_prob == 0.25
-    assert (config.load_size, config.steps, config.d_depth) == (192, 40000, 5)
+    assert (old["depth"], old["d_depth"]) == (6, 5)  # the U-Net's and discriminator's levels, by their old names
+    assert (config.load_size, config.steps, config.d_levels) == (192, 40000, 5)
     kwargs = config.generator_kwargs()
-    assert {k: kwargs[k] for k in ("base_filters", "depth", "max_filters", "norm", "dropout", "upsample")} == {
-        "base_filters": 32, "depth": 6, "max_filters": 256, "norm": "batch", "dropout": 0.5, "upsample": "bilinear"}
+    assert {k: kwargs[k] for k in ("base_filters", "levels", "max_filters", "norm", "dropout", "upsample")} == {
+        "base_filters": 32, "levels": 6, "max_filters": 256, "norm": "batch", "dropout": 0.5, "upsample": "bilinear"}
     assert kwargs["passes"] == ("normals",)  # settings added later take defaults that mean "as before"
     assert config.discriminator_kwargs()["passes"] == ("normals",)
 
@@ -111,3 +112,11 @@ def test_from_flagfile_parses_as_the_train_command_does():
     overridden = config_module.from_flagfile(SMOKE_FLAGS, steps=7, hflip_prob=0.25)
     assert overridden.steps == 7 and overridden.augment.hflip_prob == 0.25
     assert dataclasses.replace(overridden, steps=config.steps, augment=config.augment) == config
+
+
+def test_old_setting_names_still_parse_in_flagfiles(tmp_path):
+    """Flagfiles written before a setting was renamed (config.RENAMED) still parse: --depth sets levels."""
+    path = tmp_path / "old.flags"
+    path.write_text("--depth=5\n--d_depth=3\n--crop_size=64\n--load_size=64\n")
+    config = config_module.from_flagfile(str(path))
+    assert (config.levels, config.d_levels) == (5, 3)

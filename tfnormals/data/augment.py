@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow.experimental.numpy as tnp
 
-from tfnormals.core import colour
+from tfnormals.core import srgb
 
 # Standard JPEG quantization tables (ITU-T T.81, Annex K), luma and chroma.
 JPEG_LUMA = np.array([
@@ -184,12 +184,12 @@ def jpeg_like(images, quality_scale):
 def _photometric(beauty, seed, config):
     b = tf.shape(beauty)[0]
     seeds = tf.random.experimental.stateless_split(seed, 10)
-    linear = colour.srgb_to_linear(beauty, xp=tnp)
+    linear = srgb.srgb_to_linear(beauty, xp=tnp)
     gain = tf.pow(2.0, _uniform(seeds[0], [b], -config.exposure_stops, config.exposure_stops))
     balance = tf.exp(tf.random.stateless_normal([b, 3], seeds[1]) * config.white_balance)
     balance /= tf.reduce_mean(balance, axis=1, keepdims=True)
     linear *= tf.reshape(gain, [-1, 1, 1, 1]) * tf.reshape(balance, [-1, 1, 1, 3])
-    image = colour.linear_to_srgb(linear, xp=tnp)
+    image = srgb.linear_to_srgb(linear, xp=tnp)
     lo, hi = config.gamma_range
     gamma = tf.exp(_uniform(seeds[2], [b], math.log(lo), math.log(hi)))
     image = tf.pow(tf.maximum(image, 1e-6), tf.reshape(gamma, [-1, 1, 1, 1]))

@@ -15,6 +15,8 @@ from tfnormals.core import resources
 from tfnormals.data.augment import AugmentConfig
 
 FLAG_TYPES = (bool, int, float, str)
+# Settings renamed since runs were first saved: old name → new name (old flagfiles and config.json files still load).
+RENAMED = {"depth": "levels", "d_depth": "d_levels"}
 
 
 def _names(text):
@@ -53,7 +55,7 @@ class TrainConfig:
     time_budget_min: float = _field(0.0, "Stop (with a checkpoint) after this many minutes of training (0 = off).")
     # Generator
     base_filters: int = _field(32, "Generator filters in the first block.")
-    depth: int = _field(6, "Generator encoder blocks (stride 2**depth).")
+    levels: int = _field(6, "Generator U-Net resolution levels (stride 2**levels).")
     max_filters: int = _field(256, "Generator filter cap.")
     norm: str = _field("batch", "Generator normalization: batch, instance, group or none.")
     dropout: float = _field(0.5, "Dropout in the first decoder blocks.")
@@ -67,7 +69,7 @@ class TrainConfig:
     # Discriminator
     discriminator: str = _field("dense", "dense (global) or patch (PatchGAN).")
     d_base_filters: int = _field(64, "Discriminator filters in the first block.")
-    d_depth: int = _field(4, "Discriminator conv blocks.")
+    d_levels: int = _field(4, "Discriminator stride-2 conv blocks.")
     d_norm: str = _field("instance", "Discriminator normalization.")
     spectral: bool = _field(False, "Spectral normalization in the discriminator.")
     d_passes: str = _field("normals", "Passes the discriminator sees beside the plate: normals[,depth][,albedo], "
@@ -90,7 +92,7 @@ class TrainConfig:
     # Augmentation (its scalar fields are flags too: --crop_size, --hflip_prob, ...)
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig, metadata={"help": "augmentation"})
 
-    GENERATOR_FIELDS = ("base_filters", "depth", "max_filters", "norm", "dropout", "upsample", "encoder", "passes")
+    GENERATOR_FIELDS = ("base_filters", "levels", "max_filters", "norm", "dropout", "upsample", "encoder", "passes")
     PRECISIONS = ("float32", "mixed_bfloat16")
 
     @property
@@ -101,8 +103,8 @@ class TrainConfig:
         """Raise ValueError naming the setting when the combination cannot train."""
         if self.checkpoint_every <= 0 or self.steps % self.checkpoint_every:
             raise ValueError(f"steps ({self.steps}) must be a multiple of checkpoint_every ({self.checkpoint_every})")
-        if self.crop_size % 2 ** self.depth:
-            raise ValueError(f"crop_size ({self.crop_size}) must be a multiple of 2**depth ({2 ** self.depth})")
+        if self.crop_size % 2 ** self.levels:
+            raise ValueError(f"crop_size ({self.crop_size}) must be a multiple of 2**levels ({2 ** self.levels})")
         if self.load_size < self.crop_size:
             raise ValueError(f"load_size ({self.load_size}) must be at least crop_size ({self.crop_size})")
         if self.precision not in self.PRECISIONS:
@@ -119,7 +121,8 @@ class TrainConfig:
 
     def discriminator_kwargs(self):
         return {"kind": self.discriminator, "input_size": self.crop_size, "base_filters": self.d_base_filters,
-                "depth": self.d_depth, "norm": self.d_norm, "spectral": self.spectral, "passes": _names(self.d_passes)}
+                "levels": self.d_levels, "norm": self.d_norm, "spectral": self.spectral,
+                "passes": _names(self.d_passes)}
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -139,7 +142,7 @@ class TrainConfig:
 
         Names of AugmentConfig fields go to the nested augmentation config; unknown names are ignored.
         """
-        values = dict(values)
+        values = {RENAMED.get(name, name): value for name, value in values.items()}
         nested = values.pop("augment", None) or {}
         own = {f.name for f in dataclasses.fields(cls)} - {"augment"}
         aug_names = {f.name for f in dataclasses.fields(AugmentConfig)}
@@ -172,6 +175,8 @@ def define_flags(flag_values=flags.FLAGS):
               str: flags.DEFINE_string}
     for name, default, help_text in flag_fields():
         define[type(default)](name, default, help_text, flag_values=flag_values)
+    for old, new in RENAMED.items():
+        flags.DEFINE_alias(old, new, flag_values=flag_values)
 
 
 def from_flag_values(flag_values=flags.FLAGS):

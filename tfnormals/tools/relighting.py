@@ -30,7 +30,7 @@ import os
 import numpy as np
 from absl import logging
 
-from tfnormals.core import camera, colorspaces, colour, errors, image_io, normals, outputs
+from tfnormals.core import camera, colorspaces, errors, image_io, normals, outputs, srgb
 
 OUTPUT_EXTENSIONS = (".exr", ".png") + image_io.TIFF_EXTENSIONS
 
@@ -123,7 +123,8 @@ def relight(plate_linear, normal_map, lights, ambient=1.0, mask=None, position=N
         raise errors.UsageError("--mode=replace needs the albedo pass (--albedo)")
     gain = np.full(plate_linear.shape[:2] + (3,), ambient, np.float32)
     for light in lights:
-        gain += shading(normal_map, light, position)[..., None] * (light.intensity * np.asarray(light.color, np.float32))
+        colour = light.intensity * np.asarray(light.color, np.float32)
+        gain += shading(normal_map, light, position)[..., None] * colour
     relit = (plate_linear if mode == "add" else albedo) * gain
     if mask is not None:
         relit = plate_linear + (relit - plate_linear) * mask[..., None]
@@ -155,7 +156,8 @@ def parse_lights(directions, colors=(), intensities=(), wraps=()):
         if not values:
             return [default] * count
         if len(values) not in (1, count):
-            raise errors.UsageError(f"--{name}: give it once or once per --light_dir ({count}), not {len(values)} times")
+            raise errors.UsageError(f"--{name}: give it once or once per --light_dir ({count}), "
+                                    f"not {len(values)} times")
         return list(values) * count if len(values) == 1 else list(values)
 
     lights = []
@@ -199,7 +201,7 @@ def read_pass(path, kind):
     if image.shape[-1] < 3:
         raise errors.Failure(f"{path}: a {kind} pass needs 3 channels; the file has {image.shape[-1]}")
     image = image[..., :3]
-    return normals.decode(image) if kind == "normals" else colour.srgb_to_linear(image)
+    return normals.decode(image) if kind == "normals" else srgb.srgb_to_linear(image)
 
 
 def read_normals(path):
