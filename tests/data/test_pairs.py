@@ -1,5 +1,6 @@
 """tfnormals.data.pairs: loading a studio's files (world-space multi-layer EXR) and 8/16-bit pairs."""
 
+import dataclasses
 import json
 import os
 
@@ -8,7 +9,7 @@ import pytest
 from helpers import camera_to_world_matrix, sphere_normal_map
 
 from data_tools import mitsuba_render
-from tfnormals.core import image_io, normals, srgb
+from tfnormals.core import errors, image_io, normals, srgb
 from tfnormals.data import pairs
 
 SIZE = 32
@@ -171,3 +172,25 @@ def test_stored_settings_keep_the_names_records_were_made_with():
     stored = pairs.PairFormat(max_sample_side=64, depth_channels=("Z",)).stored_settings()
     assert list(stored) == first_release
     assert stored["max_side"] == 64 and stored["depth_channels"] == ["Z"]
+
+
+def test_every_pair_format_field_is_a_flag_and_reads_back():
+    """The pair format's flags are generated from its fields (tuples as comma-separated lists): each field has one,
+    the defaults give PairFormat(), and given values come back typed (old names parse through their aliases)."""
+    from absl import flags
+    values = flags.FlagValues()
+    pairs.define_pair_format_flags(values)
+    values(["make_records"])
+    assert pairs.pair_format_from_flags(values) == pairs.PairFormat()
+    names = {f.metadata.get("flag", f.name) for f in dataclasses.fields(pairs.PairFormat)}
+    assert names <= set(values) and {"max_nonunit_fraction", "scene_pattern"} <= names
+    values(["make_records", "--normals_channels=N.X,N.Y,N.Z", "--beauty_colorspace=linear", "--max_side=64",
+            "--normals_space=world", "--camera_to_world=" + ",".join(["1", "0", "0", "0"] * 4),
+            "--max_nonunit_fraction=0.05", "--scene_pattern="])
+    pair_format = pairs.pair_format_from_flags(values)
+    assert pair_format.normals_channels == ("N.X", "N.Y", "N.Z") and pair_format.beauty_colorspace == "linear"
+    assert pair_format.max_sample_side == 64 and pair_format.camera_to_world == (1.0, 0.0, 0.0, 0.0) * 4
+    assert pair_format.max_nonunit_fraction == 0.05 and pair_format.scene_pattern == ""
+    values(["make_records", "--camera_to_world=1,0,x"])
+    with pytest.raises(errors.UsageError, match="--camera_to_world"):
+        pairs.pair_format_from_flags(values)

@@ -8,7 +8,7 @@ import pytest
 from absl import flags
 from helpers import REPO
 
-from tfnormals.core import layout
+from tfnormals.core import errors, layout
 from tfnormals.data.augment import AugmentConfig
 from tfnormals.training import config as config_module
 from tfnormals.training.config import TrainConfig
@@ -81,20 +81,44 @@ def test_old_flat_json_still_loads():
     assert config.discriminator_kwargs()["passes"] == ("normals",)
 
 
-def test_every_scalar_setting_is_one_flag():
-    """define_flags makes one flag per scalar field of TrainConfig and AugmentConfig, with its default;
-    no name is declared twice (AugmentConfig's fields exist only there)."""
+def test_every_setting_is_one_flag_tuples_included():
+    """define_flags makes one flag per field of TrainConfig and AugmentConfig, tuples as comma-separated lists, each
+    with its field's default; no name is declared twice (AugmentConfig's fields exist only there)."""
     values = flags.FlagValues()
     config_module.define_flags(values)
-    train_names = {f.name for f in dataclasses.fields(TrainConfig)}
+    train_names = {f.name for f in dataclasses.fields(TrainConfig)} - {"augment"}
     augment_names = {f.name for f in dataclasses.fields(AugmentConfig)}
     assert not train_names & augment_names
-    scalar = {name: default for name, default, _ in config_module.flag_fields()}
-    assert {"crop_size", "hflip_prob", "batch_size", "g_lr"} <= set(scalar)
-    assert "gamma_range" not in scalar and "augment" not in scalar  # tuples and the nested config are not flags
-    for name, default in scalar.items():
-        assert values[name].default == default, name
+    assert train_names | augment_names <= set(values)
+    assert {"gamma_range", "jpeg_quality_range", "dropout_blocks"} <= set(values)
     assert {"run_name", "checkpoint_root", "resume", "export_dir"} <= set(values)
+    values(["train"])
+    assert config_module.from_flag_values(values) == TrainConfig()  # every flag's default is its field's
+    values(["train", "--gamma_range=0.9,1.1", "--jpeg_quality_range=0.5,1", "--levels=5", "--dropout_blocks=2"])
+    parsed = config_module.from_flag_values(values)
+    assert parsed.augment.gamma_range == (0.9, 1.1) and parsed.augment.jpeg_quality_range == (0.5, 1.0)
+    assert parsed.generator_kwargs()["levels"] == 5 and parsed.generator_kwargs()["dropout_blocks"] == 2
+
+
+@pytest.mark.parametrize("settings,flag", [
+    (dict(steps=0), "--steps"), (dict(batch_size=0), "--batch_size"), (dict(levels=0), "--levels"),
+    (dict(g_lr=-1.0), "--g_lr"), (dict(norm="layer"), "--norm"), (dict(strategy="tpu"), "--strategy"),
+    (dict(precision="float16"), "--precision"), (dict(passes="depth,normals"), "--passes"),
+    (dict(encoder="vgg16", levels=3, crop_size=64), "--levels"), (dict(hflip_prob=1.5), "--hflip_prob"),
+    (dict(gamma_range=(1.25, 0.8)), "--gamma_range"), (dict(jpeg_quality_range=(0.5,)), "--jpeg_quality_range"),
+    (dict(records_dir="no/such/folder"), "--records_dir")])
+def test_validate_is_the_one_place_that_names_the_flag(settings, flag):
+    """Every check of a training configuration is TrainConfig.validate's; each names its flag (exit 2 in train)."""
+    with pytest.raises(errors.UsageError, match=flag):
+        TrainConfig.from_flat(dict(dict(steps=40, checkpoint_every=20), **settings)).validate()
+
+
+def test_a_malformed_tuple_flag_names_the_flag():
+    values = flags.FlagValues()
+    config_module.define_flags(values)
+    values(["train", "--gamma_range=low,high"])
+    with pytest.raises(errors.UsageError, match="--gamma_range"):
+        config_module.from_flag_values(values)
 
 
 def test_from_flagfile_parses_as_the_train_command_does():

@@ -137,15 +137,11 @@ def listing():
 
 
 def define_flags(what="input"):
-    """--input_colorspace and --list_colorspaces (for the commands that read plates)."""
-    define_input_flag(what)
-    define_list_flag()
-
-
-def define_input_flag(what="input"):
-    """--input_colorspace alone (PairFormat's flags; the command that lists adds define_list_flag)."""
+    """--input_colorspace and --list_colorspaces (for the commands that read plates; make_records' --input_colorspace
+    comes from tfnormals.data.pairs.PairFormat, beside define_list_flag)."""
     from absl import flags
     flags.DEFINE_string("input_colorspace", AUTO, f"Of the {what}. {FLAG_HELP}")
+    define_list_flag()
 
 
 def define_list_flag():

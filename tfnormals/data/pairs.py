@@ -14,7 +14,10 @@ import re
 
 import numpy as np
 
-from tfnormals.core import colorspaces, conventions, errors, image_io, layout, normals, srgb
+from tfnormals.core import colorspaces, conventions, dataclass_flags, errors, image_io, layout, normals, srgb
+
+_field = dataclass_flags.field
+NORMALS_SPACES = ("camera", "world")
 
 
 class SampleError(ValueError):
@@ -58,30 +61,37 @@ class PairFormat:
         camera.fov_deg is the horizontal field of view. "" = never.
     """
 
-    beauty_pattern: str = "{id}/" + layout.BEAUTY_EXR
-    normals_pattern: str = "{id}/" + layout.NORMALS_EXR
-    mask_pattern: str = "{id}/" + layout.MASK_PNG
-    normals_channels: tuple = ()
-    beauty_colorspace: str = "auto"
-    normals_space: str = "camera"
-    camera_to_world: tuple = ()
-    camera_pattern: str = ""
-    flip_axes: str = ""
-    max_sample_side: int = 0
-    max_nonunit_fraction: float = 0.01
-    depth_pattern: str = "{id}/" + layout.DEPTH_EXR
-    depth_channels: tuple = ("Z",)
-    albedo_pattern: str = "{id}/" + layout.ALBEDO_EXR
-    albedo_channels: tuple = ()
-    albedo_premultiplied: bool = True
-    scene_pattern: str = "{id}/" + layout.SCENE_JSON
+    beauty_pattern: str = _field("{id}/" + layout.BEAUTY_EXR, "Beauty path pattern with {id}.")
+    normals_pattern: str = _field("{id}/" + layout.NORMALS_EXR, "Normals path pattern with {id}.")
+    mask_pattern: str = _field("{id}/" + layout.MASK_PNG, "Mask path pattern with {id}; empty = the beauty's alpha, "
+                               "else non-zero normals.")
+    normals_channels: tuple[str, ...] = _field((), "EXR channels holding normals X,Y,Z (default R,G,B).")
+    beauty_colorspace: str = _field(colorspaces.AUTO, f"Of the beauty. {colorspaces.FLAG_HELP}",
+                                    flag="input_colorspace", aliases=("beauty_colorspace",))
+    normals_space: str = _field("camera", "Space the normals are stored in.", choices=NORMALS_SPACES)
+    camera_to_world: tuple[float, ...] = _field((), "Row-major 4x4 camera-to-world matrix (16 numbers) for "
+                                                "world-space normals.")
+    camera_pattern: str = _field("", "Per-sample JSON with a camera_to_world 4x4 (world-space normals).")
+    flip_axes: str = _field("", "Normal axes to negate, e.g. y for DirectX-style maps.")
+    max_sample_side: int = _field(0, "Downscale samples so no side exceeds this (0 = keep).", aliases=("max_side",))
+    max_nonunit_fraction: float = _field(0.01, "Reject a sample when more than this fraction of its surface pixels "
+                                         "has non-unit normals.")
+    depth_pattern: str = _field("{id}/" + layout.DEPTH_EXR, "Optional depth pass path pattern with {id} "
+                                "(camera-space distance); empty = none.")
+    depth_channels: tuple[str, ...] = _field(("Z",), "EXR channel holding depth.")
+    albedo_pattern: str = _field("{id}/" + layout.ALBEDO_EXR, "Optional linear albedo pass path pattern with {id}; "
+                                 "empty = none.")
+    albedo_channels: tuple[str, ...] = _field((), "EXR channels holding albedo R,G,B (default R,G,B).")
+    albedo_premultiplied: bool = _field(True, "The albedo pass is premultiplied by coverage (divide it back out).")
+    scene_pattern: str = _field("{id}/" + layout.SCENE_JSON, "Optional scene JSON path pattern with {id} (its "
+                                "camera.fov_deg is the field of view); empty = none.")
 
     def __post_init__(self):
         for name in ("beauty_pattern", "normals_pattern"):
             if "{id}" not in getattr(self, name):
                 raise ValueError(f"{name} {getattr(self, name)!r} must contain '{{id}}'")
         colorspaces.check(self.beauty_colorspace)  # errors.UsageError, a ValueError
-        if self.normals_space not in ("camera", "world"):
+        if self.normals_space not in NORMALS_SPACES:
             raise ValueError(f"normals_space must be camera or world, not {self.normals_space!r}")
         if self.camera_to_world and len(self.camera_to_world) != 16:
             raise ValueError(f"camera_to_world needs 16 numbers, got {len(self.camera_to_world)}")
@@ -276,46 +286,16 @@ def load_passes(input_dir, sample_id, pair_format, mask):
     return passes
 
 
-def define_pair_format_flags():
-    """absl flags for every PairFormat field (for the commands that read folders of pairs)."""
+def define_pair_format_flags(flag_values=None):
+    """absl flags for every PairFormat field (for the commands that read folders of pairs), generated from the
+    fields: --beauty_pattern, ..., --input_colorspace (alias --beauty_colorspace), --max_sample_side, ..."""
     from absl import flags
-    flags.DEFINE_string("beauty_pattern", PairFormat.beauty_pattern, "Beauty path pattern with {id}.")
-    flags.DEFINE_string("normals_pattern", PairFormat.normals_pattern, "Normals path pattern with {id}.")
-    flags.DEFINE_string("mask_pattern", PairFormat.mask_pattern,
-                        "Mask path pattern with {id}; empty = beauty alpha, else non-zero normals.")
-    flags.DEFINE_list("normals_channels", [], "EXR channels holding normals X,Y,Z (default R,G,B).")
-    colorspaces.define_input_flag("beauty")  # --input_colorspace, alias --beauty_colorspace
-    flags.DEFINE_alias("beauty_colorspace", "input_colorspace")
-    flags.DEFINE_enum("normals_space", "camera", ["camera", "world"], "Space the normals are stored in.")
-    flags.DEFINE_list("camera_to_world", [], "Row-major 4x4 camera-to-world matrix for world-space normals.")
-    flags.DEFINE_string("camera_pattern", "", "Per-sample JSON with a camera_to_world 4x4 (world normals).")
-    flags.DEFINE_string("flip_axes", "", "Normal axes to negate, e.g. y for DirectX-style maps.")
-    flags.DEFINE_integer("max_sample_side", 0, "Downscale samples so no side exceeds this (0 = keep).")
-    flags.DEFINE_alias("max_side", "max_sample_side")
-    flags.DEFINE_string("depth_pattern", PairFormat.depth_pattern,
-                        "Optional depth pass path pattern with {id} (camera-space distance); empty = none.")
-    flags.DEFINE_list("depth_channels", list(PairFormat.depth_channels), "EXR channel holding depth.")
-    flags.DEFINE_string("albedo_pattern", PairFormat.albedo_pattern,
-                        "Optional linear albedo pass path pattern with {id}; empty = none.")
-    flags.DEFINE_list("albedo_channels", [], "EXR channels holding albedo R,G,B (default R,G,B).")
-    flags.DEFINE_boolean("albedo_premultiplied", PairFormat.albedo_premultiplied,
-                         "The albedo pass is premultiplied by coverage (divide it back out).")
+    dataclass_flags.define(PairFormat, flags.FLAGS if flag_values is None else flag_values)
 
 
 def pair_format_from_flags(values):
     """The PairFormat described by the flags of define_pair_format_flags(); errors.UsageError when they contradict."""
     try:
-        return _pair_format_from_flags(values)
+        return PairFormat(**dataclass_flags.values(PairFormat, values))
     except (ValueError, TypeError) as e:
         raise errors.UsageError(f"pair format flags: {e}") from None
-
-
-def _pair_format_from_flags(values):
-    return PairFormat(
-        beauty_pattern=values.beauty_pattern, normals_pattern=values.normals_pattern,
-        mask_pattern=values.mask_pattern, normals_channels=tuple(values.normals_channels),
-        beauty_colorspace=values.input_colorspace, normals_space=values.normals_space,
-        camera_to_world=tuple(float(v) for v in values.camera_to_world), camera_pattern=values.camera_pattern,
-        flip_axes=values.flip_axes, max_sample_side=values.max_sample_side, depth_pattern=values.depth_pattern,
-        depth_channels=tuple(values.depth_channels), albedo_pattern=values.albedo_pattern,
-        albedo_channels=tuple(values.albedo_channels), albedo_premultiplied=values.albedo_premultiplied)

@@ -19,6 +19,7 @@ from tfnormals.model.layers import CropLike, PadToMultiple, PositiveExp, UnitNor
 
 PASSES = ("normals", "depth", "albedo")
 HEAD_CHANNELS = {"normals": 3, "depth": 1, "albedo": 3}
+UPSAMPLING = ("bilinear", "transpose")  # resize + 3×3 conv, or pix2pix's 4×4 transposed conv
 # Layer names of the heads; the normals head keeps the name normals-only models have always had.
 HEAD_NAMES = {"normals": "head_conv", "depth": "depth_conv", "albedo": "albedo_conv"}
 
@@ -107,7 +108,7 @@ def _upsample(x, filters, mode, name):
     if mode == "bilinear":
         x = Upsample2x(name=f"{name}_resize")(x)
         return keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
-    raise ValueError(f"unknown upsample mode {mode!r}; expected 'bilinear' or 'transpose'")
+    raise ValueError(f"unknown upsample mode {mode!r}; expected one of {UPSAMPLING}")
 
 
 @contextlib.contextmanager
