@@ -141,7 +141,8 @@ def clear_records(output_dir):
         shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
 
 
-def check_request(input_dir, output_dir, num_shards, fractions, workers, task_index=0, num_tasks=1, overwrite=False):
+def check_request(input_dir, output_dir, *, num_shards, fractions, workers, task_index=0, num_tasks=1,
+                  overwrite=False):
     """Raise errors.UsageError, naming the flag, for anything wrong with a run before it starts."""
     if num_tasks < 1:
         raise errors.UsageError(f"--num_tasks: must be at least 1, got {num_tasks}")
@@ -206,7 +207,7 @@ def _samples_and_settings(input_dir, output_dir, pair_format, num_shards, fracti
     return sample_ids, settings, foreign
 
 
-def make_records(input_dir, output_dir, pair_format, num_shards=16, fractions=(0.9, 0.05, 0.05), workers=1,
+def make_records(input_dir, output_dir, pair_format, *, num_shards=16, fractions=(0.9, 0.05, 0.05), workers=1,
                  overwrite=False, task_index=0, num_tasks=1):
     """Write the shards and index.json (or, as task `task_index` of `num_tasks`, its shards and its task index);
     returns that index dict.
@@ -214,7 +215,8 @@ def make_records(input_dir, output_dir, pair_format, num_shards=16, fractions=(0
     Raises errors.UsageError (a ValueError) for bad settings, a missing input folder, no samples, or an
     output folder holding records made with other settings (unless `overwrite`, which replaces them).
     """
-    check_request(input_dir, output_dir, num_shards, fractions, workers, task_index, num_tasks, overwrite)
+    check_request(input_dir, output_dir, num_shards=num_shards, fractions=fractions, workers=workers,
+                  task_index=task_index, num_tasks=num_tasks, overwrite=overwrite)
     sample_ids, settings, foreign = _samples_and_settings(input_dir, output_dir, pair_format, num_shards, fractions,
                                                           overwrite)
     with outputs.created_dirs_removed_if_empty(output_dir):
@@ -235,13 +237,13 @@ def make_records(input_dir, output_dir, pair_format, num_shards=16, fractions=(0
     return index
 
 
-def merge_records(input_dir, output_dir, pair_format, num_shards=16, fractions=(0.9, 0.05, 0.05)):
+def merge_records(input_dir, output_dir, pair_format, *, num_shards=16, fractions=(0.9, 0.05, 0.05)):
     """After a task array (make_records with num_tasks > 1): check that every shard of the plan is complete and
     made with these settings, then write index.json; returns it.
 
     Raises errors.Failure naming the shards still missing or out of date (and so the tasks to run again).
     """
-    check_request(input_dir, output_dir, num_shards, fractions, 1)
+    check_request(input_dir, output_dir, num_shards=num_shards, fractions=fractions, workers=1)
     sample_ids, settings, _ = _samples_and_settings(input_dir, output_dir, pair_format, num_shards, fractions, False)
     summaries, missing = {}, []
     for (split, k), ids in sorted(plan_shards(sample_ids, num_shards, fractions).items()):
@@ -338,10 +340,12 @@ def main(argv):
             from None
     pair_format = pairs.pair_format_from_flags(FLAGS)
     if FLAGS.merge:
-        index = merge_records(FLAGS.input_dir, FLAGS.output_dir, pair_format, FLAGS.num_shards, fractions)
+        index = merge_records(FLAGS.input_dir, FLAGS.output_dir, pair_format, num_shards=FLAGS.num_shards,
+                              fractions=fractions)
     else:
-        index = make_records(FLAGS.input_dir, FLAGS.output_dir, pair_format, FLAGS.num_shards, fractions,
-                             FLAGS.workers, FLAGS.overwrite, FLAGS.task_index, FLAGS.num_tasks)
+        index = make_records(FLAGS.input_dir, FLAGS.output_dir, pair_format, num_shards=FLAGS.num_shards,
+                             fractions=fractions, workers=FLAGS.workers, overwrite=FLAGS.overwrite,
+                             task_index=FLAGS.task_index, num_tasks=FLAGS.num_tasks)
     task = {"task_index": FLAGS.task_index, "num_tasks": FLAGS.num_tasks} if "task_index" in index else {}
     cli.emit(dict({"counts": index["counts"], "skipped": index["skipped_count"]}, **task))
     if not sum(index["counts"].values()) and (index["skipped_count"] or not task):  # a task may have no samples

@@ -70,7 +70,7 @@ def task_indices(start, count, task_index, num_tasks):
     return [i for i in range(start, start + count) if i % num_tasks == task_index]
 
 
-def render_dataset(output_dir, indices, resolution, spp, seed, variant=mitsuba_render.FAST_VARIANT,
+def render_dataset(output_dir, indices, *, resolution, spp, seed, variant=mitsuba_render.FAST_VARIANT,
                    family_weights=None, denoise=True, threads=0):
     """Render the samples in `indices` that are not already complete; returns (rendered, skipped, failed).
 
@@ -126,7 +126,7 @@ def define_flags():
                       "Mitsuba variant; the LLVM one falls back to scalar with a warning if LLVM is missing.")
 
 
-def validate(output_dir, num_samples, resolution, spp, start_index, task_index, num_tasks, families, denoise,
+def validate(*, output_dir, num_samples, resolution, spp, start_index, task_index, num_tasks, families, denoise,
              threads=0):
     """Parsed family weights, or a one-line message saying what is wrong with the flags."""
     problems = []
@@ -158,14 +158,17 @@ def validate(output_dir, num_samples, resolution, spp, start_index, task_index, 
 
 def main(argv):
     del argv
-    weights, problem = validate(FLAGS.output_dir, FLAGS.num_samples, FLAGS.resolution, FLAGS.spp, FLAGS.start_index,
-                                FLAGS.task_index, FLAGS.num_tasks, FLAGS.families, FLAGS.denoise, FLAGS.threads)
+    weights, problem = validate(output_dir=FLAGS.output_dir, num_samples=FLAGS.num_samples,
+                                resolution=FLAGS.resolution, spp=FLAGS.spp, start_index=FLAGS.start_index,
+                                task_index=FLAGS.task_index, num_tasks=FLAGS.num_tasks, families=FLAGS.families,
+                                denoise=FLAGS.denoise, threads=FLAGS.threads)
     if problem:
         print(f"data_tools.render: {problem}", file=sys.stderr)
         sys.exit(2)
     indices = task_indices(FLAGS.start_index, FLAGS.num_samples, FLAGS.task_index, FLAGS.num_tasks)
-    rendered, skipped, failed = render_dataset(FLAGS.output_dir, indices, FLAGS.resolution, FLAGS.spp,
-                                               FLAGS.seed, FLAGS.variant, weights, FLAGS.denoise, FLAGS.threads)
+    rendered, skipped, failed = render_dataset(FLAGS.output_dir, indices, resolution=FLAGS.resolution, spp=FLAGS.spp,
+                                               seed=FLAGS.seed, variant=FLAGS.variant, family_weights=weights,
+                                               denoise=FLAGS.denoise, threads=FLAGS.threads)
     print(json.dumps({"rendered": rendered, "skipped_complete": skipped, "failed": failed}))
     if failed:
         sys.exit(1)

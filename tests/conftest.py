@@ -87,7 +87,8 @@ def rendered_dir(tmp_path_factory):
     """A folder of NUM_SAMPLES random scenes rendered by render.render_dataset (seed SEED, 32 px, 4 spp)."""
     from data_tools import render
     out = tmp_path_factory.mktemp("rendered")
-    rendered, skipped, failed = render.render_dataset(str(out), range(NUM_SAMPLES), RESOLUTION, SPP, SEED)
+    rendered, skipped, failed = render.render_dataset(str(out), range(NUM_SAMPLES), resolution=RESOLUTION, spp=SPP,
+                                                      seed=SEED)
     assert (rendered, skipped, failed) == (NUM_SAMPLES, 0, [])
     return out
 

@@ -51,8 +51,10 @@ def main(argv):
         cli.emit(real_checks.format_table(real_checks.check_model(FLAGS.model, FLAGS.output_json, FLAGS.gallery)))
         return
     from tfnormals.tools import evaluation  # TensorFlow
-    report = evaluation.evaluate_model(FLAGS.model, FLAGS.output_json, FLAGS.records, FLAGS.split, FLAGS.pairs_dir,
-                                     pair_format, FLAGS.train_records, FLAGS.triptych_dir, FLAGS.max_images)
+    report = evaluation.evaluate_model(FLAGS.model, FLAGS.output_json, records=FLAGS.records, split=FLAGS.split,
+                                       pairs_dir=FLAGS.pairs_dir, pair_format=pair_format,
+                                       train_records=FLAGS.train_records, triptych_dir=FLAGS.triptych_dir,
+                                       max_images=FLAGS.max_images)
     cli.emit(evaluation.format_table(report))
 
 

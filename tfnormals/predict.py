@@ -61,14 +61,13 @@ def main(argv):
         what = "folder" if os.path.isdir(FLAGS.input) else "pattern"
         raise errors.UsageError(f"--input: no plates in {what} {FLAGS.input!r} (our own *.normals.* and *.combined.* "
                                 "outputs are not plates)")
-    settings = camera.settings_from_flags(FLAGS)
-    prediction.check_request(plates.paths, FLAGS.output, FLAGS.combined, FLAGS.input_colorspace, FLAGS.tile,
-                          FLAGS.overlap, FLAGS.max_side, settings)
+    options = dict(colorspace=FLAGS.input_colorspace, tile=FLAGS.tile, overlap=FLAGS.overlap, max_side=FLAGS.max_side,
+                   settings=camera.settings_from_flags(FLAGS))
+    prediction.check_request(plates.paths, FLAGS.output, combined=FLAGS.combined, **options)
     from tfnormals.tools import model_io  # TensorFlow (not for .onnx): only once the request is known to be sound
     model = model_io.load_model(FLAGS.model)
-    result = prediction.predict_files(model, plates.paths, FLAGS.output, FLAGS.input_colorspace, FLAGS.tile,
-                                   FLAGS.overlap, FLAGS.combined, FLAGS.overwrite, FLAGS.max_side, plates.missing,
-                                   settings)
+    result = prediction.predict_files(model, plates.paths, FLAGS.output, combined=FLAGS.combined,
+                                      overwrite=FLAGS.overwrite, missing=plates.missing, **options)
     cli.emit(prediction.summary(result))
     if result["failed"] or result["missing"]:
         raise errors.Failure(f"{len(result['failed'])} of {len(plates.paths)} frame(s) failed and "

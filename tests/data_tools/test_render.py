@@ -56,7 +56,7 @@ def test_task_indices_partition_the_job():
 
 def test_rendering_is_deterministic(rendered_dir, tmp_path):
     """Rendering the same seed and index again, in another folder, gives identical beauty pixels."""
-    assert render.render_dataset(str(tmp_path), [1, 2], RESOLUTION, SPP, SEED) == (2, 0, [])
+    assert render.render_dataset(str(tmp_path), [1, 2], resolution=RESOLUTION, spp=SPP, seed=SEED) == (2, 0, [])
     for index in (1, 2):
         np.testing.assert_array_equal(beauty_pixels(tmp_path, index), beauty_pixels(rendered_dir, index))
     assert not np.array_equal(beauty_pixels(tmp_path, 1), beauty_pixels(tmp_path, 2))
@@ -72,7 +72,7 @@ def test_rerun_resumes_and_ignores_leftovers(rendered_dir, tmp_path):
     (stale / layout.BEAUTY_EXR).write_bytes(b"half-written")
     kept = os.stat(os.path.join(tmp_path, layout.sample_id(0), layout.BEAUTY_EXR)).st_mtime_ns
 
-    assert render.render_dataset(str(tmp_path), [0, 1, 2], RESOLUTION, SPP, SEED) == (2, 1, [])
+    assert render.render_dataset(str(tmp_path), [0, 1, 2], resolution=RESOLUTION, spp=SPP, seed=SEED) == (2, 1, [])
     assert os.stat(os.path.join(tmp_path, layout.sample_id(0), layout.BEAUTY_EXR)).st_mtime_ns == kept
     for index in (1, 2):
         assert render.is_complete(os.path.join(tmp_path, layout.sample_id(index)))
@@ -80,7 +80,7 @@ def test_rerun_resumes_and_ignores_leftovers(rendered_dir, tmp_path):
     samples = sorted(name for name in os.listdir(tmp_path) if not name.startswith("."))
     assert samples == [layout.sample_id(i) for i in range(3)]
     assert pairs.find_samples(str(tmp_path), pairs.PairFormat()) == samples  # make_records skips the leftover
-    assert render.render_dataset(str(tmp_path), [0, 1, 2], RESOLUTION, SPP, SEED) == (0, 3, [])
+    assert render.render_dataset(str(tmp_path), [0, 1, 2], resolution=RESOLUTION, spp=SPP, seed=SEED) == (0, 3, [])
 
 
 def run_cli(module, **flags):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tfnormals.core import errors, image_io, normals, srgb
-from tfnormals.tools import relighting
+from tfnormals.tools import light_rigs, relighting
 
 
 def sphere(size=64):
@@ -48,17 +48,17 @@ def test_several_lights_add_up():
     plate = np.full((1, 3, 3), 0.5, np.float32)
     a, b = relighting.Light(direction=(0, 0, 1), intensity=0.5), relighting.Light(direction=(1, 0, 0), color=(0, 1, 0))
     both = relighting.relight(plate, HAND_NORMALS, [a, b], ambient=0.0)
-    np.testing.assert_allclose(both, relighting.relight(plate, HAND_NORMALS, [a], 0.0)
-                               + relighting.relight(plate, HAND_NORMALS, [b], 0.0), rtol=1e-6)
+    np.testing.assert_allclose(both, relighting.relight(plate, HAND_NORMALS, [a], ambient=0.0)
+                               + relighting.relight(plate, HAND_NORMALS, [b], ambient=0.0), rtol=1e-6)
 
 
 def test_parse_lights_per_light_or_once_for_all():
-    lights = relighting.parse_lights(["-1,0,0.5", "1,0,0"], colors=["1,0.8,0.6"], intensities=["1.5", "0.25"],
+    lights = light_rigs.parse_lights(["-1,0,0.5", "1,0,0"], colors=["1,0.8,0.6"], intensities=["1.5", "0.25"],
                                   wraps=["0.3"])
     assert [l.direction for l in lights] == [(-1.0, 0.0, 0.5), (1.0, 0.0, 0.0)]
     assert [l.color for l in lights] == [(1.0, 0.8, 0.6)] * 2
     assert [l.intensity for l in lights] == [1.5, 0.25] and [l.wrap for l in lights] == [0.3, 0.3]
-    assert relighting.parse_lights(["0,0,1"]) == [relighting.Light((0.0, 0.0, 1.0))]
+    assert light_rigs.parse_lights(["0,0,1"]) == [relighting.Light((0.0, 0.0, 1.0))]
 
 
 @pytest.mark.parametrize("kwargs,words", [
@@ -75,7 +75,7 @@ def test_parse_lights_per_light_or_once_for_all():
 ])
 def test_bad_light_values_name_the_flag(kwargs, words):
     with pytest.raises(errors.UsageError, match=words):
-        relighting.parse_lights(**kwargs)
+        light_rigs.parse_lights(**kwargs)
 
 
 def test_sphere_lit_from_the_left_gets_brighter_on_its_left():
@@ -125,23 +125,27 @@ LIGHTS = [relighting.Light((-1.0, 0.2, 0.5), intensity=1.5, wrap=0.2)]
 def test_exr_is_linear_png_and_tiff_are_srgb(files):
     """The same relight written as EXR (linear), PNG and TIFF (sRGB-encoded) round-trips; an sRGB PNG plate and
     its linear EXR twin relight alike."""
-    expected = relighting.relight(files["linear"], files["normals"], LIGHTS, 1.0, mask=np.ones_like(files["mask"]))
+    expected = relighting.relight(files["linear"], files["normals"], LIGHTS, ambient=1.0,
+                                  mask=np.ones_like(files["mask"]))
     out = {ext: str(files["tmp"] / f"relit.{ext}") for ext in ("exr", "png", "tif")}
     for ext, path in out.items():
-        summary = relighting.relight_file(files["plate.png"], files["n.exr"], path, LIGHTS)
+        summary = relighting.relight_file(relighting.RelightRequest(plate=files["plate.png"], normals=files["n.exr"],
+                                                                    output=path, lights=LIGHTS))
         assert summary == {"output": path, "lights": 1, "mode": "add", "width": 24, "height": 24, "nonfinite": {}}
     np.testing.assert_allclose(image_io.read_image(out["exr"]), expected, rtol=1e-5, atol=1e-6)
     encoded = srgb.linear_to_srgb(expected)
     np.testing.assert_allclose(image_io.read_image(out["png"]), encoded, atol=0.6 / 255)
     np.testing.assert_allclose(image_io.read_image(out["tif"]), encoded, atol=0.6 / 65535)
     from_exr = str(files["tmp"] / "from_exr.exr")
-    relighting.relight_file(files["plate.exr"], files["n.png"], from_exr, LIGHTS)
+    relighting.relight_file(relighting.RelightRequest(plate=files["plate.exr"], normals=files["n.png"], output=from_exr,
+                                                      lights=LIGHTS))
     np.testing.assert_allclose(image_io.read_image(from_exr), expected, atol=2e-4)  # 16-bit normals quantization
 
 
 def test_mask_file_keeps_the_plate_outside(files):
     out = str(files["tmp"] / "masked.exr")
-    relighting.relight_file(files["plate.exr"], files["n.exr"], out, LIGHTS, ambient=0.0, mask_path=files["mask.png"])
+    relighting.relight_file(relighting.RelightRequest(plate=files["plate.exr"], normals=files["n.exr"], output=out,
+                                                      lights=LIGHTS, ambient=0.0, mask=files["mask.png"]))
     relit = image_io.read_image(out)
     outside = files["mask"] == 0
     np.testing.assert_allclose(relit[outside], files["linear"][outside], rtol=1e-6)
@@ -158,7 +162,8 @@ def test_nonfinite_inputs_never_reach_the_output(files):
     image_io.write_rgb_exr(files["plate.exr"], plate)
     image_io.write_rgb_exr(files["n.exr"], n)
     out = str(files["tmp"] / "out.exr")
-    summary = relighting.relight_file(files["plate.exr"], files["n.exr"], out, LIGHTS, ambient=0.5)
+    summary = relighting.relight_file(relighting.RelightRequest(plate=files["plate.exr"], normals=files["n.exr"],
+                                                                output=out, lights=LIGHTS, ambient=0.5))
     assert summary["nonfinite"] == {files["plate.exr"]: 2, files["n.exr"]: 1}
     relit = image_io.read_image(out)
     assert np.all(np.isfinite(relit))
@@ -169,17 +174,24 @@ def test_bad_files_are_named(files):
     small = str(files["tmp"] / "small.png")
     image_io.write_png(small, np.zeros((8, 8, 3), np.float32))
     with pytest.raises(errors.Failure, match=r"size mismatch: .*plate.png is 24x24, .*small.png is 8x8"):
-        relighting.relight_file(files["plate.png"], small, str(files["tmp"] / "o.png"), LIGHTS)
+        relighting.relight_file(relighting.RelightRequest(plate=files["plate.png"], normals=small,
+                                                          output=str(files["tmp"] / "o.png"), lights=LIGHTS))
     with pytest.raises(errors.UsageError, match="--normals: .*missing.exr: no such file"):
-        relighting.relight_file(files["plate.png"], str(files["tmp"] / "missing.exr"), str(files["tmp"] / "o.png"), LIGHTS)
+        relighting.relight_file(relighting.RelightRequest(plate=files["plate.png"],
+                                                          normals=str(files["tmp"] / "missing.exr"),
+                                                          output=str(files["tmp"] / "o.png"), lights=LIGHTS))
     with pytest.raises(errors.UsageError, match="--output: .* must end in"):
-        relighting.relight_file(files["plate.png"], files["n.exr"], str(files["tmp"] / "o.jpg"), LIGHTS)
+        relighting.relight_file(relighting.RelightRequest(plate=files["plate.png"], normals=files["n.exr"],
+                                                          output=str(files["tmp"] / "o.jpg"), lights=LIGHTS))
     with pytest.raises(errors.UsageError, match="--ambient"):
-        relighting.relight_file(files["plate.png"], files["n.exr"], str(files["tmp"] / "o.png"), LIGHTS, ambient=-1)
+        relighting.relight_file(relighting.RelightRequest(plate=files["plate.png"], normals=files["n.exr"],
+                                                          output=str(files["tmp"] / "o.png"), lights=LIGHTS,
+                                                          ambient=-1))
     gray = str(files["tmp"] / "gray.png")
     image_io.write_png(gray, np.zeros((24, 24), np.float32))
     with pytest.raises(errors.Failure, match="needs 3 channels"):
-        relighting.relight_file(files["plate.png"], gray, str(files["tmp"] / "o.png"), LIGHTS)
+        relighting.relight_file(relighting.RelightRequest(plate=files["plate.png"], normals=gray,
+                                                          output=str(files["tmp"] / "o.png"), lights=LIGHTS))
     assert not (files["tmp"] / "o.png").exists()
 
 

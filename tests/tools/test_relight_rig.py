@@ -7,7 +7,7 @@ import pytest
 from helpers import ray_traced_sphere
 
 from tfnormals.core import camera, errors, image_io
-from tfnormals.tools import relighting
+from tfnormals.tools import light_rigs, relighting
 
 SIDE = 64
 HFOV = 40.0
@@ -74,16 +74,22 @@ def test_depth_with_the_field_of_view_relights_like_the_position_pass(tmp_path):
                                                  "P.Z": position[..., 2]})
     image_io.write_exr(str(tmp_path / "d.exr"), {"Z": depth})
     lights = [relighting.Light(kind="point", position=(1.0, 1.0, -2.5), radius=1.0, intensity=3.0)]
-    by_p = relighting.relight_file(str(tmp_path / "plate.exr"), str(tmp_path / "n.exr"), str(tmp_path / "a.exr"), lights,
-                                ambient=0.0, position_path=str(tmp_path / "p.exr"))
+    by_p = relighting.relight_file(relighting.RelightRequest(plate=str(tmp_path / "plate.exr"),
+                                                             normals=str(tmp_path / "n.exr"),
+                                                             output=str(tmp_path / "a.exr"), lights=lights, ambient=0.0,
+                                                             position=str(tmp_path / "p.exr")))
     settings = camera.CameraSettings(hfov=HFOV)
-    relighting.relight_file(str(tmp_path / "plate.exr"), str(tmp_path / "n.exr"), str(tmp_path / "b.exr"), lights,
-                         ambient=0.0, depth_path=str(tmp_path / "d.exr"), settings=settings)
+    relighting.relight_file(relighting.RelightRequest(plate=str(tmp_path / "plate.exr"),
+                                                      normals=str(tmp_path / "n.exr"), output=str(tmp_path / "b.exr"),
+                                                      lights=lights, ambient=0.0, depth=str(tmp_path / "d.exr"),
+                                                      camera_settings=settings))
     a, b = image_io.read_image(str(tmp_path / "a.exr")), image_io.read_image(str(tmp_path / "b.exr"))
     assert by_p["mode"] == "add"
     assert np.allclose(a[hit], b[hit], atol=1e-5) and a[hit].max() > 0.1
     with pytest.raises(errors.UsageError, match="need --position"):
-        relighting.relight_file(str(tmp_path / "plate.exr"), str(tmp_path / "n.exr"), str(tmp_path / "c.exr"), lights)
+        relighting.relight_file(relighting.RelightRequest(plate=str(tmp_path / "plate.exr"),
+                                                          normals=str(tmp_path / "n.exr"),
+                                                          output=str(tmp_path / "c.exr"), lights=lights))
 
 
 def test_a_rig_file_loads_every_kind_of_light(tmp_path):
@@ -93,7 +99,7 @@ def test_a_rig_file_loads_every_kind_of_light(tmp_path):
         {"type": "spot", "position": [-1, 1, -1], "target": [0, 0, -3], "cone_deg": 25, "softness": 0.3}]}
     path = tmp_path / "rig.json"
     path.write_text(json.dumps(rig))
-    lights, ambient, mode = relighting.load_rig(str(path))
+    lights, ambient, mode = light_rigs.load_rig(str(path))
     assert (ambient, mode) == (0.2, "replace")
     assert [light.kind for light in lights] == ["directional", "point", "spot"]
     assert lights[1].position == (0.5, 0.3, -2.0) and lights[2].target == (0.0, 0.0, -3.0)
@@ -112,5 +118,5 @@ def test_bad_rigs_name_the_file_and_the_light(tmp_path, rig, message):
     path = tmp_path / "rig.json"
     path.write_text(json.dumps(rig))
     with pytest.raises(errors.UsageError, match=message) as caught:
-        relighting.load_rig(str(path))
+        light_rigs.load_rig(str(path))
     assert str(path) in str(caught.value)

@@ -103,9 +103,12 @@ def test_relight_keeps_an_acescg_plate_in_acescg(tmp_path):
     image_io.write_rgb_exr(paths["rec709.exr"], linear)
     image_io.write_rgb_exr(paths["n.exr"], n)
     lights = [relighting.Light((-1.0, 0.3, 0.6), intensity=1.2)]
-    relighting.relight_file(paths["aces.exr"], paths["n.exr"], paths["out.exr"], lights, colorspace="ACEScg")
-    relighting.relight_file(paths["rec709.exr"], paths["n.exr"], paths["out709.exr"], lights)
-    relighting.relight_file(paths["aces.exr"], paths["n.exr"], paths["out.png"], lights, colorspace="ACEScg")
+    relighting.relight_file(relighting.RelightRequest(plate=paths["aces.exr"], normals=paths["n.exr"],
+                                                      output=paths["out.exr"], lights=lights, colorspace="ACEScg"))
+    relighting.relight_file(relighting.RelightRequest(plate=paths["rec709.exr"], normals=paths["n.exr"],
+                                                      output=paths["out709.exr"], lights=lights))
+    relighting.relight_file(relighting.RelightRequest(plate=paths["aces.exr"], normals=paths["n.exr"],
+                                                      output=paths["out.png"], lights=lights, colorspace="ACEScg"))
     rec709 = image_io.read_image(paths["out709.exr"])
     np.testing.assert_allclose(image_io.read_image(paths["out.exr"]), rec709 @ REC709_TO_AP1.T, atol=2e-3)
     np.testing.assert_allclose(image_io.read_image(paths["out.png"]), srgb.linear_to_srgb(rec709), atol=1.0 / 255)

@@ -248,7 +248,7 @@ def format_table(report):
     return text
 
 
-def check_request(model_path, output_json, records="", split="test", pairs_dir="", train_records="",
+def check_request(model_path, output_json, *, records="", split="test", pairs_dir="", train_records="",
                   triptych_dir="", max_images=0):
     """Raise errors.UsageError, naming the flag, for anything wrong with an evaluation before it starts;
     returns the shard files to evaluate ([] for pairs)."""
@@ -274,7 +274,7 @@ def default_triptych_dir(output_json):
     return os.path.splitext(output_json)[0] + "_triptychs"
 
 
-def evaluate_model(model_path, output_json, records="", split="test", pairs_dir="", pair_format=None,
+def evaluate_model(model_path, output_json, *, records="", split="test", pairs_dir="", pair_format=None,
                    train_records="", triptych_dir="", max_images=0):
     """What `python -m tfnormals.evaluate` does: evaluate on records or pairs, write the JSON report, return it.
 
@@ -283,8 +283,8 @@ def evaluate_model(model_path, output_json, records="", split="test", pairs_dir=
     everything succeeds (see the module docstring).
     """
     from tfnormals.tools.model_io import load_model
-    verify_shards(check_request(model_path, output_json, records, split, pairs_dir, train_records, triptych_dir,
-                                max_images))
+    verify_shards(check_request(model_path, output_json, records=records, split=split, pairs_dir=pairs_dir,
+                                train_records=train_records, triptych_dir=triptych_dir, max_images=max_images))
     model = load_model(model_path)
     train_records = train_records or records
     if train_records:

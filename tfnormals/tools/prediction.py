@@ -122,7 +122,7 @@ def _channels(array, names, alpha=None):
     return layers
 
 
-def check_request(paths, output_dir, combined=False, colorspace="auto", tile=512, overlap=64, max_side=0,
+def check_request(paths, output_dir, *, combined=False, colorspace="auto", tile=512, overlap=64, max_side=0,
                   settings=camera.CameraSettings()):
     """Raise errors.UsageError, naming the flag, for anything wrong with a run before it starts."""
     settings.check()
@@ -156,7 +156,7 @@ def _finished(path, files, overwrite):
     return True
 
 
-def predict_plate_file(model, path, files, colorspace="auto", tile=512, overlap=64, max_side=0,
+def predict_plate_file(model, path, files, *, colorspace="auto", tile=512, overlap=64, max_side=0,
                        settings=camera.CameraSettings()):
     """Read one plate, predict and write its outputs; returns the number of non-finite pixels filled."""
     plate, nonfinite = image_io.fill_nonfinite(image_io.read_image(path))
@@ -164,8 +164,8 @@ def predict_plate_file(model, path, files, colorspace="auto", tile=512, overlap=
     if nonfinite:
         logging.warning("%s: %d pixel(s) with NaN/inf values replaced before inference (%s)",
                         path, nonfinite, image_io.NONFINITE_FILL_TEXT)
-    passes = tiling.predict_plate(model.predict_passes, network_input(plate, path, colorspace), tile, overlap,
-                                  max_side)
+    passes = tiling.predict_plate(model.predict_passes, network_input(plate, path, colorspace), tile=tile,
+                                  overlap=overlap, max_side=max_side)
     for name, value in passes.items():
         if not np.all(np.isfinite(value)):
             raise errors.Failure(f"{path}: the model returned non-finite {name}")
@@ -173,7 +173,7 @@ def predict_plate_file(model, path, files, colorspace="auto", tile=512, overlap=
     return nonfinite
 
 
-def predict_files(model, paths, output_dir, colorspace="auto", tile=512, overlap=64, combined=False,
+def predict_files(model, paths, output_dir, *, colorspace="auto", tile=512, overlap=64, combined=False,
                   overwrite=False, max_side=0, missing=(), settings=camera.CameraSettings()):
     """Predict every plate in `paths` (what `python -m tfnormals.predict` does after expand_inputs).
 
@@ -188,7 +188,8 @@ def predict_files(model, paths, output_dir, colorspace="auto", tile=512, overlap
       {'written': [normals EXR paths], 'skipped_existing': [plates], 'failed': {plate: reason},
        'missing': [frames], 'nonfinite': {plate: pixels filled}}.
     """
-    check_request(paths, output_dir, combined, colorspace, tile, overlap, max_side, settings)
+    options = dict(colorspace=colorspace, tile=tile, overlap=overlap, max_side=max_side, settings=settings)
+    check_request(paths, output_dir, combined=combined, **options)
     result = {"written": [], "skipped_existing": [], "failed": {}, "missing": list(missing), "nonfinite": {}}
     for path in missing:
         logging.error("missing frame %s", path)
@@ -203,7 +204,7 @@ def predict_files(model, paths, output_dir, colorspace="auto", tile=512, overlap
                     result["skipped_existing"].append(path)
                     progress.update()
                     continue
-                nonfinite = predict_plate_file(model, path, files, colorspace, tile, overlap, max_side, settings)
+                nonfinite = predict_plate_file(model, path, files, **options)
                 if nonfinite:
                     result["nonfinite"][path] = nonfinite
                 result["written"].append(files["normals"])
