@@ -110,7 +110,7 @@ def adversarial_gan(g_lr, d_lr):
 
 
 def mean_logits(gan, batch):
-    """The discriminator's mean logit on the batch's truth and on the generator's prediction """
+    """The discriminator's mean logit on the batch's truth and on the generator's prediction."""
     plate = batch["beauty"]
     pred = gan.generator(plate, training=True)
     real = gan.discriminator([plate, gan.discriminator_view(batch, batch)], training=True)
