@@ -14,16 +14,15 @@ import glob
 import json
 import os
 import shutil
-import sys
 import time
 
 import numpy as np
-from absl import app, flags, logging
+from absl import flags, logging
 
 from data_tools import denoise as denoiser
 from data_tools import mitsuba_render
 from data_tools.scene import sampling
-from tfnormals.core import image_io, layout, normals, srgb
+from tfnormals.core import cli, errors, image_io, layout, normals, srgb
 from tfnormals.core.progress import Progress
 
 FLAGS = flags.FLAGS
@@ -163,17 +162,17 @@ def main(argv):
                                 task_index=FLAGS.task_index, num_tasks=FLAGS.num_tasks, families=FLAGS.families,
                                 denoise=FLAGS.denoise, threads=FLAGS.threads)
     if problem:
-        print(f"data_tools.render: {problem}", file=sys.stderr)
-        sys.exit(2)
+        raise errors.UsageError(problem)
     indices = task_indices(FLAGS.start_index, FLAGS.num_samples, FLAGS.task_index, FLAGS.num_tasks)
     rendered, skipped, failed = render_dataset(FLAGS.output_dir, indices, resolution=FLAGS.resolution, spp=FLAGS.spp,
                                                seed=FLAGS.seed, variant=FLAGS.variant, family_weights=weights,
                                                denoise=FLAGS.denoise, threads=FLAGS.threads)
-    print(json.dumps({"rendered": rendered, "skipped_complete": skipped, "failed": failed}))
+    cli.emit({"rendered": rendered, "skipped_complete": skipped, "failed": failed})
     if failed:
-        sys.exit(1)
+        raise errors.Failure(f"{len(failed)} of {len(indices)} sample(s) failed (their indices are in the summary; "
+                             "the reasons are logged above); a re-run renders them again")
 
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    cli.run(main, "data_tools.render")
