@@ -51,12 +51,12 @@ PILOT_FLAGS = ["--steps=100000", "--checkpoint_every=200", "--val_steps=4", "--m
 
 def measure(run_dir, records, max_val):
     """Val-split and real-photo figures of a run's latest checkpoint (one child process, TensorFlow inside)."""
-    from tfnormals.tools import evaluate, real_checks, tiling
+    from tfnormals.tools import evaluation, real_checks, tiling
     from tfnormals.tools.model_io import NormalsModel
     from tfnormals.training import runs
     model = NormalsModel(run_dir)
     fitted = {"best_constant": [0.0, 0.0, 1.0], "gradient_strength": 1.0}  # only the model's figures are used
-    val = evaluate.evaluate(model, evaluate.iter_records(records, "val", max_val), fitted)
+    val = evaluation.evaluate(model, evaluation.iter_records(records, "val", max_val), fitted)
     real = real_checks.run_checks(lambda plate: tiling.predict_tiled(model.predict_passes, plate))
     moto = real["motorcycle"]
     return {"val_mean_deg": val["model"]["mean"],

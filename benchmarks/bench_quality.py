@@ -5,7 +5,7 @@
 The shipped model is evaluated on the held-out split of the records, whole images, over masked
 pixels (mean/median angular error in degrees, % of pixels under 11.25°/22.5°/30°). The
 baselines are fitted on the first 64 images of the records' train split
-(evaluate.fit_baselines), as `python -m tfnormals.evaluate` does. Without a model the
+(evaluation.fit_baselines), as `python -m tfnormals.evaluate` does. Without a model the
 section says so instead of inventing numbers.
 """
 
@@ -49,19 +49,19 @@ def main(argv=None):
         text = f"{title}\n\nNot measured: no {' and no '.join(missing)} yet."
         return common.finish(MODULE, argv, {"name": "quality", "markdown": text, "skipped": missing, "targets": []},
                              args.json_out)
-    from tfnormals.tools import evaluate
+    from tfnormals.tools import evaluation
     from tfnormals.tools.model_io import NormalsModel
     start = time.perf_counter()
     model = NormalsModel(args.model)
-    fitted = evaluate.fit_baselines(list(evaluate.iter_records(args.records, "train", args.fit_images)))
-    report = evaluate.evaluate(model, evaluate.iter_records(args.records, args.split, args.max_images), fitted)
+    fitted = evaluation.fit_baselines(list(evaluation.iter_records(args.records, "train", args.fit_images)))
+    report = evaluation.evaluate(model, evaluation.iter_records(args.records, args.split, args.max_images), fitted)
     seconds = time.perf_counter() - start
     step = model_step(args.model)
-    text = (f"{title}\n\n" + evaluate.format_table(report)
+    text = (f"{title}\n\n" + evaluation.format_table(report)
             + f"\n\nModel step {step if step is not None else '?'}; baselines fitted on {args.fit_images} train images "
               f"(best constant {[round(v, 3) for v in fitted['best_constant']]}, gradient strength "
               f"{fitted['gradient_strength']}); {seconds:.0f} s.")
-    summary = {m: report[m] for m in evaluate.METHODS}
+    summary = {m: report[m] for m in evaluation.METHODS}
     return common.finish(MODULE, argv, {"name": "quality", "markdown": text, "metrics": summary,
                                         "count": report["count"], "fitted": fitted, "targets": []}, args.json_out)
 

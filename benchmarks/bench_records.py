@@ -38,16 +38,16 @@ def _child(cfg):
 
     from data_tools import make_records
     from tfnormals.data import pairs
-    layout = pairs.PairLayout()
-    ids = pairs.find_samples(cfg["input_dir"], layout)
-    input_bytes = sum(os.path.getsize(layout.path(cfg["input_dir"], role, i))
+    pair_format = pairs.PairFormat()
+    ids = pairs.find_samples(cfg["input_dir"], pair_format)
+    input_bytes = sum(os.path.getsize(pair_format.path(cfg["input_dir"], role, i))
                       for i in ids for role in ("beauty", "normals", "mask"))
     seconds, out_bytes, counts = [], 0, {}
     for _ in range(cfg["repeats"]):
         out = tempfile.mkdtemp(prefix="bench_records-")
         try:
             start = time.perf_counter()
-            index = make_records.make_records(cfg["input_dir"], out, layout, num_shards=cfg["num_shards"],
+            index = make_records.make_records(cfg["input_dir"], out, pair_format, num_shards=cfg["num_shards"],
                                               workers=cfg["workers"])
             seconds.append(time.perf_counter() - start)
             counts = index["counts"]

@@ -147,9 +147,9 @@ def _psnr_child(cfg):
     """Render each scene at the reference spp and at every test spp; PSNR of noisy and denoised beauty."""
     from data_tools import mitsuba_render
     from data_tools.scene import sampling
-    from tfnormals.core import colour
+    from tfnormals.core import srgb
     mitsuba_render.init(cfg["variant"], cfg["threads"])
-    display = lambda linear, exposure: colour.linear_to_srgb(linear * exposure)
+    display = lambda linear, exposure: srgb.linear_to_srgb(linear * exposure)
     scenes = []
     reference = mitsuba_render.TemplateRenderer(cfg["resolution"], cfg["reference_spp"], denoise=False)
     renderers = {spp: mitsuba_render.TemplateRenderer(cfg["resolution"], spp) for spp in cfg["psnr_spp"]}

@@ -14,7 +14,7 @@ Configurations (each at batch 1, as in the pix2pix paper, and at the shipped bat
            float32 matmul respectively (this CPU has AVX512-BF16).
   pix2pix  written from the paper (Isola et al. 2017, appendix 6.1.1/6.1.2): 256² crops from 286²
            (their jitter), U-Net encoder C64-C128-C256-C512-C512-C512-C512-C512 = our builder with
-           base_filters=64, depth=8, max_filters=512, 4×4 transposed-conv upsampling, batch norm,
+           base_filters=64, levels=8, max_filters=512, 4×4 transposed-conv upsampling, batch norm,
            dropout 0.5 in the first 3 decoder blocks; the 70×70 PatchGAN C64-C128-C256-C512 (4×4,
            strides 2-2-2-1, batch norm but not on C64, LeakyReLU 0.2) then a 1-channel 4×4 conv,
            built here. Differences from the paper: our generator's head is a 4×4 transposed conv
@@ -22,7 +22,7 @@ Configurations (each at batch 1, as in the pix2pix paper, and at the shipped bat
            + tanh), which adds FLOPs at full resolution; our bottleneck (1×1) keeps batch norm;
            losses are ours (masked L1 + angular + GAN; the paper: L1 ×100 + GAN, same cost) and
            augmentation is ours (crop/flip plus photometric) at 256². The builder's
-           discriminator kind='patch' with d_depth=3 (--p2p_discriminator=builder) lacks the
+           discriminator kind='patch' with d_levels=3 (--p2p_discriminator=builder) lacks the
            stride-1 C512 layer: a 46×46 receptive field and about a third of the FLOPs.
 
 Timing: NormalsGAN.train_step through fit() on in-memory synthetic batches (content does not
@@ -40,8 +40,8 @@ compared with a 4096² float32 tf.linalg.matmul measured in the same process bef
 """
 
 import argparse
-import os
 import collections
+import os
 import sys
 
 from benchmarks import common
@@ -129,12 +129,12 @@ def build(kind, batch_size, args):
                                      precision=precision, encoder="vgg16", freeze_blocks=2)
         return build_gan(config, fresh=False), config, config.load_size
     config = common.train_config(args.flagfile, batch_size=batch_size, crop_size=256, load_size=286,
-                                 base_filters=64, depth=8, max_filters=512, norm="batch", dropout=0.5,
+                                 base_filters=64, levels=8, max_filters=512, norm="batch", dropout=0.5,
                                  upsample="transpose", l1_weight=100.0, angular_weight=0.0, g_lr=2e-4, d_lr=2e-4,
                                  beta_1=0.5)
     generator = build_generator(**config.generator_kwargs())
     if args.p2p_discriminator == "builder":
-        discriminator = build_discriminator("patch", input_size=256, base_filters=64, depth=3, norm="batch")
+        discriminator = build_discriminator("patch", input_size=256, base_filters=64, levels=3, norm="batch")
     else:
         discriminator = paper_patchgan(256)
     gan = NormalsGAN(generator, discriminator, augment_config=config.augment, l1_weight=config.l1_weight,
@@ -191,7 +191,8 @@ def measure(kind, batch_size, args):
     g_fwd = tf.function(lambda x: gan.generator(x, training=False)["normals"])
     g_s = common.median(common.timed(lambda: g_fwd(crop).numpy(), repeats=3, warmup=1))
     d_fwd = tf.function(lambda a, b: gan.discriminator([a, b], training=False))
-    return {"config": kind, "precision": config.precision, "batch": batch_size, "crop": config.crop_size, "step_s": step_s,
+    return {"config": kind, "precision": config.precision, "batch": batch_size, "crop": config.crop_size,
+            "step_s": step_s,
             "images_per_s": batch_size / step_s, "first_step_s": warm[0], "timed_steps": steps,
             "flops": flops, "raw_flops": raw, "flops_per_s": flops / step_s, "conv_fwd": conv_fwd,
             "conv_bwd": conv_bwd, "other": flops - conv_fwd - conv_bwd, "unknown_ops": dict(unknown),
@@ -221,7 +222,7 @@ def report(rows, matmul, matmul_bf16, args):
           (3 * r["g_fwd_flops"] + 7 * r["d_fwd_flops"]) / r["batch"] / 1e9, 100 * r["conv_fwd"] / r["flops"],
           100 * r["conv_bwd"] / r["flops"], 100 * r["other"] / r["flops"]] for r in rows])
     unknown = {k: v for r in rows for k, v in r["unknown_ops"].items()}
-    d_kind = "builder patch, d_depth=3" if args.p2p_discriminator == "builder" else "the paper's 70×70 PatchGAN"
+    d_kind = "builder patch, d_levels=3" if args.p2p_discriminator == "builder" else "the paper's 70×70 PatchGAN"
     n = args.matmul_n
     peak, peak_bf16 = common.median(matmul), common.median(matmul_bf16)
     return ("### Training step (NormalsGAN.train_step via fit, augmentation included; synthetic in-memory batches)"

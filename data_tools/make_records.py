@@ -48,11 +48,11 @@ FLAGS = flags.FLAGS
 
 def encode_sample(job):
     """Worker: load one sample and PNG-encode it. Returns ('ok', id, source, h, w, payloads) or ('error', id, why)."""
-    input_dir, sample_id, pair_layout = job
+    input_dir, sample_id, pair_format = job
     try:
-        beauty, normal_map, mask, source = pairs.load_sample(input_dir, sample_id, pair_layout)
+        beauty, normal_map, mask, source = pairs.load_sample(input_dir, sample_id, pair_format)
         payloads = schema.encode_images(beauty, normal_map, mask,
-                                        **pairs.load_passes(input_dir, sample_id, pair_layout, mask))
+                                        **pairs.load_passes(input_dir, sample_id, pair_format, mask))
         return ("ok", sample_id, source, mask.shape[0], mask.shape[1], payloads)
     except pairs.SampleError as e:
         return ("error", sample_id, str(e))
@@ -91,11 +91,11 @@ def _load_sidecar(output_dir, shard_file, assigned, settings):
     return summary if summary.get("assigned") == assigned and summary.get("settings") == settings else None
 
 
-def run_settings(input_dir, pair_layout, num_shards, fractions):
+def run_settings(input_dir, pair_format, num_shards, fractions):
     """Everything that decides which records a folder holds, as stored in index.json and the shard sidecars."""
     settings = {"schema_version": schema.SCHEMA_VERSION, "input_dir": os.path.abspath(input_dir),
                 "num_shards": num_shards, "split_fractions": list(fractions),
-                "layout": {k: list(v) if isinstance(v, tuple) else v for k, v in vars(pair_layout).items()}}
+                "layout": pair_format.stored_settings()}  # "layout": the key index files have always used
     return json.loads(json.dumps(settings))  # as it reads back from JSON
 
 
@@ -141,7 +141,8 @@ def clear_records(output_dir):
         shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
 
 
-def check_request(input_dir, output_dir, num_shards, fractions, workers, task_index=0, num_tasks=1, overwrite=False):
+def check_request(input_dir, output_dir, *, num_shards, fractions, workers, task_index=0, num_tasks=1,
+                  overwrite=False):
     """Raise errors.UsageError, naming the flag, for anything wrong with a run before it starts."""
     if num_tasks < 1:
         raise errors.UsageError(f"--num_tasks: must be at least 1, got {num_tasks}")
@@ -190,14 +191,14 @@ def write_shard(output_dir, shard_file, jobs, results, settings=None):
     return summary
 
 
-def _samples_and_settings(input_dir, output_dir, pair_layout, num_shards, fractions, overwrite):
+def _samples_and_settings(input_dir, output_dir, pair_format, num_shards, fractions, overwrite):
     """(sample ids, run_settings(), reasons the folder holds other records); UsageError for no samples or, unless
     `overwrite`, records made with other settings."""
-    sample_ids = pairs.find_samples(input_dir, pair_layout)
+    sample_ids = pairs.find_samples(input_dir, pair_format)
     if not sample_ids:
         raise errors.UsageError(f"--input_dir: {input_dir}: no samples match --beauty_pattern "
-                                f"{pair_layout.beauty_pattern!r}")
-    settings = run_settings(input_dir, pair_layout, num_shards, fractions)
+                                f"{pair_format.beauty_pattern!r}")
+    settings = run_settings(input_dir, pair_format, num_shards, fractions)
     foreign = foreign_records(output_dir, settings) if os.path.isdir(output_dir) else []
     if foreign and not overwrite:
         raise errors.UsageError(f"--output_dir: {output_dir} holds records made with other settings "
@@ -206,7 +207,7 @@ def _samples_and_settings(input_dir, output_dir, pair_layout, num_shards, fracti
     return sample_ids, settings, foreign
 
 
-def make_records(input_dir, output_dir, pair_layout, num_shards=16, fractions=(0.9, 0.05, 0.05), workers=1,
+def make_records(input_dir, output_dir, pair_format, *, num_shards=16, fractions=(0.9, 0.05, 0.05), workers=1,
                  overwrite=False, task_index=0, num_tasks=1):
     """Write the shards and index.json (or, as task `task_index` of `num_tasks`, its shards and its task index);
     returns that index dict.
@@ -214,8 +215,9 @@ def make_records(input_dir, output_dir, pair_layout, num_shards=16, fractions=(0
     Raises errors.UsageError (a ValueError) for bad settings, a missing input folder, no samples, or an
     output folder holding records made with other settings (unless `overwrite`, which replaces them).
     """
-    check_request(input_dir, output_dir, num_shards, fractions, workers, task_index, num_tasks, overwrite)
-    sample_ids, settings, foreign = _samples_and_settings(input_dir, output_dir, pair_layout, num_shards, fractions,
+    check_request(input_dir, output_dir, num_shards=num_shards, fractions=fractions, workers=workers,
+                  task_index=task_index, num_tasks=num_tasks, overwrite=overwrite)
+    sample_ids, settings, foreign = _samples_and_settings(input_dir, output_dir, pair_format, num_shards, fractions,
                                                           overwrite)
     with outputs.created_dirs_removed_if_empty(output_dir):
         if foreign:
@@ -225,7 +227,7 @@ def make_records(input_dir, output_dir, pair_layout, num_shards=16, fractions=(0
             for name in outputs.remove_stale_temps(folder):
                 logging.info("removed %s, left by an interrupted run", os.path.join(folder, name))
         plan = task_plan(plan_shards(sample_ids, num_shards, fractions), task_index, num_tasks)
-        summaries = _write_shards(input_dir, output_dir, pair_layout, plan, settings, workers)
+        summaries = _write_shards(input_dir, output_dir, pair_format, plan, settings, workers)
     if num_tasks == 1:
         index = build_index(settings, summaries)
         _write_json(os.path.join(output_dir, layout.RECORDS_INDEX), index)
@@ -235,14 +237,14 @@ def make_records(input_dir, output_dir, pair_layout, num_shards=16, fractions=(0
     return index
 
 
-def merge_records(input_dir, output_dir, pair_layout, num_shards=16, fractions=(0.9, 0.05, 0.05)):
+def merge_records(input_dir, output_dir, pair_format, *, num_shards=16, fractions=(0.9, 0.05, 0.05)):
     """After a task array (make_records with num_tasks > 1): check that every shard of the plan is complete and
     made with these settings, then write index.json; returns it.
 
     Raises errors.Failure naming the shards still missing or out of date (and so the tasks to run again).
     """
-    check_request(input_dir, output_dir, num_shards, fractions, 1)
-    sample_ids, settings, _ = _samples_and_settings(input_dir, output_dir, pair_layout, num_shards, fractions, False)
+    check_request(input_dir, output_dir, num_shards=num_shards, fractions=fractions, workers=1)
+    sample_ids, settings, _ = _samples_and_settings(input_dir, output_dir, pair_format, num_shards, fractions, False)
     summaries, missing = {}, []
     for (split, k), ids in sorted(plan_shards(sample_ids, num_shards, fractions).items()):
         shard_file = layout.shard_name(split, k, num_shards)
@@ -258,7 +260,7 @@ def merge_records(input_dir, output_dir, pair_layout, num_shards=16, fractions=(
     return index
 
 
-def _write_shards(input_dir, output_dir, pair_layout, plan, settings, workers):
+def _write_shards(input_dir, output_dir, pair_format, plan, settings, workers):
     """Write every shard of `plan` that is not already complete; returns {shard file: summary} for all of them."""
     os.makedirs(os.path.join(output_dir, layout.RECORDS_PROGRESS_DIR), exist_ok=True)
     num_shards = settings["num_shards"]
@@ -276,7 +278,7 @@ def _write_shards(input_dir, output_dir, pair_layout, plan, settings, workers):
     pool = multiprocessing.get_context("spawn").Pool(workers) if workers > 1 and pending else None
     try:
         for shard_file, ids in pending:
-            jobs = [(input_dir, sample_id, pair_layout) for sample_id in ids]
+            jobs = [(input_dir, sample_id, pair_format) for sample_id in ids]
             results = pool.imap(encode_sample, jobs, chunksize=4) if pool else map(encode_sample, jobs)
 
             def counted(results):
@@ -320,7 +322,7 @@ def define_flags():
     flags.DEFINE_integer("num_tasks", 1, "Tasks in the array: each writes every num_tasks-th shard and its own "
                          "index.task-I-of-T.json; then run once with --merge. 1 = write index.json directly.")
     flags.DEFINE_boolean("merge", False, "After every task finished: check all shards and write index.json.")
-    pairs.define_layout_flags()
+    pairs.define_pair_format_flags()
     colorspaces.define_list_flag()
 
 
@@ -336,12 +338,14 @@ def main(argv):
     except ValueError:
         raise errors.UsageError(f"--split_fractions: expected three numbers, got {','.join(FLAGS.split_fractions)!r}") \
             from None
-    pair_layout = pairs.layout_from_flags(FLAGS)
+    pair_format = pairs.pair_format_from_flags(FLAGS)
     if FLAGS.merge:
-        index = merge_records(FLAGS.input_dir, FLAGS.output_dir, pair_layout, FLAGS.num_shards, fractions)
+        index = merge_records(FLAGS.input_dir, FLAGS.output_dir, pair_format, num_shards=FLAGS.num_shards,
+                              fractions=fractions)
     else:
-        index = make_records(FLAGS.input_dir, FLAGS.output_dir, pair_layout, FLAGS.num_shards, fractions,
-                             FLAGS.workers, FLAGS.overwrite, FLAGS.task_index, FLAGS.num_tasks)
+        index = make_records(FLAGS.input_dir, FLAGS.output_dir, pair_format, num_shards=FLAGS.num_shards,
+                             fractions=fractions, workers=FLAGS.workers, overwrite=FLAGS.overwrite,
+                             task_index=FLAGS.task_index, num_tasks=FLAGS.num_tasks)
     task = {"task_index": FLAGS.task_index, "num_tasks": FLAGS.num_tasks} if "task_index" in index else {}
     cli.emit(dict({"counts": index["counts"], "skipped": index["skipped_count"]}, **task))
     if not sum(index["counts"].values()) and (index["skipped_count"] or not task):  # a task may have no samples

@@ -14,16 +14,15 @@ import glob
 import json
 import os
 import shutil
-import sys
 import time
 
 import numpy as np
-from absl import app, flags, logging
+from absl import flags, logging
 
 from data_tools import denoise as denoiser
 from data_tools import mitsuba_render
 from data_tools.scene import sampling
-from tfnormals.core import colour, image_io, layout, normals
+from tfnormals.core import cli, errors, image_io, layout, normals, srgb
 from tfnormals.core.progress import Progress
 
 FLAGS = flags.FLAGS
@@ -42,7 +41,7 @@ def write_passes(path, result):
     # Half floats top out at 65504: clip rare sun glints instead of storing inf.
     beauty = np.minimum(result["beauty"], HALF_MAX)
     image_io.write_rgb_exr(path(layout.BEAUTY_EXR), beauty, alpha=result["alpha"], half=True)
-    image_io.write_png(path(layout.BEAUTY_PNG), colour.linear_to_srgb(result["beauty"]))
+    image_io.write_png(path(layout.BEAUTY_PNG), srgb.linear_to_srgb(result["beauty"]))
     image_io.write_rgb_exr(path(layout.NORMALS_EXR), result["normals"])
     image_io.write_png(path(layout.NORMALS_PNG), normals.encode(result["normals"]) * (result["alpha"][..., None] > 0))
     image_io.write_exr(path(layout.DEPTH_EXR), {"Z": result["depth"]})
@@ -75,7 +74,7 @@ def task_indices(start, count, task_index, num_tasks):
     return [i for i in range(start, start + count) if i % num_tasks == task_index]
 
 
-def render_dataset(output_dir, indices, resolution, spp, seed, variant=mitsuba_render.FAST_VARIANT,
+def render_dataset(output_dir, indices, *, resolution, spp, seed, variant=mitsuba_render.FAST_VARIANT,
                    family_weights=None, denoise=True, threads=0):
     """Render the samples in `indices` that are not already complete; returns (rendered, skipped, failed).
 
@@ -157,7 +156,7 @@ def validate_renderer(resolution, spp, task_index, num_tasks, families, denoise,
     return weights, problems
 
 
-def validate(output_dir, num_samples, resolution, spp, start_index, task_index, num_tasks, families, denoise,
+def validate(*, output_dir, num_samples, resolution, spp, start_index, task_index, num_tasks, families, denoise,
              threads=0):
     """Parsed family weights, or a one-line message saying what is wrong with the flags."""
     problems = []
@@ -175,19 +174,22 @@ def validate(output_dir, num_samples, resolution, spp, start_index, task_index, 
 
 def main(argv):
     del argv
-    weights, problem = validate(FLAGS.output_dir, FLAGS.num_samples, FLAGS.resolution, FLAGS.spp, FLAGS.start_index,
-                                FLAGS.task_index, FLAGS.num_tasks, FLAGS.families, FLAGS.denoise, FLAGS.threads)
+    weights, problem = validate(output_dir=FLAGS.output_dir, num_samples=FLAGS.num_samples,
+                                resolution=FLAGS.resolution, spp=FLAGS.spp, start_index=FLAGS.start_index,
+                                task_index=FLAGS.task_index, num_tasks=FLAGS.num_tasks, families=FLAGS.families,
+                                denoise=FLAGS.denoise, threads=FLAGS.threads)
     if problem:
-        print(f"data_tools.render: {problem}", file=sys.stderr)
-        sys.exit(2)
+        raise errors.UsageError(problem)
     indices = task_indices(FLAGS.start_index, FLAGS.num_samples, FLAGS.task_index, FLAGS.num_tasks)
-    rendered, skipped, failed = render_dataset(FLAGS.output_dir, indices, FLAGS.resolution, FLAGS.spp,
-                                               FLAGS.seed, FLAGS.variant, weights, FLAGS.denoise, FLAGS.threads)
-    print(json.dumps({"rendered": rendered, "skipped_complete": skipped, "failed": failed}))
+    rendered, skipped, failed = render_dataset(FLAGS.output_dir, indices, resolution=FLAGS.resolution, spp=FLAGS.spp,
+                                               seed=FLAGS.seed, variant=FLAGS.variant, family_weights=weights,
+                                               denoise=FLAGS.denoise, threads=FLAGS.threads)
+    cli.emit({"rendered": rendered, "skipped_complete": skipped, "failed": failed})
     if failed:
-        sys.exit(1)
+        raise errors.Failure(f"{len(failed)} of {len(indices)} sample(s) failed (their indices are in the summary; "
+                             "the reasons are logged above); a re-run renders them again")
 
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    cli.run(main, "data_tools.render")

@@ -24,12 +24,11 @@ import contextlib
 import json
 import multiprocessing
 import os
-import sys
 
 import numpy as np
-from absl import app, flags, logging
+from absl import flags, logging
 
-from tfnormals.core import colour, conventions, image_io, layout
+from tfnormals.core import cli, conventions, errors, image_io, layout, srgb
 from tfnormals.core.progress import Progress
 
 FLAGS = flags.FLAGS
@@ -122,7 +121,7 @@ def image_stats(folder):
     png = os.path.join(folder, layout.BEAUTY_PNG)
     if os.path.isfile(png):
         display = image_io.to_rgb(image_io.read_image(png))
-        row["luminance"] = float(colour.luminance(display).mean())
+        row["luminance"] = float(srgb.luminance(display).mean())
         row["clipped_fraction"] = float(np.mean(display.max(-1) >= 254.0 / 255.0))
     exposure = scene.get("render", {}).get("exposure")
     if exposure:
@@ -221,20 +220,18 @@ def define_flags():
 def main(argv):
     del argv
     if not FLAGS.input_dir or not os.path.isdir(FLAGS.input_dir):
-        print(f"error: --input_dir must be an existing folder (got {FLAGS.input_dir!r})", file=sys.stderr)
-        sys.exit(2)
+        raise errors.MissingPathError(f"--input_dir must be an existing folder (got {FLAGS.input_dir!r})")
     try:
         summary, rows, histogram = collect(FLAGS.input_dir, FLAGS.max_samples, max(1, FLAGS.workers))
     except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+        raise errors.UsageError(str(e)) from None
     out = FLAGS.output_json or os.path.join(FLAGS.input_dir, "stats.json")
     with open(out, "w") as f:
         json.dump({"summary": summary, "histogram": histogram.tolist(), "images": rows}, f, indent=1)
     logging.info("wrote %s", out)
-    print(markdown(summary))
+    cli.emit(markdown(summary))
 
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    cli.run(main, "data_tools.stats")

@@ -72,7 +72,7 @@ def _records_of(samples_dir, out):
     """make_records over a sample folder (2 shards per split, SPLIT_FRACTIONS, workers=1): (out, its index)."""
     from data_tools import make_records
     from tfnormals.data import pairs
-    index = make_records.make_records(str(samples_dir), str(out), pairs.PairLayout(), num_shards=2,
+    index = make_records.make_records(str(samples_dir), str(out), pairs.PairFormat(), num_shards=2,
                                       fractions=SPLIT_FRACTIONS, workers=1)
     return out, index
 
@@ -88,7 +88,8 @@ def rendered_dir(tmp_path_factory):
     """A folder of NUM_SAMPLES random scenes rendered by render.render_dataset (seed SEED, 32 px, 4 spp)."""
     from data_tools import render
     out = tmp_path_factory.mktemp("rendered")
-    rendered, skipped, failed = render.render_dataset(str(out), range(NUM_SAMPLES), RESOLUTION, SPP, SEED)
+    rendered, skipped, failed = render.render_dataset(str(out), range(NUM_SAMPLES), resolution=RESOLUTION, spp=SPP,
+                                                      seed=SEED)
     assert (rendered, skipped, failed) == (NUM_SAMPLES, 0, [])
     return out
 
@@ -111,7 +112,7 @@ def tiny_model(tmp_path_factory):
     from tfnormals.training import runs
     from tfnormals.training.config import TrainConfig
     keras.utils.set_random_seed(3)
-    config = TrainConfig.from_flat(dict(base_filters=8, depth=4, max_filters=32))
+    config = TrainConfig.from_flat(dict(base_filters=8, levels=4, max_filters=32))
     path = str(tmp_path_factory.mktemp("model") / "sm")
     serving.export_generator(build_generator(**config.generator_kwargs()), path, runs.metadata(config, 0))
     return NormalsModel(path)

@@ -11,7 +11,7 @@ import shutil
 
 import numpy as np
 
-from tfnormals.core import colour, image_io, layout, normals, resources
+from tfnormals.core import image_io, layout, normals, resources, srgb
 from tfnormals.tools import inference
 
 # The repository root: commands run from here, and it is what a child process must be able to import.
@@ -182,7 +182,7 @@ def write_synthetic_samples(root, count, size=RESOLUTION, seed=0):
         os.makedirs(folder, exist_ok=True)
         path = lambda name: os.path.join(folder, name)  # noqa: E731
         image_io.write_rgb_exr(path(layout.BEAUTY_EXR), sample["beauty"], alpha=sample["alpha"])
-        image_io.write_png(path(layout.BEAUTY_PNG), colour.linear_to_srgb(sample["beauty"]))
+        image_io.write_png(path(layout.BEAUTY_PNG), srgb.linear_to_srgb(sample["beauty"]))
         image_io.write_rgb_exr(path(layout.NORMALS_EXR), sample["normals"])
         image_io.write_png(path(layout.NORMALS_PNG), normals.encode(sample["normals"]))
         image_io.write_exr(path(layout.DEPTH_EXR), {"Z": sample["depth"]})

@@ -40,13 +40,13 @@ HELD_OUT_SPLITS = ("val", "test")
 LEARN_MARGIN_DEG = 6.0
 LEARN_CONFIG = dict(
     batch_size=8, load_size=64, crop_size=64, steps=300, checkpoint_every=100, val_steps=0, monitor_every=0,
-    triptych_count=0, base_filters=16, depth=5, max_filters=128, norm="instance", d_base_filters=32, d_depth=3,
+    triptych_count=0, base_filters=16, levels=5, max_filters=128, norm="instance", d_base_filters=32, d_levels=3,
     g_lr=1e-3, min_scale=1.0, exposure_stops=0.0, white_balance=0.0, blur_prob=0.0, max_noise=0.0, jpeg_prob=0.0)
 
 # A tiny model for the resume / interruption / distribution tests (~30 steps/s on 2 cores).
 TINY_CONFIG = dict(
-    batch_size=8, load_size=32, crop_size=32, base_filters=8, depth=3, max_filters=32, d_base_filters=8,
-    d_depth=2, g_lr=1e-3, val_steps=0, monitor_every=0, triptych_count=0, exposure_stops=0.0,
+    batch_size=8, load_size=32, crop_size=32, base_filters=8, levels=3, max_filters=32, d_base_filters=8,
+    d_levels=2, g_lr=1e-3, val_steps=0, monitor_every=0, triptych_count=0, exposure_stops=0.0,
     white_balance=0.0, blur_prob=0.0, max_noise=0.0, jpeg_prob=0.0)
 
 def run_python(args, timeout=600):

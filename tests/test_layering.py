@@ -175,7 +175,7 @@ def test_no_import_cycles(graph):
 def test_the_rules_catch_bad_imports():
     """Hand-made graphs with an upward import, a data_tools import, a TensorFlow import in core, a cycle and
     imports Blender's Python lacks."""
-    bad = {"tfnormals.core.colour": [(3, "tfnormals.model.layers"), (4, "tensorflow")],
+    bad = {"tfnormals.core.srgb": [(3, "tfnormals.model.layers"), (4, "tensorflow")],
            "tfnormals.model.layers": [(1, "data_tools.render")],
            "data_tools.render": [(2, "tfnormals.training.loop"), (3, "tfnormals.data.pairs")],
            "data_tools.scene.a": [(1, "data_tools.scene.b"), (2, "keras")],

@@ -1,16 +1,16 @@
 """Evaluate a model on records, on a folder of pairs, or on real photographs, beside baselines
-(the work: tfnormals.tools.evaluate and tfnormals.tools.real_checks).
+(the work: tfnormals.tools.evaluation and tfnormals.tools.real_checks).
 
 Usage:
   python -m tfnormals.evaluate --model=SAVEDMODEL_OR_RUN_DIR --records=RECORDS_DIR --output_json=F
-  python -m tfnormals.evaluate --model=M --pairs_dir=DIR [pair-layout flags] --train_records=R --output_json=F
+  python -m tfnormals.evaluate --model=M --pairs_dir=DIR [pair-format flags] --train_records=R --output_json=F
   python -m tfnormals.evaluate --model=M --real_checks --output_json=real.json [--gallery=gallery.png]
   python -m tfnormals.evaluate --model=M --scale_checks --output_json=scale.json [--scale_renders=R256,R1024,R2048]
 
 Records and pairs: normals metrics over masked pixels (mean and median angular error in degrees,
 % of pixels under 11.25°, 22.5° and 30°) for "model", "flat", "best_constant" and
 "luminance_gradient"; depth and albedo metrics when the model predicts them (see
-tfnormals.tools.evaluate); per-image results under "images"; a triptych PNG per image.
+tfnormals.tools.evaluation); per-image results under "images"; a triptych PNG per image.
 Real checks: the Middlebury motorcycle's normals (and depth) against its ground-truth disparity,
 flip equivariance and scale consistency on scikit-image's photos, and a gallery PNG.
 Scale checks: predict's modes on the motorcycle upscaled ×1–×6 and on renders of the same scenes at
@@ -33,7 +33,7 @@ def define_flags():
     flags.DEFINE_string("model", resources.DEFAULT_MODEL_DIR, "SavedModel folder or training run folder.")
     flags.DEFINE_string("records", "", "Records folder to evaluate (its --split).")
     flags.DEFINE_string("split", "test", "Split of --records to evaluate.")
-    flags.DEFINE_string("pairs_dir", "", "Instead of records: a folder of pairs (see the layout flags).")
+    flags.DEFINE_string("pairs_dir", "", "Instead of records: a folder of pairs (see the pair format flags).")
     flags.DEFINE_string("train_records", "", "Records whose train split fits the baselines (default --records).")
     flags.DEFINE_string("output_json", "evaluation.json", "Report file.")
     flags.DEFINE_string("triptych_dir", "", "Where triptychs go (default: <output_json stem>_triptychs).")
@@ -47,12 +47,12 @@ def define_flags():
                       "resolutions (e.g. 256², 1024², 2048² of one seed).")
     flags.DEFINE_list("scale_factors", ["1", "2", "4", "6"], "With --scale_checks: the motorcycle's upscale factors.")
     flags.DEFINE_list("scale_modes", ["fused", "global", "tiled"], "With --scale_checks: predict modes to compare.")
-    pairs.define_layout_flags()
+    pairs.define_pair_format_flags()
 
 
 def main(argv):
     del argv
-    pair_layout = pairs.layout_from_flags(FLAGS)
+    pair_format = pairs.pair_format_from_flags(FLAGS)
     if FLAGS.real_checks and FLAGS.scale_checks:
         raise errors.UsageError("--real_checks and --scale_checks: give one of them")
     if (FLAGS.real_checks or FLAGS.scale_checks) and (FLAGS.records or FLAGS.pairs_dir):
@@ -67,10 +67,12 @@ def main(argv):
         from tfnormals.tools import real_checks  # TensorFlow
         cli.emit(real_checks.format_table(real_checks.check_model(FLAGS.model, FLAGS.output_json, FLAGS.gallery)))
         return
-    from tfnormals.tools import evaluate  # TensorFlow
-    report = evaluate.evaluate_model(FLAGS.model, FLAGS.output_json, FLAGS.records, FLAGS.split, FLAGS.pairs_dir,
-                                     pair_layout, FLAGS.train_records, FLAGS.triptych_dir, FLAGS.max_images)
-    cli.emit(evaluate.format_table(report))
+    from tfnormals.tools import evaluation  # TensorFlow
+    report = evaluation.evaluate_model(FLAGS.model, FLAGS.output_json, records=FLAGS.records, split=FLAGS.split,
+                                       pairs_dir=FLAGS.pairs_dir, pair_format=pair_format,
+                                       train_records=FLAGS.train_records, triptych_dir=FLAGS.triptych_dir,
+                                       max_images=FLAGS.max_images)
+    cli.emit(evaluation.format_table(report))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """Predict passes (normals; depth, position, albedo when the model has them) for plates: single
-files, folders, globs and frame sequences (the work: tfnormals.tools.predict).
+files, folders, globs and frame sequences (the work: tfnormals.tools.prediction).
 
 Usage:
   python -m tfnormals.predict --input=PATH_OR_PATTERN --output=DIR [--model=SAVEDMODEL_DIR]
@@ -30,7 +30,7 @@ import os
 from absl import flags
 
 from tfnormals.core import camera, cli, colorspaces, errors, resources
-from tfnormals.tools import fusion, predict
+from tfnormals.tools import fusion, prediction
 from tfnormals.tools.plates import expand_inputs
 
 FLAGS = flags.FLAGS
@@ -68,14 +68,14 @@ def main(argv):
         what = "folder" if os.path.isdir(FLAGS.input) else "pattern"
         raise errors.UsageError(f"--input: no plates in {what} {FLAGS.input!r} (our own *.normals.* and *.combined.* "
                                 "outputs are not plates)")
-    settings = camera.settings_from_flags(FLAGS)
     inference = fusion.PassSettings(FLAGS.mode, FLAGS.working_size, FLAGS.max_pass, FLAGS.tile, FLAGS.overlap)
-    predict.check_request(plates.paths, FLAGS.output, FLAGS.combined, FLAGS.input_colorspace, inference, settings)
+    options = dict(colorspace=FLAGS.input_colorspace, inference=inference, settings=camera.settings_from_flags(FLAGS))
+    prediction.check_request(plates.paths, FLAGS.output, combined=FLAGS.combined, **options)
     from tfnormals.tools import model_io  # TensorFlow (not for .onnx): only once the request is known to be sound
     model = model_io.load_model(FLAGS.model)
-    result = predict.predict_files(model, plates.paths, FLAGS.output, FLAGS.input_colorspace, inference,
-                                   FLAGS.combined, FLAGS.overwrite, plates.missing, settings)
-    cli.emit(predict.summary(result))
+    result = prediction.predict_files(model, plates.paths, FLAGS.output, combined=FLAGS.combined,
+                                      overwrite=FLAGS.overwrite, missing=plates.missing, **options)
+    cli.emit(prediction.summary(result))
     if result["failed"] or result["missing"]:
         raise errors.Failure(f"{len(result['failed'])} of {len(plates.paths)} frame(s) failed and "
                              f"{len(result['missing'])} missing (failed_frames, missing_frames in the summary)")

@@ -1,4 +1,4 @@
-"""Relight a plate from its passes (the maths: tfnormals.tools.relight).
+"""Relight a plate from its passes (the maths: tfnormals.tools.relighting).
 
 Usage:
   python -m tfnormals.relight --plate=F --normals=F --output=F --light_dir=x,y,z
@@ -19,7 +19,7 @@ Exit code 2 for a usage mistake, 1 when an input cannot be read or the sizes dif
 from absl import flags
 
 from tfnormals.core import camera, cli, colorspaces, errors
-from tfnormals.tools import relight
+from tfnormals.tools import light_rigs, relighting
 
 FLAGS = flags.FLAGS
 
@@ -37,14 +37,14 @@ def define_flags():
     flags.DEFINE_string("output", None, "Relit image: .exr (the plate's colour space if scene-linear, else "
                         "Linear Rec.709) or .png/.tif (sRGB).")
     flags.DEFINE_string("lights", "", "JSON light rig (directional, point, spot lights; mode; ambient). "
-                        "See tfnormals.tools.relight.load_rig.")
+                        "See tfnormals.tools.light_rigs.load_rig.")
     flags.DEFINE_multi_string("light_dir", [], "Direction toward a directional light, x,y,z camera space (repeatable).")
     flags.DEFINE_multi_string("light_color", [], "Linear RGB r,g,b per --light_dir (or once for all).")
     flags.DEFINE_multi_string("light_intensity", [], "Intensity per --light_dir (or once for all).")
     flags.DEFINE_multi_string("wrap", [], "Wrap softness per --light_dir in [0, 1) (or once for all).")
     flags.DEFINE_float("ambient", 1.0, "add mode: share of the plate's own lighting kept (1 = add the lights); "
                        "replace mode: flat ambient light. Overrides the rig's.")
-    flags.DEFINE_enum("mode", "add", list(relight.MODES), "add: plate × shading; replace: albedo × shading "
+    flags.DEFINE_enum("mode", "add", list(relighting.MODES), "add: plate × shading; replace: albedo × shading "
                       "(needs --albedo). Overrides the rig's.")
     camera.define_flags("With --depth: ")
 
@@ -61,15 +61,16 @@ def main(argv):
         raise errors.UsageError(f"{', '.join(missing)} required (--help lists the flags)")
     lights, ambient, mode = [], FLAGS.ambient, FLAGS.mode
     if FLAGS.lights:
-        lights, rig_ambient, rig_mode = relight.load_rig(FLAGS.lights)
+        lights, rig_ambient, rig_mode = light_rigs.load_rig(FLAGS.lights)
         ambient = FLAGS.ambient if FLAGS["ambient"].present else rig_ambient
         mode = FLAGS.mode if FLAGS["mode"].present else rig_mode
     if FLAGS.light_dir:
-        lights += relight.parse_lights(FLAGS.light_dir, FLAGS.light_color, FLAGS.light_intensity, FLAGS.wrap)
-    settings = camera.settings_from_flags(FLAGS)
-    cli.emit(relight.relight_file(FLAGS.plate, FLAGS.normals, FLAGS.output, lights, ambient, FLAGS.mask,
-                                  FLAGS.position, FLAGS.depth, FLAGS.albedo, mode, settings,
-                                  FLAGS.input_colorspace))
+        lights += light_rigs.parse_lights(FLAGS.light_dir, FLAGS.light_color, FLAGS.light_intensity, FLAGS.wrap)
+    request = relighting.RelightRequest(
+        plate=FLAGS.plate, normals=FLAGS.normals, output=FLAGS.output, lights=tuple(lights), ambient=ambient, mode=mode,
+        mask=FLAGS.mask, position=FLAGS.position, depth=FLAGS.depth, albedo=FLAGS.albedo,
+        camera_settings=camera.settings_from_flags(FLAGS), colorspace=FLAGS.input_colorspace)
+    cli.emit(relighting.relight_file(request))
 
 
 if __name__ == "__main__":

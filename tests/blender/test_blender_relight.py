@@ -24,7 +24,7 @@ import pytest
 from helpers import REPO, subprocess_env
 
 from tfnormals.blender import composite, scripting
-from tfnormals.core import colour, image_io, resources
+from tfnormals.core import image_io, resources, srgb
 
 pytestmark = pytest.mark.slow
 
@@ -77,7 +77,7 @@ def combined(blender_python, tmp_path_factory):
     small = np.asarray(small, np.float32) / 255.0
     alpha = np.ones(small.shape[:2], np.float32)
     alpha[:40, :40] = np.linspace(0.0, 1.0, 40)[None, :]  # a ramp in one corner
-    image_io.write_rgb_exr(str(folder / PLATE), colour.srgb_to_linear(small), alpha=alpha)
+    image_io.write_rgb_exr(str(folder / PLATE), srgb.srgb_to_linear(small), alpha=alpha)
     run(["-m", "tfnormals.predict", f"--input={folder / PLATE}", f"--output={folder}", "--combined"])
     path = folder / "plate.combined.exr"
     missing = {"P.X", "albedo.R", "depth.Z"} - set(image_io.exr_channel_names(str(path)))
@@ -144,7 +144,7 @@ def test_the_shipped_blend_holds_what_build_asset_builds(blender_python):
 
 
 def srgb(linear):
-    return colour.linear_to_srgb(np.clip(linear[..., :3], 0.0, 1.0))
+    return srgb.linear_to_srgb(np.clip(linear[..., :3], 0.0, 1.0))
 
 
 def test_the_pngs_are_blenders_renders_in_srgb(renders):

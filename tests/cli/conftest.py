@@ -32,10 +32,10 @@ def cli_data(tmp_path_factory):
     from tfnormals.training.config import TrainConfig
     root = tmp_path_factory.mktemp("cli_data")
     keras.utils.set_random_seed(3)
-    config = TrainConfig.from_flat(dict(base_filters=8, depth=4, max_filters=32))
+    config = TrainConfig.from_flat(dict(base_filters=8, levels=4, max_filters=32))
     model = str(root / "model")
     serving.export_generator(build_generator(**config.generator_kwargs()), model, runs.metadata(config, 0))
     write_pairs(str(root / "pairs"), NUM_PAIRS)
-    make_records.make_records(str(root / "pairs"), str(root / "records"), pairs.PairLayout(), num_shards=2,
+    make_records.make_records(str(root / "pairs"), str(root / "records"), pairs.PairFormat(), num_shards=2,
                               fractions=(0.5, 0.25, 0.25), workers=1)
     return Data(model, str(root / "pairs"), str(root / "records"))

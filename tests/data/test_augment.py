@@ -26,7 +26,7 @@ IDENTITY = dataclasses.replace(GEOMETRY_ONLY, min_scale=1.0, hflip_prob=0.0, vfl
 @pytest.fixture(scope="module")
 def batch(synthetic_dir):
     """The session's synthetic samples as one batch, as tfnormals.data delivers them (sRGB beauty)."""
-    loaded = [pairs.load_sample(str(synthetic_dir), layout.sample_id(i), pairs.PairLayout())
+    loaded = [pairs.load_sample(str(synthetic_dir), layout.sample_id(i), pairs.PairFormat())
               for i in range(SYNTHETIC_SAMPLES)]
     return {"beauty": tf.constant(np.stack([s[0] for s in loaded])),
             "normals": tf.constant(np.stack([s[1] for s in loaded])),
@@ -190,5 +190,6 @@ def test_zoom_keeps_depth_and_albedo_values_at_silhouettes():
         surface = out["mask"].numpy()[..., 0] >= 0.5
         assert surface.any() and (~surface).any()
         np.testing.assert_allclose(out["depth"].numpy()[surface], 2.0, rtol=1e-5)
-        np.testing.assert_allclose(out["albedo"].numpy()[surface], np.broadcast_to([0.5, 0.25, 0.8], (surface.sum(), 3)),
+        np.testing.assert_allclose(out["albedo"].numpy()[surface],
+                                   np.broadcast_to([0.5, 0.25, 0.8], (surface.sum(), 3)),
                                    rtol=1e-5)

@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 from helpers import RESOLUTION, SYNTHETIC_SAMPLES, read_sample, synthetic_sample
 
-from tfnormals.core import colour, layout
+from tfnormals.core import layout, srgb
 from tfnormals.data import dataset, schema
 
 
@@ -41,7 +41,7 @@ def test_records_reproduce_the_sample_files(synthetic_records, synthetic_dir):
         sample = read_sample(os.path.join(synthetic_dir, sample_id))
         covered = sample["mask"] > 0
         assert 0.2 < covered.mean() < 0.9  # a sphere and some sky: both sides of the mask are tested
-        np.testing.assert_allclose(example["beauty"], colour.linear_to_srgb(sample["beauty"]), atol=1e-5)
+        np.testing.assert_allclose(example["beauty"], srgb.linear_to_srgb(sample["beauty"]), atol=1e-5)
         np.testing.assert_allclose(example["normals"], sample["normals"] * covered[..., None], atol=4e-5)
         np.testing.assert_array_equal(example["mask"][..., 0], sample["mask"])
         source = synthetic_sample(RESOLUTION, int(sample_id))

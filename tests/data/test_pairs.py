@@ -1,5 +1,6 @@
 """tfnormals.data.pairs: loading a studio's files (world-space multi-layer EXR) and 8/16-bit pairs."""
 
+import dataclasses
 import json
 import os
 
@@ -8,7 +9,7 @@ import pytest
 from helpers import camera_to_world_matrix, sphere_normal_map
 
 from data_tools import mitsuba_render
-from tfnormals.core import colour, image_io, normals
+from tfnormals.core import errors, image_io, normals, srgb
 from tfnormals.data import pairs
 
 SIZE = 32
@@ -56,16 +57,16 @@ def test_studio_multilayer_exr_in_world_space(tmp_path, camera_source):
         (tmp_path / f"{sample_id}.cam.json").write_text(json.dumps({"camera_to_world": matrix.tolist()}))
     (tmp_path / "shot010_0001.depth.exr").write_bytes(b"not a sample")
     if camera_source == "flag":
-        layout = pairs.PairLayout(camera_to_world=tuple(matrix.ravel()), **STUDIO)
+        layout = pairs.PairFormat(camera_to_world=tuple(matrix.ravel()), **STUDIO)
     else:
-        layout = pairs.PairLayout(camera_pattern="{id}.cam.json", **STUDIO)
+        layout = pairs.PairFormat(camera_pattern="{id}.cam.json", **STUDIO)
 
     assert pairs.find_samples(str(tmp_path), layout) == ["shot010_0001", "shot010_0002"]
     out_beauty, out_n, mask, source = pairs.load_sample(str(tmp_path), "shot010_0002", layout)
     assert source == str(tmp_path / "shot010_0002.beauty.exr")
     np.testing.assert_array_equal(mask, alpha)
     np.testing.assert_allclose(out_n, n, atol=1e-5)  # camera space again; zero outside the sphere
-    np.testing.assert_allclose(out_beauty, colour.linear_to_srgb(beauty), atol=1e-6)
+    np.testing.assert_allclose(out_beauty, srgb.linear_to_srgb(beauty), atol=1e-6)
     assert out_beauty.max() == pytest.approx(1.0)  # display-referred: highlights clip
 
 
@@ -74,7 +75,7 @@ def test_world_space_needs_the_right_camera(tmp_path):
     matrix = studio_camera_to_world()
     n, alpha, beauty = sphere_sample()
     write_studio_exr(tmp_path / "a.beauty.exr", n, alpha, beauty, matrix)
-    layout = pairs.PairLayout(camera_to_world=tuple(np.eye(4).ravel()), **STUDIO)
+    layout = pairs.PairFormat(camera_to_world=tuple(np.eye(4).ravel()), **STUDIO)
     wrong = pairs.load_sample(str(tmp_path), "a", layout)[1]
     assert np.abs(wrong - n).max() > 0.5
 
@@ -84,7 +85,7 @@ def test_non_unit_world_space_normals_are_rejected(tmp_path):
     matrix = studio_camera_to_world()
     n, alpha, beauty = sphere_sample()
     write_studio_exr(tmp_path / "a.beauty.exr", 0.5 * n, alpha, beauty, matrix)
-    layout = pairs.PairLayout(camera_to_world=tuple(matrix.ravel()), **STUDIO)
+    layout = pairs.PairFormat(camera_to_world=tuple(matrix.ravel()), **STUDIO)
     with pytest.raises(pairs.SampleError, match="non-unit"):
         pairs.load_sample(str(tmp_path), "a", layout)
 
@@ -104,7 +105,7 @@ def test_sixteen_bit_normals_decode(tmp_path, extension):
     n, mask, _ = sphere_sample()
     beauty = image_io.quantize(np.random.default_rng(1).random((SIZE, SIZE, 3)), 8) / 255.0
     write_integer_sample(tmp_path / "s1", n, mask, beauty, extension)
-    layout = pairs.PairLayout(beauty_pattern=f"{{id}}/beauty{extension}", normals_pattern=f"{{id}}/normals{extension}")
+    layout = pairs.PairFormat(beauty_pattern=f"{{id}}/beauty{extension}", normals_pattern=f"{{id}}/normals{extension}")
     out_beauty, out_n, out_mask, _ = pairs.load_sample(str(tmp_path), "s1", layout)
     np.testing.assert_allclose(out_n, n, atol=1e-4)
     np.testing.assert_allclose(out_beauty, beauty, atol=1e-5)  # sRGB → linear → sRGB
@@ -126,7 +127,7 @@ def exr_sample(tmp_path):
 def test_flip_axes(exr_sample, axes):
     """flip_axes negates exactly the named normal axes (e.g. y for DirectX-style maps)."""
     root, n, _, _ = exr_sample
-    out = pairs.load_sample(str(root), "s", pairs.PairLayout(flip_axes=axes))[1]
+    out = pairs.load_sample(str(root), "s", pairs.PairFormat(flip_axes=axes))[1]
     sign = np.array([-1.0 if a in axes else 1.0 for a in "xyz"])
     np.testing.assert_allclose(out, n * sign, atol=1e-6)
 
@@ -134,10 +135,10 @@ def test_flip_axes(exr_sample, axes):
 def test_max_side_box_downscales(exr_sample):
     """max_side averages pixel blocks: linear beauty and coverage are means, normals renormalized means."""
     root, n, alpha, beauty = exr_sample
-    out_beauty, out_n, out_mask, _ = pairs.load_sample(str(root), "s", pairs.PairLayout(max_side=10))
+    out_beauty, out_n, out_mask, _ = pairs.load_sample(str(root), "s", pairs.PairFormat(max_sample_side=10))
     assert out_mask.shape == (8, 8)  # ceil(32 / 10) = 4 → 8×8
     block = lambda a: a.reshape(8, 4, 8, 4, -1).mean(axis=(1, 3))
-    np.testing.assert_allclose(out_beauty, colour.linear_to_srgb(block(beauty)), atol=1e-5)
+    np.testing.assert_allclose(out_beauty, srgb.linear_to_srgb(block(beauty)), atol=1e-5)
     mask8 = np.round(alpha * 255) / 255  # the mask comes from the 8-bit mask.png
     np.testing.assert_allclose(out_mask, block(mask8[..., None])[..., 0], atol=1e-6)
     expected_n = normals.normalize(block(n)) * (out_mask[..., None] > 0)
@@ -149,7 +150,7 @@ def test_mask_falls_back_to_nonzero_normals(tmp_path):
     n, inside, beauty = sphere_sample()
     image_io.write_rgb_exr(tmp_path / "s" / "beauty.exr", beauty)
     image_io.write_rgb_exr(tmp_path / "s" / "normals.exr", n)
-    mask = pairs.load_sample(str(tmp_path), "s", pairs.PairLayout(mask_pattern=""))[2]
+    mask = pairs.load_sample(str(tmp_path), "s", pairs.PairFormat(mask_pattern=""))[2]
     np.testing.assert_array_equal(mask, inside > 0)
 
 
@@ -158,4 +159,38 @@ def test_mask_falls_back_to_nonzero_normals(tmp_path):
                                     dict(flip_axes="w")])
 def test_invalid_layouts_are_rejected(kwargs):
     with pytest.raises(ValueError):
-        pairs.PairLayout(**kwargs)
+        pairs.PairFormat(**kwargs)
+
+
+def test_stored_settings_keep_the_names_records_were_made_with():
+    """make_records stores the format in index.json and the shard sidecars and compares it on every re-run and
+    merge: the stored names stay those of the first release, so records made before a rename still resume."""
+    first_release = ["beauty_pattern", "normals_pattern", "mask_pattern", "normals_channels", "beauty_colorspace",
+                     "normals_space", "camera_to_world", "camera_pattern", "flip_axes", "max_side",
+                     "max_nonunit_fraction", "depth_pattern", "depth_channels", "albedo_pattern", "albedo_channels",
+                     "albedo_premultiplied", "scene_pattern"]
+    stored = pairs.PairFormat(max_sample_side=64, depth_channels=("Z",)).stored_settings()
+    assert list(stored) == first_release
+    assert stored["max_side"] == 64 and stored["depth_channels"] == ["Z"]
+
+
+def test_every_pair_format_field_is_a_flag_and_reads_back():
+    """The pair format's flags are generated from its fields (tuples as comma-separated lists): each field has one,
+    the defaults give PairFormat(), and given values come back typed (old names parse through their aliases)."""
+    from absl import flags
+    values = flags.FlagValues()
+    pairs.define_pair_format_flags(values)
+    values(["make_records"])
+    assert pairs.pair_format_from_flags(values) == pairs.PairFormat()
+    names = {f.metadata.get("flag", f.name) for f in dataclasses.fields(pairs.PairFormat)}
+    assert names <= set(values) and {"max_nonunit_fraction", "scene_pattern"} <= names
+    values(["make_records", "--normals_channels=N.X,N.Y,N.Z", "--beauty_colorspace=linear", "--max_side=64",
+            "--normals_space=world", "--camera_to_world=" + ",".join(["1", "0", "0", "0"] * 4),
+            "--max_nonunit_fraction=0.05", "--scene_pattern="])
+    pair_format = pairs.pair_format_from_flags(values)
+    assert pair_format.normals_channels == ("N.X", "N.Y", "N.Z") and pair_format.beauty_colorspace == "linear"
+    assert pair_format.max_sample_side == 64 and pair_format.camera_to_world == (1.0, 0.0, 0.0, 0.0) * 4
+    assert pair_format.max_nonunit_fraction == 0.05 and pair_format.scene_pattern == ""
+    values(["make_records", "--camera_to_world=1,0,x"])
+    with pytest.raises(errors.UsageError, match="--camera_to_world"):
+        pairs.pair_format_from_flags(values)

@@ -22,32 +22,33 @@ def _sample(root, sample_id, side=8, depth=True, albedo=True):
     if depth:
         image_io.write_exr(str(folder / layout.DEPTH_EXR), {"Z": z})
     if albedo:
-        image_io.write_rgb_exr(str(folder / layout.ALBEDO_EXR), np.full((side, side, 3), 0.6, np.float32) * mask[..., None])
+        albedo = np.full((side, side, 3), 0.6, np.float32) * mask[..., None]
+        image_io.write_rgb_exr(str(folder / layout.ALBEDO_EXR), albedo)
     return z
 
 
 def test_depth_and_albedo_load_and_albedo_is_unpremultiplied(tmp_path):
     z = _sample(tmp_path, "a")
-    layout_ = pairs.PairLayout()
-    _, _, mask, _ = pairs.load_sample(str(tmp_path), "a", layout_)
-    passes = pairs.load_passes(str(tmp_path), "a", layout_, mask)
+    pair_format = pairs.PairFormat()
+    _, _, mask, _ = pairs.load_sample(str(tmp_path), "a", pair_format)
+    passes = pairs.load_passes(str(tmp_path), "a", pair_format, mask)
     assert np.allclose(passes["depth"], z)
     assert np.allclose(passes["albedo"], 0.6, atol=3e-3), "coverage (an 8-bit mask) divided back out"
 
 
 def test_missing_pass_files_mean_no_pass(tmp_path):
     _sample(tmp_path, "b", depth=False, albedo=False)
-    layout_ = pairs.PairLayout()
-    _, _, mask, _ = pairs.load_sample(str(tmp_path), "b", layout_)
-    assert pairs.load_passes(str(tmp_path), "b", layout_, mask) == {"depth": None, "albedo": None, "hfov": None,
-                                                                     "family": None}
+    pair_format = pairs.PairFormat()
+    _, _, mask, _ = pairs.load_sample(str(tmp_path), "b", pair_format)
+    assert pairs.load_passes(str(tmp_path), "b", pair_format, mask) == {"depth": None, "albedo": None, "hfov": None,
+                                                                       "family": None}
 
 
 def test_passes_follow_the_beauty_downscale(tmp_path):
     z = _sample(tmp_path, "c", side=8)
-    layout_ = pairs.PairLayout(max_side=4)
-    _, _, mask, _ = pairs.load_sample(str(tmp_path), "c", layout_)
-    passes = pairs.load_passes(str(tmp_path), "c", layout_, mask)
+    pair_format = pairs.PairFormat(max_sample_side=4)
+    _, _, mask, _ = pairs.load_sample(str(tmp_path), "c", pair_format)
+    passes = pairs.load_passes(str(tmp_path), "c", pair_format, mask)
     assert passes["depth"].shape == (4, 4) and passes["albedo"].shape == (4, 4, 3)
     assert passes["depth"][0, 0] == pytest.approx(z[:2, :2].mean(), rel=1e-5)
 
@@ -55,7 +56,7 @@ def test_passes_follow_the_beauty_downscale(tmp_path):
 def test_a_pass_of_another_size_is_a_sample_error(tmp_path):
     _sample(tmp_path, "d", side=8, depth=False)
     image_io.write_exr(str(tmp_path / "d" / layout.DEPTH_EXR), {"Z": np.ones((5, 8), np.float32)})
-    layout_ = pairs.PairLayout()
-    _, _, mask, _ = pairs.load_sample(str(tmp_path), "d", layout_)
+    pair_format = pairs.PairFormat()
+    _, _, mask, _ = pairs.load_sample(str(tmp_path), "d", pair_format)
     with pytest.raises(pairs.SampleError, match="does not match"):
-        pairs.load_passes(str(tmp_path), "d", layout_, mask)
+        pairs.load_passes(str(tmp_path), "d", pair_format, mask)

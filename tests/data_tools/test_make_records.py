@@ -62,7 +62,7 @@ def test_bad_samples_are_skipped_and_named_in_the_index(rendered_dir, tmp_path):
     for kind, (break_it, _) in BROKEN.items():
         break_it(copy_sample(rendered_dir, layout.sample_id(2), inputs, new_id=kind))
 
-    index = make_records.make_records(str(inputs), str(out), pairs.PairLayout(), num_shards=1,
+    index = make_records.make_records(str(inputs), str(out), pairs.PairFormat(), num_shards=1,
                                       fractions=(1.0, 0.0, 0.0))
     with open(out / "index.json") as f:
         assert json.load(f) == index
@@ -80,7 +80,7 @@ def test_bad_samples_are_skipped_and_named_in_the_index(rendered_dir, tmp_path):
 def test_interrupted_run_resumes_without_duplicates(rendered_dir, tmp_path):
     """Delete one shard and leave a stale temporary file: a re-run rewrites only that shard, no id twice."""
     out = tmp_path / "out"
-    kwargs = dict(pair_layout=pairs.PairLayout(), num_shards=3, fractions=(1.0, 0.0, 0.0))
+    kwargs = dict(pair_format=pairs.PairFormat(), num_shards=3, fractions=(1.0, 0.0, 0.0))
     first = make_records.make_records(str(rendered_dir), str(out), **kwargs)
     sizes = {name: os.path.getsize(out / name) for name in shard_files(out)}
     lost = max(sizes, key=sizes.get)  # a shard that holds samples
@@ -102,7 +102,7 @@ def test_changed_input_redoes_only_affected_shards(rendered_dir, tmp_path):
     inputs, out = tmp_path / "in", tmp_path / "out"
     for i in range(NUM_SAMPLES):
         copy_sample(rendered_dir, layout.sample_id(i), inputs)
-    kwargs = dict(pair_layout=pairs.PairLayout(), num_shards=4, fractions=(1.0, 0.0, 0.0))
+    kwargs = dict(pair_format=pairs.PairFormat(), num_shards=4, fractions=(1.0, 0.0, 0.0))
     make_records.make_records(str(inputs), str(out), **kwargs)
     before = {name: os.stat(out / name).st_mtime_ns for name in shard_files(out)}
     copy_sample(rendered_dir, layout.sample_id(0), inputs, new_id="extra")
@@ -118,7 +118,7 @@ def test_changed_input_redoes_only_affected_shards(rendered_dir, tmp_path):
 def test_parallel_workers_write_the_same_shards(rendered_dir, records_dir, tmp_path):
     """workers=2 (a process pool) writes byte-identical shards to the in-process writer."""
     serial_dir, _ = records_dir
-    index = make_records.make_records(str(rendered_dir), str(tmp_path), pairs.PairLayout(), num_shards=2,
+    index = make_records.make_records(str(rendered_dir), str(tmp_path), pairs.PairFormat(), num_shards=2,
                                       fractions=SPLIT_FRACTIONS, workers=2)
     assert sum(index["counts"].values()) == NUM_SAMPLES
     for name in shard_files(serial_dir):
@@ -127,4 +127,4 @@ def test_parallel_workers_write_the_same_shards(rendered_dir, records_dir, tmp_p
 
 def test_split_fractions_must_sum_to_one(rendered_dir, tmp_path):
     with pytest.raises(ValueError, match="fractions"):
-        make_records.make_records(str(rendered_dir), str(tmp_path), pairs.PairLayout(), fractions=(0.5, 0.2, 0.2))
+        make_records.make_records(str(rendered_dir), str(tmp_path), pairs.PairFormat(), fractions=(0.5, 0.2, 0.2))

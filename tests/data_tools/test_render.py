@@ -10,7 +10,7 @@ import pytest
 from helpers import RESOLUTION, SEED, SPP, copy_sample
 
 from data_tools import render
-from tfnormals.core import colour, image_io, layout, normals
+from tfnormals.core import image_io, layout, normals, srgb
 from tfnormals.data import pairs, schema
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -37,7 +37,7 @@ def test_sample_folders_hold_every_documented_file(rendered_dir):
         np.testing.assert_allclose(mask, beauty[..., 3], atol=0.5 / 255 + 1e-3)  # mask.png = 8-bit alpha
         # The 8-bit previews show the same images: sRGB beauty, 0.5 n + 0.5 normals (0 where empty).
         preview = image_io.read_image(os.path.join(folder, layout.BEAUTY_PNG))
-        np.testing.assert_allclose(preview, colour.linear_to_srgb(beauty[..., :3]), atol=1.0 / 255 + 2e-3)
+        np.testing.assert_allclose(preview, srgb.linear_to_srgb(beauty[..., :3]), atol=1.0 / 255 + 2e-3)
         n = image_io.read_image(os.path.join(folder, layout.NORMALS_EXR))
         n_preview = image_io.read_image(os.path.join(folder, layout.NORMALS_PNG))
         np.testing.assert_allclose(n_preview, normals.encode(n) * (beauty[..., 3:] > 0), atol=0.5 / 255 + 1e-6)
@@ -56,7 +56,7 @@ def test_task_indices_partition_the_job():
 
 def test_rendering_is_deterministic(rendered_dir, tmp_path):
     """Rendering the same seed and index again, in another folder, gives identical beauty pixels."""
-    assert render.render_dataset(str(tmp_path), [1, 2], RESOLUTION, SPP, SEED) == (2, 0, [])
+    assert render.render_dataset(str(tmp_path), [1, 2], resolution=RESOLUTION, spp=SPP, seed=SEED) == (2, 0, [])
     for index in (1, 2):
         np.testing.assert_array_equal(beauty_pixels(tmp_path, index), beauty_pixels(rendered_dir, index))
     assert not np.array_equal(beauty_pixels(tmp_path, 1), beauty_pixels(tmp_path, 2))
@@ -72,15 +72,15 @@ def test_rerun_resumes_and_ignores_leftovers(rendered_dir, tmp_path):
     (stale / layout.BEAUTY_EXR).write_bytes(b"half-written")
     kept = os.stat(os.path.join(tmp_path, layout.sample_id(0), layout.BEAUTY_EXR)).st_mtime_ns
 
-    assert render.render_dataset(str(tmp_path), [0, 1, 2], RESOLUTION, SPP, SEED) == (2, 1, [])
+    assert render.render_dataset(str(tmp_path), [0, 1, 2], resolution=RESOLUTION, spp=SPP, seed=SEED) == (2, 1, [])
     assert os.stat(os.path.join(tmp_path, layout.sample_id(0), layout.BEAUTY_EXR)).st_mtime_ns == kept
     for index in (1, 2):
         assert render.is_complete(os.path.join(tmp_path, layout.sample_id(index)))
         np.testing.assert_array_equal(beauty_pixels(tmp_path, index), beauty_pixels(rendered_dir, index))
     samples = sorted(name for name in os.listdir(tmp_path) if not name.startswith("."))
     assert samples == [layout.sample_id(i) for i in range(3)]
-    assert pairs.find_samples(str(tmp_path), pairs.PairLayout()) == samples  # make_records skips the leftover
-    assert render.render_dataset(str(tmp_path), [0, 1, 2], RESOLUTION, SPP, SEED) == (0, 3, [])
+    assert pairs.find_samples(str(tmp_path), pairs.PairFormat()) == samples  # make_records skips the leftover
+    assert render.render_dataset(str(tmp_path), [0, 1, 2], resolution=RESOLUTION, spp=SPP, seed=SEED) == (0, 3, [])
 
 
 def run_cli(module, **flags):

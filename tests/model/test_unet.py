@@ -9,7 +9,7 @@ from helpers import plates
 from tfnormals.model import layers
 from tfnormals.model.unet import build_generator
 
-TINY = dict(base_filters=8, depth=3, max_filters=32)
+TINY = dict(base_filters=8, levels=3, max_filters=32)
 
 
 def normals_of(model, images, training=False):
@@ -38,7 +38,7 @@ def test_generator_rejects_images_below_half_the_stride(generator):
 
 
 def test_generator_structure_follows_its_arguments():
-    g = build_generator(base_filters=4, depth=4, max_filters=16, name="g4")
+    g = build_generator(base_filters=4, levels=4, max_filters=16, name="g4")
     assert g.name == "g4"
     assert g.get_layer("pad").multiple == 16
     filters = [g.get_layer(f"enc{i}_conv").filters for i in range(4)]
@@ -91,7 +91,7 @@ def test_generator_saves_and_reloads_with_its_custom_layers(generator, tmp_path)
     generator.save(path)
     reloaded = keras.models.load_model(path)
     assert isinstance(reloaded.get_layer("pad"), layers.PadToMultiple)
-    assert reloaded.get_layer("pad").multiple == 2 ** TINY["depth"]
+    assert reloaded.get_layer("pad").multiple == 2 ** TINY["levels"]
     assert isinstance(reloaded.get_layer("unit"), layers.UnitNormalize)
     assert isinstance(reloaded.get_layer("normals_crop"), layers.CropLike)
     assert isinstance(reloaded.get_layer("dec0_resize"), layers.Upsample2x)

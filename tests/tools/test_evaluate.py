@@ -1,4 +1,4 @@
-"""The evaluation report (tfnormals.tools.evaluate) on synthetic examples, and its command line on the smoke run."""
+"""The evaluation report (tfnormals.tools.evaluation) on synthetic examples, and its command line on the smoke run."""
 
 import json
 import os
@@ -8,7 +8,7 @@ import pytest
 from helpers import sphere_normal_map
 
 from tfnormals.core import image_io
-from tfnormals.tools import baselines, evaluate
+from tfnormals.tools import baselines, evaluation
 
 METRIC_KEYS = {"mean", "median", "within_11_25", "within_22_5", "within_30"}
 
@@ -18,9 +18,9 @@ METRIC_KEYS = {"mean", "median", "within_11_25", "within_22_5", "within_30"}
 def _examples():
     sphere, disc = sphere_normal_map(20)
     plate = np.float32(0.5) + 0.4 * sphere[..., :1].repeat(3, -1) * 0.5
-    empty = evaluate.Example("empty", plate, sphere, np.zeros((20, 20), np.float32))
-    return [evaluate.Example("sphere_a", plate, sphere, disc), empty,
-            evaluate.Example("sphere_b", plate[:, ::-1], sphere * [-1, 1, 1], disc)]
+    empty = evaluation.Example("empty", plate, sphere, np.zeros((20, 20), np.float32))
+    return [evaluation.Example("sphere_a", plate, sphere, disc), empty,
+            evaluation.Example("sphere_b", plate[:, ::-1], sphere * [-1, 1, 1], disc)]
 
 
 class _Oracle:
@@ -39,7 +39,7 @@ class _Oracle:
 def test_evaluate_report_of_a_perfect_model_and_the_baselines(tmp_path):
     examples = _examples()
     fitted = {"best_constant": [0.0, 0.0, 1.0], "gradient_strength": 1.0}
-    report = evaluate.evaluate(_Oracle(examples), examples, fitted, triptych_dir=str(tmp_path / "t"))
+    report = evaluation.evaluate(_Oracle(examples), examples, fitted, triptych_dir=str(tmp_path / "t"))
     sphere, disc = sphere_normal_map(20)
     valid = disc >= 0.5
     flat_errors = np.degrees(np.arccos(np.clip(sphere[valid][:, 2], -1, 1)))
@@ -55,14 +55,14 @@ def test_evaluate_report_of_a_perfect_model_and_the_baselines(tmp_path):
     assert report["fitted_baselines"] == fitted
     assert sorted(os.listdir(tmp_path / "t")) == ["sphere_a.png", "sphere_b.png"]
     assert image_io.read_image(str(tmp_path / "t" / "sphere_a.png")).shape == (20, 60, 3)
-    table = evaluate.format_table(report)
-    assert all(f"| {method} |" in table for method in evaluate.METHODS)
+    table = evaluation.format_table(report)
+    assert all(f"| {method} |" in table for method in evaluation.METHODS)
 
 
 def test_evaluate_refuses_when_nothing_is_masked():
     examples = [e for e in _examples() if e.id == "empty"]
     with pytest.raises(ValueError, match="no images"):
-        evaluate.evaluate(_Oracle(examples), examples, {"best_constant": [0, 0, 1], "gradient_strength": 1.0})
+        evaluation.evaluate(_Oracle(examples), examples, {"best_constant": [0, 0, 1], "gradient_strength": 1.0})
 
 
 # ---------------------------------------------------------------- the evaluate command on real renders (acceptance 5)

@@ -1,4 +1,4 @@
-"""Depth and albedo metrics in tfnormals.tools.evaluate, and the real-photo checks command."""
+"""Depth and albedo metrics in tfnormals.tools.evaluation, and the real-photo checks command."""
 
 import json
 import os
@@ -10,7 +10,7 @@ import pytest
 from helpers import REPO, ray_traced_sphere, subprocess_env
 
 from tfnormals.core import camera
-from tfnormals.tools import evaluate
+from tfnormals.tools import evaluation
 
 SIDE = 40
 HFOV = 50.0
@@ -23,7 +23,7 @@ def _sphere_example():
     cols = np.arange(SIDE)[None, :].repeat(SIDE, 0)
     albedo = np.where((cols < SIDE // 2)[..., None], [0.8, 0.2, 0.1], [0.1, 0.5, 0.9]).astype(np.float32)
     plate = (0.2 + 0.6 * albedo * np.clip(n[..., 2:3], 0, 1)).astype(np.float32)
-    return evaluate.Example("s", plate, n, np.ones((SIDE, SIDE), np.float32), depth, albedo, HFOV)
+    return evaluation.Example("s", plate, n, np.ones((SIDE, SIDE), np.float32), depth, albedo, HFOV)
 
 
 class _Exact:
@@ -40,21 +40,21 @@ class _Exact:
 
 def test_a_model_exact_up_to_scale_scores_zero_and_the_baselines_do_not():
     example = _sphere_example()
-    report = evaluate.evaluate(_Exact(example), [example], {"best_constant": [0, 0, 1], "gradient_strength": 1.0})
+    report = evaluation.evaluate(_Exact(example), [example], {"best_constant": [0, 0, 1], "gradient_strength": 1.0})
     depth = report["depth"]
     assert depth["count"] == 1
     assert depth["model"]["absrel_median"] < 1e-5 and depth["model"]["delta125_median"] == 1.0
     assert depth["constant"]["absrel_median"] > 0.1 and depth["ground_plane"]["absrel_median"] > 0.1
     assert report["p_normals_agreement_deg"] < 1.0, "normals from the predicted P agree with the predicted normals"
     assert report["albedo"]["model"] < 1e-8 < report["albedo"]["plate"]
-    table = evaluate.format_table(report)
+    table = evaluation.format_table(report)
     assert "| ground_plane |" in table and "| plate |" in table
 
 
 def test_examples_without_passes_give_a_normals_only_report():
     example = _sphere_example()
-    plain = evaluate.Example(example.id, example.beauty, example.normals, example.mask)
-    report = evaluate.evaluate(_Exact(example), [plain], {"best_constant": [0, 0, 1], "gradient_strength": 1.0})
+    plain = evaluation.Example(example.id, example.beauty, example.normals, example.mask)
+    report = evaluation.evaluate(_Exact(example), [plain], {"best_constant": [0, 0, 1], "gradient_strength": 1.0})
     assert "depth" not in report and "albedo" not in report and report["model"]["mean"] < 1e-3
 
 

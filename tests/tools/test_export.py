@@ -106,7 +106,7 @@ def test_export_command_output_and_metadata(keras_reference, smoke_export):
         info = json.load(f)
     assert info["step"] == SMOKE_STEPS and info["stride"] == 32
     assert info["input"]["name"] == serving.INPUT_NAME and info["output"]["name"] == serving.OUTPUT_NAME
-    assert info["config"]["base_filters"] == 16 and info["config"]["depth"] == 5
+    assert info["config"]["base_filters"] == 16 and info["config"]["levels"] == 5
 
 
 def test_export_generator_replaces_an_existing_export_atomically(tmp_path):
@@ -118,7 +118,7 @@ def test_export_generator_replaces_an_existing_export_atomically(tmp_path):
     from tfnormals.model.unet import build_generator
     from tfnormals.training.config import TrainConfig
     keras.utils.set_random_seed(3)
-    config = TrainConfig.from_flat(dict(base_filters=4, depth=3, max_filters=8))
+    config = TrainConfig.from_flat(dict(base_filters=4, levels=3, max_filters=8))
     generator = build_generator(**config.generator_kwargs())
     out = str(tmp_path / "model")
     os.makedirs(out)

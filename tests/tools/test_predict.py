@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tfnormals.core import conventions, errors, image_io, normals, outputs, resources
-from tfnormals.tools import fusion, plates, predict, tiling
+from tfnormals.tools import fusion, plates, prediction, tiling
 from tfnormals.tools.model_io import NormalsModel
 
 
@@ -43,9 +43,9 @@ def test_formats_give_unit_normals_of_plate_size(tmp_path, tiny_model, name, wri
     """PNG, 16-bit TIFF, linear EXR, RGBA and grayscale plates of odd sizes all predict."""
     path = str(tmp_path / name)
     writer(path, _plate(45, 70, channels))
-    result = predict.predict_files(tiny_model, [path], str(tmp_path / "out"))
+    result = prediction.predict_files(tiny_model, [path], str(tmp_path / "out"))
     assert len(result["written"]) == 1 and not result["failed"]
-    stem = predict.output_stem(path, str(tmp_path / "out"), "normals")
+    stem = prediction.output_stem(path, str(tmp_path / "out"), "normals")
     _check_normals(stem, 45, 70)
     if channels == 4:  # the plate's alpha rides along
         assert "A" in image_io.exr_channel_names(stem + ".exr")
@@ -53,11 +53,11 @@ def test_formats_give_unit_normals_of_plate_size(tmp_path, tiny_model, name, wri
 
 def test_linear_exr_is_converted_to_srgb(tmp_path, tiny_model):
     """An EXR plate is scene-linear: predicting it equals predicting its sRGB encoding."""
-    from tfnormals.core import colour
+    from tfnormals.core import srgb
     linear = _plate(40, 40) ** 2.2
     image_io.write_rgb_exr(str(tmp_path / "lin.exr"), linear)
-    image_io.write_png(str(tmp_path / "enc.png"), colour.linear_to_srgb(linear), bits=16)
-    predict.predict_files(tiny_model, [str(tmp_path / "lin.exr"), str(tmp_path / "enc.png")], str(tmp_path / "o"))
+    image_io.write_png(str(tmp_path / "enc.png"), srgb.linear_to_srgb(linear), bits=16)
+    prediction.predict_files(tiny_model, [str(tmp_path / "lin.exr"), str(tmp_path / "enc.png")], str(tmp_path / "o"))
     a = image_io.read_exr(str(tmp_path / "o" / "lin.normals.exr"), ["R", "G", "B"])
     b = image_io.read_exr(str(tmp_path / "o" / "enc.normals.exr"), ["R", "G", "B"])
     np.testing.assert_allclose(a, b, atol=2e-3)
@@ -76,7 +76,7 @@ def test_sequence_with_corrupt_frame_and_resume(tmp_path, tiny_model):
     assert plates.expand_inputs(str(shot / "plate.%04d.exr"), "1002-1003").paths == [
         str(shot / "plate.1002.exr"), str(shot / "plate.1003.exr")]
     out = str(tmp_path / "out")
-    result = predict.predict_files(tiny_model, found.paths, out, combined=True)
+    result = prediction.predict_files(tiny_model, found.paths, out, combined=True)
     assert len(result["written"]) == 3
     assert list(result["failed"]) == [str(shot / "plate.1004.exr")]
     assert "plate.1004.exr" in result["failed"][str(shot / "plate.1004.exr")]
@@ -84,7 +84,7 @@ def test_sequence_with_corrupt_frame_and_resume(tmp_path, tiny_model):
         _check_normals(os.path.join(out, f"plate.normals.{frame}"), 33, 50)
         combined = os.path.join(out, f"plate.combined.{frame}.exr")
         assert set(image_io.exr_channel_names(combined)) == {"R", "G", "B", "N.X", "N.Y", "N.Z"}
-    again = predict.predict_files(tiny_model, found.paths[:3], out)
+    again = prediction.predict_files(tiny_model, found.paths[:3], out)
     assert again["written"] == [] and len(again["skipped_existing"]) == 3
 
 
@@ -112,9 +112,9 @@ def test_plates_of_any_size_predict(tmp_path, tiny_model, h, w):
     """Sides far below the model's stride are padded before inference and cropped back."""
     path = str(tmp_path / "small.png")
     image_io.write_png(path, _plate(h, w))
-    result = predict.predict_files(tiny_model, [path], str(tmp_path / "out"))
+    result = prediction.predict_files(tiny_model, [path], str(tmp_path / "out"))
     assert not result["failed"], result
-    _check_normals(predict.output_stem(path, str(tmp_path / "out"), "normals"), h, w)
+    _check_normals(prediction.output_stem(path, str(tmp_path / "out"), "normals"), h, w)
 
 
 def test_nonfinite_pixels_are_filled_and_reported(tmp_path, tiny_model):
@@ -125,14 +125,14 @@ def test_nonfinite_pixels_are_filled_and_reported(tmp_path, tiny_model):
     plate[50:52, 50] = -np.inf
     path = str(tmp_path / "bad.exr")
     image_io.write_rgb_exr(path, plate)
-    result = predict.predict_files(tiny_model, [path], str(tmp_path / "out"), combined=True)
+    result = prediction.predict_files(tiny_model, [path], str(tmp_path / "out"), combined=True)
     assert result["nonfinite"] == {path: 4} and not result["failed"]
-    stem = predict.output_stem(path, str(tmp_path / "out"), "normals")
+    stem = prediction.output_stem(path, str(tmp_path / "out"), "normals")
     n = _check_normals(stem, 64, 64)
     assert np.all(np.isfinite(n))
     combined = image_io.read_exr(str(tmp_path / "out" / "bad.combined.exr"), ["R", "G", "B"])
     assert np.all(np.isfinite(combined))
-    assert predict.summary(result)["nonfinite_frames"] == {path: 4}
+    assert prediction.summary(result)["nonfinite_frames"] == {path: 4}
 
 
 def test_resume_is_keyed_to_every_requested_output(tmp_path, tiny_model):
@@ -140,12 +140,12 @@ def test_resume_is_keyed_to_every_requested_output(tmp_path, tiny_model):
     path = str(tmp_path / "a.png")
     image_io.write_png(path, _plate(20, 20))
     out = str(tmp_path / "out")
-    assert len(predict.predict_files(tiny_model, [path], out)["written"]) == 1
-    assert len(predict.predict_files(tiny_model, [path], out, combined=True)["written"]) == 1
+    assert len(prediction.predict_files(tiny_model, [path], out)["written"]) == 1
+    assert len(prediction.predict_files(tiny_model, [path], out, combined=True)["written"]) == 1
     assert os.path.isfile(os.path.join(out, "a.combined.exr"))
-    assert predict.predict_files(tiny_model, [path], out, combined=True)["skipped_existing"] == [path]
+    assert prediction.predict_files(tiny_model, [path], out, combined=True)["skipped_existing"] == [path]
     os.remove(os.path.join(out, "a.normals.png"))  # a lost preview is redone
-    assert len(predict.predict_files(tiny_model, [path], out, combined=True)["written"]) == 1
+    assert len(prediction.predict_files(tiny_model, [path], out, combined=True)["written"]) == 1
 
 
 def test_same_stem_plates_never_share_outputs(tmp_path, tiny_model):
@@ -157,13 +157,13 @@ def test_same_stem_plates_never_share_outputs(tmp_path, tiny_model):
     Image.fromarray((_plate(16, 16) * 255).astype(np.uint8)).save(jpg)
     out = str(tmp_path / "out")
     with pytest.raises(errors.UsageError, match="would both write"):
-        predict.predict_files(tiny_model, [jpg, png], out)
+        prediction.predict_files(tiny_model, [jpg, png], out)
     assert not os.path.exists(out)
-    predict.predict_files(tiny_model, [png], out)
-    second = predict.predict_files(tiny_model, [jpg], out)
+    prediction.predict_files(tiny_model, [png], out)
+    second = prediction.predict_files(tiny_model, [jpg], out)
     assert list(second["failed"]) == [jpg] and "predicted from shot.png" in second["failed"][jpg]
-    assert len(predict.predict_files(tiny_model, [jpg], out, overwrite=True)["written"]) == 1
-    assert image_io.exr_header(os.path.join(out, "shot.normals.exr"))[predict.SOURCE_ATTRIBUTE] == "shot.jpg"
+    assert len(prediction.predict_files(tiny_model, [jpg], out, overwrite=True)["written"]) == 1
+    assert image_io.exr_header(os.path.join(out, "shot.normals.exr"))[prediction.SOURCE_ATTRIBUTE] == "shot.jpg"
 
 
 def test_outputs_in_the_input_folder_are_not_read_back(tmp_path, tiny_model):
@@ -172,11 +172,11 @@ def test_outputs_in_the_input_folder_are_not_read_back(tmp_path, tiny_model):
         writer = image_io.write_png if name.endswith(".png") else image_io.write_rgb_exr
         writer(str(tmp_path / name), _plate(12, 12))
     first = plates.expand_inputs(str(tmp_path))
-    predict.predict_files(tiny_model, first.paths, str(tmp_path), combined=True)
+    prediction.predict_files(tiny_model, first.paths, str(tmp_path), combined=True)
     second = plates.expand_inputs(str(tmp_path))
     assert second.paths == first.paths == [str(tmp_path / "a.png"), str(tmp_path / "b.1001.exr")]
     assert plates.expand_inputs(str(tmp_path / "*")).paths == first.paths
-    result = predict.predict_files(tiny_model, second.paths, str(tmp_path), combined=True)
+    result = prediction.predict_files(tiny_model, second.paths, str(tmp_path), combined=True)
     assert result["skipped_existing"] == second.paths
     assert plates.is_output_name("x.normals.1001.exr") and not plates.is_output_name("normals.exr")
 
@@ -220,7 +220,7 @@ def test_one_bad_frame_never_ends_the_batch(tmp_path, tiny_model):
     image_io.write_png(str(tmp_path / "f.0002.png"), _plate(10, 13))
     image_io.write_png(str(tmp_path / "f.0003.png"), _plate(10, 10))
     paths = plates.expand_inputs(str(tmp_path / "f.####.png")).paths
-    result = predict.predict_files(_FailsOnWidth(tiny_model, 13), paths, str(tmp_path / "out"))
+    result = prediction.predict_files(_FailsOnWidth(tiny_model, 13), paths, str(tmp_path / "out"))
     assert len(result["written"]) == 1
     # the size guard: ours (image_io.check_size, "40000x40000 is too large") or OIIO's, which refuses this header
     # first ("png header claims a 4577 MB image from a 69 byte file")
@@ -240,10 +240,10 @@ def test_stale_temporaries_go_and_empty_runs_leave_no_folder(tmp_path, tiny_mode
     for f in (dead, old_style, live):
         f.write_bytes(b"partial")
     image_io.write_png(str(tmp_path / "a.png"), _plate(8, 8))
-    predict.predict_files(tiny_model, [str(tmp_path / "a.png")], str(out))
+    prediction.predict_files(tiny_model, [str(tmp_path / "a.png")], str(out))
     assert sorted(n for n in os.listdir(out) if n.startswith(".tmp-")) == [live.name]
     (tmp_path / "junk.png").write_bytes(b"junk")
-    result = predict.predict_files(tiny_model, [str(tmp_path / "junk.png")], str(tmp_path / "new" / "deeper"))
+    result = prediction.predict_files(tiny_model, [str(tmp_path / "junk.png")], str(tmp_path / "new" / "deeper"))
     assert list(result["failed"]) == [str(tmp_path / "junk.png")]
     assert not (tmp_path / "new").exists()
 
@@ -257,11 +257,11 @@ def test_bad_settings_and_models_are_named(tmp_path):
                           (dict(inference=fusion.PassSettings(mode="pyramid")), "--mode"),
                           (dict(colorspace="xyz"), "--input_colorspace")]:
         with pytest.raises(errors.UsageError, match=words):
-            predict.check_request([], str(tmp_path / "o"), **kwargs)
+            prediction.check_request([], str(tmp_path / "o"), **kwargs)
     with pytest.raises(errors.UsageError, match="is a file"):
-        predict.check_request([], str(tmp_path / "file"))
+        prediction.check_request([], str(tmp_path / "file"))
     with pytest.raises(errors.UsageError, match="is a file"):
-        predict.check_request([], str(tmp_path / "file" / "sub"))
+        prediction.check_request([], str(tmp_path / "file" / "sub"))
     with pytest.raises(FileNotFoundError, match="no such model"):
         NormalsModel(str(tmp_path / "missing"))
     (tmp_path / "empty").mkdir()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tfnormals.core import camera, image_io
-from tfnormals.tools import predict, tiling
+from tfnormals.tools import prediction, tiling
 from tfnormals.tools.model_io import NormalsModel
 
 
@@ -20,7 +20,7 @@ def multipass_model(tmp_path_factory):
     from tfnormals.training import runs
     from tfnormals.training.config import TrainConfig
     keras.utils.set_random_seed(5)
-    config = TrainConfig.from_flat(dict(base_filters=8, depth=4, max_filters=32, passes="normals,depth,albedo"))
+    config = TrainConfig.from_flat(dict(base_filters=8, levels=4, max_filters=32, passes="normals,depth,albedo"))
     path = str(tmp_path_factory.mktemp("mp") / "sm")
     serving.export_generator(build_generator(**config.generator_kwargs()), path, runs.metadata(config, 0))
     return NormalsModel(path)
@@ -35,7 +35,7 @@ def test_every_pass_is_written_as_a_file_and_as_a_layer(tmp_path, multipass_mode
     plate_path = str(tmp_path / "shot.0101.png")
     image_io.write_png(plate_path, _plate(30, 50))
     settings = camera.CameraSettings(hfov=60.0, reference_distance=4.0)
-    result = predict.predict_files(multipass_model, [plate_path], str(tmp_path / "out"), combined=True,
+    result = prediction.predict_files(multipass_model, [plate_path], str(tmp_path / "out"), combined=True,
                                    settings=settings)
     assert not result["failed"]
     out = tmp_path / "out"
@@ -51,10 +51,10 @@ def test_every_pass_is_written_as_a_file_and_as_a_layer(tmp_path, multipass_mode
     layers = set(image_io.exr_channel_names(str(out / "shot.combined.0101.exr")))
     assert {"R", "G", "B", "N.X", "N.Y", "N.Z", "depth.Z", "P.X", "P.Y", "P.Z", "albedo.R", "albedo.G",
             "albedo.B"} <= layers
-    again = predict.predict_files(multipass_model, [plate_path], str(out), combined=True, settings=settings)
+    again = prediction.predict_files(multipass_model, [plate_path], str(out), combined=True, settings=settings)
     assert again["skipped_existing"] == [plate_path]
     os.remove(out / "shot.albedo.0101.exr")
-    assert predict.predict_files(multipass_model, [plate_path], str(out), combined=True,
+    assert prediction.predict_files(multipass_model, [plate_path], str(out), combined=True,
                                  settings=settings)["written"], "a missing pass file means the frame is redone"
 
 
@@ -64,7 +64,7 @@ def test_every_pass_is_written_as_a_file_and_as_a_layer(tmp_path, multipass_mode
 def test_bad_camera_settings_name_their_flag(tmp_path, kwargs, flag):
     from tfnormals.core import errors
     with pytest.raises(errors.UsageError, match=flag):
-        predict.check_request([], str(tmp_path / "o"), settings=camera.CameraSettings(**kwargs))
+        prediction.check_request([], str(tmp_path / "o"), settings=camera.CameraSettings(**kwargs))
 
 
 def test_tiles_at_different_depth_scales_are_aligned_without_seams():

@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from tfnormals.core import colour, errors, image_io, normals
-from tfnormals.tools import relight
+from tfnormals.core import errors, image_io, normals, srgb
+from tfnormals.tools import light_rigs, relighting
 
 
 def sphere(size=64):
@@ -30,35 +30,35 @@ HAND_NORMALS = np.array([[[0, 0, 1], [1, 0, 0], [0.6, 0, 0.8]]], np.float32)
 def test_maths_matches_a_hand_computed_case():
     """relit = plate · (ambient + Σ intensity · colour · max(0, (n·l + w) / (1 + w))), worked out by hand."""
     plate = np.full((1, 3, 3), 0.2, np.float32)
-    light = relight.Light(direction=(0.0, 0.0, 2.0), color=(1.0, 0.5, 0.25), intensity=2.0)  # l normalized to +Z
-    relit = relight.relight(plate, HAND_NORMALS, [light], ambient=0.5)
+    light = relighting.Light(direction=(0.0, 0.0, 2.0), color=(1.0, 0.5, 0.25), intensity=2.0)  # l normalized to +Z
+    relit = relighting.relight(plate, HAND_NORMALS, [light], ambient=0.5)
     # cos = 1, 0, 0.8 → gain = 0.5 + 2 · colour · cos
     expected = 0.2 * np.array([[[0.5 + 2.0, 0.5 + 1.0, 0.5 + 0.5],
                                 [0.5, 0.5, 0.5],
                                 [0.5 + 1.6, 0.5 + 0.8, 0.5 + 0.4]]], np.float32)
     np.testing.assert_allclose(relit, expected, rtol=1e-6)
-    soft = relight.shading(HAND_NORMALS, relight.Light(direction=(0, 0, 1), wrap=0.5))
+    soft = relighting.shading(HAND_NORMALS, relighting.Light(direction=(0, 0, 1), wrap=0.5))
     np.testing.assert_allclose(soft, [[1.0, 0.5 / 1.5, 1.3 / 1.5]], rtol=1e-6)
-    away = relight.shading(HAND_NORMALS, relight.Light(direction=(-1, 0, 0)))
+    away = relighting.shading(HAND_NORMALS, relighting.Light(direction=(-1, 0, 0)))
     np.testing.assert_allclose(away, [[0.0, 0.0, 0.0]], atol=1e-7)  # facing away: no light, never negative
 
 
 def test_several_lights_add_up():
     """Two lights give the ambient plus the sum of each light's contribution."""
     plate = np.full((1, 3, 3), 0.5, np.float32)
-    a, b = relight.Light(direction=(0, 0, 1), intensity=0.5), relight.Light(direction=(1, 0, 0), color=(0, 1, 0))
-    both = relight.relight(plate, HAND_NORMALS, [a, b], ambient=0.0)
-    np.testing.assert_allclose(both, relight.relight(plate, HAND_NORMALS, [a], 0.0)
-                               + relight.relight(plate, HAND_NORMALS, [b], 0.0), rtol=1e-6)
+    a, b = relighting.Light(direction=(0, 0, 1), intensity=0.5), relighting.Light(direction=(1, 0, 0), color=(0, 1, 0))
+    both = relighting.relight(plate, HAND_NORMALS, [a, b], ambient=0.0)
+    np.testing.assert_allclose(both, relighting.relight(plate, HAND_NORMALS, [a], ambient=0.0)
+                               + relighting.relight(plate, HAND_NORMALS, [b], ambient=0.0), rtol=1e-6)
 
 
 def test_parse_lights_per_light_or_once_for_all():
-    lights = relight.parse_lights(["-1,0,0.5", "1,0,0"], colors=["1,0.8,0.6"], intensities=["1.5", "0.25"],
+    lights = light_rigs.parse_lights(["-1,0,0.5", "1,0,0"], colors=["1,0.8,0.6"], intensities=["1.5", "0.25"],
                                   wraps=["0.3"])
     assert [l.direction for l in lights] == [(-1.0, 0.0, 0.5), (1.0, 0.0, 0.0)]
     assert [l.color for l in lights] == [(1.0, 0.8, 0.6)] * 2
     assert [l.intensity for l in lights] == [1.5, 0.25] and [l.wrap for l in lights] == [0.3, 0.3]
-    assert relight.parse_lights(["0,0,1"]) == [relight.Light((0.0, 0.0, 1.0))]
+    assert light_rigs.parse_lights(["0,0,1"]) == [relighting.Light((0.0, 0.0, 1.0))]
 
 
 @pytest.mark.parametrize("kwargs,words", [
@@ -75,32 +75,32 @@ def test_parse_lights_per_light_or_once_for_all():
 ])
 def test_bad_light_values_name_the_flag(kwargs, words):
     with pytest.raises(errors.UsageError, match=words):
-        relight.parse_lights(**kwargs)
+        light_rigs.parse_lights(**kwargs)
 
 
 def test_sphere_lit_from_the_left_gets_brighter_on_its_left():
     n, mask = sphere()
     plate = np.full(n.shape, 0.18, np.float32)
-    relit = relight.relight(plate, n, [relight.Light(direction=(-1.0, 0.0, 0.3))], ambient=1.0)
+    relit = relighting.relight(plate, n, [relighting.Light(direction=(-1.0, 0.0, 0.3))], ambient=1.0)
     row = relit[32]
     left, right = row[8:24].mean(), row[40:56].mean()
     assert left > 1.5 * right and right >= plate[32, 40:56].mean() - 1e-6
-    lit_only = relight.relight(plate, n, [relight.Light(direction=(-1.0, 0.0, 0.3))], ambient=0.0)
+    lit_only = relighting.relight(plate, n, [relighting.Light(direction=(-1.0, 0.0, 0.3))], ambient=0.0)
     assert lit_only[32, 60].sum() == 0.0  # the far right faces away from the light: black
 
 
 def test_wrap_softens_the_terminator_and_mask_blends():
     n, mask = sphere()
     plate = np.full(n.shape, 0.5, np.float32)
-    light = relight.Light(direction=(-1.0, 0.0, 0.0))
-    hard = relight.shading(n, light)
-    soft = relight.shading(n, relight.Light(direction=(-1.0, 0.0, 0.0), wrap=0.5))
+    light = relighting.Light(direction=(-1.0, 0.0, 0.0))
+    hard = relighting.shading(n, light)
+    soft = relighting.shading(n, relighting.Light(direction=(-1.0, 0.0, 0.0), wrap=0.5))
     terminator = (np.abs(n[..., 0]) < 0.05) & (mask > 0)
     assert hard[terminator].max() < 0.06 and soft[terminator].min() > 0.25
-    masked = relight.relight(plate, n, [light], ambient=0.0, mask=mask)
+    masked = relighting.relight(plate, n, [light], ambient=0.0, mask=mask)
     np.testing.assert_array_equal(masked[mask == 0], plate[mask == 0])
-    half = relight.relight(plate, n, [light], ambient=0.0, mask=np.full(mask.shape, 0.5, np.float32))
-    full = relight.relight(plate, n, [light], ambient=0.0)
+    half = relighting.relight(plate, n, [light], ambient=0.0, mask=np.full(mask.shape, 0.5, np.float32))
+    full = relighting.relight(plate, n, [light], ambient=0.0)
     np.testing.assert_allclose(half, 0.5 * (plate + full), rtol=1e-6)
 
 
@@ -109,39 +109,43 @@ def files(tmp_path):
     """An sRGB plate PNG, the same plate as a linear EXR, and a sphere's normals as EXR and 16-bit PNG."""
     n, mask = sphere(24)
     rng = np.random.default_rng(0)
-    srgb = image_io.quantize(rng.uniform(0.2, 0.8, n.shape), 16).astype(np.float32) / 65535.0
+    plate_srgb = image_io.quantize(rng.uniform(0.2, 0.8, n.shape), 16).astype(np.float32) / 65535.0
     paths = {k: str(tmp_path / k) for k in ("plate.png", "plate.exr", "n.exr", "n.png", "mask.png")}
-    image_io.write_png(paths["plate.png"], srgb, bits=16)
-    image_io.write_rgb_exr(paths["plate.exr"], colour.srgb_to_linear(srgb))
+    image_io.write_png(paths["plate.png"], plate_srgb, bits=16)
+    image_io.write_rgb_exr(paths["plate.exr"], srgb.srgb_to_linear(plate_srgb))
     image_io.write_rgb_exr(paths["n.exr"], n)
     image_io.write_png(paths["n.png"], normals.encode(n), bits=16)
     image_io.write_png(paths["mask.png"], mask)
-    return dict(paths, normals=n, mask=mask, linear=colour.srgb_to_linear(srgb), tmp=tmp_path)
+    return dict(paths, normals=n, mask=mask, linear=srgb.srgb_to_linear(plate_srgb), tmp=tmp_path)
 
 
-LIGHTS = [relight.Light((-1.0, 0.2, 0.5), intensity=1.5, wrap=0.2)]
+LIGHTS = [relighting.Light((-1.0, 0.2, 0.5), intensity=1.5, wrap=0.2)]
 
 
 def test_exr_is_linear_png_and_tiff_are_srgb(files):
     """The same relight written as EXR (linear), PNG and TIFF (sRGB-encoded) round-trips; an sRGB PNG plate and
     its linear EXR twin relight alike."""
-    expected = relight.relight(files["linear"], files["normals"], LIGHTS, 1.0, mask=np.ones_like(files["mask"]))
+    expected = relighting.relight(files["linear"], files["normals"], LIGHTS, ambient=1.0,
+                                  mask=np.ones_like(files["mask"]))
     out = {ext: str(files["tmp"] / f"relit.{ext}") for ext in ("exr", "png", "tif")}
     for ext, path in out.items():
-        summary = relight.relight_file(files["plate.png"], files["n.exr"], path, LIGHTS)
+        summary = relighting.relight_file(relighting.RelightRequest(plate=files["plate.png"], normals=files["n.exr"],
+                                                                    output=path, lights=LIGHTS))
         assert summary == {"output": path, "lights": 1, "mode": "add", "width": 24, "height": 24, "nonfinite": {}}
     np.testing.assert_allclose(image_io.read_image(out["exr"]), expected, rtol=1e-5, atol=1e-6)
-    encoded = colour.linear_to_srgb(expected)
+    encoded = srgb.linear_to_srgb(expected)
     np.testing.assert_allclose(image_io.read_image(out["png"]), encoded, atol=0.6 / 255)
     np.testing.assert_allclose(image_io.read_image(out["tif"]), encoded, atol=0.6 / 65535)
     from_exr = str(files["tmp"] / "from_exr.exr")
-    relight.relight_file(files["plate.exr"], files["n.png"], from_exr, LIGHTS)
+    relighting.relight_file(relighting.RelightRequest(plate=files["plate.exr"], normals=files["n.png"], output=from_exr,
+                                                      lights=LIGHTS))
     np.testing.assert_allclose(image_io.read_image(from_exr), expected, atol=2e-4)  # 16-bit normals quantization
 
 
 def test_mask_file_keeps_the_plate_outside(files):
     out = str(files["tmp"] / "masked.exr")
-    relight.relight_file(files["plate.exr"], files["n.exr"], out, LIGHTS, ambient=0.0, mask_path=files["mask.png"])
+    relighting.relight_file(relighting.RelightRequest(plate=files["plate.exr"], normals=files["n.exr"], output=out,
+                                                      lights=LIGHTS, ambient=0.0, mask=files["mask.png"]))
     relit = image_io.read_image(out)
     outside = files["mask"] == 0
     np.testing.assert_allclose(relit[outside], files["linear"][outside], rtol=1e-6)
@@ -158,7 +162,8 @@ def test_nonfinite_inputs_never_reach_the_output(files):
     image_io.write_rgb_exr(files["plate.exr"], plate)
     image_io.write_rgb_exr(files["n.exr"], n)
     out = str(files["tmp"] / "out.exr")
-    summary = relight.relight_file(files["plate.exr"], files["n.exr"], out, LIGHTS, ambient=0.5)
+    summary = relighting.relight_file(relighting.RelightRequest(plate=files["plate.exr"], normals=files["n.exr"],
+                                                                output=out, lights=LIGHTS, ambient=0.5))
     assert summary["nonfinite"] == {files["plate.exr"]: 2, files["n.exr"]: 1}
     relit = image_io.read_image(out)
     assert np.all(np.isfinite(relit))
@@ -169,17 +174,24 @@ def test_bad_files_are_named(files):
     small = str(files["tmp"] / "small.png")
     image_io.write_png(small, np.zeros((8, 8, 3), np.float32))
     with pytest.raises(errors.Failure, match=r"size mismatch: .*plate.png is 24x24, .*small.png is 8x8"):
-        relight.relight_file(files["plate.png"], small, str(files["tmp"] / "o.png"), LIGHTS)
+        relighting.relight_file(relighting.RelightRequest(plate=files["plate.png"], normals=small,
+                                                          output=str(files["tmp"] / "o.png"), lights=LIGHTS))
     with pytest.raises(errors.UsageError, match="--normals: .*missing.exr: no such file"):
-        relight.relight_file(files["plate.png"], str(files["tmp"] / "missing.exr"), str(files["tmp"] / "o.png"), LIGHTS)
+        relighting.relight_file(relighting.RelightRequest(plate=files["plate.png"],
+                                                          normals=str(files["tmp"] / "missing.exr"),
+                                                          output=str(files["tmp"] / "o.png"), lights=LIGHTS))
     with pytest.raises(errors.UsageError, match="--output: .* must end in"):
-        relight.relight_file(files["plate.png"], files["n.exr"], str(files["tmp"] / "o.jpg"), LIGHTS)
+        relighting.relight_file(relighting.RelightRequest(plate=files["plate.png"], normals=files["n.exr"],
+                                                          output=str(files["tmp"] / "o.jpg"), lights=LIGHTS))
     with pytest.raises(errors.UsageError, match="--ambient"):
-        relight.relight_file(files["plate.png"], files["n.exr"], str(files["tmp"] / "o.png"), LIGHTS, ambient=-1)
+        relighting.relight_file(relighting.RelightRequest(plate=files["plate.png"], normals=files["n.exr"],
+                                                          output=str(files["tmp"] / "o.png"), lights=LIGHTS,
+                                                          ambient=-1))
     gray = str(files["tmp"] / "gray.png")
     image_io.write_png(gray, np.zeros((24, 24), np.float32))
     with pytest.raises(errors.Failure, match="needs 3 channels"):
-        relight.relight_file(files["plate.png"], gray, str(files["tmp"] / "o.png"), LIGHTS)
+        relighting.relight_file(relighting.RelightRequest(plate=files["plate.png"], normals=gray,
+                                                          output=str(files["tmp"] / "o.png"), lights=LIGHTS))
     assert not (files["tmp"] / "o.png").exists()
 
 
@@ -192,5 +204,6 @@ def test_cli_prints_a_json_summary(files):
                            "--light_dir=1,0,0.2", "--light_intensity=2", "--wrap=0.1"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout) == {"output": out, "lights": 2, "mode": "add", "width": 24, "height": 24, "nonfinite": {}}
+    assert json.loads(proc.stdout) == {"output": out, "lights": 2, "mode": "add", "width": 24, "height": 24,
+                                       "nonfinite": {}}
     assert image_io.read_image(out).shape == (24, 24, 3)

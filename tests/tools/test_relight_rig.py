@@ -7,7 +7,7 @@ import pytest
 from helpers import ray_traced_sphere
 
 from tfnormals.core import camera, errors, image_io
-from tfnormals.tools import relight
+from tfnormals.tools import light_rigs, relighting
 
 SIDE = 64
 HFOV = 40.0
@@ -30,18 +30,18 @@ def _sides(image, hit):
 
 def test_a_point_light_lights_the_near_side_and_falls_off_with_distance():
     _, position, n, hit = _sphere()
-    near = relight.Light(kind="point", position=(-1.5, 0.0, -3.5), radius=0.5)
-    lit = relight.shading(n, near, position)
+    near = relighting.Light(kind="point", position=(-1.5, 0.0, -3.5), radius=0.5)
+    lit = relighting.shading(n, near, position)
     left, right = _sides(lit, hit)
     assert left > 5 * right and right < 0.02
-    far = relight.Light(kind="point", position=(-3.0, 0.0, -3.5), radius=0.5)
-    assert _sides(relight.shading(n, far, position), hit)[0] < left
+    far = relighting.Light(kind="point", position=(-3.0, 0.0, -3.5), radius=0.5)
+    assert _sides(relighting.shading(n, far, position), hit)[0] < left
 
 
 def test_a_spot_light_is_dark_outside_its_cone():
     _, position, n, hit = _sphere()
-    spot = relight.Light(kind="spot", position=(0.0, 0.0, 0.0), target=(0.0, 0.0, -4.0), cone_deg=6.0, softness=0.0)
-    lit = relight.shading(n, spot, position)
+    spot = relighting.Light(kind="spot", position=(0.0, 0.0, 0.0), target=(0.0, 0.0, -4.0), cone_deg=6.0, softness=0.0)
+    lit = relighting.shading(n, spot, position)
     centre = lit[SIDE // 2, SIDE // 2]
     assert centre > 0.0
     angles = np.degrees(np.arccos(np.clip(-position[..., 2] / np.maximum(np.linalg.norm(position, axis=-1), 1e-9),
@@ -49,20 +49,20 @@ def test_a_spot_light_is_dark_outside_its_cone():
     assert np.all(lit[hit & (angles > 6.01)] == 0.0)
     assert np.all(lit[hit & (angles < 5.9)] > 0.0)
     with pytest.raises(errors.UsageError, match="position pass"):
-        relight.shading(n, spot, None)
+        relighting.shading(n, spot, None)
 
 
 def test_replace_mode_uses_albedo_inside_the_mask_and_keeps_the_plate_outside():
     _, position, n, hit = _sphere()
     plate = np.full((SIDE, SIDE, 3), 0.3, np.float32)
     albedo = np.full((SIDE, SIDE, 3), 0.5, np.float32)
-    key = relight.Light(direction=(0.0, 0.0, 1.0), intensity=2.0)
-    out = relight.relight(plate, n, [key], ambient=0.1, mask=hit.astype(np.float32), albedo=albedo, mode="replace")
+    key = relighting.Light(direction=(0.0, 0.0, 1.0), intensity=2.0)
+    out = relighting.relight(plate, n, [key], ambient=0.1, mask=hit.astype(np.float32), albedo=albedo, mode="replace")
     front = SIDE // 2, SIDE // 2
     assert out[front] == pytest.approx(0.5 * (0.1 + 2.0 * n[front][2]), rel=1e-4)
     assert np.all(out[~hit] == 0.3)
     with pytest.raises(errors.UsageError, match="albedo"):
-        relight.relight(plate, n, [key], mode="replace")
+        relighting.relight(plate, n, [key], mode="replace")
 
 
 def test_depth_with_the_field_of_view_relights_like_the_position_pass(tmp_path):
@@ -73,17 +73,23 @@ def test_depth_with_the_field_of_view_relights_like_the_position_pass(tmp_path):
     image_io.write_exr(str(tmp_path / "p.exr"), {"P.X": position[..., 0], "P.Y": position[..., 1],
                                                  "P.Z": position[..., 2]})
     image_io.write_exr(str(tmp_path / "d.exr"), {"Z": depth})
-    lights = [relight.Light(kind="point", position=(1.0, 1.0, -2.5), radius=1.0, intensity=3.0)]
-    by_p = relight.relight_file(str(tmp_path / "plate.exr"), str(tmp_path / "n.exr"), str(tmp_path / "a.exr"), lights,
-                                ambient=0.0, position_path=str(tmp_path / "p.exr"))
+    lights = [relighting.Light(kind="point", position=(1.0, 1.0, -2.5), radius=1.0, intensity=3.0)]
+    by_p = relighting.relight_file(relighting.RelightRequest(plate=str(tmp_path / "plate.exr"),
+                                                             normals=str(tmp_path / "n.exr"),
+                                                             output=str(tmp_path / "a.exr"), lights=lights, ambient=0.0,
+                                                             position=str(tmp_path / "p.exr")))
     settings = camera.CameraSettings(hfov=HFOV)
-    relight.relight_file(str(tmp_path / "plate.exr"), str(tmp_path / "n.exr"), str(tmp_path / "b.exr"), lights,
-                         ambient=0.0, depth_path=str(tmp_path / "d.exr"), settings=settings)
+    relighting.relight_file(relighting.RelightRequest(plate=str(tmp_path / "plate.exr"),
+                                                      normals=str(tmp_path / "n.exr"), output=str(tmp_path / "b.exr"),
+                                                      lights=lights, ambient=0.0, depth=str(tmp_path / "d.exr"),
+                                                      camera_settings=settings))
     a, b = image_io.read_image(str(tmp_path / "a.exr")), image_io.read_image(str(tmp_path / "b.exr"))
     assert by_p["mode"] == "add"
     assert np.allclose(a[hit], b[hit], atol=1e-5) and a[hit].max() > 0.1
     with pytest.raises(errors.UsageError, match="need --position"):
-        relight.relight_file(str(tmp_path / "plate.exr"), str(tmp_path / "n.exr"), str(tmp_path / "c.exr"), lights)
+        relighting.relight_file(relighting.RelightRequest(plate=str(tmp_path / "plate.exr"),
+                                                          normals=str(tmp_path / "n.exr"),
+                                                          output=str(tmp_path / "c.exr"), lights=lights))
 
 
 def test_one_combined_exr_gives_every_pass(tmp_path):
@@ -96,10 +102,12 @@ def test_one_combined_exr_gives_every_pass(tmp_path):
         layers.update({f"{prefix}.{c}": array[..., i] for i, c in enumerate(channels)})
     combined = str(tmp_path / "plate.combined.exr")
     image_io.write_exr(combined, layers)
-    lights = [relight.Light(kind="point", position=(-1.5, 0.5, -3.0), radius=0.8, intensity=3.0)]
-    relight.relight_file(combined, combined, str(tmp_path / "relit.exr"), lights, ambient=0.1, position_path=combined,
-                         albedo_path=combined, mode="replace")
-    expected = relight.relight(plate, n, lights, 0.1, np.ones((SIDE, SIDE), np.float32), position, albedo, "replace")
+    lights = [relighting.Light(kind="point", position=(-1.5, 0.5, -3.0), radius=0.8, intensity=3.0)]
+    relighting.relight_file(relighting.RelightRequest(
+        plate=combined, normals=combined, output=str(tmp_path / "relit.exr"), lights=lights, ambient=0.1,
+        position=combined, albedo=combined, mode="replace"))
+    expected = relighting.relight(plate, n, lights, ambient=0.1, mask=np.ones((SIDE, SIDE), np.float32),
+                                  position=position, albedo=albedo, mode="replace")
     relit = image_io.read_image(str(tmp_path / "relit.exr"))
     assert np.abs(relit - expected).max() < 1e-5 and expected[hit].max() > 0.5
 
@@ -111,7 +119,7 @@ def test_a_rig_file_loads_every_kind_of_light(tmp_path):
         {"type": "spot", "position": [-1, 1, -1], "target": [0, 0, -3], "cone_deg": 25, "softness": 0.3}]}
     path = tmp_path / "rig.json"
     path.write_text(json.dumps(rig))
-    lights, ambient, mode = relight.load_rig(str(path))
+    lights, ambient, mode = light_rigs.load_rig(str(path))
     assert (ambient, mode) == (0.2, "replace")
     assert [light.kind for light in lights] == ["directional", "point", "spot"]
     assert lights[1].position == (0.5, 0.3, -2.0) and lights[2].target == (0.0, 0.0, -3.0)
@@ -130,5 +138,5 @@ def test_bad_rigs_name_the_file_and_the_light(tmp_path, rig, message):
     path = tmp_path / "rig.json"
     path.write_text(json.dumps(rig))
     with pytest.raises(errors.UsageError, match=message) as caught:
-        relight.load_rig(str(path))
+        light_rigs.load_rig(str(path))
     assert str(path) in str(caught.value)

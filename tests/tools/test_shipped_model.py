@@ -12,7 +12,7 @@ from helpers import shipped_metadata, shipped_outputs, shipped_passes
 
 from data_tools.scene import sampling
 from tfnormals.core import resources
-from tfnormals.tools import evaluate
+from tfnormals.tools import evaluation
 from tfnormals.tools.model_io import NormalsModel
 
 HELD_OUT_SEED = 424242  # the shipped model was trained on seed 9 renders (see BUILD_NOTES.md)
@@ -51,7 +51,7 @@ def _render(folder, seed, count):
                     "--resolution=128", f"--seed={seed}", f"--families={SHIPPED_FAMILIES}"],
                    check=True, capture_output=True)
     from tfnormals.data import pairs
-    return list(evaluate.iter_pairs(folder, pairs.PairLayout()))
+    return list(evaluation.iter_pairs(folder, pairs.PairFormat()))
 
 
 @pytest.fixture(scope="module")
@@ -61,9 +61,9 @@ def held_out_report(tmp_path_factory):
     root = tmp_path_factory.mktemp("held_out")
     examples = _render(str(root / "test"), HELD_OUT_SEED, HELD_OUT_COUNT)
     assert len(examples) == HELD_OUT_COUNT
-    fitted = evaluate.fit_baselines(_render(str(root / "fit"), HELD_OUT_SEED + 1, HELD_OUT_COUNT))
-    report = evaluate.evaluate(NormalsModel(resources.DEFAULT_MODEL_DIR), examples, fitted)
-    print("\nheld-out mean angle: " + ", ".join(f"{m} {report[m]['mean']:.2f}" for m in evaluate.METHODS))
+    fitted = evaluation.fit_baselines(_render(str(root / "fit"), HELD_OUT_SEED + 1, HELD_OUT_COUNT))
+    report = evaluation.evaluate(NormalsModel(resources.DEFAULT_MODEL_DIR), examples, fitted)
+    print("\nheld-out mean angle: " + ", ".join(f"{m} {report[m]['mean']:.2f}" for m in evaluation.METHODS))
     return report
 
 

@@ -16,7 +16,7 @@ from tfnormals.core import image_io, layout, normals, resources
 from tfnormals.training import callbacks, loop
 from tfnormals.training.config import TrainConfig
 
-TINY = dict(base_filters=4, depth=3, max_filters=8, d_base_filters=4, d_depth=2, crop_size=32, load_size=32)
+TINY = dict(base_filters=4, levels=3, max_filters=8, d_base_filters=4, d_levels=2, crop_size=32, load_size=32)
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ from model_fixtures import (
 from PIL import Image
 
 from tfnormals.core import charts, layout, resources
-from tfnormals.tools import evaluate
+from tfnormals.tools import evaluation
 from tfnormals.tools.model_io import NormalsModel
 from tfnormals.training import loop, runs
 from tfnormals.training.config import TrainConfig
@@ -48,7 +48,7 @@ def test_smoke_command_writes_a_complete_run(smoke_run):
     run = smoke_run.run_dir
     assert "1 replica(s)" in smoke_run.output
     config = TrainConfig.from_json(os.path.join(run, "config.json"))
-    assert (config.steps, config.base_filters, config.depth, config.synth_samples) == (SMOKE_STEPS, 16, 5,
+    assert (config.steps, config.base_filters, config.levels, config.synth_samples) == (SMOKE_STEPS, 16, 5,
                                                                                       SMOKE_SAMPLES)
     # Its own renders and records.
     assert len([d for d in os.listdir(os.path.join(run, "renders")) if d.isdigit()]) == SMOKE_SAMPLES
@@ -102,11 +102,11 @@ def test_training_beats_the_flat_and_best_constant_baselines(learned_run, smoke_
     """
     run_dir, _, _ = learned_run
     model = NormalsModel(run_dir)
-    train_examples = list(evaluate.iter_records(smoke_records, "train"))
-    fitted = evaluate.fit_baselines(train_examples)
-    report = evaluate.evaluate(model, train_examples, fitted)
-    held_out = [ex for split in HELD_OUT_SPLITS for ex in evaluate.iter_records(smoke_records, split)]
-    held = evaluate.evaluate(model, held_out, fitted)
+    train_examples = list(evaluation.iter_records(smoke_records, "train"))
+    fitted = evaluation.fit_baselines(train_examples)
+    report = evaluation.evaluate(model, train_examples, fitted)
+    held_out = [ex for split in HELD_OUT_SPLITS for ex in evaluation.iter_records(smoke_records, split)]
+    held = evaluation.evaluate(model, held_out, fitted)
     for name, r in (("train", report), ("held-out", held)):
         print(f"\n{name} ({r['count']} images): mean angle model {r['model']['mean']:.2f}, "
               f"flat {r['flat']['mean']:.2f}, "

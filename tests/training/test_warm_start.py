@@ -13,7 +13,7 @@ from tfnormals.model.unet import build_generator
 from tfnormals.training import callbacks, runs
 from tfnormals.training.config import TrainConfig
 
-SMALL = dict(base_filters=8, depth=4, max_filters=32)
+SMALL = dict(base_filters=8, levels=4, max_filters=32)
 
 
 def _export(path, passes):
@@ -53,7 +53,7 @@ def test_init_from_a_savedmodel_copies_the_shared_layers_of_a_bigger_model(tmp_p
 def test_init_from_a_model_with_nothing_in_common_is_refused(tmp_path):
     path = str(tmp_path / "sm")
     _export(path, ("normals",))
-    other = build_generator(passes=("normals",), base_filters=4, depth=3, max_filters=8)  # only head biases fit
+    other = build_generator(passes=("normals",), base_filters=4, levels=3, max_filters=8)  # only head biases fit
     with pytest.raises(runs.RunError, match="weights fit this generator"):
         runs.init_generator_from(other, path)
 

@@ -17,7 +17,7 @@ def multipass(tmp_path_factory):
     from tfnormals.training import runs
     from tfnormals.training.config import TrainConfig
     keras.utils.set_random_seed(3)
-    config = TrainConfig.from_flat(dict(base_filters=8, depth=4, max_filters=32, passes="normals,depth,albedo"))
+    config = TrainConfig.from_flat(dict(base_filters=8, levels=4, max_filters=32, passes="normals,depth,albedo"))
     generator = build_generator(**config.generator_kwargs())
     path = str(tmp_path_factory.mktemp("multipass") / "savedmodel")
     metadata = runs.metadata(config, 7)

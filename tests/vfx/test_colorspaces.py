@@ -8,8 +8,8 @@ import PyOpenColorIO as ocio
 import pytest
 from helpers import sphere_normal_map
 
-from tfnormals.core import colorspaces, colour, errors, image_io
-from tfnormals.tools import relight
+from tfnormals.core import colorspaces, errors, image_io, srgb
+from tfnormals.tools import relighting
 
 # ACEScg (AP1, D60) → linear Rec.709 / sRGB primaries (D65, Bradford), as published with ACES.
 AP1_TO_REC709 = np.array([[1.70505, -0.62179, -0.08326],
@@ -47,16 +47,16 @@ def test_listing_names_the_spaces_the_issue_names():
 def test_acescg_to_network_input_matches_the_published_matrix():
     linear = linear_plate()
     acescg = linear @ REC709_TO_AP1.T
-    expected = colour.linear_to_srgb(linear)
+    expected = srgb.linear_to_srgb(linear)
     np.testing.assert_allclose(colorspaces.to_network(acescg, "ACEScg"), expected, atol=2e-4)
     np.testing.assert_allclose(colorspaces.to_working(acescg, "ACEScg"), linear, atol=1e-4)
 
 
 def test_default_spaces_convert_exactly():
-    """sRGB ↔ linear between tfnormals' own spaces is colour.py's exact curve, as the training records used."""
-    srgb = linear_plate(seed=1)
-    np.testing.assert_array_equal(colorspaces.to_working(srgb, "auto", "p.png"), colour.srgb_to_linear(srgb))
-    np.testing.assert_array_equal(colorspaces.to_network(srgb, "auto", "p.exr"), colour.linear_to_srgb(srgb))
+    """sRGB ↔ linear between tfnormals' own spaces is srgb.py's exact curve, as the training records used."""
+    plate = linear_plate(seed=1)
+    np.testing.assert_array_equal(colorspaces.to_working(plate, "auto", "p.png"), srgb.srgb_to_linear(plate))
+    np.testing.assert_array_equal(colorspaces.to_network(plate, "auto", "p.exr"), srgb.linear_to_srgb(plate))
 
 
 def test_ocio_environment_config(tmp_path, monkeypatch):
@@ -81,7 +81,7 @@ def test_ocio_environment_config(tmp_path, monkeypatch):
     values = linear_plate(seed=2)
     aces = colorspaces.convert(2.0 * values, (colorspaces.BUILTIN_CONFIG, "ACES2065-1"), colorspaces.resolve("linear"))
     np.testing.assert_allclose(colorspaces.to_working(values, "studio half ACES"), aces, atol=1e-5)
-    np.testing.assert_array_equal(colorspaces.to_working(values, "srgb"), colour.srgb_to_linear(values))
+    np.testing.assert_array_equal(colorspaces.to_working(values, "srgb"), srgb.srgb_to_linear(values))
 
 
 def test_bad_ocio_environment_is_one_line(tmp_path, monkeypatch):
@@ -102,13 +102,16 @@ def test_relight_keeps_an_acescg_plate_in_acescg(tmp_path):
     image_io.write_rgb_exr(paths["aces.exr"], linear @ REC709_TO_AP1.T, frame=frame)
     image_io.write_rgb_exr(paths["rec709.exr"], linear)
     image_io.write_rgb_exr(paths["n.exr"], n)
-    lights = [relight.Light((-1.0, 0.3, 0.6), intensity=1.2)]
-    relight.relight_file(paths["aces.exr"], paths["n.exr"], paths["out.exr"], lights, colorspace="ACEScg")
-    relight.relight_file(paths["rec709.exr"], paths["n.exr"], paths["out709.exr"], lights)
-    relight.relight_file(paths["aces.exr"], paths["n.exr"], paths["out.png"], lights, colorspace="ACEScg")
+    lights = [relighting.Light((-1.0, 0.3, 0.6), intensity=1.2)]
+    relighting.relight_file(relighting.RelightRequest(plate=paths["aces.exr"], normals=paths["n.exr"],
+                                                      output=paths["out.exr"], lights=lights, colorspace="ACEScg"))
+    relighting.relight_file(relighting.RelightRequest(plate=paths["rec709.exr"], normals=paths["n.exr"],
+                                                      output=paths["out709.exr"], lights=lights))
+    relighting.relight_file(relighting.RelightRequest(plate=paths["aces.exr"], normals=paths["n.exr"],
+                                                      output=paths["out.png"], lights=lights, colorspace="ACEScg"))
     rec709 = image_io.read_image(paths["out709.exr"])
     np.testing.assert_allclose(image_io.read_image(paths["out.exr"]), rec709 @ REC709_TO_AP1.T, atol=2e-3)
-    np.testing.assert_allclose(image_io.read_image(paths["out.png"]), colour.linear_to_srgb(rec709), atol=1.0 / 255)
+    np.testing.assert_allclose(image_io.read_image(paths["out.png"]), srgb.linear_to_srgb(rec709), atol=1.0 / 255)
     out = image_io.read_frame(paths["out.exr"])
     assert (out.data_window, out.display_window, out.attribute("PixelAspectRatio")) == (
         frame.data_window, frame.display_window, 1.5)
@@ -141,8 +144,8 @@ def test_studio_acescg_beauty_reads_like_our_linear_one(synthetic_dir, tmp_path)
     beauty = image_io.read_image(str(tmp_path / sample / layout.BEAUTY_EXR))
     image_io.write_rgb_exr(str(tmp_path / sample / layout.BEAUTY_EXR), beauty[..., :3] @ REC709_TO_AP1.T,
                            alpha=beauty[..., 3])
-    ours = pairs.load_sample(str(synthetic_dir), sample, pairs.PairLayout())[0]
-    studio = pairs.load_sample(str(tmp_path), sample, pairs.PairLayout(beauty_colorspace="ACEScg"))[0]
+    ours = pairs.load_sample(str(synthetic_dir), sample, pairs.PairFormat())[0]
+    studio = pairs.load_sample(str(tmp_path), sample, pairs.PairFormat(beauty_colorspace="ACEScg"))[0]
     np.testing.assert_allclose(studio, ours, atol=2e-4)
     with pytest.raises(errors.UsageError, match="'Rec709' is not a colour space"):
-        pairs.PairLayout(beauty_colorspace="Rec709")
+        pairs.PairFormat(beauty_colorspace="Rec709")

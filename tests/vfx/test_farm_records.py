@@ -14,6 +14,7 @@ from tfnormals.core import errors, layout
 from tfnormals.data import pairs
 
 NUM_SHARDS, FRACTIONS = 2, (0.5, 0.25, 0.25)
+SPLIT = dict(num_shards=NUM_SHARDS, fractions=FRACTIONS)
 
 
 def shard_records(folder):
@@ -30,13 +31,13 @@ def without_time(index):
 
 def run_tasks(samples, out, num_tasks, **kwargs):
     """Every task of an array, one after another; returns their task indexes."""
-    return [make_records.make_records(str(samples), str(out), pairs.PairLayout(), NUM_SHARDS, FRACTIONS,
+    return [make_records.make_records(str(samples), str(out), pairs.PairFormat(), **SPLIT,
                                       task_index=i, num_tasks=num_tasks, **kwargs) for i in range(num_tasks)]
 
 
 def test_two_tasks_give_the_records_of_one(synthetic_dir, tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
-    single = make_records.make_records(str(synthetic_dir), str(one), pairs.PairLayout(), NUM_SHARDS, FRACTIONS)
+    single = make_records.make_records(str(synthetic_dir), str(one), pairs.PairFormat(), **SPLIT)
     tasks = run_tasks(synthetic_dir, two, 2)
     assert not (two / layout.RECORDS_INDEX).exists()  # only the merge writes it
     written = [[s for split in layout.SPLITS for s in task["splits"][split]["shards"]] for task in tasks]
@@ -45,7 +46,7 @@ def test_two_tasks_give_the_records_of_one(synthetic_dir, tmp_path):
     for i, task in enumerate(tasks):
         with open(two / layout.task_index_name(i, 2)) as f:
             assert json.load(f) == task
-    merged = make_records.merge_records(str(synthetic_dir), str(two), pairs.PairLayout(), NUM_SHARDS, FRACTIONS)
+    merged = make_records.merge_records(str(synthetic_dir), str(two), pairs.PairFormat(), **SPLIT)
     assert shard_records(two) == shard_records(one)
     assert without_time(merged) == without_time(single) and sum(merged["counts"].values()) > 0
     with open(two / layout.RECORDS_INDEX) as f:
@@ -54,13 +55,13 @@ def test_two_tasks_give_the_records_of_one(synthetic_dir, tmp_path):
 
 def test_merge_before_every_task_finished_names_the_missing_shards(synthetic_dir, tmp_path):
     out = tmp_path / "out"
-    make_records.make_records(str(synthetic_dir), str(out), pairs.PairLayout(), NUM_SHARDS, FRACTIONS,
+    make_records.make_records(str(synthetic_dir), str(out), pairs.PairFormat(), **SPLIT,
                               task_index=1, num_tasks=3)
     with pytest.raises(errors.Failure, match=r"4 of 6 shard\(s\) missing .*train-00000-of-00002\.tfrecord"):
-        make_records.merge_records(str(synthetic_dir), str(out), pairs.PairLayout(), NUM_SHARDS, FRACTIONS)
+        make_records.merge_records(str(synthetic_dir), str(out), pairs.PairFormat(), **SPLIT)
     assert not (out / layout.RECORDS_INDEX).exists()
     run_tasks(synthetic_dir, out, 3)  # task 1 resumes (its shards are complete), 0 and 2 write theirs
-    make_records.merge_records(str(synthetic_dir), str(out), pairs.PairLayout(), NUM_SHARDS, FRACTIONS)
+    make_records.merge_records(str(synthetic_dir), str(out), pairs.PairFormat(), **SPLIT)
     assert (out / layout.RECORDS_INDEX).exists()
 
 
@@ -70,8 +71,8 @@ def test_merge_before_every_task_finished_names_the_missing_shards(synthetic_dir
                                           (dict(task_index=0, num_tasks=2, overwrite=True), "--overwrite")])
 def test_bad_task_flags_are_refused(synthetic_dir, tmp_path, kwargs, flag):
     with pytest.raises(errors.UsageError, match=flag):
-        make_records.make_records(str(synthetic_dir), str(tmp_path / "out"), pairs.PairLayout(), NUM_SHARDS,
-                                  FRACTIONS, **kwargs)
+        make_records.make_records(str(synthetic_dir), str(tmp_path / "out"), pairs.PairFormat(),
+                                  **SPLIT, **kwargs)
     assert not (tmp_path / "out").exists()
 
 
@@ -80,7 +81,7 @@ def test_a_task_refuses_a_folder_of_other_settings(synthetic_dir, tmp_path):
     run_tasks(synthetic_dir, out, 2)
     with pytest.raises(errors.UsageError, match=r"index\.task-00000-of-00002\.json made with other settings "
                                                 r"\(num_shards\)"):
-        make_records.make_records(str(synthetic_dir), str(out), pairs.PairLayout(), 3, FRACTIONS,
+        make_records.make_records(str(synthetic_dir), str(out), pairs.PairFormat(), num_shards=3, fractions=FRACTIONS,
                                   task_index=0, num_tasks=2)
 
 
@@ -89,7 +90,7 @@ def test_concurrent_task_processes_and_merge_command(synthetic_dir, tmp_path):
     """Two task processes at once into one folder (as a Slurm array runs them), then the merge command: the
     records of a single run."""
     one, two = tmp_path / "one", tmp_path / "two"
-    make_records.make_records(str(synthetic_dir), str(one), pairs.PairLayout(), NUM_SHARDS, FRACTIONS)
+    make_records.make_records(str(synthetic_dir), str(one), pairs.PairFormat(), **SPLIT)
     base = [sys.executable, "-m", "data_tools.make_records", f"--input_dir={synthetic_dir}", f"--output_dir={two}",
             f"--num_shards={NUM_SHARDS}", f"--split_fractions={','.join(map(str, FRACTIONS))}", "--workers=1"]
     tasks = [subprocess.Popen(base + [f"--task_index={i}", "--num_tasks=2"], cwd=REPO, env=subprocess_env(),

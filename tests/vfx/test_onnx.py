@@ -139,8 +139,8 @@ def test_predict_runs_an_onnx_model_without_tensorflow(shipped_onnx, tmp_path):
                           text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert json.loads(proc.stdout)["written"] == 1
-    from tfnormals.tools import predict
-    predict.predict_files(NormalsModel(resources.DEFAULT_MODEL_DIR), [plate], str(tmp_path / "tf"))
+    from tfnormals.tools import prediction
+    prediction.predict_files(NormalsModel(resources.DEFAULT_MODEL_DIR), [plate], str(tmp_path / "tf"))
     name = "plate.normals.0001.exr"
     a, b = (image_io.read_image(os.path.join(tmp_path, folder, name)) for folder in ("onnx", "tf"))
     assert np.abs(a - b).max() < TOLERANCE

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from helpers import mean_angle_deg
 
-from tfnormals.core import colorspaces, colour, image_io, resources
-from tfnormals.tools import predict
+from tfnormals.core import colorspaces, image_io, resources, srgb
+from tfnormals.tools import prediction
 from tfnormals.tools.model_io import NormalsModel
 
 pytestmark = pytest.mark.slow  # exports a model or runs the shipped one
@@ -37,9 +37,9 @@ def test_every_pass_keeps_the_plates_windows_and_metadata(tmp_path, multipass_mo
     path = str(tmp_path / "plate.1001.exr")
     image_io.write_exr(path, {c: plate[..., i] for i, c in enumerate("RGBA")}, half=True, frame=frame)
 
-    result = predict.predict_files(multipass_model, [path], str(tmp_path / "out"), combined=True)
+    result = prediction.predict_files(multipass_model, [path], str(tmp_path / "out"), combined=True)
     assert result["failed"] == {} and len(result["written"]) == 1
-    files = predict.plate_outputs(path, str(tmp_path / "out"), True, multipass_model.passes)
+    files = prediction.plate_outputs(path, str(tmp_path / "out"), True, multipass_model.passes)
     assert set(PASS_FILES) <= set(files)
     for kind in PASS_FILES:
         out = image_io.read_frame(files[kind])
@@ -61,7 +61,7 @@ def shipped_model():
 
 
 def _normals(model, path, out_dir, colorspace="auto"):
-    result = predict.predict_files(model, [path], str(out_dir), colorspace=colorspace)
+    result = prediction.predict_files(model, [path], str(out_dir), colorspace=colorspace)
     assert result["failed"] == {}, result["failed"]
     return image_io.read_image(result["written"][0])[..., :3]
 
@@ -73,9 +73,9 @@ def _angles(a, b):
 def test_acescg_plate_gives_the_normals_of_its_srgb_twin(tmp_path, shipped_model):
     """The same photograph as a 16-bit sRGB PNG and as an ACEScg EXR (converted with ACES' published matrix, not
     OCIO) predicts the same normals: every pixel within 1°."""
-    srgb = _astronaut()
-    image_io.write_png(str(tmp_path / "plate.png"), srgb, bits=16)
-    acescg = colour.srgb_to_linear(image_io.quantize(srgb, 16) / 65535.0) @ REC709_TO_AP1.T
+    photo = _astronaut()
+    image_io.write_png(str(tmp_path / "plate.png"), photo, bits=16)
+    acescg = srgb.srgb_to_linear(image_io.quantize(photo, 16) / 65535.0) @ REC709_TO_AP1.T
     image_io.write_rgb_exr(str(tmp_path / "plate_acescg.exr"), acescg.astype(np.float32))
     reference = _normals(shipped_model, str(tmp_path / "plate.png"), tmp_path / "a")
     aces = _normals(shipped_model, str(tmp_path / "plate_acescg.exr"), tmp_path / "b", "ACEScg")
@@ -89,11 +89,11 @@ def test_acescg_plate_gives_the_normals_of_its_srgb_twin(tmp_path, shipped_model
 def test_log_dpx_plate_works_end_to_end(tmp_path, shipped_model):
     """An ARRI LogC4 10-bit DPX plate with a timecode, read with --input_colorspace="ARRI LogC4": normals close to
     its sRGB twin's (10-bit log quantization is all that differs) and EXR outputs carry the timecode."""
-    srgb = _astronaut()
-    image_io.write_png(str(tmp_path / "plate.png"), srgb, bits=16)
-    logc4 = colorspaces.convert(colour.srgb_to_linear(srgb), colorspaces.resolve("linear"),
+    photo = _astronaut()
+    image_io.write_png(str(tmp_path / "plate.png"), photo, bits=16)
+    logc4 = colorspaces.convert(srgb.srgb_to_linear(photo), colorspaces.resolve("linear"),
                                 colorspaces.resolve("ARRI LogC4"))
-    frame = image_io.Frame((0, 0, srgb.shape[1], srgb.shape[0]), (0, 0, srgb.shape[1], srgb.shape[0]),
+    frame = image_io.Frame((0, 0, photo.shape[1], photo.shape[0]), (0, 0, photo.shape[1], photo.shape[0]),
                            {"smpte:TimeCode": ("timecode", (0x01000000, 0))})
     dpx = str(tmp_path / "plate.1001.dpx")
     image_io.write_image(dpx, logc4, bits=10, frame=frame)

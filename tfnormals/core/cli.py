@@ -17,6 +17,11 @@ tfnormals and prints its traceback and a line asking to report it.
 stdout carries only the command's result (a JSON summary, written by `emit`): once flags are
 parsed, file descriptor 1 is pointed at stderr, so logs, progress, library warnings and C-level
 chatter (image libraries may print warnings on stdout) cannot break a script parsing the summary.
+
+`--help` (or -h, --helpshort) prints the command's docstring and every flag it defines, wherever
+the flag is declared (the command, tfnormals.core.camera, a config dataclass, ...), on stdout and
+exits 0; `--helpfull` adds absl's own flags. Importing this module also quiets TensorFlow's
+start-up for the command (tfnormals.core.tf_startup).
 """
 
 import functools
@@ -27,7 +32,7 @@ import traceback
 
 from absl import app, flags
 
-from tfnormals.core import errors
+from tfnormals.core import errors, tf_startup
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -35,7 +40,12 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 REPORT_HINT = "this is a bug in tfnormals; please report it with the command line and the traceback above"
 
+HELP_FLAGS = ("--help", "-h", "-?", "--helpshort", "--help=true")
+FULL_HELP_FLAG = "--helpfull"
+HELP_WIDTH = 100
+
 _result_stream = None  # the real stdout once run() has moved fd 1 to stderr
+tf_startup.install()
 
 
 def run(main, name, failures=()):
@@ -57,7 +67,31 @@ def emit(result):
     stream.flush()
 
 
+def help_text(doc, flag_values=flags.FLAGS, full=False):
+    """The command's help: its docstring (usage, what it writes), then every flag a user of it can give — all but
+    absl's own unless `full` — with its default, and the exit codes."""
+    lines = [(doc or "").strip(), "", "Flags:"]
+    for module, module_flags in flag_values.flags_by_module_dict().items():
+        if module.startswith("absl.") and not full:
+            continue
+        for flag in module_flags:
+            name = f"--[no]{flag.name}" if flag.boolean else f"--{flag.name}"
+            lines.append(f"  {name} (default: {flag.default_as_str})")
+            lines.append(flags.text_wrap(flag.help, HELP_WIDTH, indent="      "))
+    lines += ["", "  --flagfile=FILE reads flags from a file, one per line; later flags override it."]
+    if not full:
+        lines.append("  --helpfull also lists absl's own flags (logging, ...).")
+    lines += ["", f"Exit codes: {EXIT_OK} done, {EXIT_FAILED} the work failed, {EXIT_USAGE} a usage mistake "
+                  f"(nothing was done), {EXIT_INTERRUPTED} interrupted."]
+    return "\n".join(lines) + "\n"
+
+
 def _parse_flags(name, argv):
+    asked = set(argv[1:])
+    if asked & set(HELP_FLAGS) or FULL_HELP_FLAG in asked:
+        doc = getattr(sys.modules.get("__main__"), "__doc__", "")
+        sys.stdout.write(help_text(doc, full=FULL_HELP_FLAG in asked))
+        sys.exit(EXIT_OK)
     try:
         return flags.FLAGS(argv)
     except flags.Error as e:

@@ -19,7 +19,7 @@ that config reaches tfnormals' spaces through the configs' interchange roles
 
 Every conversion is an OCIO processor except the two between tfnormals' own spaces (sRGB
 encoding ↔ Linear Rec.709, both clipping to [0, 1] as display-referred values must): they use
-tfnormals.core.colour, the same IEC 61966-2-1 curve in exact float maths (OCIO's CPU path
+tfnormals.core.srgb, the same IEC 61966-2-1 curve in exact float maths (OCIO's CPU path
 approximates pow, ~3e-4 relative near black), so sRGB and linear plates give exactly the network
 input the records were made with.
 """
@@ -30,7 +30,7 @@ import os
 import numpy as np
 import PyOpenColorIO as ocio
 
-from tfnormals.core import colour, errors, image_io
+from tfnormals.core import errors, image_io, srgb
 
 BUILTIN_CONFIG = "ocio://studio-config-latest"
 _OCIO_ERRORS = (ocio.Exception, ocio.ExceptionMissingFile)
@@ -102,8 +102,8 @@ def _processor(source, target):
 
 
 # The conversions between tfnormals' own spaces, in exact maths (see the module docstring).
-_EXACT = {((BUILTIN_CONFIG, NETWORK_SPACE), (BUILTIN_CONFIG, WORKING_SPACE)): colour.srgb_to_linear,
-          ((BUILTIN_CONFIG, WORKING_SPACE), (BUILTIN_CONFIG, NETWORK_SPACE)): colour.linear_to_srgb}
+_EXACT = {((BUILTIN_CONFIG, NETWORK_SPACE), (BUILTIN_CONFIG, WORKING_SPACE)): srgb.srgb_to_linear,
+          ((BUILTIN_CONFIG, WORKING_SPACE), (BUILTIN_CONFIG, NETWORK_SPACE)): srgb.linear_to_srgb}
 
 
 def convert(rgb, source, target):
@@ -137,15 +137,11 @@ def listing():
 
 
 def define_flags(what="input"):
-    """--input_colorspace and --list_colorspaces (for the commands that read plates)."""
-    define_input_flag(what)
-    define_list_flag()
-
-
-def define_input_flag(what="input"):
-    """--input_colorspace alone (PairLayout's flags; the command that lists adds define_list_flag)."""
+    """--input_colorspace and --list_colorspaces (for the commands that read plates; make_records' --input_colorspace
+    comes from tfnormals.data.pairs.PairFormat, beside define_list_flag)."""
     from absl import flags
     flags.DEFINE_string("input_colorspace", AUTO, f"Of the {what}. {FLAG_HELP}")
+    define_list_flag()
 
 
 def define_list_flag():

@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow.experimental.numpy as tnp
 
-from tfnormals.core import colour
+from tfnormals.core import dataclass_flags, errors, srgb
 
 # Standard JPEG quantization tables (ITU-T T.81, Annex K), luma and chroma.
 JPEG_LUMA = np.array([
@@ -25,15 +25,12 @@ JPEG_CHROMA[:4, :4] = [[17, 18, 24, 47], [18, 21, 26, 66], [24, 26, 56, 99], [47
 RGB_TO_YCBCR = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]],
                         np.float32)
 BLUR_TAPS = 7
-
-
-def _field(default, help_text):
-    return dataclasses.field(default=default, metadata={"help": help_text})
+_field = dataclass_flags.field
 
 
 @dataclasses.dataclass(frozen=True)
 class AugmentConfig:
-    """Augmentation settings; probabilities are per image. Scalar fields are also train flags.
+    """Augmentation settings; probabilities are per image. Every field is also a train flag.
 
     Vertical flips and rotations remove the light-from-above prior, so they default off.
     """
@@ -51,12 +48,37 @@ class AugmentConfig:
     rot90_prob: float = _field(0.0, "90-degree rotation probability.")
     exposure_stops: float = _field(1.0, "Exposure change range in stops (linear light).")
     white_balance: float = _field(0.1, "White-balance jitter (std of log per-channel gains).")
-    gamma_range: tuple = _field((0.8, 1.25), "Display gamma range applied to the sRGB beauty.")
+    gamma_range: tuple[float, float] = _field((0.8, 1.25), "Display gamma range LOW,HIGH applied to the sRGB beauty.")
     blur_prob: float = _field(0.3, "Blur probability.")
     max_blur_sigma: float = _field(1.5, "Largest Gaussian blur sigma in pixels.")
     max_noise: float = _field(0.03, "Largest noise std (sRGB units).")
     jpeg_prob: float = _field(0.25, "JPEG-like artefact probability.")
-    jpeg_quality_range: tuple = _field((0.2, 1.5), "Scale range of the JPEG tables (larger = blockier).")
+    jpeg_quality_range: tuple[float, float] = _field((0.2, 1.5), "Scale range LOW,HIGH of the JPEG tables "
+                                                                  "(larger = blockier).")
+
+    PROBABILITIES = ("whole_share", "hflip_prob", "vflip_prob", "rot90_prob", "blur_prob", "jpeg_prob")
+    RANGES = ("gamma_range", "jpeg_quality_range")
+
+    def validate(self):
+        """Raise errors.UsageError naming the flag for a setting augmentation cannot use (TrainConfig.validate)."""
+        for name in self.PROBABILITIES:
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise errors.UsageError(f"--{name}: must be a probability in [0, 1], got {getattr(self, name)}")
+        for name in ("exposure_stops", "white_balance", "max_noise"):
+            if not getattr(self, name) >= 0.0:
+                raise errors.UsageError(f"--{name}: must be at least 0, got {getattr(self, name)}")
+        if self.crop_size < 1 or not 0.0 < self.min_scale <= 1.0 or not self.max_blur_sigma > 0.0:
+            raise errors.UsageError(f"--crop_size, --min_scale, --max_blur_sigma: need crop_size ≥ 1, min_scale in "
+                                    f"(0, 1] and max_blur_sigma > 0, got {self.crop_size}, {self.min_scale}, "
+                                    f"{self.max_blur_sigma}")
+        if (self.min_zoom > 0) != (self.max_zoom > 0) or self.min_zoom > self.max_zoom or self.min_zoom < 0:
+            raise errors.UsageError(f"--min_zoom, --max_zoom: both 0 (zooms off) or 0 < min_zoom <= max_zoom, got "
+                                    f"{self.min_zoom}, {self.max_zoom}")
+        for name in self.RANGES:
+            value = getattr(self, name)
+            if len(value) != 2 or not 0.0 < value[0] <= value[1]:
+                raise errors.UsageError(f"--{name}: expected LOW,HIGH with 0 < LOW <= HIGH, got "
+                                        f"{','.join(str(v) for v in value)}")
 
 
 def _uniform(seed, shape, low=0.0, high=1.0):
@@ -201,12 +223,12 @@ def jpeg_like(images, quality_scale):
 def _photometric(beauty, seed, config):
     b = tf.shape(beauty)[0]
     seeds = tf.random.experimental.stateless_split(seed, 10)
-    linear = colour.srgb_to_linear(beauty, xp=tnp)
+    linear = srgb.srgb_to_linear(beauty, xp=tnp)
     gain = tf.pow(2.0, _uniform(seeds[0], [b], -config.exposure_stops, config.exposure_stops))
     balance = tf.exp(tf.random.stateless_normal([b, 3], seeds[1]) * config.white_balance)
     balance /= tf.reduce_mean(balance, axis=1, keepdims=True)
     linear *= tf.reshape(gain, [-1, 1, 1, 1]) * tf.reshape(balance, [-1, 1, 1, 3])
-    image = colour.linear_to_srgb(linear, xp=tnp)
+    image = srgb.linear_to_srgb(linear, xp=tnp)
     lo, hi = config.gamma_range
     gamma = tf.exp(_uniform(seeds[2], [b], math.log(lo), math.log(hi)))
     image = tf.pow(tf.maximum(image, 1e-6), tf.reshape(gamma, [-1, 1, 1, 1]))

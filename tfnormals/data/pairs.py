@@ -1,6 +1,6 @@
 """Find and load paired samples: our renderer's folders or a studio's beauty/normals files.
 
-A PairLayout says where each sample's files are (patterns with an `{id}` placeholder,
+A PairFormat says where each sample's files are (patterns with an `{id}` placeholder,
 relative to the input folder) and how to read them: colour space of the beauty, which
 EXR channels hold the normals (and the optional depth and albedo passes), world or camera
 space, axis flips.
@@ -14,15 +14,23 @@ import re
 
 import numpy as np
 
-from tfnormals.core import colorspaces, colour, conventions, errors, image_io, layout, normals
+from tfnormals.core import colorspaces, conventions, dataclass_flags, errors, image_io, layout, normals, srgb
+
+_field = dataclass_flags.field
+NORMALS_SPACES = ("camera", "world")
 
 
 class SampleError(ValueError):
     """A sample that cannot be used, with the file and the reason in the message."""
 
 
+# Fields renamed after records were first made, by the name records' index.json and sidecars store them under:
+# kept as first written, so that a folder of records made before the rename still resumes and merges.
+STORED_NAMES = {"max_sample_side": "max_side"}
+
+
 @dataclasses.dataclass(frozen=True)
-class PairLayout:
+class PairFormat:
     """Where a sample's files are and how to interpret them.
 
     Args:
@@ -40,7 +48,7 @@ class PairLayout:
       camera_pattern: per-sample JSON file with a "camera_to_world" 4×4 list (overrides the above).
       flip_axes: axes to negate after loading, e.g. "y" for DirectX-style normal maps, "z" for
         camera spaces whose +Z points away from the viewer.
-      max_side: downscale (integer box filter) so neither side exceeds this; 0 keeps the size.
+      max_sample_side: downscale (integer box filter) so neither side exceeds this; 0 keeps the size.
       max_nonunit_fraction: a sample is rejected if more than this fraction of masked pixels
         has a normal length off by more than conventions.UNIT_NORMAL_TOLERANCE.
       depth_pattern: optional depth pass (camera-space distance along the view axis); a sample
@@ -53,30 +61,37 @@ class PairLayout:
         camera.fov_deg is the horizontal field of view. "" = never.
     """
 
-    beauty_pattern: str = "{id}/" + layout.BEAUTY_EXR
-    normals_pattern: str = "{id}/" + layout.NORMALS_EXR
-    mask_pattern: str = "{id}/" + layout.MASK_PNG
-    normals_channels: tuple = ()
-    beauty_colorspace: str = "auto"
-    normals_space: str = "camera"
-    camera_to_world: tuple = ()
-    camera_pattern: str = ""
-    flip_axes: str = ""
-    max_side: int = 0
-    max_nonunit_fraction: float = 0.01
-    depth_pattern: str = "{id}/" + layout.DEPTH_EXR
-    depth_channels: tuple = ("Z",)
-    albedo_pattern: str = "{id}/" + layout.ALBEDO_EXR
-    albedo_channels: tuple = ()
-    albedo_premultiplied: bool = True
-    scene_pattern: str = "{id}/" + layout.SCENE_JSON
+    beauty_pattern: str = _field("{id}/" + layout.BEAUTY_EXR, "Beauty path pattern with {id}.")
+    normals_pattern: str = _field("{id}/" + layout.NORMALS_EXR, "Normals path pattern with {id}.")
+    mask_pattern: str = _field("{id}/" + layout.MASK_PNG, "Mask path pattern with {id}; empty = the beauty's alpha, "
+                               "else non-zero normals.")
+    normals_channels: tuple[str, ...] = _field((), "EXR channels holding normals X,Y,Z (default R,G,B).")
+    beauty_colorspace: str = _field(colorspaces.AUTO, f"Of the beauty. {colorspaces.FLAG_HELP}",
+                                    flag="input_colorspace", aliases=("beauty_colorspace",))
+    normals_space: str = _field("camera", "Space the normals are stored in.", choices=NORMALS_SPACES)
+    camera_to_world: tuple[float, ...] = _field((), "Row-major 4x4 camera-to-world matrix (16 numbers) for "
+                                                "world-space normals.")
+    camera_pattern: str = _field("", "Per-sample JSON with a camera_to_world 4x4 (world-space normals).")
+    flip_axes: str = _field("", "Normal axes to negate, e.g. y for DirectX-style maps.")
+    max_sample_side: int = _field(0, "Downscale samples so no side exceeds this (0 = keep).", aliases=("max_side",))
+    max_nonunit_fraction: float = _field(0.01, "Reject a sample when more than this fraction of its surface pixels "
+                                         "has non-unit normals.")
+    depth_pattern: str = _field("{id}/" + layout.DEPTH_EXR, "Optional depth pass path pattern with {id} "
+                                "(camera-space distance); empty = none.")
+    depth_channels: tuple[str, ...] = _field(("Z",), "EXR channel holding depth.")
+    albedo_pattern: str = _field("{id}/" + layout.ALBEDO_EXR, "Optional linear albedo pass path pattern with {id}; "
+                                 "empty = none.")
+    albedo_channels: tuple[str, ...] = _field((), "EXR channels holding albedo R,G,B (default R,G,B).")
+    albedo_premultiplied: bool = _field(True, "The albedo pass is premultiplied by coverage (divide it back out).")
+    scene_pattern: str = _field("{id}/" + layout.SCENE_JSON, "Optional scene JSON path pattern with {id} (its "
+                                "camera.fov_deg is the field of view); empty = none.")
 
     def __post_init__(self):
         for name in ("beauty_pattern", "normals_pattern"):
             if "{id}" not in getattr(self, name):
                 raise ValueError(f"{name} {getattr(self, name)!r} must contain '{{id}}'")
         colorspaces.check(self.beauty_colorspace)  # errors.UsageError, a ValueError
-        if self.normals_space not in ("camera", "world"):
+        if self.normals_space not in NORMALS_SPACES:
             raise ValueError(f"normals_space must be camera or world, not {self.normals_space!r}")
         if self.camera_to_world and len(self.camera_to_world) != 16:
             raise ValueError(f"camera_to_world needs 16 numbers, got {len(self.camera_to_world)}")
@@ -85,19 +100,24 @@ class PairLayout:
         if set(self.flip_axes) - set("xyz"):
             raise ValueError(f"flip_axes may only contain x, y, z, not {self.flip_axes!r}")
 
+    def stored_settings(self):
+        """The fields as records' index.json and shard sidecars store them (see STORED_NAMES), tuples as lists."""
+        return {STORED_NAMES.get(f.name, f.name): list(v) if isinstance(v, tuple) else v
+                for f in dataclasses.fields(self) for v in [getattr(self, f.name)]}
+
     def path(self, input_dir, role, sample_id):
         pattern = getattr(self, f"{role}_pattern")
         return os.path.join(input_dir, pattern.replace("{id}", sample_id)) if pattern else ""
 
 
-def find_samples(input_dir, pair_layout):
-    """Sorted ids of every sample whose beauty file matches the layout's beauty pattern."""
+def find_samples(input_dir, pair_format):
+    """Sorted ids of every sample whose beauty file matches the format's beauty pattern."""
     if not os.path.isdir(input_dir):
         raise FileNotFoundError(f"{input_dir}: no such folder")
-    before, after = pair_layout.beauty_pattern.split("{id}", 1)
+    before, after = pair_format.beauty_pattern.split("{id}", 1)
     regex = re.compile(re.escape(before) + r"(.+?)" + re.escape(after) + r"$")
     ids = []
-    for path in glob.glob(os.path.join(glob.escape(input_dir), pair_layout.beauty_pattern.replace("{id}", "*"))):
+    for path in glob.glob(os.path.join(glob.escape(input_dir), pair_format.beauty_pattern.replace("{id}", "*"))):
         match = regex.match(os.path.relpath(path, input_dir).replace(os.sep, "/"))
         if match:
             ids.append(match.group(1))
@@ -115,16 +135,16 @@ def _box_downscale(array, factor):
     return a.reshape(h // factor, factor, w // factor, factor, -1).mean(axis=(1, 3))
 
 
-def _camera_to_world(input_dir, sample_id, pair_layout):
-    if pair_layout.camera_pattern:
-        path = pair_layout.path(input_dir, "camera", sample_id)
+def _camera_to_world(input_dir, sample_id, pair_format):
+    if pair_format.camera_pattern:
+        path = pair_format.path(input_dir, "camera", sample_id)
         try:
             with open(path) as f:
                 matrix = np.asarray(json.load(f)["camera_to_world"], np.float64)
         except (OSError, KeyError, ValueError) as e:
             raise SampleError(f"{path}: cannot read camera_to_world ({e})") from e
     else:
-        matrix = np.asarray(pair_layout.camera_to_world, np.float64).reshape(4, 4)
+        matrix = np.asarray(pair_format.camera_to_world, np.float64).reshape(4, 4)
     if matrix.shape != (4, 4):
         raise SampleError(f"camera_to_world for {sample_id} must be 4×4, got {matrix.shape}")
     return matrix
@@ -139,21 +159,21 @@ def _read(path, role):
         raise SampleError(str(e)) from e
 
 
-def load_sample(input_dir, sample_id, pair_layout):
+def load_sample(input_dir, sample_id, pair_format):
     """Read, convert and validate one sample.
 
     Returns (beauty, normal_map, mask, beauty_path): beauty float32 H×W×3 sRGB-encoded in
     [0, 1]; normal_map float32 H×W×3 camera space, unit where mask > 0 and zero elsewhere;
     mask float32 H×W in [0, 1]. Raises SampleError naming the file and the problem.
     """
-    beauty_path = pair_layout.path(input_dir, "beauty", sample_id)
-    normals_path = pair_layout.path(input_dir, "normals", sample_id)
+    beauty_path = pair_format.path(input_dir, "beauty", sample_id)
+    normals_path = pair_format.path(input_dir, "normals", sample_id)
     beauty = _read(beauty_path, "beauty")
-    if pair_layout.normals_channels:
+    if pair_format.normals_channels:
         if not os.path.isfile(normals_path):
             raise SampleError(f"{normals_path}: missing normals file")
         try:
-            normal_map = image_io.read_exr(normals_path, list(pair_layout.normals_channels))
+            normal_map = image_io.read_exr(normals_path, list(pair_format.normals_channels))
         except image_io.ImageError as e:
             raise SampleError(str(e)) from e
     else:
@@ -164,8 +184,8 @@ def load_sample(input_dir, sample_id, pair_layout):
     if not image_io.is_float_file(normals_path):
         normal_map = normals.decode(normal_map)
 
-    if pair_layout.mask_pattern:
-        mask_path = pair_layout.path(input_dir, "mask", sample_id)
+    if pair_format.mask_pattern:
+        mask_path = pair_format.path(input_dir, "mask", sample_id)
         mask_image = _read(mask_path, "mask")
         mask = mask_image[..., 3] if mask_image.shape[-1] == 4 else mask_image[..., 0]
     elif beauty.shape[-1] in (2, 4):
@@ -187,24 +207,24 @@ def load_sample(input_dir, sample_id, pair_layout):
     # Lengths are checked as stored: downscaling shortens silhouette normals, world_to_camera renormalizes.
     length = np.linalg.norm(normal_map[valid], axis=-1)
     off = np.mean(np.abs(1.0 - length) > conventions.UNIT_NORMAL_TOLERANCE)
-    if off > pair_layout.max_nonunit_fraction:
+    if off > pair_format.max_nonunit_fraction:
         raise SampleError(f"{normals_path}: {100 * off:.1f}% of surface pixels have non-unit normals "
                           f"(|1 - |n|| > {conventions.UNIT_NORMAL_TOLERANCE})")
 
-    rgb = colorspaces.to_working(image_io.to_rgb(beauty), pair_layout.beauty_colorspace, beauty_path)
-    factor = _downscale_factor(mask.shape, pair_layout.max_side)
+    rgb = colorspaces.to_working(image_io.to_rgb(beauty), pair_format.beauty_colorspace, beauty_path)
+    factor = _downscale_factor(mask.shape, pair_format.max_sample_side)
     if factor > 1:
         rgb = _box_downscale(rgb, factor)
         normal_map = _box_downscale(normal_map, factor)
         mask = _box_downscale(mask[..., None], factor)[..., 0]
 
-    if pair_layout.normals_space == "world":
-        normal_map = normals.world_to_camera(normal_map, _camera_to_world(input_dir, sample_id, pair_layout))
-    for axis in pair_layout.flip_axes:
+    if pair_format.normals_space == "world":
+        normal_map = normals.world_to_camera(normal_map, _camera_to_world(input_dir, sample_id, pair_format))
+    for axis in pair_format.flip_axes:
         normal_map[..., "xyz".index(axis)] *= -1.0
 
     normal_map = normals.normalize(normal_map) * (mask[..., None] > 0)
-    return colour.linear_to_srgb(rgb), normal_map.astype(np.float32), mask.astype(np.float32), beauty_path
+    return srgb.linear_to_srgb(rgb), normal_map.astype(np.float32), mask.astype(np.float32), beauty_path
 
 
 def _read_channels(path, channels, role):
@@ -217,11 +237,11 @@ def _read_channels(path, channels, role):
         raise SampleError(f"{role}: {e}") from e
 
 
-def load_scene_info(input_dir, sample_id, pair_layout):
+def load_scene_info(input_dir, sample_id, pair_format):
     """{'hfov': the camera's horizontal field of view in degrees, 'family': the scene family} from the
     sample's scene JSON; None for what is unknown (no JSON, or a studio's file without those keys)."""
     info = {"hfov": None, "family": None}
-    path = pair_layout.path(input_dir, "scene", sample_id)
+    path = pair_format.path(input_dir, "scene", sample_id)
     if not path or not os.path.isfile(path):
         return info
     try:
@@ -239,21 +259,21 @@ def load_scene_info(input_dir, sample_id, pair_layout):
     return info
 
 
-def load_passes(input_dir, sample_id, pair_layout, mask):
+def load_passes(input_dir, sample_id, pair_format, mask):
     """The optional depth (H×W) and linear albedo (H×W×3) passes of a sample, None where absent,
     the camera's field of view ('hfov', degrees) and the scene family ('family'), None when unknown.
 
     `mask` is the coverage load_sample returned (after any downscale): passes are checked
     against its size and brought to it with the same box filter. Depth is 0 where the pass has
-    no surface; albedo is divided by coverage when the layout says it is premultiplied.
+    no surface; albedo is divided by coverage when the format says it is premultiplied.
     """
     passes = {"depth": None, "albedo": None}
     for role in passes:
-        path = pair_layout.path(input_dir, role, sample_id)
+        path = pair_format.path(input_dir, role, sample_id)
         if not path or not os.path.isfile(path):
             continue
-        array = _read_channels(path, getattr(pair_layout, f"{role}_channels"), role)
-        factor = _downscale_factor(array.shape[:2], pair_layout.max_side)
+        array = _read_channels(path, getattr(pair_format, f"{role}_channels"), role)
+        factor = _downscale_factor(array.shape[:2], pair_format.max_sample_side)
         if tuple(n // factor for n in array.shape[:2]) != mask.shape:
             raise SampleError(f"{path}: {array.shape[1]}x{array.shape[0]} does not match the beauty "
                               f"({mask.shape[1] * factor}x{mask.shape[0] * factor})")
@@ -268,51 +288,22 @@ def load_passes(input_dir, sample_id, pair_layout, mask):
         else:
             albedo = image_io.to_rgb(array)
             albedo = _box_downscale(albedo, factor) if factor > 1 else albedo
-            if pair_layout.albedo_premultiplied:
+            if pair_format.albedo_premultiplied:
                 albedo = albedo / np.maximum(mask, 1e-3)[..., None]
             passes["albedo"] = np.clip(albedo * (mask[..., None] > 0), 0.0, 1.0).astype(np.float32)
-    return dict(passes, **load_scene_info(input_dir, sample_id, pair_layout))
+    return dict(passes, **load_scene_info(input_dir, sample_id, pair_format))
 
 
-def define_layout_flags():
-    """absl flags for every PairLayout field (for the commands that read folders of pairs)."""
+def define_pair_format_flags(flag_values=None):
+    """absl flags for every PairFormat field (for the commands that read folders of pairs), generated from the
+    fields: --beauty_pattern, ..., --input_colorspace (alias --beauty_colorspace), --max_sample_side, ..."""
     from absl import flags
-    flags.DEFINE_string("beauty_pattern", PairLayout.beauty_pattern, "Beauty path pattern with {id}.")
-    flags.DEFINE_string("normals_pattern", PairLayout.normals_pattern, "Normals path pattern with {id}.")
-    flags.DEFINE_string("mask_pattern", PairLayout.mask_pattern,
-                        "Mask path pattern with {id}; empty = beauty alpha, else non-zero normals.")
-    flags.DEFINE_list("normals_channels", [], "EXR channels holding normals X,Y,Z (default R,G,B).")
-    colorspaces.define_input_flag("beauty")  # --input_colorspace, alias --beauty_colorspace
-    flags.DEFINE_alias("beauty_colorspace", "input_colorspace")
-    flags.DEFINE_enum("normals_space", "camera", ["camera", "world"], "Space the normals are stored in.")
-    flags.DEFINE_list("camera_to_world", [], "Row-major 4x4 camera-to-world matrix for world-space normals.")
-    flags.DEFINE_string("camera_pattern", "", "Per-sample JSON with a camera_to_world 4x4 (world normals).")
-    flags.DEFINE_string("flip_axes", "", "Normal axes to negate, e.g. y for DirectX-style maps.")
-    flags.DEFINE_integer("max_side", 0, "Downscale samples so no side exceeds this (0 = keep).")
-    flags.DEFINE_string("depth_pattern", PairLayout.depth_pattern,
-                        "Optional depth pass path pattern with {id} (camera-space distance); empty = none.")
-    flags.DEFINE_list("depth_channels", list(PairLayout.depth_channels), "EXR channel holding depth.")
-    flags.DEFINE_string("albedo_pattern", PairLayout.albedo_pattern,
-                        "Optional linear albedo pass path pattern with {id}; empty = none.")
-    flags.DEFINE_list("albedo_channels", [], "EXR channels holding albedo R,G,B (default R,G,B).")
-    flags.DEFINE_boolean("albedo_premultiplied", PairLayout.albedo_premultiplied,
-                         "The albedo pass is premultiplied by coverage (divide it back out).")
+    dataclass_flags.define(PairFormat, flags.FLAGS if flag_values is None else flag_values)
 
 
-def layout_from_flags(values):
-    """The PairLayout described by the flags of define_layout_flags(); errors.UsageError when they contradict."""
+def pair_format_from_flags(values):
+    """The PairFormat described by the flags of define_pair_format_flags(); errors.UsageError when they contradict."""
     try:
-        return _layout_from_flags(values)
+        return PairFormat(**dataclass_flags.values(PairFormat, values))
     except (ValueError, TypeError) as e:
-        raise errors.UsageError(f"pair layout flags: {e}") from None
-
-
-def _layout_from_flags(values):
-    return PairLayout(
-        beauty_pattern=values.beauty_pattern, normals_pattern=values.normals_pattern,
-        mask_pattern=values.mask_pattern, normals_channels=tuple(values.normals_channels),
-        beauty_colorspace=values.input_colorspace, normals_space=values.normals_space,
-        camera_to_world=tuple(float(v) for v in values.camera_to_world), camera_pattern=values.camera_pattern,
-        flip_axes=values.flip_axes, max_side=values.max_side, depth_pattern=values.depth_pattern,
-        depth_channels=tuple(values.depth_channels), albedo_pattern=values.albedo_pattern,
-        albedo_channels=tuple(values.albedo_channels), albedo_premultiplied=values.albedo_premultiplied)
+        raise errors.UsageError(f"pair format flags: {e}") from None

@@ -14,14 +14,14 @@ from tfnormals.model.unet import HEAD_CHANNELS
 KINDS = ("dense", "patch")
 
 
-def build_discriminator(kind="dense", input_size=128, base_filters=64, depth=4, max_filters=512,
+def build_discriminator(kind="dense", input_size=128, base_filters=64, levels=4, max_filters=512,
                         norm="instance", spectral=False, passes=("normals",), name="discriminator"):
     """Build a discriminator over concat(plate, passes): normals, and optionally depth and albedo.
 
     Args:
       kind: 'dense' (conv downsampling, then a dense logit) or 'patch' (a map of patch logits).
       input_size: crop side it is trained on (the dense head needs a fixed size).
-      base_filters, depth, max_filters: conv blocks, doubling filters per block.
+      base_filters, levels, max_filters: `levels` stride-2 conv blocks, doubling filters per block.
       norm: normalization after every conv but the first.
       spectral: wrap convs and dense layers in spectral normalization.
       passes: the passes its second input holds, concatenated in this order (HEAD_CHANNELS each).
@@ -34,7 +34,7 @@ def build_discriminator(kind="dense", input_size=128, base_filters=64, depth=4, 
     channels = sum(HEAD_CHANNELS[p] for p in passes)
     seen = keras.Input((input_size, input_size, channels), name="passes")
     x = keras.layers.Concatenate(name="pair")([keras.layers.Rescaling(2.0, offset=-1.0)(plate), seen])
-    for i in range(depth):
+    for i in range(levels):
         filters = min(base_filters * 2 ** i, max_filters)
         x = wrap(keras.layers.Conv2D(filters, 4, strides=2, padding="same", name=f"d{i}_conv"))(x)
         if i > 0:

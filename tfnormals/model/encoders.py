@@ -20,11 +20,11 @@ VGG16_CONVS = tuple(f"block{b + 1}_conv{c + 1}" for b, (_, n) in enumerate(VGG16
 CAFFE_BGR_MEAN = (104.00699, 116.66877, 122.67892)
 
 
-def unet_encoder(x, depth, base_filters, max_filters, norm):
+def unet_encoder(x, levels, base_filters, max_filters, norm):
     """pix2pix encoder: 4×4 stride-2 convs with LeakyReLU, normalization after all but the first."""
     x = keras.layers.Rescaling(2.0, offset=-1.0, name="to_signed")(x)
     skips = []
-    for i in range(depth):
+    for i in range(levels):
         filters = min(base_filters * 2 ** i, max_filters)
         x = keras.layers.Conv2D(filters, 4, strides=2, padding="same", use_bias=(i == 0 or norm == "none"),
                                 name=f"enc{i}_conv")(x)
@@ -35,8 +35,8 @@ def unet_encoder(x, depth, base_filters, max_filters, norm):
     return skips
 
 
-def vgg16_encoder(x, depth, max_filters, norm):
-    """VGG16 conv blocks 1–5 (skips at strides 1, 2, 4, 8, 16), then strided blocks down to 2**depth.
+def vgg16_encoder(x, levels, max_filters, norm):
+    """VGG16 conv blocks 1–5 (skips at strides 1, 2, 4, 8, 16), then strided blocks down to stride 2**levels.
 
     The extra blocks (stride 32, 64, …) are trained from scratch and give the deep layers the
     context of the whole crop, as the from-scratch encoder's do.
@@ -49,7 +49,7 @@ def vgg16_encoder(x, depth, max_filters, norm):
         for c in range(convs):
             x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"block{b + 1}_conv{c + 1}")(x)
         skips.append(x)
-    for i in range(len(VGG16_BLOCKS), depth + 1):
+    for i in range(len(VGG16_BLOCKS), levels + 1):
         x = keras.layers.Conv2D(max_filters, 4, strides=2, padding="same", use_bias=norm == "none",
                                 name=f"extra{i}_conv")(x)
         x = normalization(norm, f"extra{i}_norm")(x)

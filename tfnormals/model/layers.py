@@ -9,7 +9,7 @@ class PadToMultiple(keras.layers.Layer):
     """Pad H and W at the bottom/right (mirror padding) up to a multiple of `multiple`.
 
     Args:
-      multiple: the network's total stride (2 ** depth).
+      multiple: the network's total stride (2 ** levels).
     """
 
     def __init__(self, multiple, **kwargs):

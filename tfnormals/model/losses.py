@@ -10,7 +10,6 @@ import math
 
 import tensorflow as tf
 
-
 DIRECTION_BINS = (12, 6)  # azimuth × polar-angle bins over the visible hemisphere
 LOG_EPS = 1e-3
 # Depth is relative: nothing holds a prediction's scale, so its log must not be clamped where the

@@ -20,18 +20,20 @@ from tfnormals.model.layers import (CONTEXTS, CropLike, GlobalContext, PadToMult
 
 PASSES = ("normals", "depth", "albedo")
 HEAD_CHANNELS = {"normals": 3, "depth": 1, "albedo": 3}
+UPSAMPLING = ("bilinear", "transpose")  # resize + 3×3 conv, or pix2pix's 4×4 transposed conv
 # Layer names of the heads; the normals head keeps the name normals-only models have always had.
 HEAD_NAMES = {"normals": "head_conv", "depth": "depth_conv", "albedo": "albedo_conv"}
 
 
-def build_generator(base_filters=32, depth=6, max_filters=256, norm="batch", dropout=0.5, dropout_blocks=3,
+def build_generator(base_filters=32, levels=6, max_filters=256, norm="batch", dropout=0.5, dropout_blocks=3,
                     upsample="bilinear", encoder="unet", passes=("normals",), context="none", name="generator"):
     """Build the U-Net generator.
 
     Args:
       base_filters: filters of the first decoder (and from-scratch encoder) block; doubles per
         block up to max_filters.
-      depth: total stride 2 ** depth (encoder blocks for 'unet'; VGG16 adds blocks past its 16).
+      levels: resolution levels of the U-Net, total stride 2 ** levels (encoder blocks for 'unet'; VGG16 adds
+        blocks past its 16).
       max_filters: cap on filters per block.
       norm: 'batch' (default: behaves the same on tiles and whole plates), 'instance', 'group', 'none'.
       dropout: dropout rate in the first `dropout_blocks` decoder blocks (training only).
@@ -49,17 +51,17 @@ def build_generator(base_filters=32, depth=6, max_filters=256, norm="batch", dro
     passes = tuple(passes)
     if not passes or passes[0] != "normals" or set(passes) - set(PASSES) or len(set(passes)) != len(passes):
         raise ValueError(f"passes must start with 'normals' and be distinct names from {PASSES}, got {passes}")
-    if encoder == "vgg16" and depth < len(encoders.VGG16_BLOCKS) - 1:
-        raise ValueError(f"the vgg16 encoder needs depth >= {len(encoders.VGG16_BLOCKS) - 1}")
+    if encoder == "vgg16" and levels < len(encoders.VGG16_BLOCKS) - 1:
+        raise ValueError(f"the vgg16 encoder needs levels >= {len(encoders.VGG16_BLOCKS) - 1}")
     if context not in CONTEXTS:
         raise ValueError(f"unknown context {context!r}; expected one of {CONTEXTS}")
     plate = keras.Input((None, None, 3), name="plate")
-    x = PadToMultiple(2 ** depth, name="pad")(plate)
+    x = PadToMultiple(2 ** levels, name="pad")(plate)
     if encoder == "unet":
-        skips = encoders.unet_encoder(x, depth, base_filters, max_filters, norm)
+        skips = encoders.unet_encoder(x, levels, base_filters, max_filters, norm)
         finest_stride = 2
     else:
-        skips = encoders.vgg16_encoder(x, depth, max_filters, norm)
+        skips = encoders.vgg16_encoder(x, levels, max_filters, norm)
         finest_stride = 1
     if encoder == "vgg16":
         skips = [_project(skip, min(base_filters * 2 ** i, max_filters), norm, f"skip{i}") for i, skip in
@@ -113,7 +115,7 @@ def _upsample(x, filters, mode, name):
     if mode == "bilinear":
         x = Upsample2x(name=f"{name}_resize")(x)
         return keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
-    raise ValueError(f"unknown upsample mode {mode!r}; expected 'bilinear' or 'transpose'")
+    raise ValueError(f"unknown upsample mode {mode!r}; expected one of {UPSAMPLING}")
 
 
 @contextlib.contextmanager

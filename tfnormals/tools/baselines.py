@@ -12,7 +12,7 @@ Albedo: the plate itself, decoded to linear light.
 
 import numpy as np
 
-from tfnormals.core import colour, normals
+from tfnormals.core import normals, srgb
 
 GRADIENT_STRENGTHS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 GRADIENT_BLUR_SIGMA = 1.0
@@ -56,7 +56,7 @@ def luminance_gradient(plate, strength, blur_sigma=GRADIENT_BLUR_SIGMA):
 
     With x to the right and rows going down, n ∝ (-s ∂h/∂x, s ∂h/∂row, 1).
     """
-    height = _blur(colour.luminance(np.asarray(plate, np.float32)), blur_sigma)
+    height = _blur(srgb.luminance(np.asarray(plate, np.float32)), blur_sigma)
     d_row, d_x = np.gradient(height)
     n = np.stack([-strength * d_x, strength * d_row, np.ones_like(height)], axis=-1)
     return normals.normalize(n)
@@ -94,4 +94,4 @@ def ground_plane_depth(shape, horizon=0.5):
 
 def plate_albedo(plate):
     """The plate as its own albedo: sRGB decoded to linear reflectance."""
-    return colour.srgb_to_linear(plate)
+    return srgb.srgb_to_linear(plate)

@@ -23,7 +23,7 @@ import dataclasses
 
 import numpy as np
 
-from tfnormals.core import colour, errors, normals
+from tfnormals.core import errors, normals, srgb
 from tfnormals.tools import tiling
 from tfnormals.tools.inference import DEFAULT_WORKING_SIZE
 
@@ -105,7 +105,7 @@ def guided_upsample(passes, guide, radius=GUIDE_RADIUS, eps=GUIDE_EPS):
     ph, pw = next(iter(passes.values())).shape[:2]
     if (ph, pw) == (h, w):
         return passes
-    luma = colour.luminance(np.clip(guide, 0.0, 1.0))
+    luma = srgb.luminance(np.clip(guide, 0.0, 1.0))
     small = tiling.resize(luma[..., None], ph, pw)
     names = list(passes)
     stacked = np.concatenate([passes[n] for n in names], axis=-1)

@@ -80,7 +80,7 @@ class NormalsModel(inference.PassModel):
         self._fn = tf.function(lambda x: generator(x, training=False),
                                input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
         self.passes = config.generator_kwargs()["passes"]
-        self.stride, self.working_size = 2 ** config.depth, config.global_pass_size
+        self.stride, self.working_size = 2 ** config.levels, config.global_pass_size
 
     def _run(self, images):
         import tensorflow as tf

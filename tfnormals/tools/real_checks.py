@@ -18,8 +18,8 @@ import os
 
 import numpy as np
 
-from tfnormals.core import camera, colour, conventions, errors, image_io, normals, outputs
-from tfnormals.tools import baselines, relight, tiling
+from tfnormals.core import camera, conventions, errors, image_io, normals, outputs, srgb
+from tfnormals.tools import baselines, relighting, tiling
 
 # Middlebury 2014 "Motorcycle" calibration at scikit-image's quarter resolution.
 MOTORCYCLE_FOCAL_PX = 994.978
@@ -32,7 +32,7 @@ TRUTH_ERODE = 3               # pixels dropped around holes and jumps
 
 # Real photos scikit-image ships with free licences (its docstrings: public domain or CC0).
 GALLERY_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "camera", "coins", "clock", "brick")
-GALLERY_LIGHT = relight.Light(direction=(-1.0, 0.6, 0.5), color=(1.0, 0.62, 0.3), intensity=1.6)
+GALLERY_LIGHT = relighting.Light(direction=(-1.0, 0.6, 0.5), color=(1.0, 0.62, 0.3), intensity=1.6)
 GALLERY_AMBIENT = 0.35
 GALLERY_SIDE = 256
 
@@ -132,7 +132,7 @@ def gallery(predict_normals, plates, light=GALLERY_LIGHT, side=GALLERY_SIDE):
         height = max(1, round(plate.shape[0] * side / plate.shape[1]))
         small = tiling.resize(plate, height, side)
         normal_map = predict_normals(small)
-        relit = colour.linear_to_srgb(relight.relight(colour.srgb_to_linear(small), normal_map, [light],
+        relit = srgb.linear_to_srgb(relighting.relight(srgb.srgb_to_linear(small), normal_map, [light],
                                                       ambient=GALLERY_AMBIENT))
         rows.append(np.concatenate([small, normals.encode(normal_map), np.clip(relit, 0.0, 1.0)], axis=1))
     return np.concatenate(rows, axis=0)

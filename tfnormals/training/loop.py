@@ -14,12 +14,11 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from tfnormals.core import layout
+from tfnormals.core import errors, layout
 from tfnormals.data import dataset
-from tfnormals.model import serving
+from tfnormals.model import encoders, serving
 from tfnormals.model.discriminator import build_discriminator
 from tfnormals.model.gan import NormalsGAN
-from tfnormals.model import encoders
 from tfnormals.model.unet import build_generator, precision
 from tfnormals.training import callbacks, runs
 
@@ -166,11 +165,12 @@ def train(config, run_dir, resume=False, export_dir="", log=logging.info):
     ckpt_dir = os.path.join(run_dir, layout.RUN_CKPT_DIR)
     config_path = os.path.join(run_dir, layout.RUN_CONFIG)
     if tf.train.latest_checkpoint(ckpt_dir) and not resume:
-        raise ValueError(f"{run_dir} already has checkpoints: pass --resume or choose another --run_name")
+        raise errors.UsageError(f"--run_name: {run_dir} already has checkpoints: pass --resume or choose another "
+                                "--run_name")
     if resume and os.path.isfile(config_path):
         saved = type(config).from_json(config_path)
         if saved.generator_kwargs() != config.generator_kwargs():
-            raise ValueError(f"{config_path}: generator settings differ from the flags "
+            raise errors.UsageError(f"--resume: {config_path}: generator settings differ from the flags "
                              f"({saved.generator_kwargs()} vs {config.generator_kwargs()})")
     os.makedirs(run_dir, exist_ok=True)
     config.to_json(config_path)

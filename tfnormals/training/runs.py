@@ -25,13 +25,14 @@ PASS_DESCRIPTIONS = {
 def metadata(config, step):
     """What a SavedModel loader needs to know besides the signature."""
     passes = config.generator_kwargs()["passes"]
-    outputs = {p: dict(PASS_DESCRIPTIONS[p], dtype="float32", shape=[None, None, None, PASS_DESCRIPTIONS[p]["channels"]])
+    outputs = {p: dict(PASS_DESCRIPTIONS[p], dtype="float32",
+                       shape=[None, None, None, PASS_DESCRIPTIONS[p]["channels"]])
                for p in passes}
     return {"format": serving.FORMAT, "step": int(step),
             "input": {"name": serving.INPUT_NAME, "dtype": "float32", "shape": [None, None, None, 3],
                       "range": [0.0, 1.0], "encoding": "sRGB"},
             "output": dict(outputs[serving.OUTPUT_NAME], name=serving.OUTPUT_NAME), "outputs": outputs,
-            "stride": 2 ** config.depth, "working_size": config.global_pass_size, "config": config.to_dict()}
+            "stride": 2 ** config.levels, "working_size": config.global_pass_size, "config": config.to_dict()}
 
 
 def locate_checkpoint(run_or_checkpoint):

@@ -29,13 +29,16 @@ import os
 import numpy as np
 from absl import logging
 
-from tfnormals.core import camera, colorspaces, colour, errors, image_io, json_files, normals, outputs
+from tfnormals.core import camera, colorspaces, errors, image_io, normals, outputs, srgb
 
 OUTPUT_EXTENSIONS = (".exr", ".png") + image_io.TIFF_EXTENSIONS
 
 
 LIGHT_KINDS = ("directional", "point", "spot")
 MODES = ("add", "replace")
+# Ambient light by mode when neither the flags nor a rig give it: add keeps this share of the plate's own light;
+# replace has no plate light to keep.
+DEFAULT_AMBIENT = {"add": 1.0, "replace": 0.0}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,7 +102,7 @@ def shading(normal_map, light, position=None):
     return factor.astype(np.float32)
 
 
-def relight(plate_linear, normal_map, lights, ambient=1.0, mask=None, position=None, albedo=None, mode="add"):
+def relight(plate_linear, normal_map, lights, *, ambient=1.0, mask=None, position=None, albedo=None, mode="add"):
     """Relit linear RGB; the original plate where mask is 0.
 
     Args:
@@ -122,57 +125,12 @@ def relight(plate_linear, normal_map, lights, ambient=1.0, mask=None, position=N
         raise errors.UsageError("--mode=replace needs the albedo pass (--albedo)")
     gain = np.full(plate_linear.shape[:2] + (3,), ambient, np.float32)
     for light in lights:
-        colour_scale = light.intensity * np.asarray(light.color, np.float32)
-        gain += shading(normal_map, light, position)[..., None] * colour_scale
+        colour = light.intensity * np.asarray(light.color, np.float32)
+        gain += shading(normal_map, light, position)[..., None] * colour
     relit = (plate_linear if mode == "add" else albedo) * gain
     if mask is not None:
         relit = plate_linear + (relit - plate_linear) * mask[..., None]
     return relit.astype(np.float32)
-
-
-def _numbers(text, count, flag):
-    """`count` finite comma-separated numbers from a flag's text; errors.UsageError naming the flag otherwise."""
-    try:
-        values = tuple(float(v) for v in str(text).split(","))
-    except ValueError:
-        values = ()
-    if len(values) != count or not all(math.isfinite(v) for v in values):
-        what = "a number" if count == 1 else f"{count} comma-separated numbers"
-        raise errors.UsageError(f"--{flag}: expected {what}, got {text!r}")
-    return values
-
-
-def parse_lights(directions, colors=(), intensities=(), wraps=()):
-    """Lights from per-light text values ('x,y,z' directions; colours, intensities, wraps once or per light).
-
-    Raises errors.UsageError naming the flag when a value is malformed or out of range.
-    """
-    if not directions:
-        raise errors.UsageError("--light_dir: at least one light direction is needed")
-    count = len(directions)
-
-    def per_light(values, name, default):
-        if not values:
-            return [default] * count
-        if len(values) not in (1, count):
-            raise errors.UsageError(f"--{name}: give it once or once per --light_dir ({count}), "
-                                    f"not {len(values)} times")
-        return list(values) * count if len(values) == 1 else list(values)
-
-    lights = []
-    for d, c, i, w in zip(directions, per_light(colors, "light_color", "1,1,1"),
-                          per_light(intensities, "light_intensity", "1"), per_light(wraps, "wrap", "0")):
-        direction = _numbers(d, 3, "light_dir")
-        if not np.any(direction):
-            raise errors.UsageError("--light_dir: 0,0,0 has no direction; give the direction toward the light")
-        wrap = _numbers(w, 1, "wrap")[0]
-        if not 0.0 <= wrap < 1.0:
-            raise errors.UsageError(f"--wrap: must be in [0, 1), got {wrap:g}")
-        color = _numbers(c, 3, "light_color")
-        if min(color) < 0:
-            raise errors.UsageError(f"--light_color: must not be negative, got {c!r}")
-        lights.append(Light(direction, color, _numbers(i, 1, "light_intensity")[0], wrap))
-    return lights
 
 
 # EXR channels each pass is read from, in order of preference: a combined EXR's layer, then a standalone file's.
@@ -200,7 +158,7 @@ def read_pass(path, kind):
     if image.shape[-1] < 3:
         raise errors.Failure(f"{path}: a {kind} pass needs 3 channels; the file has {image.shape[-1]}")
     image = image[..., :3]
-    return normals.decode(image) if kind == "normals" else colour.srgb_to_linear(image)
+    return normals.decode(image) if kind == "normals" else srgb.srgb_to_linear(image)
 
 
 def read_normals(path):
@@ -212,95 +170,6 @@ def read_mask(path):
     """A mask image's coverage: its alpha when it has one, else its first channel."""
     m = image_io.read_image(path)
     return m[..., -1] if m.shape[-1] in (2, 4) else m[..., 0]
-
-
-def load_rig(path):
-    """Lights, ambient and mode from a JSON rig file; errors.UsageError naming the file and light otherwise.
-
-    {"mode": "add" | "replace", "ambient": 0.2,
-     "lights": [{"type": "directional", "direction": [-1, 0.5, 0.6], "color": [1, 0.9, 0.8], "intensity": 1.5},
-                {"type": "point", "position": [0.5, 0.3, -2.0], "radius": 0.5, "intensity": 4},
-                {"type": "spot", "position": [-1, 1, -1], "target": [0, 0, -3], "cone_deg": 25, "softness": 0.3}]}
-    Every light also takes "color", "intensity" and "wrap"; missing fields take Light's defaults.
-    """
-    rig = json_files.load(path, "--lights")
-    if not isinstance(rig, dict) or not isinstance(rig.get("lights"), list) or not rig["lights"]:
-        raise errors.UsageError(f"--lights: {path}: expected an object with a non-empty \"lights\" list")
-    lights = [_rig_light(entry, f"--lights: {path}: light {i}") for i, entry in enumerate(rig["lights"])]
-    mode = rig.get("mode", "add")
-    if mode not in MODES:
-        raise errors.UsageError(f"--lights: {path}: mode must be one of {', '.join(MODES)}, not {mode!r}")
-    ambient = rig.get("ambient", 1.0 if mode == "add" else 0.0)
-    if not isinstance(ambient, (int, float)) or not math.isfinite(ambient) or ambient < 0:
-        raise errors.UsageError(f"--lights: {path}: ambient must be a number ≥ 0, got {ambient!r}")
-    return lights, float(ambient), mode
-
-
-def _rig_light(entry, where):
-    """One Light from a rig entry, every field checked."""
-    if not isinstance(entry, dict):
-        raise errors.UsageError(f"{where}: expected an object, got {entry!r}")
-    kind = entry.get("type", "directional")
-    if kind not in LIGHT_KINDS:
-        raise errors.UsageError(f"{where}: type must be one of {', '.join(LIGHT_KINDS)}, not {kind!r}")
-    unknown = set(entry) - {"type", "direction", "color", "intensity", "wrap", "position", "radius", "target",
-                            "cone_deg", "softness"}
-    if unknown:
-        raise errors.UsageError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
-
-    def vector(name, default):
-        value = entry.get(name, default)
-        if not (isinstance(value, (list, tuple)) and len(value) == 3
-                and all(isinstance(v, (int, float)) and math.isfinite(v) for v in value)):
-            raise errors.UsageError(f"{where}: {name} must be 3 numbers, got {value!r}")
-        return tuple(float(v) for v in value)
-
-    def number(name, default, low, high=math.inf):
-        value = entry.get(name, default)
-        if not (isinstance(value, (int, float)) and low <= value < high):
-            raise errors.UsageError(f"{where}: {name} must be a number in [{low:g}, {high:g}), got {value!r}")
-        return float(value)
-
-    defaults = Light()
-    fields = dict(kind=kind, color=vector("color", defaults.color), intensity=number("intensity", 1.0, 0.0),
-                  wrap=number("wrap", 0.0, 0.0, 1.0))
-    if kind == "directional" or (kind == "spot" and "target" not in entry):
-        fields["direction"] = vector("direction", None)
-        if not any(fields["direction"]):
-            raise errors.UsageError(f"{where}: direction 0,0,0 has no direction")
-    if kind != "directional":
-        fields.update(position=vector("position", None), radius=number("radius", defaults.radius, 1e-9))
-    if kind == "spot":
-        if "target" in entry:
-            fields["target"] = vector("target", None)
-        fields.update(cone_deg=number("cone_deg", defaults.cone_deg, 1e-3, 90.0),
-                      softness=number("softness", defaults.softness, 0.0, 1.0 + 1e-9))
-    return Light(**fields)
-
-
-def check_request(plate_path, normals_path, output_path, ambient=1.0, mask_path="", position_path="", depth_path="",
-                  albedo_path="", lights=(), mode="add", settings=camera.CameraSettings(), colorspace="auto"):
-    """Raise errors.UsageError, naming the flag, for anything wrong with a relight before it starts."""
-    colorspaces.check(colorspace)
-    for flag, path in (("plate", plate_path), ("normals", normals_path), ("mask", mask_path),
-                       ("position", position_path), ("depth", depth_path), ("albedo", albedo_path)):
-        if path and not os.path.isfile(path):
-            kind = "a folder, not a file" if os.path.isdir(path) else "no such file"
-            raise errors.MissingPathError(f"--{flag}: {path}: {kind}")
-    if image_io.extension(output_path) not in OUTPUT_EXTENSIONS:
-        raise errors.UsageError(f"--output: {output_path} must end in one of {', '.join(OUTPUT_EXTENSIONS)}")
-    outputs.check_writable_file(output_path, "--output")
-    if not (math.isfinite(ambient) and ambient >= 0):
-        raise errors.UsageError(f"--ambient: must be 0 or more, got {ambient:g}")
-    if mode not in MODES:
-        raise errors.UsageError(f"--mode: must be one of {', '.join(MODES)}, not {mode!r}")
-    if mode == "replace" and not albedo_path:
-        raise errors.UsageError("--mode=replace needs --albedo (the albedo pass)")
-    if position_path and depth_path:
-        raise errors.UsageError("--position and --depth: give one (position is computed from depth otherwise)")
-    if any(light.needs_position for light in lights) and not (position_path or depth_path):
-        raise errors.UsageError("point and spot lights need --position (P) or --depth with the field of view")
-    settings.check()
 
 
 def _finite(array, path, what, nonfinite):
@@ -320,17 +189,64 @@ def output_space(plate_space, output_path):
     return plate_space if colorspaces.encoding(plate_space) == "scene-linear" else colorspaces.resolve("linear")
 
 
-def relight_file(plate_path, normals_path, output_path, lights, ambient=1.0, mask_path="", position_path="",
-                 depth_path="", albedo_path="", mode="add", settings=camera.CameraSettings(), colorspace="auto"):
-    """Read a plate and its passes, relight, and write the result (see output_space), keeping alpha.
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RelightRequest:
+    """One relight job, as the command's flags describe it: files (paths; "" = not given), lights and mode.
 
-    Position comes from `position_path` (P) or from `depth_path` and `settings` (field of view, depth scale);
-    `colorspace` is the plate's (tfnormals.core.colorspaces).
+    plate, normals, output: the plate, its normals pass and the file to write (.exr, .png or .tif).
+    lights: Light list; ambient: see relight(); mode: 'add' or 'replace' (needs albedo).
+    mask, position, depth, albedo: optional passes (position, or depth with `camera`, for point and spot lights).
+    camera_settings: tfnormals.core.camera.CameraSettings for depth → position; colorspace: the plate's colour space.
+    """
+
+    plate: str
+    normals: str
+    output: str
+    lights: tuple = ()
+    ambient: float = DEFAULT_AMBIENT["add"]
+    mode: str = "add"
+    mask: str = ""
+    position: str = ""
+    depth: str = ""
+    albedo: str = ""
+    camera_settings: camera.CameraSettings = camera.CameraSettings()
+    colorspace: str = "auto"
+
+    def check(self):
+        """Raise errors.UsageError, naming the flag, for anything wrong with the job before it starts."""
+        colorspaces.check(self.colorspace)
+        for flag in ("plate", "normals", "mask", "position", "depth", "albedo"):
+            path = getattr(self, flag)
+            if path and not os.path.isfile(path):
+                kind = "a folder, not a file" if os.path.isdir(path) else "no such file"
+                raise errors.MissingPathError(f"--{flag}: {path}: {kind}")
+        if image_io.extension(self.output) not in OUTPUT_EXTENSIONS:
+            raise errors.UsageError(f"--output: {self.output} must end in one of {', '.join(OUTPUT_EXTENSIONS)}")
+        outputs.check_writable_file(self.output, "--output")
+        if not (math.isfinite(self.ambient) and self.ambient >= 0):
+            raise errors.UsageError(f"--ambient: must be 0 or more, got {self.ambient:g}")
+        if self.mode not in MODES:
+            raise errors.UsageError(f"--mode: must be one of {', '.join(MODES)}, not {self.mode!r}")
+        if self.mode == "replace" and not self.albedo:
+            raise errors.UsageError("--mode=replace needs --albedo (the albedo pass)")
+        if self.position and self.depth:
+            raise errors.UsageError("--position and --depth: give one (position is computed from depth otherwise)")
+        if any(light.needs_position for light in self.lights) and not (self.position or self.depth):
+            raise errors.UsageError("point and spot lights need --position (P) or --depth with the field of view")
+        self.camera_settings.check()
+
+
+def relight_file(request):
+    """Do a RelightRequest: read the plate and its passes, relight, and write the result (see output_space), keeping
+    alpha. Position comes from `request.position` (P) or from `request.depth` and `request.camera_settings`.
+
     Returns the summary the command prints: {'output', 'lights', 'mode', 'width', 'height',
     'nonfinite': {file: pixels}}.
     """
-    check_request(plate_path, normals_path, output_path, ambient, mask_path, position_path, depth_path, albedo_path,
-                  lights, mode, settings, colorspace)
+    request.check()
+    plate_path, normals_path, output_path = request.plate, request.normals, request.output
+    mask_path, position_path, depth_path, albedo_path = request.mask, request.position, request.depth, request.albedo
+    settings, lights = request.camera_settings, request.lights
     plate, normal_map = image_io.read_image(plate_path), read_pass(normals_path, "normals")
     # By pass, not by file: one combined EXR may be named for several passes (its N, P and albedo layers).
     pass_paths = {kind: path for kind, path in (("position", position_path), ("depth", depth_path),
@@ -356,9 +272,10 @@ def relight_file(plate_path, normals_path, output_path, lights, ambient=1.0, mas
     if depth_path:
         depth = settings.scale_depth(extra["depth"][..., 0])
         position = camera.position_from_depth(depth, camera.focal_pixels(depth.shape[1], settings.field_of_view()))
-    plate_space = colorspaces.resolve(colorspace, plate_path)
+    plate_space = colorspaces.resolve(request.colorspace, plate_path)
     linear = colorspaces.convert(image_io.to_rgb(plate), plate_space, colorspaces.resolve("linear"))
-    relit = relight(linear, normal_map, lights, ambient, mask, position, extra.get("albedo"), mode)
+    relit = relight(linear, normal_map, lights, ambient=request.ambient, mask=mask, position=position,
+                    albedo=extra.get("albedo"), mode=request.mode)
     relit = colorspaces.convert(relit, colorspaces.resolve("linear"), output_space(plate_space, output_path))
     alpha = plate[..., -1] if plate.shape[-1] in (2, 4) else None
     with outputs.created_dirs_removed_if_empty(os.path.dirname(os.path.abspath(output_path))):
@@ -369,5 +286,5 @@ def relight_file(plate_path, normals_path, output_path, lights, ambient=1.0, mas
             out = out if alpha is None else np.concatenate([out, alpha[..., None]], -1)
             tiff = image_io.extension(output_path) in image_io.TIFF_EXTENSIONS
             (image_io.write_tiff if tiff else image_io.write_png)(output_path, out)
-    return {"output": output_path, "lights": len(lights), "mode": mode, "width": int(plate.shape[1]),
+    return {"output": output_path, "lights": len(lights), "mode": request.mode, "width": int(plate.shape[1]),
             "height": int(plate.shape[0]), "nonfinite": nonfinite}

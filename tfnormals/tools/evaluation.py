@@ -109,14 +109,14 @@ def iter_records(records_dir, split, limit=0):
             raise _damaged(shard, record, e) from None
 
 
-def iter_pairs(pairs_dir, pair_layout, limit=0):
+def iter_pairs(pairs_dir, pair_format, limit=0):
     """The same examples from a folder of pairs; bad samples are reported and skipped."""
-    for i, sample_id in enumerate(pairs.find_samples(pairs_dir, pair_layout)):
+    for i, sample_id in enumerate(pairs.find_samples(pairs_dir, pair_format)):
         if limit and i >= limit:
             return
         try:
-            beauty, normal_map, mask, _ = pairs.load_sample(pairs_dir, sample_id, pair_layout)
-            passes = pairs.load_passes(pairs_dir, sample_id, pair_layout, mask)
+            beauty, normal_map, mask, _ = pairs.load_sample(pairs_dir, sample_id, pair_format)
+            passes = pairs.load_passes(pairs_dir, sample_id, pair_format, mask)
         except pairs.SampleError as e:
             logging.warning("skipping %s: %s", sample_id, e)
             continue
@@ -190,8 +190,8 @@ def evaluate(model, examples, fitted, triptych_dir="", total=None):
         if triptych_dir:
             from tfnormals.training import callbacks
             name = example.id.replace("/", "_") + ".png"
-            image_io.write_png(os.path.join(triptych_dir, name),
-                               callbacks.triptych(example.beauty, example.normals, preds["model"], example.mask[..., None]))
+            triptych = callbacks.triptych(example.beauty, example.normals, preds["model"], example.mask[..., None])
+            image_io.write_png(os.path.join(triptych_dir, name), triptych)
         if progress:
             progress.update()
     if not images:
@@ -252,7 +252,7 @@ def format_table(report):
     return text
 
 
-def check_request(model_path, output_json, records="", split="test", pairs_dir="", train_records="",
+def check_request(model_path, output_json, *, records="", split="test", pairs_dir="", train_records="",
                   triptych_dir="", max_images=0):
     """Raise errors.UsageError, naming the flag, for anything wrong with an evaluation before it starts;
     returns the shard files to evaluate ([] for pairs)."""
@@ -278,7 +278,7 @@ def default_triptych_dir(output_json):
     return os.path.splitext(output_json)[0] + "_triptychs"
 
 
-def evaluate_model(model_path, output_json, records="", split="test", pairs_dir="", pair_layout=None,
+def evaluate_model(model_path, output_json, *, records="", split="test", pairs_dir="", pair_format=None,
                    train_records="", triptych_dir="", max_images=0):
     """What `python -m tfnormals.evaluate` does: evaluate on records or pairs, write the JSON report, return it.
 
@@ -287,8 +287,8 @@ def evaluate_model(model_path, output_json, records="", split="test", pairs_dir=
     everything succeeds (see the module docstring).
     """
     from tfnormals.tools.model_io import load_model
-    verify_shards(check_request(model_path, output_json, records, split, pairs_dir, train_records, triptych_dir,
-                                max_images))
+    verify_shards(check_request(model_path, output_json, records=records, split=split, pairs_dir=pairs_dir,
+                                train_records=train_records, triptych_dir=triptych_dir, max_images=max_images))
     model = load_model(model_path)
     train_records = train_records or records
     if train_records:
@@ -296,7 +296,7 @@ def evaluate_model(model_path, output_json, records="", split="test", pairs_dir=
         fit_examples = list(iter_records(train_records, "train", BASELINE_FIT_IMAGES))
     else:
         fit_note = "the evaluated pairs themselves (no training records given: an optimistic floor)"
-        fit_examples = list(iter_pairs(pairs_dir, pair_layout, BASELINE_FIT_IMAGES))
+        fit_examples = list(iter_pairs(pairs_dir, pair_format, BASELINE_FIT_IMAGES))
     if not fit_examples:
         raise errors.Failure(f"no examples to fit the baselines on ({fit_note})")
     fitted = dict(fit_baselines(fit_examples), fitted_on=fit_note)
@@ -304,7 +304,7 @@ def evaluate_model(model_path, output_json, records="", split="test", pairs_dir=
         examples = iter_records(records, split, max_images)
         total = _record_count(records, split, max_images)
     else:
-        examples, total = iter_pairs(pairs_dir, pair_layout, max_images), None
+        examples, total = iter_pairs(pairs_dir, pair_format, max_images), None
     triptych_dir = triptych_dir or default_triptych_dir(output_json)
     folders = {os.path.dirname(os.path.abspath(p)) for p in (output_json, triptych_dir)}
     with contextlib.ExitStack() as stack:

@@ -124,7 +124,7 @@ def _channels(array, names, alpha=None):
     return layers
 
 
-def check_request(paths, output_dir, combined=False, colorspace="auto", inference=fusion.PassSettings(),
+def check_request(paths, output_dir, *, combined=False, colorspace="auto", inference=fusion.PassSettings(),
                   settings=camera.CameraSettings()):
     """Raise errors.UsageError, naming the flag, for anything wrong with a run before it starts."""
     settings.check()
@@ -154,7 +154,7 @@ def _finished(path, files, overwrite):
     return True
 
 
-def predict_plate_file(model, path, files, colorspace="auto", inference=fusion.PassSettings(),
+def predict_plate_file(model, path, files, *, colorspace="auto", inference=fusion.PassSettings(),
                        settings=camera.CameraSettings()):
     """Read one plate, predict and write its outputs; returns the number of non-finite pixels filled."""
     plate, nonfinite = image_io.fill_nonfinite(image_io.read_image(path))
@@ -170,7 +170,7 @@ def predict_plate_file(model, path, files, colorspace="auto", inference=fusion.P
     return nonfinite
 
 
-def predict_files(model, paths, output_dir, colorspace="auto", inference=fusion.PassSettings(), combined=False,
+def predict_files(model, paths, output_dir, *, colorspace="auto", inference=fusion.PassSettings(), combined=False,
                   overwrite=False, missing=(), settings=camera.CameraSettings()):
     """Predict every plate in `paths` (what `python -m tfnormals.predict` does after expand_inputs).
 
@@ -186,7 +186,8 @@ def predict_files(model, paths, output_dir, colorspace="auto", inference=fusion.
       {'written': [normals EXR paths], 'skipped_existing': [plates], 'failed': {plate: reason},
        'missing': [frames], 'nonfinite': {plate: pixels filled}}.
     """
-    check_request(paths, output_dir, combined, colorspace, inference, settings)
+    options = dict(colorspace=colorspace, inference=inference, settings=settings)
+    check_request(paths, output_dir, combined=combined, **options)
     result = {"written": [], "skipped_existing": [], "failed": {}, "missing": list(missing), "nonfinite": {}}
     for path in missing:
         logging.error("missing frame %s", path)
@@ -201,7 +202,7 @@ def predict_files(model, paths, output_dir, colorspace="auto", inference=fusion.
                     result["skipped_existing"].append(path)
                     progress.update()
                     continue
-                nonfinite = predict_plate_file(model, path, files, colorspace, inference, settings)
+                nonfinite = predict_plate_file(model, path, files, **options)
                 if nonfinite:
                     result["nonfinite"][path] = nonfinite
                 result["written"].append(files["normals"])
