@@ -143,14 +143,14 @@ def test_the_shipped_blend_holds_what_build_asset_builds(blender_python):
     assert {node["type"].split("Node")[0] for node in shipped["nodes"].values()} <= {"Shader", "Compositor", ""}
 
 
-def srgb(linear):
+def display(linear):
     return srgb.linear_to_srgb(np.clip(linear[..., :3], 0.0, 1.0))
 
 
 def test_the_pngs_are_blenders_renders_in_srgb(renders):
     for blender, _, summary, png in renders.values():
         assert summary["png"] == png
-        assert np.abs(image_io.read_image(png) - srgb(blender)).max() < 1.5 / 255
+        assert np.abs(image_io.read_image(png) - display(blender)).max() < 1.5 / 255
 
 
 def test_blender_renders_the_readmes_sheet_from_the_tests_renders(renders, combined, blender_python, tmp_path):
@@ -170,7 +170,7 @@ def test_blender_renders_the_readmes_sheet_from_the_tests_renders(renders, combi
                renders["replace", "directional"][0], renders["replace", "point"][0]]
     for i, source in enumerate(sources):
         tile = sheet[i // 3 * HEIGHT:(i // 3 + 1) * HEIGHT, i % 3 * WIDTH:(i % 3 + 1) * WIDTH]
-        assert np.abs(tile - srgb(source)).max() < 1.5 / 255, f"tile {i}"
+        assert np.abs(tile - display(source)).max() < 1.5 / 255, f"tile {i}"
     if os.environ.get("TFNORMALS_UPDATE_DOCS"):
         shutil.copyfile(png, SCREENSHOT)
 

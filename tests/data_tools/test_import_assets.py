@@ -106,7 +106,8 @@ def test_obj_and_ply_readers_give_the_vertices_and_fanned_faces(tmp_path, name):
 
 
 def test_glb_reader_places_nodes_and_rewinds_mirrored_ones(tmp_path):
-    """A .glb's nodes are placed by translation·rotation·scale (through parents); a mirrored copy's faces are reversed."""
+    """A .glb's nodes are placed by translation·rotation·scale (through parents); a mirrored copy's faces are
+    reversed."""
     write_glb(tmp_path / "pyramid.glb")
     vertices, faces = import_assets.read_mesh(str(tmp_path / "pyramid.glb"))
     np.testing.assert_allclose(vertices, np.concatenate([PLACED, MIRRORED]), atol=1e-5)

@@ -53,7 +53,8 @@ class NormalsGAN(keras.Model):
         self.seed = seed
         self.passes = tuple(generator.output.keys())
         if d_passes[0] != "normals" or set(d_passes) - set(self.passes):
-            raise ValueError(f"d_passes {d_passes} must start with 'normals' and be among the generator's {self.passes}")
+            raise ValueError(f"d_passes {d_passes} must start with 'normals' and be among the generator's "
+                             f"{self.passes}")
         self.d_passes = tuple(d_passes)
         names = ["g_loss", "d_loss", "l1", "angular", "adversarial", "angle_deg"]
         names += [n for p, n in (("depth", "depth_si"), ("depth", "depth_grad"), ("albedo", "albedo_si"))

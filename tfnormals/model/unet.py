@@ -15,8 +15,16 @@ import contextlib
 import keras
 
 from tfnormals.model import encoders
-from tfnormals.model.layers import (CONTEXTS, CropLike, GlobalContext, PadToMultiple, PositiveExp, UnitNormalize,
-                                    Upsample2x, normalization)
+from tfnormals.model.layers import (
+    CONTEXTS,
+    CropLike,
+    GlobalContext,
+    PadToMultiple,
+    PositiveExp,
+    UnitNormalize,
+    Upsample2x,
+    normalization,
+)
 
 PASSES = ("normals", "depth", "albedo")
 HEAD_CHANNELS = {"normals": 3, "depth": 1, "albedo": 3}
