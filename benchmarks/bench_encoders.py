@@ -44,6 +44,18 @@ ARMS = {
     # the same with the discriminator also judging depth and albedo
     "unet_dpasses": WARM + ["--precision=float32", "--balance_power=0.5", "--d_passes=normals,depth,albedo"],
 }
+# Issue "the next shipped model": arms on configs/scene_layout.flags (whole scenes and zoomed views, global context,
+# bf16, the discriminator on every pass), each changing one choice back.
+LAYOUT_FLAGFILE = os.path.join(common.REPO, "configs", "scene_layout.flags")
+LAYOUT_ARMS = {
+    "layout": [],
+    # the data pipeline before: 128 crops of the 256 records after a 0.4-1x zoom, no whole-scene share, no context
+    "layout_crops": ["--load_size=256", "--min_scale=0.4", "--whole_share=0", "--min_zoom=0", "--max_zoom=0",
+                     "--context=none"],
+    "layout_no_context": ["--context=none"],
+    "layout_whole_60": ["--whole_share=0.6"],
+    "layout_zoom_to_1": ["--max_zoom=1.0"],
+}
 STEPS_TIMEOUT_S = 6 * 3600  # an equal-steps arm's training, whatever else shares the machine
 # Short runs: checkpoint and validate often enough that a budget-stopped run has a recent checkpoint.
 PILOT_FLAGS = ["--steps=100000", "--checkpoint_every=200", "--val_steps=4", "--monitor_every=0", "--triptych_count=0"]
@@ -51,15 +63,19 @@ PILOT_FLAGS = ["--steps=100000", "--checkpoint_every=200", "--val_steps=4", "--m
 
 def measure(run_dir, records, max_val):
     """Val-split and real-photo figures of a run's latest checkpoint (one child process, TensorFlow inside)."""
-    from tfnormals.tools import evaluation, real_checks, tiling
+    from tfnormals.tools import evaluation, fusion, real_checks
     from tfnormals.tools.model_io import NormalsModel
     from tfnormals.training import runs
     model = NormalsModel(run_dir)
     fitted = {"best_constant": [0.0, 0.0, 1.0], "gradient_strength": 1.0}  # only the model's figures are used
     val = evaluation.evaluate(model, evaluation.iter_records(records, "val", max_val), fitted)
-    real = real_checks.run_checks(lambda plate: tiling.predict_tiled(model.predict_passes, plate))
+    real = real_checks.run_checks(lambda plate: fusion.PassSettings().passes(model, plate))  # predict's default
     moto = real["motorcycle"]
+    families = val["families"]
+    floor = [f["floor"] for f in families.values() if f["floor"]["pixels"]]
     return {"val_mean_deg": val["model"]["mean"],
+            "val_floor_deg": sum(f["model"] * f["pixels"] for f in floor) / max(sum(f["pixels"] for f in floor), 1),
+            "val_ground_deg": families.get("ground", {}).get("all", {}).get("model"),
             "val_depth_absrel": val.get("depth", {}).get("model", {}).get("absrel_median"),
             "motorcycle_mean_deg": moto["model"]["mean"],
             "motorcycle_depth_absrel": moto.get("depth", {}).get("absrel_median"),
@@ -76,7 +92,7 @@ def parse_args(argv):
     p.add_argument("--records", required=True, help="Records (v2) with train and val splits.")
     p.add_argument("--minutes", type=float, default=12.0, help="Training wall-clock per arm.")
     p.add_argument("--steps", type=int, default=0, help="Train each arm this many steps instead of --minutes.")
-    p.add_argument("--arms", default="unet_warm,vgg16_balanced", help=f"Any of {', '.join(ARMS)}.")
+    p.add_argument("--arms", default="unet_warm,vgg16_balanced", help=f"Any of {', '.join({**ARMS, **LAYOUT_ARMS})}.")
     p.add_argument("--runs_dir", default=os.path.join(common.REPO, "..", "data", "pilots"))
     p.add_argument("--max_val", type=int, default=64, help="Val images measured.")
     common.add_output_args(p, child=True)
@@ -92,24 +108,26 @@ def main(argv=None):
             length = f"{args.steps} steps" if args.steps else f"{args.minutes:g} min"
             print(f"[bench_encoders] training {arm} for {length} ...", file=sys.stderr, flush=True)
             limit = [f"--steps={args.steps}"] if args.steps else [f"--time_budget_min={args.minutes}"]
-            common.run_child("tfnormals.train", [f"--flagfile={FLAGFILE}", f"--records_dir={args.records}",
+            flagfile, overrides = (LAYOUT_FLAGFILE, LAYOUT_ARMS[arm]) if arm in LAYOUT_ARMS else (FLAGFILE, ARMS[arm])
+            common.run_child("tfnormals.train", [f"--flagfile={flagfile}", f"--records_dir={args.records}",
                                                  f"--checkpoint_root={args.runs_dir}", f"--run_name={arm}",
-                                                 *PILOT_FLAGS, *limit, *ARMS[arm]],
+                                                 *PILOT_FLAGS, *limit, *overrides],
                              timeout=STEPS_TIMEOUT_S if args.steps else int(args.minutes * 60 + 1800), show_stderr=True)
         print(f"[bench_encoders] measuring {arm} ...", file=sys.stderr, flush=True)
         result = common.run_child(MODULE, ["--records", args.records, "--child",
                                            json.dumps({"run_dir": run_dir, "records": args.records,
                                                        "max_val": args.max_val})])
         rows.append(dict(result, arm=arm))
-    headers = ["arm", "steps", "val normals °", "val depth AbsRel", "motorcycle °", "motorcycle depth AbsRel",
-               "flip equivariance °", "scale consistency °"]
-    table = common.markdown_table(headers, [[r["arm"], r["steps"], r["val_mean_deg"],
-                                             r["val_depth_absrel"], r["motorcycle_mean_deg"],
+    headers = ["arm", "steps", "val normals °", "val floor px °", "val ground family °", "val depth AbsRel",
+               "motorcycle °", "motorcycle depth AbsRel", "flip equivariance °", "scale consistency °"]
+    table = common.markdown_table(headers, [[r["arm"], r["steps"], r["val_mean_deg"], r["val_floor_deg"],
+                                             r["val_ground_deg"], r["val_depth_absrel"], r["motorcycle_mean_deg"],
                                              r["motorcycle_depth_absrel"], r["flip_deg"], r["scale_deg"]]
                                             for r in rows])
     budget = f"equal steps ({args.steps} each" if args.steps else f"equal wall-clock ({args.minutes:g} min each"
-    text = (f"### Encoders and losses at {budget}, `configs/multipass.flags` + "
-            f"the arm's flags; records `{common.display_path(args.records)}`)\n\n" + table)
+    text = (f"### Encoders, losses and data views at {budget}, `configs/multipass.flags` (layout arms: "
+            f"`configs/scene_layout.flags`) + the arm's flags; records `{common.display_path(args.records)}`)\n\n"
+            + table)
     return common.finish(MODULE, argv, {"name": "encoders", "markdown": text, "rows": rows, "targets": []},
                          args.json_out)
 

@@ -50,6 +50,8 @@ def define_flags():
     flags.DEFINE_integer("working_size", 0, "Longer side of the global pass (0 = the model's, from its metadata).")
     flags.DEFINE_integer("max_pass", fusion.DEFAULT_MAX_PASS, "fused: longer side of the finest pass; larger plates "
                          "are upsampled from it guided by the plate (0 = the plate's size).")
+    flags.DEFINE_float("detail", fusion.DEFAULT_DETAIL, "fused: share of each finer pass's own detail kept (0 = the "
+                       "layout only, brought up guided by the plate).")
     flags.DEFINE_integer("tile", 512, "Tile side for passes larger than it (0 = whole image).")
     flags.DEFINE_integer("overlap", 64, "Tile overlap in pixels.")
     flags.DEFINE_boolean("combined", False, "Also write the plate and every pass as layers of one EXR "
@@ -68,7 +70,8 @@ def main(argv):
         what = "folder" if os.path.isdir(FLAGS.input) else "pattern"
         raise errors.UsageError(f"--input: no plates in {what} {FLAGS.input!r} (our own *.normals.* and *.combined.* "
                                 "outputs are not plates)")
-    inference = fusion.PassSettings(FLAGS.mode, FLAGS.working_size, FLAGS.max_pass, FLAGS.tile, FLAGS.overlap)
+    inference = fusion.PassSettings(mode=FLAGS.mode, working_size=FLAGS.working_size, max_pass=FLAGS.max_pass,
+                                    tile=FLAGS.tile, overlap=FLAGS.overlap, detail=FLAGS.detail)
     options = dict(colorspace=FLAGS.input_colorspace, inference=inference, settings=camera.settings_from_flags(FLAGS))
     prediction.check_request(plates.paths, FLAGS.output, combined=FLAGS.combined, **options)
     from tfnormals.tools import model_io  # TensorFlow (not for .onnx): only once the request is known to be sound

@@ -43,21 +43,32 @@ def test_pyramid_sides_double_from_the_working_size_to_the_finest_pass():
     assert fusion.pyramid_sides(180, 256, 1024) == [180]  # smaller than the working size: one pass, native
 
 
+def _steepest_step(normal_map):
+    """Largest angle between neighbouring pixels (a seam shows as a step steeper than the surface has)."""
+    return max(normals.angular_error_deg(normal_map[1:], normal_map[:-1]).max(),
+               normals.angular_error_deg(normal_map[:, 1:], normal_map[:, :-1]).max())
+
+
 @pytest.mark.parametrize("mode", fusion.MODES)
 def test_every_mode_recovers_passes_the_network_gets_right_at_every_scale(mode):
-    """With a predictor that is right at every scale (but gives each call its own depth and albedo scale),
-    every mode returns unit normals, depth and albedo matching the truth up to one scale: no seams, no jumps
-    between tiles or pyramid levels."""
+    """With a predictor that is right at every scale (but gives each call its own depth and albedo scale), and
+    all of the finer passes' detail kept, every mode returns unit normals, depth and albedo matching the truth up
+    to one scale, with no seams: no step between neighbouring pixels steeper than the surface's own. (The guided
+    filter that brings each level up smooths a little where the plate is flat: hence the looser bounds.)"""
     plate, truth = scene(300, 700)
-    out = fusion.predict_plate(ReadsItsInput(), plate, mode, working_size=96, max_pass=700, tile=256, overlap=48)
+    out = fusion.predict_plate(ReadsItsInput(), plate, mode, working_size=96, max_pass=700, tile=256, overlap=48,
+                               detail=1.0)
     assert {k: v.shape for k, v in out.items()} == {k: v.shape for k, v in truth.items()}
     np.testing.assert_allclose(np.linalg.norm(out["normals"], axis=-1), 1.0, atol=1e-5)
-    assert normals.angular_error_deg(out["normals"], truth["normals"]).max() < (1.0 if mode != "global" else 6.0)
-    ratio = out["depth"] / truth["depth"]
-    assert np.ptp(np.log(ratio)) < (0.01 if mode != "global" else 0.06)  # one scale over the plate
+    error = normals.angular_error_deg(out["normals"], truth["normals"])
+    assert error.mean() < (0.1 if mode == "tiled" else 1.5) and np.percentile(error, 99) < (0.5 if mode == "tiled"
+                                                                                          else 6.0)
+    assert _steepest_step(out["normals"]) <= 1.2 * _steepest_step(truth["normals"])
+    log_ratio = np.log(out["depth"] / truth["depth"])
+    assert np.percentile(np.abs(log_ratio - np.median(log_ratio)), 99) < (0.01 if mode == "tiled" else 0.06)
     assert abs(float(np.median(out["depth"])) - 1.0) < 1e-4
     albedo_ratio = np.log(np.maximum(out["albedo"], 1e-6) / truth["albedo"])
-    assert np.ptp(albedo_ratio) < (0.05 if mode != "global" else 0.12)
+    assert np.percentile(np.abs(albedo_ratio - np.median(albedo_ratio)), 99) < (0.02 if mode == "tiled" else 0.12)
 
 
 def test_fused_passes_run_from_the_working_size_up_and_never_upsample_the_plate():
@@ -77,7 +88,7 @@ def test_fusion_keeps_the_coarse_layout_and_the_fine_detail():
     detail = 0.2 * np.sin(x * np.pi / 2.0)  # 4-px period: beyond what a 32-px pass can hold
     fine = normals.normalize(np.stack([-0.5 + detail, np.zeros((h, w)), np.ones((h, w))], -1))  # wrong tilt
     coarse = tiling.resize(layout, 32, 32)
-    fused = fusion.fuse({"normals": coarse}, {"normals": fine})["normals"]
+    fused = fusion.fuse({"normals": coarse}, {"normals": fine}, detail=1.0)["normals"]
     tilt = np.degrees(np.arctan2(fused[..., 0], fused[..., 2]))
     assert abs(tilt.mean() - np.degrees(np.arctan(0.3))) < 1.0  # the layout's tilt
     assert np.ptp(tilt[64, 20:40]) > 10.0  # the detail's ripple

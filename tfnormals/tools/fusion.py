@@ -3,10 +3,10 @@
 The network understands a scene at the scale it was trained at (its working size: the longer side
 at which it sees a whole frame), and not as fragments of a 4K plate. So predict's default mode,
 `fused`, runs a pyramid of passes over the whole plate — the working size, then twice that, and so
-on up to the plate's size or `max_pass` — and keeps from each pass only what the coarser pass cannot
-know (a Laplacian-pyramid blend): the layout (low frequencies) comes from the global pass, finer
-detail from the finer passes. Where the plate is larger than the finest pass, the result is upsampled
-edge-aware, guided by the plate (a guided filter), so edges follow the plate's edges.
+on up to the plate's size or `max_pass` — and fuses them coarse to fine (a Laplacian-pyramid blend):
+the layout (low frequencies) comes from the global pass, brought up level by level with a guided
+filter so its edges follow the plate's, and each finer pass adds part of its own detail. Where the
+plate is larger than the finest pass, the result is upsampled the same edge-aware way.
 
 Per pass: normals are fused as vectors and renormalized; depth and albedo are fused as logs, so a
 finer pass's own scale (depth is relative, albedo is known up to the light's colour) never reaches
@@ -29,6 +29,7 @@ from tfnormals.tools.inference import DEFAULT_WORKING_SIZE
 
 MODES = ("fused", "global", "tiled")
 DEFAULT_MAX_PASS = 1024
+DEFAULT_DETAIL = 0.5  # share of a finer pass's own detail kept (BUILD_NOTES "Passes at plate resolution")
 GUIDE_RADIUS = 2  # pixels of the finest pass: the guided filter's window is 5 × 5 of them
 GUIDE_EPS = 1e-2  # guided filter regularization (luminance in [0, 1]): edges with a local std above ~0.1 lead
 
@@ -72,14 +73,17 @@ def _resize_passes(passes, height, width):
     return {name: tiling.resize(value, height, width) for name, value in passes.items()}
 
 
-def fuse(coarse, fine):
-    """The fine passes' detail over the coarse passes' layout (both in fusion space, the fine ones' size)."""
+def fuse(coarse, fine, detail=DEFAULT_DETAIL, guide=None):
+    """The fine passes' detail over the coarse passes' layout (both in fusion space): the coarse passes brought to
+    the fine ones' size (guided by `guide`, the plate at that size, when given), plus `detail` × what the fine
+    passes hold beyond the coarse passes' resolution."""
     h, w = next(iter(fine.values())).shape[:2]
     ch, cw = next(iter(coarse.values())).shape[:2]
+    base = guided_upsample(coarse, guide) if guide is not None else _resize_passes(coarse, h, w)
     fused = {}
     for name, value in fine.items():
         low = tiling.resize(tiling.resize(value, ch, cw), h, w)
-        fused[name] = tiling.resize(coarse[name], h, w) + value - low
+        fused[name] = base[name] + detail * (value - low)
         if name == "normals":
             fused[name] = normals.normalize(fused[name])
     return fused
@@ -120,7 +124,7 @@ def guided_upsample(passes, guide, radius=GUIDE_RADIUS, eps=GUIDE_EPS):
 
 
 def predict_plate(predict, image, mode="fused", working_size=DEFAULT_WORKING_SIZE, max_pass=DEFAULT_MAX_PASS,
-                  tile=512, overlap=64, batch=4):
+                  tile=512, overlap=64, batch=4, detail=DEFAULT_DETAIL):
     """Every pass of an H×W×3 network input at its own size; see the module docstring for the modes.
 
     Args:
@@ -130,6 +134,7 @@ def predict_plate(predict, image, mode="fused", working_size=DEFAULT_WORKING_SIZ
       working_size: longer side of the global pass.
       max_pass: longer side of the finest fused pass (larger plates are upsampled guided by the plate).
       tile, overlap, batch: tiling of the passes larger than `tile` (and of every pass in 'tiled' mode).
+      detail: share of each finer pass's own detail added to the layout (fuse()).
 
     Returns {pass: H×W×C}: unit normals, depth with a median of 1, albedo in [0, 1].
     """
@@ -144,7 +149,7 @@ def predict_plate(predict, image, mode="fused", working_size=DEFAULT_WORKING_SIZ
         size = _scaled((h, w), side)
         level = image if size == (h, w) else tiling.resize(image, *size)
         passes = _to_fusion_space(tiling.predict_tiled(predict, level, tile, overlap, batch))
-        fused = passes if fused is None else fuse(fused, passes)
+        fused = passes if fused is None else fuse(fused, passes, detail, guide=level)
     return _from_fusion_space(guided_upsample(fused, image))
 
 
@@ -160,6 +165,7 @@ class PassSettings:
     max_pass: int = DEFAULT_MAX_PASS
     tile: int = 512
     overlap: int = 64
+    detail: float = DEFAULT_DETAIL
 
     def check(self):
         """Raise errors.UsageError naming the flag for a setting that cannot work."""
@@ -168,10 +174,12 @@ class PassSettings:
         for name in ("working_size", "max_pass", "tile", "overlap"):
             if getattr(self, name) < 0:
                 raise errors.UsageError(f"--{name}: must be 0 or more, got {getattr(self, name)}")
+        if not 0.0 <= self.detail <= 1.0:
+            raise errors.UsageError(f"--detail: must be in [0, 1], got {self.detail}")
         if self.tile and self.overlap >= self.tile:
             raise errors.UsageError(f"--overlap: must be smaller than --tile ({self.tile}), got {self.overlap}")
 
     def passes(self, model, image):
         """Every pass of `model` (an inference.PassModel) for an H×W×3 network input, at its size."""
         return predict_plate(model.predict_passes, image, self.mode, self.working_size or model.working_size,
-                             self.max_pass or max(image.shape[:2]), self.tile, self.overlap)
+                             self.max_pass or max(image.shape[:2]), self.tile, self.overlap, detail=self.detail)
