@@ -47,6 +47,9 @@ def define_flags():
                       "resolutions (e.g. 256², 1024², 2048² of one seed).")
     flags.DEFINE_list("scale_factors", ["1", "2", "4", "6"], "With --scale_checks: the motorcycle's upscale factors.")
     flags.DEFINE_list("scale_modes", ["fused", "global", "tiled"], "With --scale_checks: predict modes to compare.")
+    flags.DEFINE_string("scale_gallery", "", "With --scale_checks: write a PNG of --scale_gallery_plate and its "
+                        "normals, whole and as a 1:1 crop (fused vs tiled).")
+    flags.DEFINE_string("scale_gallery_plate", "", "With --scale_gallery: the large plate it shows.")
     pairs.define_pair_format_flags()
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from helpers import REPO, subprocess_env, write_synthetic_samples
 
-from tfnormals.core import normals
+from tfnormals.core import image_io, normals
 from tfnormals.tools import scale_checks
 
 
@@ -41,9 +41,11 @@ def test_the_scale_check_command_runs_on_tiny_inputs(tiny_model, tmp_path):
     small, large = tmp_path / "r32", tmp_path / "r64"
     write_synthetic_samples(str(small), 2, size=32)
     write_synthetic_samples(str(large), 2, size=64)
-    report_path = tmp_path / "scale.json"
+    report_path, gallery = tmp_path / "scale.json", tmp_path / "gallery.png"
+    plate = large / "0000000" / "beauty.png"
     proc = subprocess.run([sys.executable, "-m", "tfnormals.evaluate", "--scale_checks", f"--model={tiny_model.path}",
-                           f"--output_json={report_path}", "--scale_factors=1,2", f"--scale_renders={small},{large}"],
+                           f"--output_json={report_path}", "--scale_factors=1,2", f"--scale_renders={small},{large}",
+                           f"--scale_gallery={gallery}", f"--scale_gallery_plate={plate}"],
                           cwd=REPO, env=subprocess_env(), capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(report_path.read_text())
@@ -54,3 +56,5 @@ def test_the_scale_check_command_runs_on_tiny_inputs(tiny_model, tmp_path):
     assert [r["resolution"] for r in report["renders"].values()] == [32, 64]
     assert all(0 < report["renders"][str(large)][m]["mean_at_32"] < 180 for m in ("fused", "global", "tiled"))
     assert "motorcycle x2" in proc.stdout and "renders 64²" in proc.stdout
+    # The gallery: plate and normals at 64 px high (square plate), then three 64² crops (the plate is 64² itself).
+    assert image_io.read_image(str(gallery)).shape == (64, 5 * 64, 3)

@@ -22,6 +22,7 @@ from tfnormals.data import pairs
 from tfnormals.tools import fusion, real_checks, tiling
 
 MOTORCYCLE_FACTORS = (1, 2, 4, 6)
+GALLERY_HEIGHT = 320
 EDGE_BAND_PX = 3
 CREASE_DEG = 25.0  # neighbouring true normals further apart than this mark a crease
 
@@ -126,14 +127,44 @@ def format_table(report):
     return "\n".join(lines)
 
 
+def resolution_gallery(model, plate, height=GALLERY_HEIGHT, crop=None):
+    """One image: the plate and its fused normals (scaled to `height`, at most the plate's shorter side), then a
+    `height`² crop at the plate's own resolution of the plate, the fused normals and the tiled normals, labelled.
+
+    crop: (y, x) of the crop's top-left corner (default: the plate's centre).
+    """
+    from PIL import ImageDraw
+    h, w = plate.shape[:2]
+    height = min(height, h, w)
+    fused = fusion.PassSettings().passes(model, plate)["normals"]
+    tiled = fusion.PassSettings(mode="tiled").passes(model, plate)["normals"]
+    y, x = crop or ((h - height) // 2, (w - height) // 2)
+    window = (slice(max(y, 0), max(y, 0) + height), slice(max(x, 0), max(x, 0) + height))
+    width = max(1, round(w * height / h))
+    panels = [("plate", tiling.resize(plate, height, width)), ("normals, fused", normals.encode(
+        normals.normalize(tiling.resize(fused, height, width)))), ("plate 1:1", plate[window]),
+              ("fused 1:1", normals.encode(fused[window])), ("tiled 1:1", normals.encode(tiled[window]))]
+    sheet = np.concatenate([np.pad(p, ((0, height - p.shape[0]), (0, 0), (0, 0))) for _, p in panels], axis=1)
+    image = Image.fromarray((np.clip(sheet, 0, 1) * 255 + 0.5).astype(np.uint8))
+    draw, left = ImageDraw.Draw(image), 0
+    for label, panel in panels:
+        draw.rectangle((left, 0, left + 8 + 7 * len(label), 16), fill=(0, 0, 0))
+        draw.text((left + 4, 2), label, fill=(255, 255, 255))
+        left += panel.shape[1]
+    return np.asarray(image, np.float32) / 255.0
+
+
 @dataclasses.dataclass(frozen=True)
 class ScaleRequest:
-    """What to measure: motorcycle factors, render folders, predict modes (and the passes' other settings)."""
+    """What to measure: motorcycle factors, render folders, predict modes (and the passes' other settings), and
+    an optional gallery of one large plate (gallery: PNG to write; gallery_plate: the plate file)."""
 
     factors: tuple = MOTORCYCLE_FACTORS
     renders: tuple = ()
     modes: tuple = fusion.MODES
     settings: fusion.PassSettings = fusion.PassSettings()
+    gallery: str = ""
+    gallery_plate: str = ""
 
 
 def request_from_flags(flag_values):
@@ -150,7 +181,14 @@ def request_from_flags(flag_values):
     for folder in flag_values.scale_renders:
         if not os.path.isdir(folder):
             raise errors.MissingPathError(f"--scale_renders: {folder}: no such folder")
-    return ScaleRequest(factors, tuple(flag_values.scale_renders), modes)
+    if bool(flag_values.scale_gallery) != bool(flag_values.scale_gallery_plate):
+        raise errors.UsageError("--scale_gallery and --scale_gallery_plate: give both (the PNG to write and its plate)")
+    if flag_values.scale_gallery_plate and not os.path.isfile(flag_values.scale_gallery_plate):
+        raise errors.MissingPathError(f"--scale_gallery_plate: {flag_values.scale_gallery_plate}: no such file")
+    if flag_values.scale_gallery:
+        outputs.check_writable_file(flag_values.scale_gallery, "--scale_gallery")
+    return ScaleRequest(factors, tuple(flag_values.scale_renders), modes, gallery=flag_values.scale_gallery,
+                        gallery_plate=flag_values.scale_gallery_plate)
 
 
 def check_model(model_path, output_json, request=ScaleRequest()):
@@ -164,6 +202,12 @@ def check_model(model_path, output_json, request=ScaleRequest()):
               "motorcycle": motorcycle_scales(model, request.modes, request.factors, request.settings)}
     if request.renders:
         report["renders"] = render_scales(model, request.renders, request.modes, request.settings)
+    if request.gallery:
+        from tfnormals.tools import prediction
+        plate = image_io.fill_nonfinite(image_io.read_image(request.gallery_plate))[0]
+        image_io.write_png(request.gallery, resolution_gallery(model, prediction.network_input(
+            plate, request.gallery_plate)))
+        report["gallery"] = request.gallery
     with image_io.atomic_output(output_json) as tmp:
         with open(tmp, "w") as f:
             json.dump(report, f, indent=1)
