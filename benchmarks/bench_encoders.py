@@ -1,4 +1,4 @@
-"""Encoders and losses under the same wall-clock budget: which design the long run should use.
+r"""Encoders and losses under the same wall-clock budget: which design the long run should use.
 
     python -m benchmarks.bench_encoders --records=../data/records256 --minutes=12 \
         [--arms=unet_warm,vgg16_balanced,unet_dpasses,...] [--runs_dir=../data/pilots]

@@ -1,4 +1,4 @@
-"""Relight a plate from its passes (the maths: tfnormals.tools.relighting).
+r"""Relight a plate from its passes (the maths: tfnormals.tools.relighting).
 
 Usage:
   python -m tfnormals.relight --plate=F --normals=F --output=F --light_dir=x,y,z
