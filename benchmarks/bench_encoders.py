@@ -13,10 +13,11 @@ One run per arm: treat differences of a degree or two as noise. A run folder tha
 reached its budget is measured again without retraining (delete it to retrain).
 """
 
-import argparse
 import json
 import os
 import sys
+
+from absl import flags
 
 from benchmarks import common
 from tfnormals.core import resources
@@ -71,20 +72,20 @@ def child(config):
     common.emit(measure(config["run_dir"], config["records"], config["max_val"]))
 
 
-def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--records", required=True, help="Records (v2) with train and val splits.")
-    p.add_argument("--minutes", type=float, default=12.0, help="Training wall-clock per arm.")
-    p.add_argument("--steps", type=int, default=0, help="Train each arm this many steps instead of --minutes.")
-    p.add_argument("--arms", default="unet_warm,vgg16_balanced", help=f"Any of {', '.join(ARMS)}.")
-    p.add_argument("--runs_dir", default=os.path.join(common.REPO, "..", "data", "pilots"))
-    p.add_argument("--max_val", type=int, default=64, help="Val images measured.")
-    common.add_output_args(p, child=True)
-    return p.parse_args(argv)
+def define_flags():
+    """Command-line flags (defined only when run as a program)."""
+    flags.DEFINE_string("records", None, "Records (v2) with train and val splits.")
+    flags.mark_flag_as_required("records")
+    flags.DEFINE_float("minutes", 12.0, "Training wall-clock per arm.")
+    flags.DEFINE_integer("steps", 0, "Train each arm this many steps instead of --minutes.")
+    flags.DEFINE_string("arms", "unet_warm,vgg16_balanced", f"Any of {', '.join(ARMS)}.")
+    flags.DEFINE_string("runs_dir", os.path.join(common.REPO, "..", "data", "pilots"),
+                        "Where each arm's run folder is written.")
+    flags.DEFINE_integer("max_val", 64, "Val images measured.")
+    common.define_output_flags(child=True)
 
 
-def main(argv=None):
-    argv, args = common.begin(argv, parse_args, child)
+def main(args):
     rows = []
     for arm in args.arms.split(","):
         run_dir = os.path.join(args.runs_dir, arm)
@@ -110,9 +111,10 @@ def main(argv=None):
     budget = f"equal steps ({args.steps} each" if args.steps else f"equal wall-clock ({args.minutes:g} min each"
     text = (f"### Encoders and losses at {budget}, `configs/multipass.flags` + "
             f"the arm's flags; records `{common.display_path(args.records)}`)\n\n" + table)
-    return common.finish(MODULE, argv, {"name": "encoders", "markdown": text, "rows": rows, "targets": []},
+    return common.finish(MODULE, {"name": "encoders", "markdown": text, "rows": rows, "targets": []},
                          args.json_out)
 
 
 if __name__ == "__main__":
-    main()
+    define_flags()
+    common.run(main, MODULE, child=child)

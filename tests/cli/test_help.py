@@ -15,7 +15,9 @@ from cli_support import REPO
 pytestmark = pytest.mark.slow
 
 COMMANDS = ["tfnormals.train", "tfnormals.export", "tfnormals.evaluate", "tfnormals.predict", "tfnormals.relight",
-            "data_tools.render", "data_tools.make_records", "data_tools.stats"]
+            "data_tools.render", "data_tools.make_records", "data_tools.stats", "data_tools.import_assets",
+            "benchmarks", "benchmarks.run_all"] + [f"benchmarks.bench_{name}" for name in (
+                "encoders", "inference", "pipeline", "quality", "records", "render", "train_step")]
 # Flags a user of the command needs that are declared outside the command's module (issue 22's list).
 NEEDED = {"tfnormals.predict": ["input_colorspace", "list_colorspaces", "hfov", "focal_mm", "sensor_width_mm",
                                 "depth_scale", "reference_distance", "tile", "max_side"],
@@ -44,7 +46,8 @@ def usage_flags(doc, module):
 
 
 def docstring(module):
-    path = importlib.util.find_spec(module).origin
+    spec = importlib.util.find_spec(module)
+    path = importlib.util.find_spec(module + ".__main__").origin if spec.submodule_search_locations else spec.origin
     with open(path, encoding="utf-8") as f:
         return ast.get_docstring(ast.parse(f.read()), clean=False)
 
