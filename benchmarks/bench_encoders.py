@@ -3,7 +3,7 @@ r"""Encoders and losses under the same wall-clock budget: which design the long 
     python -m benchmarks.bench_encoders --records=../data/records256 --minutes=12 \
         [--arms=unet_warm,vgg16_balanced,unet_dpasses,...] [--runs_dir=../data/pilots]
 
-Every arm trains `python -m tfnormals.train --flagfile=configs/multipass.flags` with its own
+Every arm trains `python -m tfnormals.train --flagfile=configs/shipped.flags` with its own
 overrides and `--time_budget_min=MINUTES` (one after the other, so each has the whole machine),
 then is measured on: the records' val split (normals mean angle, whole images; depth AbsRel when
 predicted), the Middlebury motorcycle (normals mean angle against its ground-truth disparity),
@@ -23,8 +23,8 @@ from benchmarks import common
 from tfnormals.core import resources
 
 MODULE = "benchmarks.bench_encoders"
-FLAGFILE = os.path.join(common.REPO, "configs", "multipass.flags")
-# Each arm's flags on top of configs/multipass.flags (which warm-starts today's encoder from the committed model).
+FLAGFILE = common.SHIPPED_FLAGS
+# Each arm's flags on top of configs/shipped.flags (which warm-starts today's encoder from the committed model).
 VGG16 = ["--encoder=vgg16", "--precision=mixed_bfloat16", "--pretrained=true", "--freeze_blocks=2", "--init_from="]
 SCRATCH = ["--encoder=unet", "--precision=float32", "--init_from="]
 WARM = ["--encoder=unet", f"--init_from={resources.DEFAULT_MODEL_DIR}"]
@@ -47,7 +47,8 @@ ARMS = {
 }
 STEPS_TIMEOUT_S = 6 * 3600  # an equal-steps arm's training, whatever else shares the machine
 # Short runs: checkpoint and validate often enough that a budget-stopped run has a recent checkpoint.
-PILOT_FLAGS = ["--steps=100000", "--checkpoint_every=200", "--val_steps=4", "--monitor_every=0", "--triptych_count=0"]
+PILOT_FLAGS = ["--steps=100000", "--checkpoint_every=200", "--val_steps=4", "--monitor_every=0", "--triptych_count=0",
+               "--g_lr=1e-4", "--d_lr=2e-4"]  # the arms' learning rates (shipped.flags has the last segment's third)
 
 
 def measure(run_dir, records, max_val):
@@ -109,7 +110,7 @@ def main(args):
                                              r["motorcycle_depth_absrel"], r["flip_deg"], r["scale_deg"]]
                                             for r in rows])
     budget = f"equal steps ({args.steps} each" if args.steps else f"equal wall-clock ({args.minutes:g} min each"
-    text = (f"### Encoders and losses at {budget}, `configs/multipass.flags` + "
+    text = (f"### Encoders and losses at {budget}, `configs/shipped.flags` + "
             f"the arm's flags; records `{common.display_path(args.records)}`)\n\n" + table)
     return common.finish(MODULE, {"name": "encoders", "markdown": text, "rows": rows, "targets": []},
                          args.json_out)

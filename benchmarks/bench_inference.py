@@ -11,7 +11,7 @@ ru_maxrss of that process (os.wait4), so it includes TensorFlow and the model. R
 writing image files is not included.
 
 Without a model at --model (tfnormals/assets/model is written when the shipped model is
-trained), a generator with configs/default.flags' architecture and random weights is exported
+trained), a generator with configs/shipped.flags' architecture and random weights is exported
 to a temp folder with tfnormals.model.serving.export_generator: the architecture, not the weights,
 sets the speed.
 """
@@ -80,7 +80,7 @@ def tiles_and_pixels(width, height, tile, overlap):
 def define_flags():
     """Command-line flags (defined only when run as a program)."""
     flags.DEFINE_string("model", common.DEFAULT_MODEL, "SavedModel or run folder.")
-    flags.DEFINE_string("train_flags", common.DEFAULT_FLAGS, "Architecture for the stand-in model.")
+    flags.DEFINE_string("train_flags", common.SHIPPED_FLAGS, "Architecture for the stand-in model.")
     flags.DEFINE_string("sizes", "1920x1080,4096x2160", "WIDTHxHEIGHT list.")
     flags.DEFINE_string("modes", "whole,tiled", "Inference modes: whole (one pass) and/or tiled (predict's tiles).")
     flags.DEFINE_integer("tile", 512, "Tile side of the tiled mode.")

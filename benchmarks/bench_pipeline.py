@@ -3,7 +3,7 @@
     python -m benchmarks.bench_pipeline [--records_dir=../data/records192] [--batches=20] [--steps=8]
 
 Pipeline: tfnormals.data.make_dataset in training mode with the shipped config's settings
-(configs/default.flags: batch, load size, shuffle buffer), restricted to one core with
+(configs/shipped.flags: batch, load size, shuffle buffer), restricted to one core with
 tf.data options (threading.private_threadpool_size=1, threading.max_intra_op_parallelism=1,
 autotune.cpu_budget=1, applied with ds.with_options). After a warm-up that fills the shuffle
 buffer, `--repeats` blocks of `--batches` batches are pulled as fast as possible (rates are
@@ -101,9 +101,9 @@ def measure_step(records_dir, config, steps, warmup_steps, held_batches=4):
 
 def define_flags():
     """Command-line flags (defined only when run as a program)."""
-    flags.DEFINE_string("records_dir", common.DEFAULT_RECORDS,
+    flags.DEFINE_string("records_dir", common.SHIPPED_RECORDS,
                         "Records to read (default ../data/records192; a small set is made if missing).")
-    flags.DEFINE_string("train_flags", common.DEFAULT_FLAGS, "Training config to take settings from.")
+    flags.DEFINE_string("train_flags", common.SHIPPED_FLAGS, "Training config to take settings from.")
     flags.DEFINE_integer("batches", 20, "Timed pipeline batches per repeat.")
     flags.DEFINE_integer("repeats", 3, "Timed blocks; rates are their medians.")
     flags.DEFINE_integer("warmup_batches", 5, "Untimed pipeline batches before each timed block.")

@@ -3,13 +3,12 @@
     python -m benchmarks.bench_train_step [--batches=1,8] [--steps=6] [--configs=shipped,multipass,pix2pix]
 
 Configurations (each at batch 1, as in the pix2pix paper, and at the shipped batch):
-  shipped  configs/default.flags through tfnormals.training.config.TrainConfig and
-           tfnormals.training.loop.build_gan (U-Net 32..256 filters, depth 6, bilinear upsampling;
-           dense discriminator; 192 → 128 crops).
+  shipped  configs/shipped.flags through tfnormals.training.config.TrainConfig and
+           tfnormals.training.loop.build_gan (U-Net 32..256 filters, 6 levels, bilinear upsampling;
+           normals + depth + albedo heads; dense discriminator; 256 → 128 crops; float32).
   multipass, multipass_fp32
-           configs/multipass.flags with the VGG16 encoder (first two blocks frozen; the flagfile's default
-           is now the U-Net, whose step the shipped row measures), normals + depth + albedo heads,
-           256 → 128 crops, under mixed_bfloat16 and under float32; the
+           configs/shipped.flags with the VGG16 encoder (first two blocks frozen), normals + depth + albedo
+           heads, 256 → 128 crops, under mixed_bfloat16 and under float32; the
            batches carry depth and albedo so every loss runs. Compared with a bfloat16 and a
            float32 matmul respectively (this CPU has AVX512-BF16).
   pix2pix  written from the paper (Isola et al. 2017, appendix 6.1.1/6.1.2): 256² crops from 286²
@@ -40,7 +39,6 @@ compared with a 4096² float32 tf.linalg.matmul measured in the same process bef
 """
 
 import collections
-import os
 import sys
 
 from absl import flags
@@ -51,7 +49,6 @@ MODULE = "benchmarks.bench_train_step"
 TARGET_FRACTION = 0.5
 
 
-MULTIPASS_FLAGS = os.path.join(common.REPO, "configs", "multipass.flags")
 BF16_CONFIGS = ("multipass",)
 
 
@@ -122,16 +119,17 @@ def build(kind, batch_size, args):
     from tfnormals.model.unet import build_generator
     from tfnormals.training.loop import build_gan
     if kind == "shipped":
-        config = common.train_config(args.train_flags, batch_size=batch_size)
+        config = common.train_config(args.train_flags, batch_size=batch_size, init_from="")
         return build_gan(config), config, config.load_size
     if kind.startswith("multipass"):
         precision = "mixed_bfloat16" if kind in BF16_CONFIGS else "float32"
-        config = common.train_config(args.multipass_flags, batch_size=batch_size, pretrained=False,
+        config = common.train_config(args.train_flags, batch_size=batch_size, pretrained=False, init_from="",
                                      precision=precision, encoder="vgg16", freeze_blocks=2)
         return build_gan(config, fresh=False), config, config.load_size
     config = common.train_config(args.train_flags, batch_size=batch_size, crop_size=256, load_size=286,
                                  base_filters=64, levels=8, max_filters=512, norm="batch", dropout=0.5,
-                                 upsample="transpose", l1_weight=100.0, angular_weight=0.0, g_lr=2e-4, d_lr=2e-4,
+                                 upsample="transpose", passes="normals", d_passes="normals", init_from="",
+                                 l1_weight=100.0, angular_weight=0.0, g_lr=2e-4, d_lr=2e-4,
                                  beta_1=0.5)
     generator = build_generator(**config.generator_kwargs())
     if args.p2p_discriminator == "builder":
@@ -271,8 +269,7 @@ def targets(rows, matmul, matmul_bf16):
 
 def define_flags():
     """Command-line flags (defined only when run as a program)."""
-    flags.DEFINE_string("train_flags", common.DEFAULT_FLAGS, "Flagfile of the 'shipped' and 'pix2pix' configurations.")
-    flags.DEFINE_string("multipass_flags", MULTIPASS_FLAGS, "Flagfile of the multipass configurations.")
+    flags.DEFINE_string("train_flags", common.SHIPPED_FLAGS, "Flagfile of every configuration (pix2pix: its settings).")
     flags.DEFINE_string("configs", "shipped,multipass,multipass_fp32,pix2pix",
                         "Any of shipped, multipass, multipass_fp32, pix2pix.")
     flags.DEFINE_string("batches", "", "Batch sizes (default: 1 and the shipped batch).")

@@ -33,10 +33,9 @@ from tfnormals.core import cli, layout, resources
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MARKER = "@@BENCH_JSON@@"
-DEFAULT_RECORDS = os.path.normpath(os.path.join(REPO, "..", "data", "records192"))  # configs/default.flags' data
-# The records the shipped model was trained from (configs/multipass.flags); its held-out split is the quality test.
+# The shipped model's configuration and the records it was trained from (its held-out split is the quality test).
+SHIPPED_FLAGS = os.path.join(REPO, "configs", "shipped.flags")
 SHIPPED_RECORDS = os.path.normpath(os.path.join(REPO, "..", "data", "records256"))
-DEFAULT_FLAGS = os.path.join(REPO, "configs", "default.flags")
 DEFAULT_MODEL = resources.DEFAULT_MODEL_DIR
 
 
@@ -185,7 +184,7 @@ def finish_child(handle):
     return result
 
 
-def train_config(flagfile=DEFAULT_FLAGS, **overrides):
+def train_config(flagfile=SHIPPED_FLAGS, **overrides):
     """The TrainConfig of a flagfile (parsed as the train command parses it) plus overrides; imports TF."""
     from tfnormals.training import config
     return config.from_flagfile(flagfile, **overrides)

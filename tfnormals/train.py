@@ -2,7 +2,7 @@
 
 Usage:
   python -m tfnormals.train --flagfile=configs/smoke.flags
-  python -m tfnormals.train --flagfile=configs/default.flags --run_name=big --resume
+  python -m tfnormals.train --flagfile=configs/shipped.flags --checkpoint_root=../data/runs --resume
 
 Every setting of tfnormals.training.config.TrainConfig (and its augmentation settings) is a
 flag here, generated from the dataclasses; TrainConfig.validate checks them (exit 2 naming the
