@@ -33,7 +33,7 @@ TRUTH_ERODE = 3               # pixels dropped around holes and jumps
 # Real photos scikit-image ships with free licences (its docstrings: public domain or CC0).
 GALLERY_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "camera", "coins", "clock", "brick")
 GALLERY_LIGHT = relighting.Light(direction=(-1.0, 0.6, 0.5), color=(1.0, 0.62, 0.3), intensity=1.6)
-GALLERY_AMBIENT = 0.35
+GALLERY_AMBIENT = relighting.DEFAULT_AMBIENT["add"]  # what relight does by default
 GALLERY_SIDE = 256
 
 

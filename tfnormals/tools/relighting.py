@@ -36,9 +36,10 @@ OUTPUT_EXTENSIONS = (".exr", ".png") + image_io.TIFF_EXTENSIONS
 
 LIGHT_KINDS = ("directional", "point", "spot")
 MODES = ("add", "replace")
-# Ambient light by mode when neither the flags nor a rig give it: add keeps this share of the plate's own light;
-# replace has no plate light to keep.
-DEFAULT_AMBIENT = {"add": 1.0, "replace": 0.0}
+# Ambient light by mode when neither the flags nor a rig give it. add keeps this share of the plate's own light, so
+# surfaces turned away from the lights go darker than the plate and the result looks relit (keeping all of it, every
+# pixel only gets brighter); replace has no plate light to keep.
+DEFAULT_AMBIENT = {"add": 0.35, "replace": 0.0}
 
 
 @dataclasses.dataclass(frozen=True)
