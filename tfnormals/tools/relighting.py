@@ -284,7 +284,9 @@ def relight_file(request):
     alpha = plate[..., -1] if plate.shape[-1] in (2, 4) else None
     with outputs.created_dirs_removed_if_empty(os.path.dirname(os.path.abspath(output_path))):
         if image_io.is_float_file(output_path):
-            image_io.write_rgb_exr(output_path, relit, alpha=alpha, frame=image_io.read_frame(plate_path))
+            in_plate_space = output_space(plate_space, output_path) == plate_space  # its colour metadata holds
+            image_io.write_rgb_exr(output_path, relit, alpha=alpha,
+                                   frame=image_io.read_frame(plate_path, colour=in_plate_space))
         else:
             out = np.clip(relit, 0.0, 1.0)
             out = out if alpha is None else np.concatenate([out, alpha[..., None]], -1)
