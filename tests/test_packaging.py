@@ -105,5 +105,5 @@ def test_predict_runs_from_an_installed_wheel(wheel, tmp_path):
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["written"] == 1 and summary["failed"] == 0, summary
     outputs = sorted(os.listdir(elsewhere / "out"))
-    assert outputs == ["astronaut.albedo.exr", "astronaut.depth.exr", "astronaut.normals.exr",
-                       "astronaut.normals.png", "astronaut.position.exr"], outputs  # the shipped model's passes
+    assert outputs == [f"astronaut.{kind}.{ext}" for kind in ("albedo", "depth", "normals", "position")
+                       for ext in ("exr", "png")], outputs  # the shipped model's passes, each with a preview
