@@ -43,7 +43,7 @@ def clean_env():
     return env
 
 
-def test_interpreter_site_packages():
+def site_packages_of_this_interpreter():
     """Every site-packages folder of the interpreter running the tests (its venv's, and the base's when that venv
     was made with --system-site-packages), in the order it searches them."""
     import site
@@ -88,7 +88,7 @@ def test_predict_runs_from_an_installed_wheel(wheel, tmp_path):
     venv_site = run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd=str(tmp_path),
                     env=clean_env()).stdout.strip()
     with open(os.path.join(venv_site, "test_interpreter_packages.pth"), "w") as f:
-        f.write("\n".join(test_interpreter_site_packages()) + "\n")
+        f.write("\n".join(site_packages_of_this_interpreter()) + "\n")
     run([python, "-m", "pip", "install", "--no-deps", "--no-index", "--quiet", wheel], cwd=str(tmp_path),
         env=clean_env())
     elsewhere = tmp_path / "elsewhere"
