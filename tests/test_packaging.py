@@ -67,6 +67,7 @@ def wheel(tmp_path_factory):
     run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--wheel-dir", str(out),
          str(source)], cwd=str(out), env=clean_env())
     (path,) = [os.path.join(out, f) for f in os.listdir(out) if f.endswith(".whl")]
+    assert os.path.isdir(source / "build"), "pip built in the copy"  # so the checkout is left as it was
     return path
 
 
