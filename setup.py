@@ -1,6 +1,11 @@
 """Package set-up for tfnormals: plate → camera-space normals, trained on paired renders."""
 
+import re
+
 from setuptools import find_packages, setup
+
+with open("tfnormals/__init__.py") as f:  # the version is written once, there
+    VERSION = re.search(r'^__version__ = "(.+)"$', f.read(), re.M).group(1)
 
 VFX = ["openimageio>=3.2,<4", "opencolorio>=2.6,<3"]
 ONNX = ["tf2onnx==1.17.*", "onnx>=1.16", "onnxruntime==1.31.*"]
@@ -9,7 +14,7 @@ EVAL = ["scikit-image>=0.24", "scipy"]
 
 setup(
     name="tfnormals",
-    version="0.1.0",
+    version=VERSION,
     description="Extract a camera-space normals pass from a plate with a TensorFlow/Keras U-Net GAN.",
     packages=find_packages(include=["tfnormals", "tfnormals.*", "data_tools", "data_tools.*"]),
     # Everything under each package's assets/ (the shipped SavedModel, photos, the renderer's textures,

@@ -1,7 +1,10 @@
-"""`python -m benchmarks` runs every benchmark and records them in BUILD_NOTES.md (see run_all)."""
+"""Run every benchmark and record the results in BUILD_NOTES.md (what `python -m benchmarks.run_all` does).
 
-import sys
+    python -m benchmarks [--only=render,records,...] [--notes=BUILD_NOTES.md] [--no_write] [--tiny]
+"""
 
-from benchmarks.run_all import main
+from benchmarks import common, run_all
 
-sys.exit(main())
+if __name__ == "__main__":
+    run_all.define_flags()
+    common.run(run_all.main, "benchmarks")

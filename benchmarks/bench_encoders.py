@@ -1,9 +1,9 @@
-"""Encoders and losses under the same wall-clock budget: which design the long run should use.
+r"""Encoders and losses under the same wall-clock budget: which design the long run should use.
 
     python -m benchmarks.bench_encoders --records=../data/records256 --minutes=12 \
         [--arms=unet_warm,vgg16_balanced,unet_dpasses,...] [--runs_dir=../data/pilots]
 
-Every arm trains `python -m tfnormals.train --flagfile=configs/multipass.flags` with its own
+Every arm trains `python -m tfnormals.train --flagfile=configs/shipped.flags` with its own
 overrides and `--time_budget_min=MINUTES` (one after the other, so each has the whole machine),
 then is measured on: the records' val split (normals mean angle, whole images; depth AbsRel when
 predicted), the Middlebury motorcycle (normals mean angle against its ground-truth disparity),
@@ -13,17 +13,18 @@ One run per arm: treat differences of a degree or two as noise. A run folder tha
 reached its budget is measured again without retraining (delete it to retrain).
 """
 
-import argparse
 import json
 import os
 import sys
+
+from absl import flags
 
 from benchmarks import common
 from tfnormals.core import resources
 
 MODULE = "benchmarks.bench_encoders"
-FLAGFILE = os.path.join(common.REPO, "configs", "multipass.flags")
-# Each arm's flags on top of configs/multipass.flags (which warm-starts today's encoder from the committed model).
+FLAGFILE = common.SHIPPED_FLAGS
+# Each arm's flags on top of configs/shipped.flags (which warm-starts today's encoder from the committed model).
 VGG16 = ["--encoder=vgg16", "--precision=mixed_bfloat16", "--pretrained=true", "--freeze_blocks=2", "--init_from="]
 SCRATCH = ["--encoder=unet", "--precision=float32", "--init_from="]
 WARM = ["--encoder=unet", f"--init_from={resources.DEFAULT_MODEL_DIR}"]
@@ -58,7 +59,8 @@ LAYOUT_ARMS = {
 }
 STEPS_TIMEOUT_S = 6 * 3600  # an equal-steps arm's training, whatever else shares the machine
 # Short runs: checkpoint and validate often enough that a budget-stopped run has a recent checkpoint.
-PILOT_FLAGS = ["--steps=100000", "--checkpoint_every=200", "--val_steps=4", "--monitor_every=0", "--triptych_count=0"]
+PILOT_FLAGS = ["--steps=100000", "--checkpoint_every=200", "--val_steps=4", "--monitor_every=0", "--triptych_count=0",
+               "--g_lr=1e-4", "--d_lr=2e-4"]  # the arms' learning rates (shipped.flags has the last segment's third)
 
 
 def measure(run_dir, records, max_val):
@@ -87,20 +89,20 @@ def child(config):
     common.emit(measure(config["run_dir"], config["records"], config["max_val"]))
 
 
-def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--records", required=True, help="Records (v2) with train and val splits.")
-    p.add_argument("--minutes", type=float, default=12.0, help="Training wall-clock per arm.")
-    p.add_argument("--steps", type=int, default=0, help="Train each arm this many steps instead of --minutes.")
-    p.add_argument("--arms", default="unet_warm,vgg16_balanced", help=f"Any of {', '.join({**ARMS, **LAYOUT_ARMS})}.")
-    p.add_argument("--runs_dir", default=os.path.join(common.REPO, "..", "data", "pilots"))
-    p.add_argument("--max_val", type=int, default=64, help="Val images measured.")
-    common.add_output_args(p, child=True)
-    return p.parse_args(argv)
+def define_flags():
+    """Command-line flags (defined only when run as a program)."""
+    flags.DEFINE_string("records", None, "Records (v2) with train and val splits.")
+    flags.mark_flag_as_required("records")
+    flags.DEFINE_float("minutes", 12.0, "Training wall-clock per arm.")
+    flags.DEFINE_integer("steps", 0, "Train each arm this many steps instead of --minutes.")
+    flags.DEFINE_string("arms", "unet_warm,vgg16_balanced", f"Any of {', '.join({**ARMS, **LAYOUT_ARMS})}.")
+    flags.DEFINE_string("runs_dir", os.path.join(common.REPO, "..", "data", "pilots"),
+                        "Where each arm's run folder is written.")
+    flags.DEFINE_integer("max_val", 64, "Val images measured.")
+    common.define_output_flags(child=True)
 
 
-def main(argv=None):
-    argv, args = common.begin(argv, parse_args, child)
+def main(args):
     rows = []
     for arm in args.arms.split(","):
         run_dir = os.path.join(args.runs_dir, arm)
@@ -125,12 +127,13 @@ def main(argv=None):
                                              r["motorcycle_depth_absrel"], r["flip_deg"], r["scale_deg"]]
                                             for r in rows])
     budget = f"equal steps ({args.steps} each" if args.steps else f"equal wall-clock ({args.minutes:g} min each"
-    text = (f"### Encoders, losses and data views at {budget}, `configs/multipass.flags` (layout arms: "
+    text = (f"### Encoders, losses and data views at {budget}, `configs/shipped.flags` (layout arms: "
             f"`configs/scene_layout.flags`) + the arm's flags; records `{common.display_path(args.records)}`)\n\n"
             + table)
-    return common.finish(MODULE, argv, {"name": "encoders", "markdown": text, "rows": rows, "targets": []},
+    return common.finish(MODULE, {"name": "encoders", "markdown": text, "rows": rows, "targets": []},
                          args.json_out)
 
 
 if __name__ == "__main__":
-    main()
+    define_flags()
+    common.run(main, MODULE, child=child)

@@ -11,18 +11,19 @@ ru_maxrss of that process (os.wait4), so it includes TensorFlow and the model. R
 writing image files is not included.
 
 Without a model at --model (tfnormals/assets/model is written when the shipped model is
-trained), a generator with configs/default.flags' architecture and random weights is exported
+trained), a generator with configs/shipped.flags' architecture and random weights is exported
 to a temp folder with tfnormals.model.serving.export_generator: the architecture, not the weights,
 sets the speed.
 """
 
-import argparse
 import json
 import os
 import shutil
 import sys
 import tempfile
 import time
+
+from absl import flags
 
 from benchmarks import common
 
@@ -76,31 +77,29 @@ def tiles_and_pixels(width, height, tile, overlap):
     return n, n * th * tw / (width * height)
 
 
-def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--model", default=common.DEFAULT_MODEL, help="SavedModel or run folder.")
-    p.add_argument("--flagfile", default=common.DEFAULT_FLAGS, help="Architecture for the stand-in model.")
-    p.add_argument("--sizes", default="1920x1080,4096x2160", help="WIDTHxHEIGHT list.")
-    p.add_argument("--modes", default="whole,tiled")
-    p.add_argument("--tile", type=int, default=512)
-    p.add_argument("--overlap", type=int, default=64)
-    p.add_argument("--repeats", type=int, default=3, help="Timed runs after the warm-up.")
-    common.add_output_args(p, child=True)
-    p.add_argument("--export_child", default="", help=argparse.SUPPRESS)
-    return p.parse_args(argv)
+def define_flags():
+    """Command-line flags (defined only when run as a program)."""
+    flags.DEFINE_string("model", common.DEFAULT_MODEL, "SavedModel or run folder.")
+    flags.DEFINE_string("train_flags", common.SHIPPED_FLAGS, "Architecture for the stand-in model.")
+    flags.DEFINE_string("sizes", "1920x1080,4096x2160", "WIDTHxHEIGHT list.")
+    flags.DEFINE_string("modes", "whole,tiled", "Inference modes: whole (one pass) and/or tiled (predict's tiles).")
+    flags.DEFINE_integer("tile", 512, "Tile side of the tiled mode.")
+    flags.DEFINE_integer("overlap", 64, "Tile overlap of the tiled mode.")
+    flags.DEFINE_integer("repeats", 3, "Timed runs after the warm-up.")
+    common.define_output_flags(child=True)
+    flags.DEFINE_string("export_child", "", "Internal: set by the benchmark itself when it re-runs in a child process.")
 
 
-def main(argv=None):
-    argv, args = common.begin(argv, parse_args, child=_child)
+def main(args):
     if args.export_child:
-        return _export_child(args.export_child, args.flagfile)
+        return _export_child(args.export_child, args.train_flags)
     model, stand_in = args.model, None
     if not os.path.exists(model):
         stand_in = tempfile.mkdtemp(prefix="bench_inference-model-")
         model = os.path.join(stand_in, "model")
         print(f"[bench_inference] no model at {args.model}; exporting a random-weight stand-in ...", file=sys.stderr,
               flush=True)
-        common.run_child(MODULE, [f"--export_child={model}", f"--flagfile={args.flagfile}"])
+        common.run_child(MODULE, [f"--export_child={model}", f"--train_flags={args.train_flags}"])
     rows = []
     try:
         for size in args.sizes.split(","):
@@ -126,11 +125,11 @@ def main(argv=None):
           r["seconds"], r["width"] * r["height"] / 1e6 / r["seconds"], r["first_s"], r["load_s"],
           r["rss_after_load_mb"], r["peak_rss_mb"], r["tiles"], r["pixel_factor"]] for r in rows])
     source = f"`{common.display_path(args.model)}`" if not stand_in else \
-        f"random-weight stand-in exported from `{common.display_path(args.flagfile)}` (no model at " \
+        f"random-weight stand-in exported from `{common.display_path(args.train_flags)}` (no model at " \
         f"`{common.display_path(args.model)}`)"
     text = (f"### Inference (model: {source}; fresh process per row, median of {args.repeats} runs after a warm-up)"
             f"\n\n" + table)
-    return common.finish(MODULE, argv, {"name": "inference", "markdown": text, "rows": rows, "stand_in": bool(stand_in),
+    return common.finish(MODULE, {"name": "inference", "markdown": text, "rows": rows, "stand_in": bool(stand_in),
                                         "targets": targets(rows)}, args.json_out)
 
 
@@ -158,4 +157,5 @@ def targets(rows):
 
 
 if __name__ == "__main__":
-    main()
+    define_flags()
+    common.run(main, MODULE, child=_child)

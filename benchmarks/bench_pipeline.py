@@ -3,7 +3,7 @@
     python -m benchmarks.bench_pipeline [--records_dir=../data/records192] [--batches=20] [--steps=8]
 
 Pipeline: tfnormals.data.make_dataset in training mode with the shipped config's settings
-(configs/default.flags: batch, load size, shuffle buffer), restricted to one core with
+(configs/shipped.flags: batch, load size, shuffle buffer), restricted to one core with
 tf.data options (threading.private_threadpool_size=1, threading.max_intra_op_parallelism=1,
 autotune.cpu_budget=1, applied with ds.with_options). After a warm-up that fills the shuffle
 buffer, `--repeats` blocks of `--batches` batches are pulled as fast as possible (rates are
@@ -19,11 +19,12 @@ the rate is the step alone; step time is the median interval between on_train_ba
 calls after `--warmup_steps`. Target: pipeline batches/s ≥ 3 × step batches/s on ≤ 1 core.
 """
 
-import argparse
 import os
 import shutil
 import sys
 import time
+
+from absl import flags
 
 from benchmarks import common
 
@@ -98,28 +99,26 @@ def measure_step(records_dir, config, steps, warmup_steps, held_batches=4):
             "first_step_s": intervals[0], "intervals": intervals}
 
 
-def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--records_dir", default=common.DEFAULT_RECORDS,
-                   help="Records to read (default ../data/records192; a small set is made if missing).")
-    p.add_argument("--flagfile", default=common.DEFAULT_FLAGS, help="Training config to take settings from.")
-    p.add_argument("--batches", type=int, default=20, help="Timed pipeline batches per repeat.")
-    p.add_argument("--repeats", type=int, default=3, help="Timed blocks; rates are their medians.")
-    p.add_argument("--warmup_batches", type=int, default=5)
-    p.add_argument("--steps", type=int, default=8, help="Timed train steps.")
-    p.add_argument("--warmup_steps", type=int, default=3)
-    common.add_output_args(p)
-    return p.parse_args(argv)
+def define_flags():
+    """Command-line flags (defined only when run as a program)."""
+    flags.DEFINE_string("records_dir", common.SHIPPED_RECORDS,
+                        "Records to read (default ../data/records192; a small set is made if missing).")
+    flags.DEFINE_string("train_flags", common.SHIPPED_FLAGS, "Training config to take settings from.")
+    flags.DEFINE_integer("batches", 20, "Timed pipeline batches per repeat.")
+    flags.DEFINE_integer("repeats", 3, "Timed blocks; rates are their medians.")
+    flags.DEFINE_integer("warmup_batches", 5, "Untimed pipeline batches before each timed block.")
+    flags.DEFINE_integer("steps", 8, "Timed train steps.")
+    flags.DEFINE_integer("warmup_steps", 3, "Untimed train steps first (the first traces the function).")
+    common.define_output_flags(child=False)
 
 
-def main(argv=None):
-    argv, args = common.begin(argv, parse_args)
+def main(args):
     records_dir, made = args.records_dir, None
     if not common.has_records(records_dir):
         print(f"[bench_pipeline] no records in {records_dir}; making a small set ...", file=sys.stderr, flush=True)
         records_dir = made = common.small_records()
     try:
-        config = common.train_config(args.flagfile, records_dir=records_dir)
+        config = common.train_config(args.train_flags, records_dir=records_dir)
         print("[bench_pipeline] pipeline ...", file=sys.stderr, flush=True)
         pipe = measure_pipeline(records_dir, config, args.batches, args.warmup_batches, args.repeats)
         decode = measure_decode(records_dir, config.batch_size, args.batches, args.repeats)
@@ -138,7 +137,7 @@ def main(argv=None):
             ["train step (fit on in-memory batches, all cores)", step["batches_per_s"], step["images_per_s"],
              1000 * step["step_s"], None]]
     records_name = common.display_path(records_dir) if not made else "small temporary set"
-    text = (f"### Input pipeline vs training step (`{args.flagfile and common.display_path(args.flagfile)}`: "
+    text = (f"### Input pipeline vs training step (`{args.train_flags and common.display_path(args.train_flags)}`: "
             f"batch {config.batch_size}, load {config.load_size}, crop {config.crop_size}, shuffle buffer "
             f"{config.shuffle_buffer}; records `{records_name}`)\n\n"
             + common.markdown_table(["stage", "batches/s", "images/s", "ms/batch", "cores used"], rows)
@@ -151,9 +150,10 @@ def main(argv=None):
               f"step {1000 * step['step_s']:.0f} ms/batch")
     targets = [common.target(f"pipeline ≥ {TARGET_RATIO:g}× train-step rate on ≤ 1 core",
                              f"{ratio:.2f}× on {pipe['cores']:.2f} cores", met, limits)]
-    return common.finish(MODULE, argv, {"name": "pipeline", "markdown": text, "pipeline": pipe, "decode": decode,
+    return common.finish(MODULE, {"name": "pipeline", "markdown": text, "pipeline": pipe, "decode": decode,
                                         "step": step, "ratio": ratio, "targets": targets}, args.json_out)
 
 
 if __name__ == "__main__":
-    main()
+    define_flags()
+    common.run(main, MODULE)

@@ -9,10 +9,11 @@ baselines are fitted on the first 64 images of the records' train split
 section says so instead of inventing numbers.
 """
 
-import argparse
 import json
 import os
 import time
+
+from absl import flags
 
 from benchmarks import common
 
@@ -27,19 +28,17 @@ def model_step(path):
     return None
 
 
-def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--model", default=common.DEFAULT_MODEL, help="SavedModel or training run folder.")
-    p.add_argument("--records", default=common.SHIPPED_RECORDS, help="Records folder (evaluated split + train split).")
-    p.add_argument("--split", default="test")
-    p.add_argument("--fit_images", type=int, default=64, help="Train images the baselines are fitted on.")
-    p.add_argument("--max_images", type=int, default=0, help="Evaluate at most this many images (0 = all).")
-    common.add_output_args(p)
-    return p.parse_args(argv)
+def define_flags():
+    """Command-line flags (defined only when run as a program)."""
+    flags.DEFINE_string("model", common.DEFAULT_MODEL, "SavedModel or training run folder.")
+    flags.DEFINE_string("records", common.SHIPPED_RECORDS, "Records folder (evaluated split + train split).")
+    flags.DEFINE_string("split", "test", "Split of --records to evaluate.")
+    flags.DEFINE_integer("fit_images", 64, "Train images the baselines are fitted on.")
+    flags.DEFINE_integer("max_images", 0, "Evaluate at most this many images (0 = all).")
+    common.define_output_flags(child=False)
 
 
-def main(argv=None):
-    argv, args = common.begin(argv, parse_args)
+def main(args):
     rel = common.display_path
     title = f"### Model quality (`{rel(args.model)}` on `{rel(args.records)}` {args.split} split)"
     missing = [what for what, ok in (("model", os.path.exists(args.model)),
@@ -47,7 +46,7 @@ def main(argv=None):
                                      ("train records", common.has_records(args.records, "train"))) if not ok]
     if missing:
         text = f"{title}\n\nNot measured: no {' and no '.join(missing)} yet."
-        return common.finish(MODULE, argv, {"name": "quality", "markdown": text, "skipped": missing, "targets": []},
+        return common.finish(MODULE, {"name": "quality", "markdown": text, "skipped": missing, "targets": []},
                              args.json_out)
     from tfnormals.tools import evaluation
     from tfnormals.tools.model_io import NormalsModel
@@ -62,9 +61,10 @@ def main(argv=None):
               f"(best constant {[round(v, 3) for v in fitted['best_constant']]}, gradient strength "
               f"{fitted['gradient_strength']}); {seconds:.0f} s.")
     summary = {m: report[m] for m in evaluation.METHODS}
-    return common.finish(MODULE, argv, {"name": "quality", "markdown": text, "metrics": summary,
+    return common.finish(MODULE, {"name": "quality", "markdown": text, "metrics": summary,
                                         "count": report["count"], "fitted": fitted, "targets": []}, args.json_out)
 
 
 if __name__ == "__main__":
-    main()
+    define_flags()
+    common.run(main, MODULE)

@@ -13,13 +13,14 @@ data_tools.make_records, measured separately): on a small set it can outweigh th
 Input MB/s counts the bytes of the files make_records reads per sample (beauty, normals, mask).
 """
 
-import argparse
 import json
 import os
 import shutil
 import sys
 import tempfile
 import time
+
+from absl import flags
 
 from benchmarks import common
 
@@ -88,23 +89,21 @@ def link_subset(input_dir, count):
     return folder
 
 
-def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--input_dir", default="", help="Existing folder of sample pairs (default: render one).")
-    p.add_argument("--max_samples", type=int, default=0,
-                   help="Use only the first N complete samples of --input_dir (linked into a temp folder).")
-    p.add_argument("--num_samples", type=int, default=48, help="Samples to render when no --input_dir.")
-    p.add_argument("--resolution", type=int, default=128)
-    p.add_argument("--spp", type=int, default=8)
-    p.add_argument("--workers", default="1,2", help="Worker counts to compare (one process each).")
-    p.add_argument("--num_shards", type=int, default=4)
-    p.add_argument("--repeats", type=int, default=3)
-    common.add_output_args(p, child=True)
-    return p.parse_args(argv)
+def define_flags():
+    """Command-line flags (defined only when run as a program)."""
+    flags.DEFINE_string("input_dir", "", "Existing folder of sample pairs (default: render one).")
+    flags.DEFINE_integer("max_samples", 0,
+                         "Use only the first N complete samples of --input_dir (linked into a temp folder).")
+    flags.DEFINE_integer("num_samples", 48, "Samples to render when no --input_dir.")
+    flags.DEFINE_integer("resolution", 128, "Resolution of the rendered samples (without --input_dir).")
+    flags.DEFINE_integer("spp", 8, "Samples per pixel of the rendered samples.")
+    flags.DEFINE_string("workers", "1,2", "Worker counts to compare (one process each).")
+    flags.DEFINE_integer("num_shards", 4, "Shards per split.")
+    flags.DEFINE_integer("repeats", 3, "Timed runs per worker count.")
+    common.define_output_flags(child=True)
 
 
-def main(argv=None):
-    argv, args = common.begin(argv, parse_args, child=_child)
+def main(args):
     input_dir, rendered, render_s = args.input_dir, False, None
     if input_dir and args.max_samples:
         input_dir, rendered = link_subset(input_dir, args.max_samples), True
@@ -139,9 +138,10 @@ def main(argv=None):
         source = f"{args.num_samples} samples rendered at {args.resolution}², {args.spp} spp ({render_s:.1f} s)"
     text = (f"### make_records ({source}; {args.num_shards} shards per split; median of {args.repeats} runs)\n\n"
             + table)
-    return common.finish(MODULE, argv, {"name": "records", "markdown": text, "rows": rows, "targets": []},
+    return common.finish(MODULE, {"name": "records", "markdown": text, "rows": rows, "targets": []},
                          args.json_out)
 
 
 if __name__ == "__main__":
-    main()
+    define_flags()
+    common.run(main, MODULE, child=_child)

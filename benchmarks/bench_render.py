@@ -34,13 +34,14 @@ reference's exposure, over the whole frame). The reference uses another sampler 
 noise is independent of the low-spp renders'.
 """
 
-import argparse
 import json
 import os
 import shutil
 import sys
 import tempfile
 import time
+
+from absl import flags
 
 from benchmarks import common
 
@@ -314,32 +315,29 @@ def targets(rows, args):
     return result
 
 
-def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ints = lambda s: [int(v) for v in s.split(",") if v]
-    p.add_argument("--resolutions", type=ints, default=[128, 256], help="Square image sizes.")
-    p.add_argument("--spp", type=int, default=4, help="Samples per pixel (data_tools.render's default).")
-    p.add_argument("--denoise", type=int, default=1, help="Denoise the beauty, as data_tools.render does by default.")
-    p.add_argument("--samples", type=int, default=6, help="Steady-state samples per LLVM configuration.")
-    p.add_argument("--threads", type=ints, default=[1, 2], help="Dr.Jit thread counts (one process each).")
-    p.add_argument("--parallel_procs", type=int, default=2, help="Concurrent 1-thread processes row (0/1 = off).")
-    p.add_argument("--scalar_samples", type=int, default=2, help="Samples for the scalar_rgb row (0 = skip).")
-    p.add_argument("--scalar_threads", type=ints, default=[2], help="Thread counts for scalar_rgb.")
-    p.add_argument("--cold_cache", type=int, default=1, help="Also measure with an empty Dr.Jit kernel cache.")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--first_index", type=int, default=0)
-    p.add_argument("--psnr_scenes", type=int, default=0, help="Scenes for the denoiser-quality table (0 = skip).")
-    p.add_argument("--psnr_spp", type=ints, default=list(DEFAULT_PSNR_SPP), help="Test spp for the PSNR table.")
-    p.add_argument("--reference_spp", type=int, default=512, help="Reference spp for the PSNR table.")
-    p.add_argument("--psnr_resolution", type=int, default=256, help="Resolution of the PSNR table.")
-    p.add_argument("--psnr_threads", type=int, default=2, help="Dr.Jit threads of the PSNR child.")
-    p.add_argument("--only_psnr", action="store_true", help="Measure only the PSNR table.")
-    common.add_output_args(p, child=True)
-    return p.parse_args(argv)
+def define_flags():
+    """Command-line flags (defined only when run as a program)."""
+    common.define_int_list("resolutions", [128, 256], "Square image sizes.")
+    flags.DEFINE_integer("spp", 4, "Samples per pixel (data_tools.render's default).")
+    flags.DEFINE_integer("denoise", 1, "Denoise the beauty, as data_tools.render does by default.")
+    flags.DEFINE_integer("samples", 6, "Steady-state samples per LLVM configuration.")
+    common.define_int_list("threads", [1, 2], "Dr.Jit thread counts (one process each).")
+    flags.DEFINE_integer("parallel_procs", 2, "Concurrent 1-thread processes row (0/1 = off).")
+    flags.DEFINE_integer("scalar_samples", 2, "Samples for the scalar_rgb row (0 = skip).")
+    common.define_int_list("scalar_threads", [2], "Thread counts for scalar_rgb.")
+    flags.DEFINE_integer("cold_cache", 1, "Also measure with an empty Dr.Jit kernel cache.")
+    flags.DEFINE_integer("seed", 0, "Data set seed of the rendered scenes.")
+    flags.DEFINE_integer("first_index", 0, "First sample index rendered.")
+    flags.DEFINE_integer("psnr_scenes", 0, "Scenes for the denoiser-quality table (0 = skip).")
+    common.define_int_list("psnr_spp", list(DEFAULT_PSNR_SPP), "Test spp for the PSNR table.")
+    flags.DEFINE_integer("reference_spp", 512, "Reference spp for the PSNR table.")
+    flags.DEFINE_integer("psnr_resolution", 256, "Resolution of the PSNR table.")
+    flags.DEFINE_integer("psnr_threads", 2, "Dr.Jit threads of the PSNR child.")
+    flags.DEFINE_boolean("only_psnr", False, "Measure only the PSNR table.")
+    common.define_output_flags(child=True)
 
 
-def main(argv=None):
-    argv, args = common.begin(argv, parse_args, _child)
+def main(args):
     rows, failures, sections = [], [], []
     if args.psnr_scenes > 0:
         print("[bench_render] denoiser quality ...", file=sys.stderr, flush=True)
@@ -364,9 +362,10 @@ def main(argv=None):
     text = "\n\n".join(sections + [text]).strip()
     if failures:
         text += "\n\nFailed configurations:\n\n" + common.markdown_table(["configuration", "error"], failures)
-    return common.finish(MODULE, argv, {"name": "render", "markdown": text, "rows": rows, "failures": failures,
+    return common.finish(MODULE, {"name": "render", "markdown": text, "rows": rows, "failures": failures,
                                         "targets": targets(rows, args)}, args.json_out)
 
 
 if __name__ == "__main__":
-    main()
+    define_flags()
+    common.run(main, MODULE, child=_child)

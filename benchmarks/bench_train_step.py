@@ -3,13 +3,12 @@
     python -m benchmarks.bench_train_step [--batches=1,8] [--steps=6] [--configs=shipped,multipass,pix2pix]
 
 Configurations (each at batch 1, as in the pix2pix paper, and at the shipped batch):
-  shipped  configs/default.flags through tfnormals.training.config.TrainConfig and
-           tfnormals.training.loop.build_gan (U-Net 32..256 filters, depth 6, bilinear upsampling;
-           dense discriminator; 192 → 128 crops).
+  shipped  configs/shipped.flags through tfnormals.training.config.TrainConfig and
+           tfnormals.training.loop.build_gan (U-Net 32..256 filters, 6 levels, bilinear upsampling;
+           normals + depth + albedo heads; dense discriminator; 256 → 128 crops; float32).
   multipass, multipass_fp32
-           configs/multipass.flags with the VGG16 encoder (first two blocks frozen; the flagfile's default
-           is now the U-Net, whose step the shipped row measures), normals + depth + albedo heads,
-           256 → 128 crops, under mixed_bfloat16 and under float32; the
+           configs/shipped.flags with the VGG16 encoder (first two blocks frozen), normals + depth + albedo
+           heads, 256 → 128 crops, under mixed_bfloat16 and under float32; the
            batches carry depth and albedo so every loss runs. Compared with a bfloat16 and a
            float32 matmul respectively (this CPU has AVX512-BF16).
   pix2pix  written from the paper (Isola et al. 2017, appendix 6.1.1/6.1.2): 256² crops from 286²
@@ -39,10 +38,10 @@ overcounts. Gradients are counted directly, no multiplier is applied. Achieved F
 compared with a 4096² float32 tf.linalg.matmul measured in the same process before and after.
 """
 
-import argparse
 import collections
-import os
 import sys
+
+from absl import flags
 
 from benchmarks import common
 
@@ -50,7 +49,6 @@ MODULE = "benchmarks.bench_train_step"
 TARGET_FRACTION = 0.5
 
 
-MULTIPASS_FLAGS = os.path.join(common.REPO, "configs", "multipass.flags")
 BF16_CONFIGS = ("multipass",)
 
 
@@ -121,16 +119,17 @@ def build(kind, batch_size, args):
     from tfnormals.model.unet import build_generator
     from tfnormals.training.loop import build_gan
     if kind == "shipped":
-        config = common.train_config(args.flagfile, batch_size=batch_size)
+        config = common.train_config(args.train_flags, batch_size=batch_size, init_from="")
         return build_gan(config), config, config.load_size
     if kind.startswith("multipass"):
         precision = "mixed_bfloat16" if kind in BF16_CONFIGS else "float32"
-        config = common.train_config(args.multipass_flagfile, batch_size=batch_size, pretrained=False,
+        config = common.train_config(args.train_flags, batch_size=batch_size, pretrained=False, init_from="",
                                      precision=precision, encoder="vgg16", freeze_blocks=2)
         return build_gan(config, fresh=False), config, config.load_size
-    config = common.train_config(args.flagfile, batch_size=batch_size, crop_size=256, load_size=286,
+    config = common.train_config(args.train_flags, batch_size=batch_size, crop_size=256, load_size=286,
                                  base_filters=64, levels=8, max_filters=512, norm="batch", dropout=0.5,
-                                 upsample="transpose", l1_weight=100.0, angular_weight=0.0, g_lr=2e-4, d_lr=2e-4,
+                                 upsample="transpose", passes="normals", d_passes="normals", init_from="",
+                                 l1_weight=100.0, angular_weight=0.0, g_lr=2e-4, d_lr=2e-4,
                                  beta_1=0.5)
     generator = build_generator(**config.generator_kwargs())
     if args.p2p_discriminator == "builder":
@@ -268,26 +267,24 @@ def targets(rows, matmul, matmul_bf16):
     return result
 
 
-def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--flagfile", default=common.DEFAULT_FLAGS)
-    p.add_argument("--flagfile_multipass", dest="multipass_flagfile", default=MULTIPASS_FLAGS)
-    p.add_argument("--configs", default="shipped,multipass,multipass_fp32,pix2pix",
-                   help="Any of shipped, multipass, multipass_fp32, pix2pix.")
-    p.add_argument("--batches", default="", help="Batch sizes (default: 1 and the shipped batch).")
-    p.add_argument("--steps", type=int, default=6, help="Timed steps per configuration.")
-    p.add_argument("--warmup_steps", type=int, default=2)
-    p.add_argument("--budget_s", type=float, default=30.0,
-                   help="Timed steps are cut so a configuration takes about this long (at least 3 steps).")
-    p.add_argument("--matmul_n", type=int, default=4096)
-    p.add_argument("--p2p_discriminator", choices=["paper", "builder"], default="paper")
-    common.add_output_args(p)
-    return p.parse_args(argv)
+def define_flags():
+    """Command-line flags (defined only when run as a program)."""
+    flags.DEFINE_string("train_flags", common.SHIPPED_FLAGS, "Flagfile of every configuration (pix2pix: its settings).")
+    flags.DEFINE_string("configs", "shipped,multipass,multipass_fp32,pix2pix",
+                        "Any of shipped, multipass, multipass_fp32, pix2pix.")
+    flags.DEFINE_string("batches", "", "Batch sizes (default: 1 and the shipped batch).")
+    flags.DEFINE_integer("steps", 6, "Timed steps per configuration.")
+    flags.DEFINE_integer("warmup_steps", 2, "Untimed steps first (the first traces the function).")
+    flags.DEFINE_float("budget_s", 30.0,
+                       "Timed steps are cut so a configuration takes about this long (at least 3 steps).")
+    flags.DEFINE_integer("matmul_n", 4096, "Side of the square matmul that measures the CPU's FLOP/s.")
+    flags.DEFINE_enum("p2p_discriminator", "paper", ["paper", "builder"],
+                      "pix2pix's discriminator: the paper's 70×70 PatchGAN or the builder's.")
+    common.define_output_flags(child=False)
 
 
-def main(argv=None):
-    argv, args = common.begin(argv, parse_args)
-    shipped_batch = common.train_config(args.flagfile).batch_size
+def main(args):
+    shipped_batch = common.train_config(args.train_flags).batch_size
     batches = [int(b) for b in args.batches.split(",")] if args.batches else sorted({1, shipped_batch})
     matmul = [matmul_flops_per_s(args.matmul_n)]
     matmul_bf16 = [matmul_flops_per_s(args.matmul_n, dtype="bfloat16")]
@@ -298,11 +295,12 @@ def main(argv=None):
             rows.append(measure(kind, batch_size, args))
     matmul.append(matmul_flops_per_s(args.matmul_n))
     matmul_bf16.append(matmul_flops_per_s(args.matmul_n, dtype="bfloat16"))
-    return common.finish(MODULE, argv, {"name": "train_step", "markdown": report(rows, matmul, matmul_bf16, args),
+    return common.finish(MODULE, {"name": "train_step", "markdown": report(rows, matmul, matmul_bf16, args),
                                         "rows": rows, "matmul_flops_per_s": matmul,
                                         "matmul_bf16_flops_per_s": matmul_bf16,
                                         "targets": targets(rows, matmul, matmul_bf16)}, args.json_out)
 
 
 if __name__ == "__main__":
-    main()
+    define_flags()
+    common.run(main, MODULE)

@@ -5,13 +5,15 @@ import TensorFlow when called): Dr.Jit segfaults when it is loaded after TensorF
 process, so every script keeps the heavy imports inside the process (often a child started
 with `run_child`) that needs them.
 
+Every script is a command like tfnormals' own (`define_flags()`, then `run(main, MODULE)`: absl
+flags through tfnormals.core.cli, so --help, one-line errors and stdout for results alike).
+
 Child protocol: a script run with `--child=JSON` does one measurement and prints one line
 `@@BENCH_JSON@@ {...}` (see `emit`); `run_child` parses it and adds the child's wall time
 and peak RSS, taken from the kernel (os.wait4) for that one process, so every configuration's
 memory is measured in a fresh process.
 """
 
-import argparse
 import collections
 import datetime
 import json
@@ -25,14 +27,15 @@ import tempfile
 import threading
 import time
 
-from tfnormals.core import layout, resources
+from absl import flags
+
+from tfnormals.core import cli, layout, resources
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MARKER = "@@BENCH_JSON@@"
-DEFAULT_RECORDS = os.path.normpath(os.path.join(REPO, "..", "data", "records192"))  # configs/default.flags' data
-# The records the shipped model was trained from (configs/multipass.flags); its held-out split is the quality test.
+# The shipped model's configuration and the records it was trained from (its held-out split is the quality test).
+SHIPPED_FLAGS = os.path.join(REPO, "configs", "shipped.flags")
 SHIPPED_RECORDS = os.path.normpath(os.path.join(REPO, "..", "data", "records256"))
-DEFAULT_FLAGS = os.path.join(REPO, "configs", "default.flags")
 DEFAULT_MODEL = resources.DEFAULT_MODEL_DIR
 
 
@@ -95,9 +98,7 @@ def markdown_table(headers, rows):
 
 def emit(result):
     """Print a child's result for run_child (one marked JSON line on stdout)."""
-    result = dict(result, child_peak_rss_mb=peak_rss_mb())
-    sys.stdout.write(f"\n{MARKER} {json.dumps(result)}\n")
-    sys.stdout.flush()
+    cli.emit(f"{MARKER} {json.dumps(dict(result, child_peak_rss_mb=peak_rss_mb()))}")
 
 
 def child_env(extra=None):
@@ -183,7 +184,7 @@ def finish_child(handle):
     return result
 
 
-def train_config(flagfile=DEFAULT_FLAGS, **overrides):
+def train_config(flagfile=SHIPPED_FLAGS, **overrides):
     """The TrainConfig of a flagfile (parsed as the train command parses it) plus overrides; imports TF."""
     from tfnormals.training import config
     return config.from_flagfile(flagfile, **overrides)
@@ -269,38 +270,53 @@ def write_json(path, data):
     os.replace(tmp, path)
 
 
-def finish(module, argv, result, json_out=""):
-    """Print a script's markdown and optionally save its result (markdown, rows, targets) as JSON."""
-    result = dict(result, command=command_line(module, argv))
-    print(result["markdown"])
+def finish(module, result, json_out=""):
+    """Print a script's markdown (stdout) and optionally save its result (markdown, rows, targets) as JSON."""
+    result = dict(result, command=command_line(module, sys.argv[1:]))
+    text = result["markdown"]
     if result.get("targets"):
-        print()
-        print(targets_table(result["targets"]))
+        text += "\n\n" + targets_table(result["targets"])
+    cli.emit(text)
     if json_out:
         write_json(json_out, result)
     return result
 
 
-def begin(argv, parse_args, child=None):
-    """The start of every benchmark's main(): returns (argv, args).
+class _IntListParser(flags.ListParser):
+    """Comma-separated integers."""
 
-    argv defaults to the command line; parse_args is the script's parser function. A script that
-    measures in child processes passes `child`: started by run_child with --child=JSON, the process
-    runs child(config) — one measurement, which emits its result — and exits here.
-    """
-    argv = sys.argv[1:] if argv is None else argv
-    args = parse_args(argv)
-    if child is not None and args.child:
-        child(json.loads(args.child))
-        raise SystemExit(0)
-    return argv, args
+    def parse(self, argument):
+        values = super().parse(argument)
+        try:
+            return [int(v) for v in values]
+        except ValueError:
+            raise ValueError(f"expected comma-separated integers, got {argument!r}") from None
 
 
-def add_output_args(parser, child=False):
-    """--json_out, and the hidden --child through which a stage re-runs itself in a fresh process."""
-    parser.add_argument("--json_out", default="", help="Also write the result as JSON here.")
+def define_int_list(name, default, help_text):
+    """A flag holding a list of integers written 1,2,4."""
+    flags.DEFINE(_IntListParser(), name, default, help_text, serializer=flags.CsvListSerializer(","))
+
+
+def define_output_flags(child=False):
+    """--json_out, and the --child through which a stage re-runs itself in a fresh process (set by run_child)."""
+    flags.DEFINE_string("json_out", "", "Also write the result as JSON here.")
     if child:
-        parser.add_argument("--child", default="", help=argparse.SUPPRESS)
+        flags.DEFINE_string("child", "", "Internal: one measurement with these JSON settings (run_child passes it).")
+
+
+def run(main, module, child=None):
+    """A benchmark's entry point (tfnormals.core.cli): main(FLAGS) once the flags are parsed, or, started by
+    run_child with --child=JSON, child(settings): one measurement, which emits its result. A failed child
+    process is reported as a failure (exit 1) naming it."""
+    def entry(argv):
+        del argv
+        if child is not None and flags.FLAGS.child:
+            child(json.loads(flags.FLAGS.child))
+            return 0
+        code = main(flags.FLAGS)
+        return code if isinstance(code, int) else 0
+    cli.run(entry, module, failures=(ChildError,))
 
 
 def target(name, measured, met, limits):

@@ -1,6 +1,7 @@
 """Run every benchmark with small settings and record the results in BUILD_NOTES.md.
 
-    python -m benchmarks [--only=render,records,...] [--notes=BUILD_NOTES.md] [--no_write]
+    python -m benchmarks.run_all [--only=render,records,...] [--notes=BUILD_NOTES.md] [--no_write] [--tiny]
+    (or python -m benchmarks, the same)
 
 Each stage runs as its own process (`python -m benchmarks.bench_<stage> ... --json_out=F`), so
 Mitsuba and TensorFlow never share one and every stage starts from a cold process. The combined
@@ -11,14 +12,16 @@ heading if absent; the file is replaced atomically). A failing stage is reported
 and the others still run. Meant for a quiet machine: other jobs on the cores skew every figure.
 """
 
-import argparse
 import json
 import os
 import sys
 import tempfile
 import time
 
+from absl import flags
+
 from benchmarks import common
+from tfnormals.core import cli, errors
 
 START, END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
 HEADING = "## Benchmarks"
@@ -103,21 +106,20 @@ def write_notes(path, markdown):
     os.replace(tmp, path)
 
 
-def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--only", default="", help="Comma-separated stages: " + ",".join(s[0] for s in STAGES))
-    p.add_argument("--notes", default=os.path.join(common.REPO, "BUILD_NOTES.md"), help="File to write into.")
-    p.add_argument("--no_write", action="store_true", help="Print only; leave the notes file alone.")
-    p.add_argument("--tiny", action="store_true", help="Smoke-test settings (implies --no_write).")
-    return p.parse_args(argv)
+def define_flags():
+    """Command-line flags (defined only when run as a program)."""
+    flags.DEFINE_string("only", "", "Comma-separated stages: " + ",".join(s[0] for s in STAGES))
+    flags.DEFINE_string("notes", os.path.join(common.REPO, "BUILD_NOTES.md"), "File to write into.")
+    flags.DEFINE_boolean("no_write", False, "Print only; leave the notes file alone.")
+    flags.DEFINE_boolean("tiny", False, "Smoke-test settings (implies --no_write).")
 
 
-def main(argv=None):
-    argv, args = common.begin(argv, parse_args)
+def main(args):
     only = [s for s in args.only.split(",") if s]
     unknown = set(only) - {s[0] for s in STAGES}
     if unknown:
-        raise SystemExit(f"unknown stages {sorted(unknown)}; expected some of {[s[0] for s in STAGES]}")
+        raise errors.UsageError(f"--only: unknown stage(s) {', '.join(sorted(unknown))}; expected some of "
+                                f"{','.join(s[0] for s in STAGES)}")
     machine = common.machine_info()
     start = time.perf_counter()
     results = []
@@ -127,13 +129,16 @@ def main(argv=None):
         stage_argv = TINY[name] if args.tiny else stage_argv
         print(f"[run_all] {name}: {common.command_line(module, stage_argv)}", file=sys.stderr, flush=True)
         results.append(run_stage(name, module, stage_argv))
-    markdown = combine(results, machine, time.perf_counter() - start, argv)
-    print(markdown)
+    markdown = combine(results, machine, time.perf_counter() - start, sys.argv[1:])
+    cli.emit(markdown)
     if not (args.no_write or args.tiny):
         write_notes(args.notes, markdown)
         print(f"[run_all] wrote {args.notes}", file=sys.stderr)
-    return 1 if any("error" in r for r in results) else 0
+    failed = [r["name"] for r in results if "error" in r]
+    if failed:
+        raise errors.Failure(f"stage(s) {', '.join(failed)} failed (each section above says why)")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    define_flags()
+    common.run(main, "benchmarks.run_all")

@@ -23,7 +23,6 @@ most --max_faces faces, wound outward and stored like the glTF ones in meshes/*.
 data_tools/assets/CREDITS.md names each file's source and licence.
 """
 
-import argparse
 import base64
 import glob
 import io
@@ -34,9 +33,12 @@ import struct
 import tempfile
 
 import numpy as np
+from absl import flags
 from PIL import Image
 
-from tfnormals.core import image_io
+from tfnormals.core import cli, errors, image_io
+
+FLAGS = flags.FLAGS
 
 ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
 HEIGHT_SIZE = 256
@@ -312,23 +314,42 @@ def write_png16(path, gray01):
     Image.fromarray(np.round(gray01 * 65535.0).astype(np.uint16)).save(path)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--pmndrs_dir", help="Unpacked @pmndrs/assets npm package folder.")
-    parser.add_argument("--odedstein_dir", help="A checkout of github.com/odedstein/meshes.")
-    parser.add_argument("--mesh", action="append", default=[], metavar="NAME=FILE",
-                        help="Also store this OBJ, PLY or binary glTF file as meshes/NAME.npz (repeatable).")
-    parser.add_argument("--max_faces", type=int, default=MAX_FACES, help="Larger meshes are decimated to this.")
-    args = parser.parse_args(argv)
+def define_flags():
+    """Command-line flags (defined only when run as a program)."""
+    flags.DEFINE_string("pmndrs_dir", "", "Unpacked @pmndrs/assets npm package folder.")
+    flags.DEFINE_string("odedstein_dir", "", "A checkout of github.com/odedstein/meshes.")
+    flags.DEFINE_multi_string("mesh", [], "NAME=FILE: also store this OBJ, PLY or binary glTF file as meshes/NAME.npz "
+                              "(repeatable).")
+    flags.DEFINE_integer("max_faces", MAX_FACES, "Larger meshes are decimated to this.")
+
+
+def main(argv):
+    del argv
+    meshes = []
+    for spec in FLAGS.mesh:
+        name, _, path = spec.partition("=")
+        if not name or not path:
+            raise errors.UsageError(f"--mesh: expected NAME=FILE, got {spec!r}")
+        if not os.path.isfile(path):
+            raise errors.MissingPathError(f"--mesh: {path}: no such file")
+        meshes.append((name, path))
+    for flag in ("pmndrs_dir", "odedstein_dir"):
+        if FLAGS[flag].value and not os.path.isdir(FLAGS[flag].value):
+            raise errors.MissingPathError(f"--{flag}: {FLAGS[flag].value}: no such folder")
+    if not (meshes or FLAGS.pmndrs_dir or FLAGS.odedstein_dir):
+        raise errors.UsageError("nothing to import: give --pmndrs_dir, --odedstein_dir or --mesh (--help)")
+    if FLAGS.max_faces < 4:
+        raise errors.UsageError(f"--max_faces: must be at least 4, got {FLAGS.max_faces}")
     for sub in ("hdri", "meshes", "heights"):
         os.makedirs(os.path.join(ASSETS, sub), exist_ok=True)
-    if args.pmndrs_dir:
-        import_pmndrs(args.pmndrs_dir, args.max_faces)
-    meshes = [spec.split("=", 1) for spec in args.mesh]
-    if args.odedstein_dir:
-        meshes += [(name, os.path.join(args.odedstein_dir, "objects", path)) for name, path in ODEDSTEIN_MESHES.items()]
+    if FLAGS.pmndrs_dir:
+        import_pmndrs(FLAGS.pmndrs_dir, FLAGS.max_faces)
+    if FLAGS.odedstein_dir:
+        folder = os.path.join(FLAGS.odedstein_dir, "objects")
+        meshes += [(name, os.path.join(folder, path)) for name, path in ODEDSTEIN_MESHES.items()]
     for name, path in meshes:
-        write_mesh(name, *read_mesh(path), args.max_faces)
+        write_mesh(name, *read_mesh(path), FLAGS.max_faces)
+    cli.emit({"meshes": [name for name, _ in meshes], "pmndrs": bool(FLAGS.pmndrs_dir)})
 
 
 def import_pmndrs(pmndrs_dir, max_faces):
@@ -350,4 +371,5 @@ def import_pmndrs(pmndrs_dir, max_faces):
 
 
 if __name__ == "__main__":
-    main()
+    define_flags()
+    cli.run(main, "data_tools.import_assets")

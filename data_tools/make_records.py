@@ -1,4 +1,4 @@
-"""Turn a folder of paired samples into sharded TFRecords with a JSON index.
+r"""Turn a folder of paired samples into sharded TFRecords with a JSON index.
 
 Usage:
   python -m data_tools.make_records --input_dir=DIR --output_dir=OUT --num_shards=K

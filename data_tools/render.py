@@ -1,4 +1,4 @@
-"""Render random scenes into paired sample folders (beauty, normals, depth, albedo, mask, IDs, JSON).
+r"""Render random scenes into paired sample folders (beauty, normals, depth, albedo, mask, IDs, JSON).
 
 Usage:
   python -m data_tools.render --output_dir=DIR --num_samples=N --resolution=R --spp=S --seed=K \

@@ -24,7 +24,7 @@ pytest_plugins = ["model_fixtures"]  # the smoke run and what is made from it
 
 # Fixtures that render, train or run commands: a test using any of them is slow.
 SLOW_FIXTURES = frozenset({"rendered_dir", "records_dir", "smoke_run", "smoke_records", "smoke_export", "smoke_eval",
-                           "learned_run"})
+                           "learned_run", "cli_outputs"})
 
 
 def _selects_slow(config):

@@ -4,9 +4,10 @@ Layers of tfnormals, lowest first: core < data < model < training < tools < the 
 (tfnormals.train, export, evaluate, predict, relight). A module may import its own layer and
 those below it, never above, and no set of modules may import each other in a cycle. data_tools
 (the renderer, make_records) may use tfnormals.core and the records format (tfnormals.data.schema,
-tfnormals.data.pairs) only, and nothing in tfnormals imports data_tools: the smoke training path
-runs the data tools as child processes. tfnormals.blender runs inside Blender's Python: it may use
-only itself and the plain core modules (errors, json_files, outputs, layout).
+tfnormals.data.pairs) only, and nothing in tfnormals imports data_tools; only a command may run one
+as a child process (`python -m data_tools.render`: the train command renders its own small data set),
+and those module names, written as strings, are read as dependencies too. tfnormals.blender runs inside
+Blender's Python: it may use only itself and the plain core modules (errors, json_files, outputs, layout).
 
 The graph is read from the source with ast, so imports inside functions count as much as
 top-level ones (a lazy import is still a dependency).
@@ -70,6 +71,21 @@ def imports_of(module, path, modules):
                 candidate = f"{base}.{alias.name}"
                 found.append((node.lineno, candidate if candidate in modules else base))
     return found
+
+
+def child_commands_of(path, modules):
+    """(line, module) of every string constant in a file that is exactly a data_tools module's name: a command it
+    runs as a child process (`python -m data_tools.render`), a dependency the import graph cannot see."""
+    tree = ast.parse(open(path, encoding="utf-8").read(), path)
+    return [(node.lineno, node.value) for node in ast.walk(tree) if isinstance(node, ast.Constant)
+            and isinstance(node.value, str) and node.value.startswith("data_tools") and node.value in modules]
+
+
+def child_process_violations(runs):
+    """Every tfnormals module below the command layer that runs data_tools as a child process."""
+    return [f"{module}:{line} -> {name} (only a command may run data_tools, as a child process)"
+            for module, found in runs.items() if module.startswith("tfnormals") and layer_of(module) < COMMAND_LAYER
+            for line, name in found]
 
 
 def layer_of(module):
@@ -166,6 +182,15 @@ def test_the_graph_covers_every_layer(graph):
 
 def test_imports_run_downward_only(graph):
     assert violations(graph) == []
+
+
+def test_only_commands_run_the_data_tools():
+    """The library never runs data_tools behind the import graph's back; the train command does, by name."""
+    modules = module_files()
+    runs = {m: child_commands_of(path, modules) for m, path in modules.items()}
+    assert child_process_violations(runs) == []
+    assert [name for _, name in runs["tfnormals.train"]] == ["data_tools.render", "data_tools.make_records"]
+    assert child_process_violations({"tfnormals.training.loop": [(55, "data_tools.render")]}) != []
 
 
 def test_no_import_cycles(graph):

@@ -2,10 +2,12 @@
 assets, and `python -m tfnormals.predict` runs from it with its defaults (the example plate and
 the shipped model, both package data found through importlib.resources).
 
-The wheel goes into a fresh virtual environment made with --system-site-packages, so TensorFlow
-and the other dependencies come from this interpreter and nothing is downloaded. That environment
-also sees this checkout's editable install, so the test checks that tfnormals is imported from the
-wheel's copy, not from here.
+The wheel goes into a fresh virtual environment that sees the site-packages of the interpreter running
+the tests (a `.pth` file naming them), so TensorFlow and the other dependencies come from there and
+nothing is downloaded — whether the tests run in a virtual environment or not (`--system-site-packages`
+would mean the *base* interpreter's packages when the tests run inside a venv). The editable install of
+this checkout is not among them (its finder lives in a .pth file those folders hold, which a path in our
+.pth does not process), and the test checks that tfnormals is imported from the wheel's copy.
 """
 
 import json
@@ -22,7 +24,7 @@ from tfnormals.core import layout
 
 # Not part of a source distribution: VCS data, build output, caches, local runs.
 SKIP = shutil.ignore_patterns(".git", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", "outputs",
-                              "checkpoints", "tests")
+                              "checkpoints", "tests", ".venv")
 
 pytestmark = pytest.mark.slow
 
@@ -41,6 +43,14 @@ def clean_env():
     return env
 
 
+def site_packages_of_this_interpreter():
+    """Every site-packages folder of the interpreter running the tests (its venv's, and the base's when that venv
+    was made with --system-site-packages), in the order it searches them."""
+    import site
+    folders = site.getsitepackages() + ([site.getusersitepackages()] if site.ENABLE_USER_SITE else [])
+    return [f for f in dict.fromkeys(folders) if os.path.isdir(f)]
+
+
 def package_files(package, folder):
     """Paths (as stored in a wheel) of every file below package/folder in the source tree."""
     root = os.path.join(REPO, package, folder)
@@ -57,6 +67,7 @@ def wheel(tmp_path_factory):
     run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--wheel-dir", str(out),
          str(source)], cwd=str(out), env=clean_env())
     (path,) = [os.path.join(out, f) for f in os.listdir(out) if f.endswith(".whl")]
+    assert os.path.isdir(source / "build"), "pip built in the copy"  # so the checkout is left as it was
     return path
 
 
@@ -73,8 +84,12 @@ def test_the_wheel_holds_the_code_the_model_and_the_assets(wheel):
 
 def test_predict_runs_from_an_installed_wheel(wheel, tmp_path):
     venv = tmp_path / "venv"
-    run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], cwd=str(tmp_path), env=clean_env())
+    run([sys.executable, "-m", "venv", str(venv)], cwd=str(tmp_path), env=clean_env())
     python = str(venv / "bin" / "python")
+    venv_site = run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd=str(tmp_path),
+                    env=clean_env()).stdout.strip()
+    with open(os.path.join(venv_site, "test_interpreter_packages.pth"), "w") as f:
+        f.write("\n".join(site_packages_of_this_interpreter()) + "\n")
     run([python, "-m", "pip", "install", "--no-deps", "--no-index", "--quiet", wheel], cwd=str(tmp_path),
         env=clean_env())
     elsewhere = tmp_path / "elsewhere"
@@ -91,5 +106,5 @@ def test_predict_runs_from_an_installed_wheel(wheel, tmp_path):
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["written"] == 1 and summary["failed"] == 0, summary
     outputs = sorted(os.listdir(elsewhere / "out"))
-    assert outputs == ["astronaut.albedo.exr", "astronaut.depth.exr", "astronaut.normals.exr",
-                       "astronaut.normals.png", "astronaut.position.exr"], outputs  # the shipped model's passes
+    assert outputs == [f"astronaut.{kind}.{ext}" for kind in ("albedo", "depth", "normals", "position")
+                       for ext in ("exr", "png")], outputs  # the shipped model's passes, each with a preview

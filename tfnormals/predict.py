@@ -8,7 +8,8 @@ Usage:
   python -m tfnormals.predict --list_colorspaces
 
 For each plate it writes, atomically, `<name>.normals.exr` (float R,G,B = camera-space X,Y,Z,
-plus A from the plate's alpha if it has one) and `<name>.normals.png` (0.5·n + 0.5 preview);
+plus A from the plate's alpha if it has one) and `<name>.normals.png` (0.5·n + 0.5 preview), and
+for a model with them `<name>.depth.exr`, `.position.exr`, `.albedo.exr`, each with a PNG preview;
 with --combined also `<name>.combined.exr` holding the plate (R,G,B[,A]) and the normals as a
 Nuke-style layer N.X, N.Y, N.Z. Frame names keep the frame number last
 (plate.1001.exr → plate.normals.1001.exr). Frames whose outputs exist are skipped (resume);

@@ -1,4 +1,4 @@
-"""Relight a plate from its passes (the maths: tfnormals.tools.relighting).
+r"""Relight a plate from its passes (the maths: tfnormals.tools.relighting).
 
 Usage:
   python -m tfnormals.relight --plate=F --normals=F --output=F --light_dir=x,y,z
@@ -42,8 +42,9 @@ def define_flags():
     flags.DEFINE_multi_string("light_color", [], "Linear RGB r,g,b per --light_dir (or once for all).")
     flags.DEFINE_multi_string("light_intensity", [], "Intensity per --light_dir (or once for all).")
     flags.DEFINE_multi_string("wrap", [], "Wrap softness per --light_dir in [0, 1) (or once for all).")
-    flags.DEFINE_float("ambient", 1.0, "add mode: share of the plate's own lighting kept (1 = add the lights); "
-                       "replace mode: flat ambient light. Overrides the rig's.")
+    flags.DEFINE_float("ambient", None, "add mode: share of the plate's own lighting kept (1 = only add the "
+                       f"lights; default {relighting.DEFAULT_AMBIENT['add']}); replace mode: flat ambient light "
+                       f"(default {relighting.DEFAULT_AMBIENT['replace']}). Overrides the rig's.")
     flags.DEFINE_enum("mode", "add", list(relighting.MODES), "add: plate × shading; replace: albedo × shading "
                       "(needs --albedo). Overrides the rig's.")
     camera.define_flags("With --depth: ")
@@ -59,11 +60,11 @@ def main(argv):
         missing.append("--light_dir or --lights")
     if missing:
         raise errors.UsageError(f"{', '.join(missing)} required (--help lists the flags)")
-    lights, ambient, mode = [], FLAGS.ambient, FLAGS.mode
+    lights, rig_ambient, mode = [], None, FLAGS.mode
     if FLAGS.lights:
         lights, rig_ambient, rig_mode = light_rigs.load_rig(FLAGS.lights)
-        ambient = FLAGS.ambient if FLAGS["ambient"].present else rig_ambient
         mode = FLAGS.mode if FLAGS["mode"].present else rig_mode
+    ambient = next(a for a in (FLAGS.ambient, rig_ambient, relighting.DEFAULT_AMBIENT[mode]) if a is not None)
     if FLAGS.light_dir:
         lights += light_rigs.parse_lights(FLAGS.light_dir, FLAGS.light_color, FLAGS.light_intensity, FLAGS.wrap)
     request = relighting.RelightRequest(

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from tfnormals.core import camera, image_io
+from tfnormals.core import camera, image_io, srgb
 from tfnormals.tools import prediction, tiling
 from tfnormals.tools.model_io import NormalsModel
 
@@ -39,8 +39,9 @@ def test_every_pass_is_written_as_a_file_and_as_a_layer(tmp_path, multipass_mode
                                    settings=settings)
     assert not result["failed"]
     out = tmp_path / "out"
-    assert sorted(os.listdir(out)) == ["shot.albedo.0101.exr", "shot.combined.0101.exr", "shot.depth.0101.exr",
-                                       "shot.normals.0101.exr", "shot.normals.0101.png", "shot.position.0101.exr"]
+    assert sorted(os.listdir(out)) == ["shot.albedo.0101.exr", "shot.albedo.0101.png", "shot.combined.0101.exr",
+                                       "shot.depth.0101.exr", "shot.depth.0101.png", "shot.normals.0101.exr",
+                                       "shot.normals.0101.png", "shot.position.0101.exr", "shot.position.0101.png"]
     depth = image_io.read_exr(str(out / "shot.depth.0101.exr"), ["Z"])[..., 0]
     assert np.median(depth) == pytest.approx(4.0, rel=1e-3) and np.all(depth > 0)
     p = image_io.read_exr(str(out / "shot.position.0101.exr"), ["P.X", "P.Y", "P.Z"])
@@ -48,6 +49,13 @@ def test_every_pass_is_written_as_a_file_and_as_a_layer(tmp_path, multipass_mode
     assert np.allclose(p, camera.position_from_depth(depth, camera.focal_pixels(50, 60.0)), atol=1e-5)
     albedo = image_io.read_exr(str(out / "shot.albedo.0101.exr"), ["R", "G", "B"])
     assert 0.0 <= albedo.min() and albedo.max() <= 1.0
+    for kind in ("depth", "position", "albedo"):  # every pass has a PNG preview of its own, at the plate's size
+        picture = image_io.read_image(str(out / f"shot.{kind}.0101.png"))
+        assert picture.shape == (30, 50, 1 if kind == "depth" else 3) and picture.std() > 0.01, kind
+    gray = image_io.read_image(str(out / "shot.depth.0101.png"))[..., 0]
+    assert np.corrcoef(gray.ravel(), 1.0 / depth.ravel())[0, 1] > 0.9  # near is bright
+    np.testing.assert_allclose(image_io.read_image(str(out / "shot.albedo.0101.png")), srgb.linear_to_srgb(albedo),
+                               atol=0.6 / 255)
     layers = set(image_io.exr_channel_names(str(out / "shot.combined.0101.exr")))
     assert {"R", "G", "B", "N.X", "N.Y", "N.Z", "depth.Z", "P.X", "P.Y", "P.Z", "albedo.R", "albedo.G",
             "albedo.B"} <= layers

@@ -125,7 +125,7 @@ LIGHTS = [relighting.Light((-1.0, 0.2, 0.5), intensity=1.5, wrap=0.2)]
 def test_exr_is_linear_png_and_tiff_are_srgb(files):
     """The same relight written as EXR (linear), PNG and TIFF (sRGB-encoded) round-trips; an sRGB PNG plate and
     its linear EXR twin relight alike."""
-    expected = relighting.relight(files["linear"], files["normals"], LIGHTS, ambient=1.0,
+    expected = relighting.relight(files["linear"], files["normals"], LIGHTS, ambient=relighting.DEFAULT_AMBIENT["add"],
                                   mask=np.ones_like(files["mask"]))
     out = {ext: str(files["tmp"] / f"relit.{ext}") for ext in ("exr", "png", "tif")}
     for ext, path in out.items():
@@ -140,6 +140,19 @@ def test_exr_is_linear_png_and_tiff_are_srgb(files):
     relighting.relight_file(relighting.RelightRequest(plate=files["plate.exr"], normals=files["n.png"], output=from_exr,
                                                       lights=LIGHTS))
     np.testing.assert_allclose(image_io.read_image(from_exr), expected, atol=2e-4)  # 16-bit normals quantization
+
+
+def test_the_default_relight_looks_relit(files):
+    """With the defaults (add mode, one light) a relit plate is darker than the plate where the surface faces away
+    from the light and brighter where it faces it: not the plate brightened everywhere (ambient 1 did that)."""
+    out = str(files["tmp"] / "default.exr")
+    relighting.relight_file(relighting.RelightRequest(plate=files["plate.exr"], normals=files["n.exr"], output=out,
+                                                      lights=[relighting.Light((-1.0, 0.4, 0.6))]))
+    surface = files["mask"] > 0.5
+    gain = (image_io.read_image(out)[surface] / files["linear"][surface]).mean(axis=-1)
+    facing = files["normals"][surface] @ (np.array([-1.0, 0.4, 0.6]) / np.linalg.norm([-1.0, 0.4, 0.6]))
+    assert np.mean(gain < 0.8) > 0.2 and np.mean(gain > 1.1) > 0.1, (gain.min(), gain.max())
+    assert np.all(gain[facing < 0] < 0.5) and np.all(gain[facing > 0.8] > 1.1)
 
 
 def test_mask_file_keeps_the_plate_outside(files):

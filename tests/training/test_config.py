@@ -144,3 +144,19 @@ def test_old_setting_names_still_parse_in_flagfiles(tmp_path):
     path.write_text("--depth=5\n--d_depth=3\n--crop_size=64\n--load_size=64\n")
     config = config_module.from_flagfile(str(path))
     assert (config.levels, config.d_levels) == (5, 3)
+
+
+def test_shipped_flags_are_exactly_the_shipped_models_configuration():
+    """configs/shipped.flags parses to the configuration the shipped model's tfnormals.json records (the monitor
+    photo aside: the record holds the training machine's absolute path of the same bundled file), and names
+    every setting, so a later change of a default cannot change it."""
+    from helpers import shipped_metadata
+    path = os.path.join(REPO, "configs", "shipped.flags")
+    recorded = TrainConfig.from_flat(shipped_metadata()["config"])
+    parsed = config_module.from_flagfile(path)
+    assert os.path.basename(recorded.monitor_image) == os.path.basename(parsed.monitor_image)
+    assert parsed == dataclasses.replace(recorded, monitor_image=parsed.monitor_image)
+    with open(path) as f:
+        named = {line[2:].split("=", 1)[0].strip() for line in f if line.startswith("--")}
+    named = {n[2:] if n.startswith("no") and n[2:] in parsed.to_flat() else n for n in named}
+    assert set(parsed.to_flat()) - named == {"monitor_image"}

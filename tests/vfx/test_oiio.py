@@ -103,3 +103,27 @@ def test_bad_dpx_names_the_file(tmp_path, name, data):
     with pytest.raises(image_io.ImageError, match="not a readable DPX file") as error:
         image_io.read_image(str(path))
     assert str(path) in str(error.value) and "\n" not in str(error.value)
+
+
+def test_outputs_carry_the_pipelines_metadata_and_tfnormals_stamp_not_the_plates_software_notes(tmp_path):
+    """A plate's timecode, frame rate, camera and studio attributes go on; its software, comments and authorship
+    do not (each output says Software: tfnormals); colour metadata goes on only when asked (same colour space)."""
+    plate, out = str(tmp_path / "plate.exr"), str(tmp_path / "pass.exr")
+    notes = {"Software": ("string", "Adobe Photoshop 5.0"),
+             "Comment": ("string", "File written by Adobe Photoshop 5.0"),
+             "ImageDescription": ("string", "retouched"), "Artist": ("string", "someone")}
+    colour = {"chromaticities": ("float[8]", (0.713, 0.293, 0.165, 0.83, 0.128, 0.044, 0.32168, 0.33767))}
+    needed = dict(OVERSCAN.attributes, shotName=("string", "sh010"))
+    image_io.write_rgb_exr(plate, ramp(3), frame=image_io.Frame(OVERSCAN.data_window, OVERSCAN.display_window,
+                                                                dict(needed, **notes, **colour)))
+    header = image_io.exr_header(plate)
+    assert header["Comment"] == "File written by Adobe Photoshop 5.0" and "chromaticities" in header  # really there
+    frame = image_io.read_frame(plate)
+    assert set(needed) <= set(frame.attributes) and not (set(notes) | set(colour)) & set(frame.attributes)
+    image_io.write_exr(out, {"Z": ramp(1)[..., 0]}, frame=frame)
+    written = image_io.exr_header(out)
+    assert written["Software"] == image_io.SOFTWARE and image_io.SOFTWARE.startswith("tfnormals ")
+    assert not {"Comment", "ImageDescription", "Artist", "chromaticities"} & set(written)
+    assert written["shotName"] == "sh010" and written["smpte:TimeCode"] == header["smpte:TimeCode"]
+    same_space = image_io.read_frame(plate, colour=True)
+    assert same_space.attribute("chromaticities") == pytest.approx(colour["chromaticities"][1])

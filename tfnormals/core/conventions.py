@@ -13,8 +13,13 @@ NORMALS_LAYER_CHANNELS = ("N.X", "N.Y", "N.Z")
 # Angular-error thresholds (degrees) reported by every evaluation.
 ANGLE_THRESHOLDS_DEG = (11.25, 22.5, 30.0)
 
-# A pixel is a surface where the mask is at least this (mask is coverage in [0, 1]).
+# A pixel is a surface where the mask is at least this (mask is coverage in [0, 1]): what losses, metrics and
+# previews count. Passes hold values wherever coverage is above NO_COVERAGE (partly covered silhouette pixels
+# too), and are zero elsewhere.
 MASK_THRESHOLD = 0.5
+NO_COVERAGE = 0.0
+# A stored normal shorter than this is "no surface" (normals are zero where nothing was hit).
+MIN_NORMAL_LENGTH = 0.5
 
 # Largest |1 - |n|| accepted for a stored normal on a masked pixel.
 UNIT_NORMAL_TOLERANCE = 0.05

@@ -20,6 +20,7 @@ import zlib
 import numpy as np
 import OpenImageIO as oiio
 
+from tfnormals import __version__
 from tfnormals.core.outputs import atomic_output  # noqa: F401  (part of this module's API)
 
 EXR_EXTENSIONS = (".exr",)
@@ -40,12 +41,18 @@ MAX_IMAGE_PIXELS = 16384 * 10240
 NONFINITE_FILL = {"nan": 0.0, "posinf": 1.0, "neginf": 0.0}
 NONFINITE_FILL_TEXT = "NaN, -inf -> 0; +inf -> 1"
 
-# Plate metadata that passes do not inherit: how the plate was stored (compression, chunking, the
-# reader's bookkeeping, format-specific packing) and what its pixel values mean (colour space,
-# primaries: a normals or depth pass is data, not colour).
+# Plate metadata that outputs do not inherit: how the plate was stored (compression, chunking, the reader's
+# bookkeeping, format-specific packing), what made it and notes about that (software, comments, authorship:
+# an output is made by tfnormals, which stamps SOFTWARE), and what its pixel values mean (COLOUR_ATTRIBUTES:
+# a normals or depth pass is data, not colour). Timecode, frame rate, pixel aspect, camera and lens attributes
+# and a studio's own attributes are carried.
 _NOT_CARRIED = ("oiio:", "openexr:", "dpx:", "tiff:", "png:", "jpeg:", "exif:", "Exif:", "IPTC:", "ICCProfile",
-                "compression", "planarconfig", "Orientation", "chromaticities", "name", "DateTime", "Software",
+                "compression", "planarconfig", "Orientation", "name", "DateTime", "Software", "Comment",
+                "ImageDescription", "Artist", "Copyright", "HostComputer", "DocumentName", "XMP", "photoshop:",
                 "XResolution", "YResolution", "ResolutionUnit", "cineon:", "targa:", "bmp:")
+# What the pixel values mean: carried only to images written in the plate's own colour space (read_frame(colour=)).
+COLOUR_ATTRIBUTES = ("chromaticities", "whiteLuminance", "adoptedNeutral")
+SOFTWARE = f"tfnormals {__version__}"  # the Software attribute of every image written with a plate's Frame
 
 
 # Pixels as stored: no premultiplying of PNG/TIFF/TGA alpha (OIIO's default), as the files hold it.
@@ -222,12 +229,16 @@ def _value(attribute):
     return value.item() if isinstance(value, np.generic) else value
 
 
-def read_frame(path):
-    """The Frame of an image's first part (its windows and carried metadata); reads no pixels."""
+def read_frame(path, colour=False):
+    """The Frame of an image's first part (its windows and carried metadata); reads no pixels.
+
+    colour: also carry COLOUR_ATTRIBUTES (chromaticities, ...), for an output in the plate's own colour space.
+    """
     with _Reader(path) as reader:
         spec = reader.specs[0]
         attributes = {a.name: (str(a.type), _value(a)) for a in spec.extra_attribs
-                      if not a.name.startswith(_NOT_CARRIED)}
+                      if not a.name.startswith(_NOT_CARRIED)
+                      and (colour or not a.name.startswith(COLOUR_ATTRIBUTES))}
         return Frame((spec.x, spec.y, spec.width, spec.height),
                      (spec.full_x, spec.full_y, spec.full_width, spec.full_height), attributes)
 
@@ -266,6 +277,7 @@ def _spec(height, width, names, sample_type, frame=None, attributes=None):
                 spec.attribute(name, oiio.TypeDesc(type_name), value)
             except (TypeError, ValueError, RuntimeError):  # a type this binding cannot set: metadata, not pixels
                 continue
+        spec.attribute("Software", SOFTWARE)
     for name, value in (attributes or {}).items():
         spec.attribute(name, value)
     return spec

@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow.experimental.numpy as tnp
 
-from tfnormals.core import dataclass_flags, errors, srgb
+from tfnormals.core import conventions, dataclass_flags, errors, srgb
 
 # Standard JPEG quantization tables (ITU-T T.81, Annex K), luma and chroma.
 JPEG_LUMA = np.array([
@@ -25,6 +25,7 @@ JPEG_CHROMA[:4, :4] = [[17, 18, 24, 47], [18, 21, 26, 66], [24, 26, 56, 99], [47
 RGB_TO_YCBCR = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]],
                         np.float32)
 BLUR_TAPS = 7
+MIN_RESAMPLED_WEIGHT = 0.5  # a resampled depth/albedo pixel needs most of its weight from pixels with the pass
 _field = dataclass_flags.field
 
 
@@ -125,7 +126,7 @@ def resample(images, resize):
     planes = [images["mask"]]
     if extras:
         depth_valid = tf.cast(images["depth"] > 0, tf.float32)
-        albedo_valid = tf.cast(images["mask"] > 0, tf.float32)
+        albedo_valid = tf.cast(images["mask"] > conventions.NO_COVERAGE, tf.float32)
         planes += [images["depth"] * depth_valid, depth_valid, images["albedo"] * albedo_valid, albedo_valid]
     stacked = resize(tf.concat([images["beauty"], images["normals"]] + planes, -1))
     out = dict(images, beauty=stacked[..., :3], normals=_normalize_vectors(stacked[..., 3:6]), mask=stacked[..., 6:7])
@@ -167,8 +168,10 @@ def _geometry(batch, seed, config):
 
 
 def _weighted(resampled_values, resampled_weight):
-    """Values resampled as value × weight, divided back by the resampled weight; 0 where it is ≤ 0.5."""
-    return tf.where(resampled_weight > 0.5, resampled_values / tf.maximum(resampled_weight, 1e-6), 0.0)
+    """Values resampled as value × weight, divided back by the resampled weight; 0 where less than MIN_RESAMPLED_WEIGHT
+    of it came from pixels that hold the pass."""
+    return tf.where(resampled_weight > MIN_RESAMPLED_WEIGHT, resampled_values / tf.maximum(resampled_weight, 1e-6),
+                    0.0)
 
 
 def _pick(stacked, turns):

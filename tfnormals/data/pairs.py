@@ -192,7 +192,7 @@ def load_sample(input_dir, sample_id, pair_format):
         mask_path, mask = beauty_path + " (alpha)", beauty[..., -1]
     else:
         mask_path = normals_path + " (non-zero normals)"
-        mask = (np.linalg.norm(normal_map, axis=-1) > 0.5).astype(np.float32)
+        mask = (np.linalg.norm(normal_map, axis=-1) > conventions.MIN_NORMAL_LENGTH).astype(np.float32)
 
     shapes = {beauty_path: beauty.shape[:2], normals_path: normal_map.shape[:2], mask_path: mask.shape[:2]}
     if len(set(shapes.values())) != 1:
@@ -223,7 +223,7 @@ def load_sample(input_dir, sample_id, pair_format):
     for axis in pair_format.flip_axes:
         normal_map[..., "xyz".index(axis)] *= -1.0
 
-    normal_map = normals.normalize(normal_map) * (mask[..., None] > 0)
+    normal_map = normals.normalize(normal_map) * (mask[..., None] > conventions.NO_COVERAGE)
     return srgb.linear_to_srgb(rgb), normal_map.astype(np.float32), mask.astype(np.float32), beauty_path
 
 
@@ -290,7 +290,8 @@ def load_passes(input_dir, sample_id, pair_format, mask):
             albedo = _box_downscale(albedo, factor) if factor > 1 else albedo
             if pair_format.albedo_premultiplied:
                 albedo = albedo / np.maximum(mask, 1e-3)[..., None]
-            passes["albedo"] = np.clip(albedo * (mask[..., None] > 0), 0.0, 1.0).astype(np.float32)
+            covered = mask[..., None] > conventions.NO_COVERAGE
+            passes["albedo"] = np.clip(albedo * covered, 0.0, 1.0).astype(np.float32)
     return dict(passes, **load_scene_info(input_dir, sample_id, pair_format))
 
 

@@ -12,7 +12,7 @@ Albedo: the plate itself, decoded to linear light.
 
 import numpy as np
 
-from tfnormals.core import normals, srgb
+from tfnormals.core import conventions, normals, srgb
 
 GRADIENT_STRENGTHS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 GRADIENT_BLUR_SIGMA = 1.0
@@ -34,7 +34,7 @@ def mean_normal(normal_maps, masks):
     """Normalized mean of the masked normals of several maps (the best constant normal)."""
     total, count = np.zeros(3, np.float64), 0
     for n, m in zip(normal_maps, masks):
-        valid = m >= 0.5
+        valid = m >= conventions.MASK_THRESHOLD
         total += n[valid].sum(axis=0)
         count += int(valid.sum())
     if count == 0:
@@ -65,7 +65,7 @@ def luminance_gradient(plate, strength, blur_sigma=GRADIENT_BLUR_SIGMA):
 def fit_gradient_strength(plates, normal_maps, masks, strengths=GRADIENT_STRENGTHS):
     """The strength with the lowest mean angular error on some training examples (a fair baseline)."""
     def score(s):
-        errors = [normals.angular_error_deg(luminance_gradient(p, s), n)[m >= 0.5]
+        errors = [normals.angular_error_deg(luminance_gradient(p, s), n)[m >= conventions.MASK_THRESHOLD]
                   for p, n, m in zip(plates, normal_maps, masks)]
         return float(np.mean(np.concatenate(errors)))
     return min(strengths, key=score)

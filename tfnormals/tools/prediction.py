@@ -4,9 +4,9 @@ For each plate it writes, atomically, `<name>.normals.exr` (float R,G,B = camera
 plus A from the plate's alpha if it has one) and `<name>.normals.png` (0.5·n + 0.5 preview).
 A model trained for them also gives `<name>.depth.exr` (channel Z: distance along the view
 axis), `<name>.position.exr` (P.X, P.Y, P.Z: camera-space points, OpenGL axes, so P.z < 0) and
-`<name>.albedo.exr` (linear R, G, B). With --combined, `<name>.combined.exr` holds the plate
-(R,G,B[,A]) and every pass as Nuke-style layers: N.X/N.Y/N.Z, depth.Z, P.X/P.Y/P.Z,
-albedo.R/G/B. Every EXR keeps the plate's data and display windows and its metadata (timecode,
+`<name>.albedo.exr` (linear R, G, B), each with a PNG preview (see `preview`). With --combined,
+`<name>.combined.exr` holds the plate (R,G,B[,A]) and every pass as Nuke-style layers: N.X/N.Y/N.Z,
+depth.Z, P.X/P.Y/P.Z, albedo.R/G/B. Every EXR keeps the plate's data and display windows and its metadata (timecode,
 camera attributes, pixel aspect: image_io.Frame). Frame names keep the frame number last
 (plate.1001.exr → plate.normals.1001.exr).
 Plates are predicted as a pyramid of passes fused coarse to fine (tfnormals.tools.fusion: the
@@ -37,11 +37,12 @@ import os
 import numpy as np
 from absl import logging
 
-from tfnormals.core import camera, colorspaces, conventions, errors, image_io, normals, outputs
+from tfnormals.core import camera, colorspaces, conventions, errors, image_io, normals, outputs, srgb
 from tfnormals.core.progress import Progress
 from tfnormals.tools import fusion
 
 PASS_FILES = ("depth", "position", "albedo")  # outputs beside the normals, when the model has the pass
+PREVIEW_PERCENTILES = (1.0, 99.0)  # the range a depth or position preview stretches to black..white
 PASS_LAYERS = {"depth": ("depth.Z",), "position": ("P.X", "P.Y", "P.Z"), "albedo": ("albedo.R", "albedo.G", "albedo.B")}
 PASS_CHANNELS = {"depth": ("Z",), "position": ("P.X", "P.Y", "P.Z"), "albedo": ("R", "G", "B")}
 SOURCE_ATTRIBUTE = "tfnormalsSource"  # normals EXR header: the plate's file name it was made from
@@ -58,12 +59,14 @@ def output_stem(path, output_dir, suffix):
 
 def plate_outputs(path, output_dir, combined=False, passes=("normals",)):
     """Every file predict writes for one plate: {'normals': .exr, 'preview': .png, ['depth', 'position',
-    'albedo': .exr,] ['combined': .exr]} — the extra passes when the model predicts them."""
+    'albedo': .exr, 'depth_preview', 'position_preview', 'albedo_preview': .png,] ['combined': .exr]} — the extra
+    passes when the model predicts them."""
     stem = output_stem(path, output_dir, "normals")
     files = {"normals": stem + ".exr", "preview": stem + ".png"}
     for kind in PASS_FILES:
         if (kind if kind != "position" else "depth") in passes:
             files[kind] = output_stem(path, output_dir, kind) + ".exr"
+            files[f"{kind}_preview"] = output_stem(path, output_dir, kind) + ".png"
     if combined:
         files["combined"] = output_stem(path, output_dir, "combined") + ".exr"
     return files
@@ -92,14 +95,33 @@ def plate_passes(passes, settings):
     return result
 
 
+def preview(kind, array):
+    """An 8-bit-ready [0, 1] picture of a pass: normals 0.5·n + 0.5; depth near-bright gray (1 / depth); position
+    its X, Y, Z as R, G, B; albedo sRGB-encoded. Depth and position are stretched over PREVIEW_PERCENTILES of
+    their values, since their scale is relative."""
+    if kind == "normals":
+        return normals.encode(array)
+    if kind == "albedo":
+        return srgb.linear_to_srgb(array)
+    values = 1.0 / np.maximum(array[..., 0], 1e-6) if kind == "depth" else array
+    axes = tuple(range(values.ndim - (kind == "position")))
+    low, high = (np.percentile(values, q, axis=axes) for q in PREVIEW_PERCENTILES)
+    return np.clip((values - low) / np.maximum(high - low, 1e-12), 0.0, 1.0)
+
+
 def write_outputs(files, plate, passes, source, frame=None):
     """Write one plate's outputs (plate_outputs(); the normals EXR last, stamped with the plate's name); the EXRs
     carry the plate's `frame` (image_io.read_frame: windows and metadata)."""
     alpha = alpha_of(plate)
     stamp = {SOURCE_ATTRIBUTE: source}
     normal_map = passes["normals"]
-    preview = normals.encode(normal_map)
-    image_io.write_png(files["preview"], preview if alpha is None else np.concatenate([preview, alpha[..., None]], -1))
+    for kind, name in (("normals", "preview"),) + tuple((kind, f"{kind}_preview") for kind in PASS_FILES):
+        if name in files:
+            picture = preview(kind, passes[kind])
+            picture = picture if picture.ndim == 3 else picture[..., None]
+            if alpha is not None:
+                picture = np.concatenate([picture, alpha[..., None]], -1)
+            image_io.write_png(files[name], picture)
     for kind in PASS_FILES:
         if kind in files:
             image_io.write_exr(files[kind], _channels(passes[kind], PASS_CHANNELS[kind], alpha), attributes=stamp,

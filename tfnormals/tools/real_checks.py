@@ -33,7 +33,7 @@ TRUTH_ERODE = 3               # pixels dropped around holes and jumps
 # Real photos scikit-image ships with free licences (its docstrings: public domain or CC0).
 GALLERY_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "camera", "coins", "clock", "brick")
 GALLERY_LIGHT = relighting.Light(direction=(-1.0, 0.6, 0.5), color=(1.0, 0.62, 0.3), intensity=1.6)
-GALLERY_AMBIENT = 0.35
+GALLERY_AMBIENT = relighting.DEFAULT_AMBIENT["add"]  # what relight does by default
 GALLERY_SIDE = 256
 
 
@@ -77,7 +77,7 @@ def motorcycle_truth():
     centre = (MOTORCYCLE_CENTRE[0] + 0.5, MOTORCYCLE_CENTRE[1] + 0.5)  # Middlebury pixel centres are integers
     position = camera.position_from_depth(np.where(mask, smooth, 0.0), MOTORCYCLE_FOCAL_PX, centre)
     normal_map = camera.normals_from_position(position, mask)
-    mask &= np.linalg.norm(normal_map, axis=-1) > 0.5
+    mask &= np.linalg.norm(normal_map, axis=-1) > conventions.MIN_NORMAL_LENGTH
     return {"plate": as_plate(left), "depth": np.where(mask, depth, 0.0).astype(np.float32),
             "normals": normal_map, "mask": mask}
 

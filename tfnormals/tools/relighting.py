@@ -36,9 +36,10 @@ OUTPUT_EXTENSIONS = (".exr", ".png") + image_io.TIFF_EXTENSIONS
 
 LIGHT_KINDS = ("directional", "point", "spot")
 MODES = ("add", "replace")
-# Ambient light by mode when neither the flags nor a rig give it: add keeps this share of the plate's own light;
-# replace has no plate light to keep.
-DEFAULT_AMBIENT = {"add": 1.0, "replace": 0.0}
+# Ambient light by mode when neither the flags nor a rig give it. add keeps this share of the plate's own light, so
+# surfaces turned away from the lights go darker than the plate and the result looks relit (keeping all of it, every
+# pixel only gets brighter); replace has no plate light to keep.
+DEFAULT_AMBIENT = {"add": 0.35, "replace": 0.0}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -280,7 +281,9 @@ def relight_file(request):
     alpha = plate[..., -1] if plate.shape[-1] in (2, 4) else None
     with outputs.created_dirs_removed_if_empty(os.path.dirname(os.path.abspath(output_path))):
         if image_io.is_float_file(output_path):
-            image_io.write_rgb_exr(output_path, relit, alpha=alpha, frame=image_io.read_frame(plate_path))
+            in_plate_space = output_space(plate_space, output_path) == plate_space  # its colour metadata holds
+            image_io.write_rgb_exr(output_path, relit, alpha=alpha,
+                                   frame=image_io.read_frame(plate_path, colour=in_plate_space))
         else:
             out = np.clip(relit, 0.0, 1.0)
             out = out if alpha is None else np.concatenate([out, alpha[..., None]], -1)

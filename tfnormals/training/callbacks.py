@@ -143,8 +143,8 @@ class MonitorGif(keras.callbacks.Callback):
 
 
 def triptych(plate, target, prediction, mask):
-    """[input | ground truth | prediction] with empty pixels of the normals shown black."""
-    m = (mask > 0).astype(np.float32)
+    """[input | ground truth | prediction] with the pixels that are not surface (as metrics count) shown black."""
+    m = (mask >= conventions.MASK_THRESHOLD).astype(np.float32)
     return np.concatenate([plate, normals.encode(target) * m, normals.encode(prediction) * m], axis=1)
 
 

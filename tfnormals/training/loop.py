@@ -6,8 +6,6 @@ checkpoint with the same step count and optimizer state.
 """
 
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -39,32 +37,15 @@ def make_strategy(name, logical_devices=0):
     raise ValueError(f"unknown strategy {name!r}; expected default, mirrored or multiworker")
 
 
-def ensure_records(config, run_dir):
-    """The records folder to train on; renders and converts a small synthetic set when none is given.
-
-    Both steps run as the data tools' own commands in child processes: the renderer (Dr.Jit)
-    cannot be loaded into a process that already holds TensorFlow.
-    """
-    if config.records_dir:
-        dataset.list_shards(config.records_dir, "train")
-        return config.records_dir
-    records_dir = os.path.join(run_dir, layout.RUN_RECORDS_DIR)
-    if not os.path.isfile(os.path.join(records_dir, layout.RECORDS_INDEX)):
-        renders = os.path.join(run_dir, layout.RUN_RENDERS_DIR)
-        logging.info("no records_dir given: rendering %d samples into %s", config.synth_samples, renders)
-        _run_command("data_tools.render", f"--output_dir={renders}", f"--num_samples={config.synth_samples}",
-                     f"--resolution={config.synth_resolution}", f"--spp={config.synth_spp}",
-                     f"--seed={config.synth_seed}")
-        _run_command("data_tools.make_records", f"--input_dir={renders}", f"--output_dir={records_dir}",
-                     "--num_shards=2", "--split_fractions=0.8,0.1,0.1", "--workers=1")
+def records_of(config, run_dir):
+    """The records folder to train on: records_dir, else the run's own records folder (layout.RUN_RECORDS_DIR,
+    which the train command renders on first use). errors.UsageError when it holds no train shards."""
+    records_dir = config.records_dir or os.path.join(run_dir, layout.RUN_RECORDS_DIR)
+    try:
+        dataset.list_shards(records_dir, "train")
+    except FileNotFoundError:
+        raise errors.UsageError(f"--records_dir: {records_dir} holds no train shards") from None
     return records_dir
-
-
-def _run_command(module, *args):
-    """Run `python -m module args` and raise with its output's tail when it fails."""
-    proc = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"python -m {module} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
 
 
 def build_gan(config, fresh=True, log=logging.info):
@@ -175,7 +156,7 @@ def train(config, run_dir, resume=False, export_dir="", log=logging.info):
     os.makedirs(run_dir, exist_ok=True)
     config.to_json(config_path)
     strategy = make_strategy(config.strategy, config.logical_devices)
-    records_dir = ensure_records(config, run_dir)
+    records_dir = records_of(config, run_dir)
     keras.utils.set_random_seed(config.seed)
     with strategy.scope():
         resuming = resume and tf.train.latest_checkpoint(ckpt_dir) is not None
