@@ -84,11 +84,14 @@ def motorcycle_scales(model, modes, factors=MOTORCYCLE_FACTORS, settings=fusion.
 def render_scales(model, folders, modes, settings=fusion.PassSettings(), limit=0):
     """{folder: {'resolution', 'images', mode: {'mean', 'edge', 'mean_at_<r>'}}} on folders of pairs.
 
-    Errors are pixel-weighted over each folder's images; 'mean_at_<r>' compares at the smallest folder's
-    resolution r (the same scenes, when the folders hold one seed's renders at several sizes).
+    Only the samples every folder holds are used (one seed's renders at several sizes: the same scenes), or each
+    folder's own when they share none. Errors are pixel-weighted over each folder's images; 'mean_at_<r>'
+    compares at the smallest folder's resolution r.
     """
     pair_format = pairs.PairFormat()
-    samples = {folder: pairs.find_samples(folder, pair_format)[:limit or None] for folder in folders}
+    found = {folder: pairs.find_samples(folder, pair_format) for folder in folders}
+    shared = set.intersection(*(set(ids) for ids in found.values()))  # the same scenes in every folder
+    samples = {folder: [i for i in ids if i in shared or not shared][:limit or None] for folder, ids in found.items()}
     loaded = {folder: [pairs.load_sample(folder, s, pair_format) for s in ids] for folder, ids in samples.items()}
     smallest = min(min(sample[2].shape) for samples in loaded.values() for sample in samples)
     report = {}
