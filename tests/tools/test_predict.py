@@ -177,7 +177,7 @@ def test_same_stem_plates_never_share_outputs(tmp_path, tiny_model):
     assert not os.path.exists(out)
     predict.predict_files(tiny_model, [png], out)
     second = predict.predict_files(tiny_model, [jpg], out)
-    assert list(second["failed"]) == [jpg] and "predicted from shot.png" in second["failed"][jpg]
+    assert list(second["failed"]) == [jpg] and "made from shot.png" in second["failed"][jpg]
     assert len(predict.predict_files(tiny_model, [jpg], out, overwrite=True)["written"]) == 1
     assert image_io.exr_header(os.path.join(out, "shot.normals.exr"))[predict.SOURCE_ATTRIBUTE] == "shot.jpg"
 
@@ -215,6 +215,7 @@ class _FailsOnWidth:
 
     def __init__(self, model, width):
         self.model, self.width = model, width
+        self.path = model.path
 
     @property
     def passes(self):

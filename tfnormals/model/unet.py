@@ -14,11 +14,12 @@ import contextlib
 
 import keras
 
+from tfnormals.core import conventions
 from tfnormals.model import encoders
 from tfnormals.model.layers import CropLike, PadToMultiple, PositiveExp, UnitNormalize, Upsample2x, normalization
 
 PASSES = ("normals", "depth", "albedo")
-HEAD_CHANNELS = {"normals": 3, "depth": 1, "albedo": 3}
+HEAD_CHANNELS = conventions.PASS_CHANNELS
 # Layer names of the heads; the normals head keeps the name normals-only models have always had.
 HEAD_NAMES = {"normals": "head_conv", "depth": "depth_conv", "albedo": "albedo_conv"}
 
