@@ -123,7 +123,8 @@ def relight(plate_linear, normal_map, lights, ambient=1.0, mask=None, position=N
         raise errors.UsageError("--mode=replace needs the albedo pass (--albedo)")
     gain = np.full(plate_linear.shape[:2] + (3,), ambient, np.float32)
     for light in lights:
-        gain += shading(normal_map, light, position)[..., None] * (light.intensity * np.asarray(light.color, np.float32))
+        colour_gain = light.intensity * np.asarray(light.color, np.float32)
+        gain += shading(normal_map, light, position)[..., None] * colour_gain
     relit = (plate_linear if mode == "add" else albedo) * gain
     if mask is not None:
         relit = plate_linear + (relit - plate_linear) * mask[..., None]
@@ -155,7 +156,8 @@ def parse_lights(directions, colors=(), intensities=(), wraps=()):
         if not values:
             return [default] * count
         if len(values) not in (1, count):
-            raise errors.UsageError(f"--{name}: give it once or once per --light_dir ({count}), not {len(values)} times")
+            raise errors.UsageError(f"--{name}: give it once or once per --light_dir ({count}), "
+                                    f"not {len(values)} times")
         return list(values) * count if len(values) == 1 else list(values)
 
     lights = []
@@ -164,14 +166,31 @@ def parse_lights(directions, colors=(), intensities=(), wraps=()):
         direction = _numbers(d, 3, "light_dir")
         if not np.any(direction):
             raise errors.UsageError("--light_dir: 0,0,0 has no direction; give the direction toward the light")
-        wrap = _numbers(w, 1, "wrap")[0]
-        if not 0.0 <= wrap < 1.0:
-            raise errors.UsageError(f"--wrap: must be in [0, 1), got {wrap:g}")
-        color = _numbers(c, 3, "light_color")
-        if min(color) < 0:
-            raise errors.UsageError(f"--light_color: must not be negative, got {c!r}")
-        lights.append(Light(direction, color, _numbers(i, 1, "light_intensity")[0], wrap))
+        values = {"color": _numbers(c, 3, "light_color"), "intensity": _numbers(i, 1, "light_intensity")[0],
+                  "wrap": _numbers(w, 1, "wrap")[0]}
+        for field, value in values.items():
+            problem = out_of_range(field, value)
+            if problem:
+                raise errors.UsageError(f"--{FIELD_FLAGS[field]}: {problem}")
+        lights.append(Light(direction, **values))
     return lights
+
+
+# The range of each light field given as a number or numbers (flags and rig files alike): (low, high, high
+# included), and the flag that sets it.
+FIELD_RANGES = {"color": (0.0, math.inf, False), "intensity": (0.0, math.inf, False), "wrap": (0.0, 1.0, False),
+                "radius": (1e-9, math.inf, False), "cone_deg": (1e-3, 90.0, False), "softness": (0.0, 1.0, True)}
+FIELD_FLAGS = {"color": "light_color", "intensity": "light_intensity", "wrap": "wrap"}
+
+
+def out_of_range(field, value):
+    """What is wrong with a light field's value (a number or numbers; FIELD_RANGES), or ''."""
+    low, high, high_included = FIELD_RANGES[field]
+    values = value if isinstance(value, (list, tuple)) else (value,)
+    if all(low <= v < high or (high_included and v == high) for v in values):
+        return ""
+    bracket = "]" if high_included else ")"
+    return f"must be in [{low:g}, {high:g}{bracket}, got {','.join(f'{v:g}' for v in values)}"
 
 
 # EXR channels each pass is read from, in order of preference: a combined EXR's layer, then a standalone file's.
@@ -260,26 +279,31 @@ def _rig_light(entry, where):
             raise errors.UsageError(f"{where}: {name} must be 3 numbers, got {value!r}")
         return tuple(float(v) for v in value)
 
-    def number(name, default, low, high=math.inf):
+    def ranged(name, value):
+        problem = out_of_range(name, value)
+        if problem:
+            raise errors.UsageError(f"{where}: {name} {problem}")
+        return value
+
+    def number(name, default):
         value = entry.get(name, default)
-        if not (isinstance(value, (int, float)) and low <= value < high):
-            raise errors.UsageError(f"{where}: {name} must be a number in [{low:g}, {high:g}), got {value!r}")
-        return float(value)
+        if not (isinstance(value, (int, float)) and math.isfinite(value)):
+            raise errors.UsageError(f"{where}: {name} must be a number, got {value!r}")
+        return ranged(name, float(value))
 
     defaults = Light()
-    fields = dict(kind=kind, color=vector("color", defaults.color), intensity=number("intensity", 1.0, 0.0),
-                  wrap=number("wrap", 0.0, 0.0, 1.0))
+    fields = dict(kind=kind, color=ranged("color", vector("color", defaults.color)),
+                  intensity=number("intensity", defaults.intensity), wrap=number("wrap", defaults.wrap))
     if kind == "directional" or (kind == "spot" and "target" not in entry):
         fields["direction"] = vector("direction", None)
         if not any(fields["direction"]):
             raise errors.UsageError(f"{where}: direction 0,0,0 has no direction")
     if kind != "directional":
-        fields.update(position=vector("position", None), radius=number("radius", defaults.radius, 1e-9))
+        fields.update(position=vector("position", None), radius=number("radius", defaults.radius))
     if kind == "spot":
         if "target" in entry:
             fields["target"] = vector("target", None)
-        fields.update(cone_deg=number("cone_deg", defaults.cone_deg, 1e-3, 90.0),
-                      softness=number("softness", defaults.softness, 0.0, 1.0 + 1e-9))
+        fields.update(cone_deg=number("cone_deg", defaults.cone_deg), softness=number("softness", defaults.softness))
     return Light(**fields)
 
 
@@ -294,6 +318,9 @@ def check_request(plate_path, normals_path, output_path, ambient=1.0, mask_path=
             raise errors.MissingPathError(f"--{flag}: {path}: {kind}")
     if image_io.extension(output_path) not in OUTPUT_EXTENSIONS:
         raise errors.UsageError(f"--output: {output_path} must end in one of {', '.join(OUTPUT_EXTENSIONS)}")
+    outputs.check_not_input(output_path, {"--plate": plate_path, "--normals": normals_path, "--mask": mask_path,
+                                          "--position": position_path, "--depth": depth_path,
+                                          "--albedo": albedo_path}, "--output")
     outputs.check_writable_file(output_path, "--output")
     if not (math.isfinite(ambient) and ambient >= 0):
         raise errors.UsageError(f"--ambient: must be 0 or more, got {ambient:g}")
