@@ -90,6 +90,14 @@ class PairLayout:
         return os.path.join(input_dir, pattern.replace("{id}", sample_id)) if pattern else ""
 
 
+ROLES = ("beauty", "normals", "mask", "depth", "albedo", "scene", "camera")  # the files a PairLayout locates
+
+
+def sample_files(input_dir, sample_id, pair_layout):
+    """Every file one sample is read from (one per pattern the layout sets), whether or not it exists."""
+    return [path for path in (pair_layout.path(input_dir, role, sample_id) for role in ROLES) if path]
+
+
 def find_samples(input_dir, pair_layout):
     """Sorted ids of every sample whose beauty file matches the layout's beauty pattern."""
     if not os.path.isdir(input_dir):
