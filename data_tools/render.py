@@ -7,23 +7,27 @@ Usage:
 Sample i goes to DIR/<i as 7 digits>/. Samples are split across tasks by index (i % T == I),
 so a render farm or job array needs no coordination. A finished sample folder is complete
 (it is built under a temporary name and renamed), so re-running skips it: the job resumes.
-A sample is a pure function of (seed, index, resolution, spp, families, denoise).
+A sample is a pure function of (seed, index, resolution, spp, families, denoise), which its
+scene.json records: a folder holding samples made with other settings is refused, naming the
+flag (a data set would mix them), whether the samples are this run's or others (extending a set).
+
+stdout is one JSON line: {"rendered", "skipped_complete", "failed": [indices]}. Exit code 2 for a
+usage mistake, 1 when a sample failed (tfnormals.core.cli).
 """
 
 import glob
 import json
 import os
 import shutil
-import sys
 import time
 
 import numpy as np
-from absl import app, flags, logging
+from absl import flags, logging
 
 from data_tools import denoise as denoiser
 from data_tools import mitsuba_render
 from data_tools.scene import sampling
-from tfnormals.core import colour, image_io, layout, normals
+from tfnormals.core import cli, colour, errors, image_io, layout, normals, outputs
 from tfnormals.core.progress import Progress
 
 FLAGS = flags.FLAGS
@@ -35,6 +39,62 @@ MAX_SPP = 1 << 16
 
 def is_complete(sample_dir):
     return all(os.path.isfile(os.path.join(sample_dir, name)) for name in layout.SAMPLE_WRITTEN)
+
+
+def sample_settings(seed, resolution, spp, denoise, families):
+    """What decides a sample besides its index, by flag (and the scene generator's version)."""
+    return {"--seed": seed, "--resolution": resolution, "--spp": spp, "--denoise": bool(denoise),
+            "--families": families, "scene generator version": sampling.GENERATOR_VERSION}
+
+
+def recorded_settings(sample_dir):
+    """sample_settings() as a sample's scene.json records them (those it records); None when it cannot be read."""
+    try:
+        with open(os.path.join(sample_dir, layout.SCENE_JSON)) as f:
+            scene = json.load(f)
+        render = scene.get("render", {})
+        recorded = {"--seed": scene.get("seed"), "--resolution": render.get("resolution"), "--spp": render.get("spp"),
+                    "--denoise": render.get("denoised"), "--families": render.get("families"),
+                    "scene generator version": scene.get("generator")}
+    except (OSError, ValueError, AttributeError):
+        return None
+    return {name: value for name, value in recorded.items() if value is not None}
+
+
+def check_settings(output_dir, indices, wanted):
+    """The indices still to render: those without a complete sample folder whose scene.json reads.
+
+    Raises errors.UsageError naming the flags when one of the others, or another sample of the folder (a run
+    extending a data set), was made with settings other than `wanted` (sample_settings()).
+    """
+    todo, recorded = [], {}
+    for index in indices:
+        folder = os.path.join(output_dir, layout.sample_id(index))
+        settings = recorded_settings(folder) if is_complete(folder) else None
+        if settings is None:
+            todo.append(index)
+        else:
+            recorded[folder] = settings
+    other = _any_sample(output_dir) if os.path.isdir(output_dir) else None
+    if other and other not in recorded:
+        recorded[other] = recorded_settings(other) or {}
+    for folder, settings in recorded.items():
+        changed = [f"{name}={settings[name]} (not {wanted[name]})" for name in wanted
+                   if name in settings and settings[name] != wanted[name]]
+        if changed:
+            raise errors.UsageError(f"--output_dir: {output_dir} holds samples rendered with other settings "
+                                    f"({', '.join(changed)}: {os.path.basename(folder)}); a data set would mix "
+                                    "them. Use another --output_dir, or the same settings")
+    return todo
+
+
+def _any_sample(output_dir):
+    """One complete sample folder of `output_dir` (the first the file system lists), or None."""
+    with os.scandir(output_dir) as entries:
+        for entry in entries:
+            if entry.name.isdigit() and entry.is_dir() and is_complete(entry.path):
+                return entry.path
+    return None
 
 
 def write_sample(sample_dir, spec, result, settings):
@@ -75,17 +135,19 @@ def render_dataset(output_dir, indices, resolution, spp, seed, variant=mitsuba_r
     """Render the samples in `indices` that are not already complete; returns (rendered, skipped, failed).
 
     family_weights: {family: weight} (default sampling.DEFAULT_FAMILY_WEIGHTS); denoise: run OIDN on the beauty;
-    threads: Dr.Jit worker threads (0 = one per core).
+    threads: Dr.Jit worker threads (0 = one per core). Raises errors.UsageError when the folder holds samples
+    made with other settings (check_settings).
     """
+    weights = sampling.DEFAULT_FAMILY_WEIGHTS if family_weights is None else family_weights
+    wanted = sample_settings(seed, resolution, spp, denoise, sampling.format_family_weights(weights))
+    todo = check_settings(output_dir, indices, wanted)
     os.makedirs(output_dir, exist_ok=True)
-    todo = [i for i in indices if not is_complete(os.path.join(output_dir, layout.sample_id(i)))]
     skipped = len(indices) - len(todo)
     if skipped:
         logging.info("%d of %d samples already complete; resuming", skipped, len(indices))
     if not todo:
         return 0, skipped, []
     active_variant = mitsuba_render.init(variant, threads)
-    weights = sampling.DEFAULT_FAMILY_WEIGHTS if family_weights is None else family_weights
     renderer = mitsuba_render.TemplateRenderer(resolution, spp, denoise=denoise)
     settings = {"resolution": resolution, "spp": spp, "variant": active_variant, "denoised": bool(denoise),
                 "families": sampling.format_family_weights(weights)}
@@ -127,13 +189,18 @@ def define_flags():
 
 
 def validate(output_dir, num_samples, resolution, spp, start_index, task_index, num_tasks, families, denoise,
-             threads=0):
+             threads=0, seed=0):
     """Parsed family weights, or a one-line message saying what is wrong with the flags."""
     problems = []
     if not output_dir:
         problems.append("--output_dir is required")
-    elif os.path.exists(output_dir) and not os.path.isdir(output_dir):
-        problems.append(f"--output_dir={output_dir} is a file, not a folder")
+    else:
+        try:
+            outputs.check_writable_dir(output_dir, "--output_dir")
+        except errors.UsageError as e:
+            problems.append(str(e))
+    if seed < 0:
+        problems.append(f"--seed must be >= 0 (got {seed})")
     if num_samples <= 0:
         problems.append(f"--num_samples must be > 0 (got {num_samples})")
     if not 0 < resolution <= MAX_RESOLUTION:
@@ -159,18 +226,19 @@ def validate(output_dir, num_samples, resolution, spp, start_index, task_index, 
 def main(argv):
     del argv
     weights, problem = validate(FLAGS.output_dir, FLAGS.num_samples, FLAGS.resolution, FLAGS.spp, FLAGS.start_index,
-                                FLAGS.task_index, FLAGS.num_tasks, FLAGS.families, FLAGS.denoise, FLAGS.threads)
+                                FLAGS.task_index, FLAGS.num_tasks, FLAGS.families, FLAGS.denoise, FLAGS.threads,
+                                FLAGS.seed)
     if problem:
-        print(f"data_tools.render: {problem}", file=sys.stderr)
-        sys.exit(2)
+        raise errors.UsageError(problem)
     indices = task_indices(FLAGS.start_index, FLAGS.num_samples, FLAGS.task_index, FLAGS.num_tasks)
     rendered, skipped, failed = render_dataset(FLAGS.output_dir, indices, FLAGS.resolution, FLAGS.spp,
                                                FLAGS.seed, FLAGS.variant, weights, FLAGS.denoise, FLAGS.threads)
-    print(json.dumps({"rendered": rendered, "skipped_complete": skipped, "failed": failed}))
+    cli.emit({"rendered": rendered, "skipped_complete": skipped, "failed": failed})
     if failed:
-        sys.exit(1)
+        raise errors.Failure(f"{len(failed)} of {len(indices)} sample(s) failed (indices {failed[:10]}; reasons "
+                             "above); a re-run renders them again")
 
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    cli.run(main, "data_tools.render")
