@@ -14,7 +14,7 @@ import tensorflow as tf
 from absl import logging
 
 from tfnormals.core import layout
-from tfnormals.data import dataset
+from tfnormals.data import dataset, schema
 from tfnormals.model import serving
 from tfnormals.model.discriminator import build_discriminator
 from tfnormals.model.gan import NormalsGAN
@@ -46,6 +46,7 @@ def ensure_records(config, run_dir):
     cannot be loaded into a process that already holds TensorFlow.
     """
     if config.records_dir:
+        schema.read_index(config.records_dir, "--records_dir")  # records of a schema this code reads
         dataset.list_shards(config.records_dir, "train")
         return config.records_dir
     records_dir = os.path.join(run_dir, layout.RUN_RECORDS_DIR)
