@@ -48,10 +48,14 @@ def sample_settings(seed, resolution, spp, denoise, families):
 
 
 def recorded_settings(sample_dir):
-    """sample_settings() as a sample's scene.json records them (those it records); None when it cannot be read."""
+    """sample_settings() as a sample's scene.json records them (those it records); None when it cannot be read or a
+    file it lists is not at the size it was written (truncated on disk: the sample must be rendered again)."""
     try:
         with open(os.path.join(sample_dir, layout.SCENE_JSON)) as f:
             scene = json.load(f)
+        for name, size in scene.get("files", {}).items():
+            if os.path.getsize(os.path.join(sample_dir, name)) != size:
+                return None
         render = scene.get("render", {})
         recorded = {"--seed": scene.get("seed"), "--resolution": render.get("resolution"), "--spp": render.get("spp"),
                     "--denoise": render.get("denoised"), "--families": render.get("families"),
@@ -62,7 +66,8 @@ def recorded_settings(sample_dir):
 
 
 def check_settings(output_dir, indices, wanted):
-    """The indices still to render: those without a complete sample folder whose scene.json reads.
+    """The indices still to render: those without a complete sample folder whose scene.json reads and whose files
+    are at the sizes it records (recorded_settings).
 
     Raises errors.UsageError naming the flags when one of the others, or another sample of the folder (a run
     extending a data set), was made with settings other than `wanted` (sample_settings()).
@@ -115,7 +120,8 @@ def write_sample(sample_dir, spec, result, settings):
     image_io.write_rgb_exr(path(layout.ALBEDO_EXR), result["albedo"], half=True)
     image_io.write_png(path(layout.MASK_PNG), result["alpha"])
     image_io.write_png(path(layout.IDS_PNG), result["ids"].astype(np.float32) / 255.0)
-    record = dict(spec, ids=result["id_names"], render=dict(settings, exposure=result["exposure"]))
+    sizes = {name: os.path.getsize(path(name)) for name in sorted(os.listdir(tmp))}  # checked when resuming
+    record = dict(spec, ids=result["id_names"], render=dict(settings, exposure=result["exposure"]), files=sizes)
     with open(path(layout.SCENE_JSON), "w") as f:
         json.dump(record, f, indent=1)
     if os.path.isdir(sample_dir):  # an incomplete folder from an older, interrupted layout

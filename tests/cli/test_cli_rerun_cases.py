@@ -77,6 +77,10 @@ def _truncate(name):
     return between
 
 
+def _truncate_largest_shard(f, d=None):
+    _truncate(os.path.relpath(max(glob.glob(f"{f}/out/*.tfrecord"), key=os.path.getsize), f))(f)
+
+
 def _unreadable_beauties(count, broken):
     """A setup: `count` sample folders in in/, the first `broken` with a junk beauty.exr (kept aside in good/)."""
     def setup(f, d=None):
@@ -215,6 +219,11 @@ def _samples(*expected):
     return check
 
 
+def _check_rendered_again(f, s):
+    assert s == {"rendered": 1, "skipped_complete": 0, "failed": []}
+    assert image_io.read_image(f"{f}/out/0000000/{layout.BEAUTY_EXR}").shape == (8, 8, 4)
+
+
 def _check_untouched_triptych_dir(f, s):
     assert os.listdir(f"{f}/precious") == ["notes.txt"]
 
@@ -309,7 +318,7 @@ CASES = [
          setup=lambda f, d: write_pairs(f"{f}/in", 2),
          before=[(RECORDS, ["--input_dir=in", "--output_dir=rec", "--num_shards=1", "--workers=1",
                             "--split_fractions=1,0,0"])], absent=("e.json", "e_triptychs")),
-    # The same principles elsewhere: outputs never replace inputs or folders of other files.
+    # The same principles elsewhere: resume checks what is on disk; outputs never replace inputs or other files.
     Case("evaluate-triptych-dir-of-other-files", EVALUATE,
          [M, "--records={records}", "--split=train", "--output_json=e.json", "--triptych_dir=precious"], 2,
          r"--triptych_dir: precious holds notes\.txt, not only triptychs", setup=text_file("precious/notes.txt"),
@@ -318,6 +327,11 @@ CASES = [
          [M, "--records=rec", "--split=train", f"--output_json=rec/{layout.RECORDS_INDEX}"], 2,
          r"--output_json: rec/index\.json is a file of --records rec", setup=lambda f, d: shutil.copytree(
              d.records, f"{f}/rec"), check=_check_index_kept),
+    Case("render-truncated-sample-is-redone", RENDER, RENDER_ARGS + ["--num_samples=1", "--resolution=8"], 0,
+         before=[(RENDER, RENDER_ARGS + ["--num_samples=1", "--resolution=8"])],
+         between=_truncate(f"out/0000000/{layout.BEAUTY_EXR}"), check=_check_rendered_again),
+    Case("records-truncated-shard-is-redone", RECORDS, ONE_SHARD, 0, setup=lambda f, d: write_pairs(f"{f}/in", 3),
+         before=[(RECORDS, ONE_SHARD)], between=_truncate_largest_shard, check=_records_hold(3)),
     Case("stats-output-json-in-a-sample-folder", STATS, ["--input_dir=in", "--output_json=in/0000000/mask.png"], 2,
          r"--output_json: in/0000000/mask\.png is inside a sample folder of --input_dir",
          setup=lambda f, d: write_pairs(f"{f}/in", 1), check=lambda f, s: image_io.read_image(
