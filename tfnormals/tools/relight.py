@@ -168,29 +168,26 @@ def parse_lights(directions, colors=(), intensities=(), wraps=()):
             raise errors.UsageError("--light_dir: 0,0,0 has no direction; give the direction toward the light")
         values = {"color": _numbers(c, 3, "light_color"), "intensity": _numbers(i, 1, "light_intensity")[0],
                   "wrap": _numbers(w, 1, "wrap")[0]}
-        for field, value in values.items():
-            problem = out_of_range(field, value)
-            if problem:
-                raise errors.UsageError(f"--{FIELD_FLAGS[field]}: {problem}")
+        problems = [f"--{FIELD_FLAGS[field]}: {out_of_range(field, v)}" for field, v in values.items()
+                    if out_of_range(field, v)]
+        if problems:
+            raise errors.UsageError(problems[0])
         lights.append(Light(direction, **values))
     return lights
 
 
-# The range of each light field given as a number or numbers (flags and rig files alike): (low, high, high
-# included), and the flag that sets it.
-FIELD_RANGES = {"color": (0.0, math.inf, False), "intensity": (0.0, math.inf, False), "wrap": (0.0, 1.0, False),
-                "radius": (1e-9, math.inf, False), "cone_deg": (1e-3, 90.0, False), "softness": (0.0, 1.0, True)}
+# [low, high) of each light field given as numbers, from flags and rig files alike (softness may be 1), and the
+# flags that set them.
+FIELD_RANGES = {"color": (0.0, math.inf), "intensity": (0.0, math.inf), "wrap": (0.0, 1.0), "radius": (1e-9, math.inf),
+                "cone_deg": (1e-3, 90.0), "softness": (0.0, 1.0 + 1e-9)}
 FIELD_FLAGS = {"color": "light_color", "intensity": "light_intensity", "wrap": "wrap"}
 
 
 def out_of_range(field, value):
     """What is wrong with a light field's value (a number or numbers; FIELD_RANGES), or ''."""
-    low, high, high_included = FIELD_RANGES[field]
-    values = value if isinstance(value, (list, tuple)) else (value,)
-    if all(low <= v < high or (high_included and v == high) for v in values):
-        return ""
-    bracket = "]" if high_included else ")"
-    return f"must be in [{low:g}, {high:g}{bracket}, got {','.join(f'{v:g}' for v in values)}"
+    (low, high), values = FIELD_RANGES[field], value if isinstance(value, (list, tuple)) else (value,)
+    return "" if all(low <= v < high for v in values) else \
+        f"must be in [{low:g}, {high:g}), got {','.join(f'{v:g}' for v in values)}"
 
 
 # EXR channels each pass is read from, in order of preference: a combined EXR's layer, then a standalone file's.
