@@ -77,8 +77,9 @@ def _restore(checkpoint):
 def export_onnx(checkpoint, output):
     """Write a run's generator or a SavedModel as ONNX; returns the metadata stored in the file."""
     try:
-        from tfnormals.tools import onnx_export
         import tf2onnx  # noqa: F401  (checked here, before a run is restored)
+
+        from tfnormals.tools import onnx_export
     except ImportError as e:
         raise errors.UsageError(f"--format=onnx needs tf2onnx and onnx ({e}; pip install 'tfnormals[onnx]')") from None
     if _is_savedmodel(checkpoint):

@@ -193,5 +193,6 @@ def test_cli_prints_a_json_summary(files):
                            "--light_dir=1,0,0.2", "--light_intensity=2", "--wrap=0.1"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout) == {"output": out, "lights": 2, "mode": "add", "width": 24, "height": 24, "nonfinite": {}}
+    assert json.loads(proc.stdout) == {"output": out, "lights": 2, "mode": "add", "width": 24, "height": 24,
+                                       "nonfinite": {}}
     assert image_io.read_image(out).shape == (24, 24, 3)

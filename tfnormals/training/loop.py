@@ -15,10 +15,9 @@ from absl import logging
 
 from tfnormals.core import layout
 from tfnormals.data import dataset, schema
-from tfnormals.model import serving
+from tfnormals.model import encoders, serving
 from tfnormals.model.discriminator import build_discriminator
 from tfnormals.model.gan import NormalsGAN
-from tfnormals.model import encoders
 from tfnormals.model.unet import build_generator, precision
 from tfnormals.training import callbacks, runs
 
