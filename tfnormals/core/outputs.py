@@ -222,7 +222,8 @@ def _claim_path(output):
 
 def _lock(path, wait):
     """A descriptor holding the exclusive lock of the claim file `path` (created if needed), or None when another
-    process holds it and `wait` is false."""
+    process holds it and `wait` is false. On a file system without locks every claim succeeds (runs are then not
+    kept apart, as before claims existed)."""
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
         try:
@@ -230,6 +231,8 @@ def _lock(path, wait):
         except BlockingIOError:
             os.close(fd)
             return None
+        except OSError:  # ENOLCK, EOPNOTSUPP: no locks here
+            return fd
         try:  # the previous holder removes the file as it lets go: the lock counts only on the file at `path`
             if os.path.samestat(os.fstat(fd), os.stat(path)):
                 return fd
