@@ -11,8 +11,9 @@ For each plate it writes, atomically, `<name>.normals.exr` (float R,G,B = camera
 plus A from the plate's alpha if it has one) and `<name>.normals.png` (0.5·n + 0.5 preview);
 with --combined also `<name>.combined.exr` holding the plate (R,G,B[,A]) and the normals as a
 Nuke-style layer N.X, N.Y, N.Z. Frame names keep the frame number last
-(plate.1001.exr → plate.normals.1001.exr). Frames whose outputs exist are skipped (resume);
-unreadable frames are reported and skipped. Large plates are predicted in overlapping tiles.
+(plate.1001.exr → plate.normals.1001.exr). Frames whose outputs exist, read in full and were made
+from the same plate with the same settings are skipped (resume); outputs of another plate or other
+settings are kept and the frame fails, unless --overwrite. Unreadable frames are reported and skipped. Large plates are predicted in overlapping tiles.
 EXR outputs keep the plate's data/display windows and metadata. An .onnx model runs with
 onnxruntime, without TensorFlow.
 
