@@ -235,9 +235,14 @@ def _value(attribute):
 
 
 def read_frame(path):
-    """The Frame of an image's image part (read_image's: its windows and carried metadata); reads no pixels."""
+    """The Frame of an image (its windows and carried metadata) from its image part, read_image's, or the first
+    part of a file of named layers only (a position pass: P.X, P.Y, P.Z); reads no pixels."""
     with _Reader(path) as reader:
-        spec = reader.specs[reader.image_part()[0]]
+        try:
+            part = reader.image_part()[0]
+        except ImageError:
+            part = 0
+        spec = reader.specs[part]
         attributes = {a.name: (str(a.type), _value(a)) for a in spec.extra_attribs
                       if not a.name.startswith(_NOT_CARRIED)}
         return Frame((spec.x, spec.y, spec.width, spec.height),
