@@ -15,8 +15,10 @@ Writes OUT/<split>-NNNNN-of-KKKKK.tfrecord for split in train/val/test (chosen b
 of the sample id, so it never changes between runs) and OUT/index.json with per-split
 counts, skipped samples and their reasons, and the schema version (tfnormals.records).
 Each shard is written under a temporary name and renamed when complete; a re-run keeps
-complete shards made with the same settings and redoes only the missing ones, after removing
-the temporary files a killed run left. Samples are read in parallel.
+complete shards made with the same settings from the same files (names, sizes and times of every
+file its samples are read from: a repaired or re-rendered sample redoes its shard) and redoes the
+others, after removing the temporary files a killed run left. Samples are read in parallel.
+A run in which no sample could be read leaves no records behind.
 
 An output folder holding records made with other settings (another --num_shards, input folder,
 split or layout) is refused, because a reader's glob would take both sets and every sample
@@ -32,6 +34,7 @@ shard is complete and up to date and writes index.json; a task run again resumes
 
 import datetime
 import glob
+import hashlib
 import json
 import math
 import multiprocessing
@@ -78,17 +81,34 @@ def _sidecar_path(output_dir, shard_file):
     return os.path.join(output_dir, layout.RECORDS_PROGRESS_DIR, shard_file + ".json")
 
 
-def _load_sidecar(output_dir, shard_file, assigned, settings):
-    """The finished shard's summary if the shard is complete and was made with the same settings and assignment."""
+def source_digest(input_dir, sample_ids, pair_format):
+    """A digest of the names, sizes and modification times of every file `sample_ids` are read from: a shard made
+    from them is out of date when it changes (a sample re-rendered, an unreadable file repaired)."""
+    digest = hashlib.sha256()
+    for sample_id in sample_ids:
+        for path in pairs.sample_files(input_dir, sample_id, pair_format):
+            try:
+                stat = os.stat(path)
+                digest.update(f"{os.path.relpath(path, input_dir)}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+            except FileNotFoundError:
+                digest.update(f"{os.path.relpath(path, input_dir)}:absent;".encode())
+    return digest.hexdigest()
+
+
+def _load_sidecar(output_dir, shard_file, assigned, settings, sources):
+    """The finished shard's summary if the shard is on disk at the size it was written, and was made with the same
+    settings and assignment from the same files (`sources`, source_digest()); else None."""
     path = _sidecar_path(output_dir, shard_file)
-    if not (os.path.isfile(path) and os.path.isfile(os.path.join(output_dir, shard_file))):
+    shard = os.path.join(output_dir, shard_file)
+    if not (os.path.isfile(path) and os.path.isfile(shard)):
         return None
     try:
         with open(path) as f:
             summary = json.load(f)
     except (OSError, ValueError):
         return None  # unreadable: write the shard again
-    return summary if summary.get("assigned") == assigned and summary.get("settings") == settings else None
+    expected = {"assigned": assigned, "settings": settings, "sources": sources, "bytes": os.path.getsize(shard)}
+    return summary if all(summary.get(key) == value for key, value in expected.items()) else None
 
 
 def run_settings(input_dir, pair_format, num_shards, fractions):
@@ -172,8 +192,9 @@ def _write_json(path, data):
             json.dump(data, f, indent=1)
 
 
-def write_shard(output_dir, shard_file, jobs, results, settings=None):
-    """Write one shard from an iterator of encode_sample results; returns its summary."""
+def write_shard(output_dir, shard_file, jobs, results, settings=None, sources=None):
+    """Write one shard from an iterator of encode_sample results; returns its summary (with the run's `settings`,
+    the `sources` digest of its samples' files and its size, which a re-run checks: _load_sidecar)."""
     import tensorflow as tf
     written, skipped = [], []
     with image_io.atomic_output(os.path.join(output_dir, shard_file)) as tmp:
@@ -186,7 +207,8 @@ def write_shard(output_dir, shard_file, jobs, results, settings=None):
                 else:
                     logging.warning("skipping sample %s: %s", result[1], result[2])
                     skipped.append({"id": result[1], "reason": result[2]})
-        summary = {"assigned": [job[1] for job in jobs], "written": written, "skipped": skipped, "settings": settings}
+        summary = {"assigned": [job[1] for job in jobs], "written": written, "skipped": skipped, "settings": settings,
+                   "sources": sources, "bytes": os.path.getsize(tmp)}
         _write_json(_sidecar_path(output_dir, shard_file), summary)
     return summary
 
@@ -228,13 +250,23 @@ def make_records(input_dir, output_dir, pair_format, *, num_shards=16, fractions
                 logging.info("removed %s, left by an interrupted run", os.path.join(folder, name))
         plan = task_plan(plan_shards(sample_ids, num_shards, fractions), task_index, num_tasks)
         summaries = _write_shards(input_dir, output_dir, pair_format, plan, settings, workers)
-    if num_tasks == 1:
-        index = build_index(settings, summaries)
-        _write_json(os.path.join(output_dir, layout.RECORDS_INDEX), index)
-    else:
-        index = dict(build_index(settings, summaries), task_index=task_index, num_tasks=num_tasks)
-        _write_json(os.path.join(output_dir, layout.task_index_name(task_index, num_tasks)), index)
+        if num_tasks == 1:
+            index = build_index(settings, summaries)
+            if not sum(index["counts"].values()):
+                clear_records(output_dir)  # empty records would only stand in the way of the corrected run
+                raise nothing_read(index, "nothing was written")
+            _write_json(os.path.join(output_dir, layout.RECORDS_INDEX), index)
+        else:
+            index = dict(build_index(settings, summaries), task_index=task_index, num_tasks=num_tasks)
+            _write_json(os.path.join(output_dir, layout.task_index_name(task_index, num_tasks)), index)
     return index
+
+
+def nothing_read(index, outcome):
+    """The errors.Failure of a run whose samples were all skipped: how many, the first reason, and `outcome`."""
+    first = index["skipped"][0] if index["skipped"] else {"id": "-", "reason": "no samples"}
+    return errors.Failure(f"no sample could be read ({index['skipped_count']} skipped, e.g. {first['id']}: "
+                          f"{first['reason']}); {outcome}")
 
 
 def merge_records(input_dir, output_dir, pair_format, *, num_shards=16, fractions=(0.9, 0.05, 0.05)):
@@ -248,7 +280,8 @@ def merge_records(input_dir, output_dir, pair_format, *, num_shards=16, fraction
     summaries, missing = {}, []
     for (split, k), ids in sorted(plan_shards(sample_ids, num_shards, fractions).items()):
         shard_file = layout.shard_name(split, k, num_shards)
-        summaries[shard_file] = _load_sidecar(output_dir, shard_file, ids, settings)
+        summaries[shard_file] = _load_sidecar(output_dir, shard_file, ids, settings,
+                                              source_digest(input_dir, ids, pair_format))
         if summaries[shard_file] is None:
             missing.append(shard_file)
     if missing:
@@ -267,17 +300,18 @@ def _write_shards(input_dir, output_dir, pair_format, plan, settings, workers):
     summaries, pending = {}, []
     for (split, k), ids in sorted(plan.items()):
         shard_file = layout.shard_name(split, k, num_shards)
-        summary = _load_sidecar(output_dir, shard_file, ids, settings)
+        sources = source_digest(input_dir, ids, pair_format)
+        summary = _load_sidecar(output_dir, shard_file, ids, settings, sources)
         if summary is None:
-            pending.append((shard_file, ids))
+            pending.append((shard_file, ids, sources))
         else:
             summaries[shard_file] = summary
     logging.info("%d samples; %d of %d shards already complete", sum(map(len, plan.values())), len(summaries),
                  len(plan))
-    progress = Progress(sum(len(ids) for _, ids in pending), "make_records")
+    progress = Progress(sum(len(ids) for _, ids, _ in pending), "make_records")
     pool = multiprocessing.get_context("spawn").Pool(workers) if workers > 1 and pending else None
     try:
-        for shard_file, ids in pending:
+        for shard_file, ids, sources in pending:
             jobs = [(input_dir, sample_id, pair_format) for sample_id in ids]
             results = pool.imap(encode_sample, jobs, chunksize=4) if pool else map(encode_sample, jobs)
 
@@ -286,7 +320,7 @@ def _write_shards(input_dir, output_dir, pair_format, plan, settings, workers):
                     progress.update(failed=result[0] != "ok")
                     yield result
 
-            summaries[shard_file] = write_shard(output_dir, shard_file, jobs, counted(results), settings)
+            summaries[shard_file] = write_shard(output_dir, shard_file, jobs, counted(results), settings, sources)
     finally:
         if pool:
             pool.close()
@@ -348,9 +382,9 @@ def main(argv):
                              task_index=FLAGS.task_index, num_tasks=FLAGS.num_tasks)
     task = {"task_index": FLAGS.task_index, "num_tasks": FLAGS.num_tasks} if "task_index" in index else {}
     cli.emit(dict({"counts": index["counts"], "skipped": index["skipped_count"]}, **task))
-    if not sum(index["counts"].values()) and (index["skipped_count"] or not task):  # a task may have no samples
-        raise errors.Failure(f"no sample could be read ({index['skipped_count']} skipped; reasons in "
-                             f"{os.path.join(FLAGS.output_dir, layout.RECORDS_INDEX)})")
+    if not sum(index["counts"].values()) and index["skipped_count"]:  # a task may have no samples at all
+        raise nothing_read(index, "reasons in " + os.path.join(
+            FLAGS.output_dir, layout.task_index_name(FLAGS.task_index, FLAGS.num_tasks)))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,12 @@ Usage:
 Sample i goes to DIR/<i as 7 digits>/. Samples are split across tasks by index (i % T == I),
 so a render farm or job array needs no coordination. A finished sample folder is complete
 (it is built under a temporary name and renamed), so re-running skips it: the job resumes.
-A sample is a pure function of (seed, index, resolution, spp, families, denoise).
+A sample is a pure function of (seed, index, resolution, spp, families, denoise), which its
+scene.json records: a folder holding samples made with other settings is refused, naming the
+flag (a data set would mix them), whether the samples are this run's or others (extending a set).
+
+stdout is one JSON line: {"rendered", "skipped_complete", "failed": [indices]}. Exit code 2 for a
+usage mistake, 1 when a sample failed (tfnormals.core.cli).
 """
 
 import glob
@@ -22,7 +27,7 @@ from absl import flags, logging
 from data_tools import denoise as denoiser
 from data_tools import mitsuba_render
 from data_tools.scene import sampling
-from tfnormals.core import cli, errors, image_io, layout, normals, srgb
+from tfnormals.core import cli, errors, image_io, layout, normals, outputs, srgb
 from tfnormals.core.progress import Progress
 
 FLAGS = flags.FLAGS
@@ -34,6 +39,67 @@ MAX_SPP = 1 << 16
 
 def is_complete(sample_dir):
     return all(os.path.isfile(os.path.join(sample_dir, name)) for name in layout.SAMPLE_WRITTEN)
+
+
+def sample_settings(*, seed, resolution, spp, denoise, families):
+    """What decides a sample besides its index, by flag (and the scene generator's version)."""
+    return {"--seed": seed, "--resolution": resolution, "--spp": spp, "--denoise": bool(denoise),
+            "--families": families, "scene generator version": sampling.GENERATOR_VERSION}
+
+
+def recorded_settings(sample_dir):
+    """sample_settings() as a sample's scene.json records them (those it records); None when it cannot be read or a
+    file it lists is not at the size it was written (truncated on disk: the sample must be rendered again)."""
+    try:
+        with open(os.path.join(sample_dir, layout.SCENE_JSON)) as f:
+            scene = json.load(f)
+        for name, size in scene.get("files", {}).items():
+            if os.path.getsize(os.path.join(sample_dir, name)) != size:
+                return None
+        render = scene.get("render", {})
+        recorded = {"--seed": scene.get("seed"), "--resolution": render.get("resolution"), "--spp": render.get("spp"),
+                    "--denoise": render.get("denoised"), "--families": render.get("families"),
+                    "scene generator version": scene.get("generator")}
+    except (OSError, ValueError, AttributeError):
+        return None
+    return {name: value for name, value in recorded.items() if value is not None}
+
+
+def check_settings(output_dir, indices, wanted):
+    """The indices still to render: those without a complete sample folder whose scene.json reads and whose files
+    are at the sizes it records (recorded_settings).
+
+    Raises errors.UsageError naming the flags when one of the others, or another sample of the folder (a run
+    extending a data set), was made with settings other than `wanted` (sample_settings()).
+    """
+    todo, recorded = [], {}
+    for index in indices:
+        folder = os.path.join(output_dir, layout.sample_id(index))
+        settings = recorded_settings(folder) if is_complete(folder) else None
+        if settings is None:
+            todo.append(index)
+        else:
+            recorded[folder] = settings
+    other = _any_sample(output_dir) if os.path.isdir(output_dir) else None
+    if other and other not in recorded:
+        recorded[other] = recorded_settings(other) or {}
+    for folder, settings in recorded.items():
+        changed = [f"{name}={settings[name]} (not {wanted[name]})" for name in wanted
+                   if name in settings and settings[name] != wanted[name]]
+        if changed:
+            raise errors.UsageError(f"--output_dir: {output_dir} holds samples rendered with other settings "
+                                    f"({', '.join(changed)}: {os.path.basename(folder)}); a data set would mix "
+                                    "them. Use another --output_dir, or the same settings")
+    return todo
+
+
+def _any_sample(output_dir):
+    """One complete sample folder of `output_dir` (the first the file system lists), or None."""
+    with os.scandir(output_dir) as entries:
+        for entry in entries:
+            if entry.name.isdigit() and entry.is_dir() and is_complete(entry.path):
+                return entry.path
+    return None
 
 
 def write_passes(path, result):
@@ -59,7 +125,8 @@ def write_sample(sample_dir, spec, result, settings):
     os.makedirs(tmp)
     path = lambda name: os.path.join(tmp, name)
     write_passes(path, result)
-    record = dict(spec, ids=result["id_names"], render=dict(settings, exposure=result["exposure"]))
+    sizes = {name: os.path.getsize(path(name)) for name in sorted(os.listdir(tmp))}  # checked when resuming
+    record = dict(spec, ids=result["id_names"], render=dict(settings, exposure=result["exposure"]), files=sizes)
     with open(path(layout.SCENE_JSON), "w") as f:
         json.dump(record, f, indent=1)
     if os.path.isdir(sample_dir):  # an incomplete folder from an older, interrupted layout
@@ -79,17 +146,20 @@ def render_dataset(output_dir, indices, *, resolution, spp, seed, variant=mitsub
     """Render the samples in `indices` that are not already complete; returns (rendered, skipped, failed).
 
     family_weights: {family: weight} (default sampling.DEFAULT_FAMILY_WEIGHTS); denoise: run OIDN on the beauty;
-    threads: Dr.Jit worker threads (0 = one per core).
+    threads: Dr.Jit worker threads (0 = one per core). Raises errors.UsageError when the folder holds samples
+    made with other settings (check_settings).
     """
+    weights = sampling.DEFAULT_FAMILY_WEIGHTS if family_weights is None else family_weights
+    wanted = sample_settings(seed=seed, resolution=resolution, spp=spp, denoise=denoise,
+                             families=sampling.format_family_weights(weights))
+    todo = check_settings(output_dir, indices, wanted)
     os.makedirs(output_dir, exist_ok=True)
-    todo = [i for i in indices if not is_complete(os.path.join(output_dir, layout.sample_id(i)))]
     skipped = len(indices) - len(todo)
     if skipped:
         logging.info("%d of %d samples already complete; resuming", skipped, len(indices))
     if not todo:
         return 0, skipped, []
     active_variant = mitsuba_render.init(variant, threads)
-    weights = sampling.DEFAULT_FAMILY_WEIGHTS if family_weights is None else family_weights
     renderer = mitsuba_render.TemplateRenderer(resolution, spp, denoise=denoise)
     settings = {"resolution": resolution, "spp": spp, "variant": active_variant, "denoised": bool(denoise),
                 "families": sampling.format_family_weights(weights)}
@@ -135,9 +205,19 @@ def define_flags():
     define_renderer_flags()
 
 
-def validate_renderer(resolution, spp, task_index, num_tasks, families, denoise, threads=0):
-    """(parsed family weights or None, [one-line problems]) of the flags define_renderer_flags defines."""
+def validate_renderer(*, output_dir, resolution, spp, seed, task_index, num_tasks, families, denoise, threads=0):
+    """(parsed family weights or None, [one-line problems]) of the flags every render command has: --output_dir (a
+    folder this process can write in, checked before any work) and those define_renderer_flags defines."""
     problems = []
+    if not output_dir:
+        problems.append("--output_dir is required")
+    else:
+        try:
+            outputs.check_writable_dir(output_dir, "--output_dir")
+        except errors.UsageError as e:
+            problems.append(str(e))
+    if seed < 0:
+        problems.append(f"--seed must be >= 0 (got {seed})")
     if not 0 < resolution <= MAX_RESOLUTION:
         problems.append(f"--resolution must be in 1..{MAX_RESOLUTION} (got {resolution})")
     if not 0 < spp <= MAX_SPP:
@@ -157,19 +237,17 @@ def validate_renderer(resolution, spp, task_index, num_tasks, families, denoise,
 
 
 def validate(*, output_dir, num_samples, resolution, spp, start_index, task_index, num_tasks, families, denoise,
-             threads=0):
+             threads=0, seed=0):
     """Parsed family weights, or a one-line message saying what is wrong with the flags."""
     problems = []
-    if not output_dir:
-        problems.append("--output_dir is required")
-    elif os.path.exists(output_dir) and not os.path.isdir(output_dir):
-        problems.append(f"--output_dir={output_dir} is a file, not a folder")
     if num_samples <= 0:
         problems.append(f"--num_samples must be > 0 (got {num_samples})")
     if start_index < 0:
         problems.append(f"--start_index must be >= 0 (got {start_index})")
-    weights, shared = validate_renderer(resolution, spp, task_index, num_tasks, families, denoise, threads)
-    return weights, "; ".join(problems + shared)
+    weights, shared = validate_renderer(output_dir=output_dir, resolution=resolution, spp=spp, seed=seed,
+                                        task_index=task_index, num_tasks=num_tasks, families=families,
+                                        denoise=denoise, threads=threads)
+    return weights, "; ".join(shared + problems)
 
 
 def main(argv):
@@ -177,7 +255,7 @@ def main(argv):
     weights, problem = validate(output_dir=FLAGS.output_dir, num_samples=FLAGS.num_samples,
                                 resolution=FLAGS.resolution, spp=FLAGS.spp, start_index=FLAGS.start_index,
                                 task_index=FLAGS.task_index, num_tasks=FLAGS.num_tasks, families=FLAGS.families,
-                                denoise=FLAGS.denoise, threads=FLAGS.threads)
+                                denoise=FLAGS.denoise, threads=FLAGS.threads, seed=FLAGS.seed)
     if problem:
         raise errors.UsageError(problem)
     indices = task_indices(FLAGS.start_index, FLAGS.num_samples, FLAGS.task_index, FLAGS.num_tasks)

@@ -13,7 +13,9 @@ gives the true correspondence of any two frames.
 
 A frame is a pure function of (seed, shot, frame offset) and the settings. The (shot, frame) pairs are split
 between tasks in contiguous blocks (a task loads few shots) with no coordination. Every file is written
-under a temporary name and renamed; a re-run skips complete frames. A folder holding shots made with other
+under a temporary name and renamed; a re-run skips complete frames (every file there and readable in full).
+Flags are checked before any work as data_tools.render checks its own (render.validate_renderer: a negative
+seed, an output folder this process cannot write in, ...), and a folder holding shots made with other
 settings is refused, naming them. Exposure is fixed per shot (no flicker): the first frame's auto exposure
 times the camera's exposure bias, taken from shot.json when it exists, else measured by rendering the
 first frame (once per shot and task; the path tracer's noise still changes per frame, like film grain).
@@ -29,7 +31,7 @@ from absl import flags, logging
 
 from data_tools import mitsuba_render, render
 from data_tools.scene import camera_paths, sampling, shots
-from tfnormals.core import cli, errors, image_io, layout, outputs
+from tfnormals.core import cli, errors, image_io, layout, outputs, resume
 from tfnormals.core.progress import Progress
 
 FLAGS = flags.FLAGS
@@ -50,9 +52,10 @@ def task_pairs(num_shots, num_frames, task_index, num_tasks):
 
 
 def frame_complete(shot_dir, frame):
-    """Whether every file of `frame` and the shot's shot.json exist (each is renamed into place when complete)."""
-    names = [layout.frame_file(name, frame) for name in layout.SHOT_FRAME_FILES] + [layout.SHOT_JSON]
-    return all(os.path.isfile(os.path.join(shot_dir, name)) for name in names)
+    """Whether the shot's shot.json exists and every file of `frame` exists and reads in full (each is renamed into
+    place when complete, but a file server's crash can still truncate one on disk: resume.readable)."""
+    files = [os.path.join(shot_dir, layout.frame_file(name, frame)) for name in layout.SHOT_FRAME_FILES]
+    return os.path.isfile(os.path.join(shot_dir, layout.SHOT_JSON)) and resume.readable(files)
 
 
 def read_shot_json(shot_dir):
@@ -181,11 +184,9 @@ def define_flags():
 
 def settings_from_flags(values):
     """The SETTINGS of a run from its flags; errors.UsageError naming the flag for values that cannot work."""
-    problems = [] if values.output_dir else ["--output_dir is required"]
+    problems = []
     if values.num_shots <= 0 or values.num_frames <= 0:
         problems.append(f"--num_shots and --num_frames must be > 0 (got {values.num_shots}, {values.num_frames})")
-    if values.seed < 0:
-        problems.append(f"--seed must be >= 0 (got {values.seed})")
     if values.first_frame < 0:
         problems.append(f"--first_frame must be >= 0 (got {values.first_frame})")
     unknown = sorted(set(values.camera_paths) - set(camera_paths.KINDS))
@@ -195,11 +196,12 @@ def settings_from_flags(values):
     for name in ("shake_share", "moving_share"):
         if not 0.0 <= getattr(values, name) <= 1.0:
             problems.append(f"--{name} must be in [0, 1] (got {getattr(values, name)})")
-    weights, shared = render.validate_renderer(values.resolution, values.spp, values.task_index, values.num_tasks,
-                                               values.families, values.denoise, values.threads)
-    if problems + shared:
-        raise errors.UsageError("; ".join(problems + shared))
-    outputs.check_writable_dir(values.output_dir, "--output_dir")
+    weights, shared = render.validate_renderer(output_dir=values.output_dir, resolution=values.resolution,
+                                               spp=values.spp, seed=values.seed, task_index=values.task_index,
+                                               num_tasks=values.num_tasks, families=values.families,
+                                               denoise=values.denoise, threads=values.threads)
+    if shared + problems:
+        raise errors.UsageError("; ".join(shared + problems))
     kinds = ",".join(k for k in camera_paths.KINDS if k in values.camera_paths)
     return {"resolution": values.resolution, "spp": values.spp, "seed": values.seed, "num_frames": values.num_frames,
             "first_frame": values.first_frame, "families": sampling.format_family_weights(weights),

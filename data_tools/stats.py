@@ -18,6 +18,7 @@ progress goes to stderr. Over surface pixels (mask ≥ 0.5) of camera-space norm
   luminance / exposure   per image, mean Rec. 709 luma of the display-referred beauty (beauty.png)
                          and its clipped-pixel share; the exposure scale from scene.json in stops.
 Samples per family come from scene.json's "family" (folders from older generators: "unknown").
+Exit code 2 for a usage mistake (a missing or empty folder, a bad flag), 1 when a sample cannot be read.
 """
 
 import contextlib
@@ -28,7 +29,7 @@ import os
 import numpy as np
 from absl import flags, logging
 
-from tfnormals.core import cli, conventions, errors, image_io, layout, srgb
+from tfnormals.core import cli, conventions, errors, image_io, layout, outputs, srgb
 from tfnormals.core.progress import Progress
 
 FLAGS = flags.FLAGS
@@ -160,7 +161,8 @@ def collect(input_dir, max_samples=None, workers=1):
     """(summary, per-image rows, histogram) of the samples in `input_dir`, read by `workers` processes."""
     names = list_samples(input_dir)[:max_samples]
     if not names:
-        raise ValueError(f"{input_dir}: no sample folders (with {layout.NORMALS_EXR} and {layout.MASK_PNG})")
+        raise errors.UsageError(f"--input_dir: {input_dir}: no sample folders (with {layout.NORMALS_EXR} and "
+                                f"{layout.MASK_PNG})")
     histogram = np.zeros(AZIMUTH_BINS * POLAR_BINS, np.int64)
     rows = []
     progress = Progress(len(names), "stats")
@@ -213,21 +215,33 @@ def define_flags():
     """Command-line flags (defined only when run as a program)."""
     flags.DEFINE_string("input_dir", None, "Folder of sample folders (data_tools.render output).")
     flags.DEFINE_string("output_json", None, "Where to write the JSON (default INPUT_DIR/stats.json).")
-    flags.DEFINE_integer("max_samples", None, "Use only the first N samples (sorted by name).")
+    flags.DEFINE_integer("max_samples", None, "Use only the first N samples (sorted by name; default all).")
     flags.DEFINE_integer("workers", os.cpu_count() or 1, "Parallel reader processes (1 = in this process).")
+
+
+def check_request(input_dir, output_json, *, max_samples=None, workers=1):
+    """Raise errors.UsageError, naming the flag, for anything wrong with a run before it starts."""
+    if not input_dir or not os.path.isdir(input_dir):
+        raise errors.MissingPathError(f"--input_dir: must be an existing folder (got {input_dir!r})")
+    if max_samples is not None and max_samples < 1:
+        raise errors.UsageError(f"--max_samples: must be at least 1 (leave it out for all samples), got {max_samples}")
+    if workers < 1:
+        raise errors.UsageError(f"--workers: must be at least 1, got {workers}")
+    outputs.check_writable_file(output_json, "--output_json")
+    inside = os.path.relpath(os.path.abspath(output_json), os.path.abspath(input_dir)).split(os.sep)
+    if len(inside) > 1 and inside[0] != os.pardir:  # in a sample folder: it could be one of the files read
+        raise errors.UsageError(f"--output_json: {output_json} is inside a sample folder of --input_dir; write it "
+                                "beside the samples or elsewhere")
 
 
 def main(argv):
     del argv
-    if not FLAGS.input_dir or not os.path.isdir(FLAGS.input_dir):
-        raise errors.MissingPathError(f"--input_dir must be an existing folder (got {FLAGS.input_dir!r})")
-    try:
-        summary, rows, histogram = collect(FLAGS.input_dir, FLAGS.max_samples, max(1, FLAGS.workers))
-    except ValueError as e:
-        raise errors.UsageError(str(e)) from None
-    out = FLAGS.output_json or os.path.join(FLAGS.input_dir, "stats.json")
-    with open(out, "w") as f:
-        json.dump({"summary": summary, "histogram": histogram.tolist(), "images": rows}, f, indent=1)
+    out = FLAGS.output_json or os.path.join(FLAGS.input_dir or "", "stats.json")
+    check_request(FLAGS.input_dir, out, max_samples=FLAGS.max_samples, workers=FLAGS.workers)
+    summary, rows, histogram = collect(FLAGS.input_dir, FLAGS.max_samples, FLAGS.workers)
+    with outputs.atomic_output(out) as tmp:
+        with open(tmp, "w") as f:
+            json.dump({"summary": summary, "histogram": histogram.tolist(), "images": rows}, f, indent=1)
     logging.info("wrote %s", out)
     cli.emit(markdown(summary))
 

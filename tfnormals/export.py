@@ -83,7 +83,10 @@ def export_onnx(checkpoint, output):
     except ImportError as e:
         raise errors.UsageError(f"--format=onnx needs tf2onnx and onnx ({e}; pip install 'tfnormals[onnx]')") from None
     if _is_savedmodel(checkpoint):
-        return onnx_export.savedmodel_to_onnx(checkpoint, output)
+        try:
+            return onnx_export.savedmodel_to_onnx(checkpoint, output)
+        except errors.UsageError as e:
+            raise errors.UsageError(f"--checkpoint: {e}") from None
     from tfnormals.training import runs
     generator, config, step = _restore(checkpoint)
     return onnx_export.generator_to_onnx(generator, output, runs.metadata(config, step))

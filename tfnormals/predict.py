@@ -12,8 +12,10 @@ plus A from the plate's alpha if it has one) and `<name>.normals.png` (0.5·n + 
 for a model with them `<name>.depth.exr`, `.position.exr`, `.albedo.exr`, each with a PNG preview;
 with --combined also `<name>.combined.exr` holding the plate (R,G,B[,A]) and the normals as a
 Nuke-style layer N.X, N.Y, N.Z. Frame names keep the frame number last
-(plate.1001.exr → plate.normals.1001.exr). Frames whose outputs exist are skipped (resume);
-unreadable frames are reported and skipped. --mode picks how the network sees a plate:
+(plate.1001.exr → plate.normals.1001.exr). Frames whose outputs exist, read in full and were made
+from the same plate with the same settings (model, mode and the mode's settings, ...) are skipped
+(resume); outputs of another plate or other settings are kept and the frame fails, unless
+--overwrite. Unreadable frames are reported and skipped. --mode picks how the network sees a plate:
 fused (default: a pass at the model's working size for the layout, finer passes for detail, up to
 --max_pass, then upsampled guided by the plate), global (one pass at the working size: fastest,
 soft), tiled (native resolution in tiles: sharp, but without the frame's context on large plates).

@@ -5,6 +5,7 @@ command run costs little more than its interpreter start and, where it needs one
 """
 
 import dataclasses
+import os
 
 import pytest
 from cli_support import write_pairs
@@ -39,3 +40,31 @@ def cli_data(tmp_path_factory):
     make_records.make_records(str(root / "pairs"), str(root / "records"), pairs.PairFormat(), num_shards=2,
                               fractions=(0.5, 0.25, 0.25), workers=1)
     return Data(model, str(root / "pairs"), str(root / "records"))
+
+
+@pytest.fixture
+def unwritable(tmp_path):
+    """A folder this process cannot create anything in: a read-only folder, or /sys when running as root."""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        open(locked / "probe", "w").close()
+    except OSError:
+        yield str(locked)
+    else:  # root ignores permissions
+        os.remove(locked / "probe")
+        if os.access("/sys", os.W_OK) and not _read_only("/sys"):
+            pytest.skip("no unwritable folder available")
+        yield "/sys"
+    finally:
+        locked.chmod(0o755)
+
+
+def _read_only(path):
+    try:
+        os.mkdir(os.path.join(path, "tfnormals-probe"))
+    except OSError:
+        return True
+    os.rmdir(os.path.join(path, "tfnormals-probe"))
+    return False

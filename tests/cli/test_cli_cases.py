@@ -1,7 +1,8 @@
 """Every case of issue 10 through the real command line: exit code, the one-line message, stdout, leftovers.
 
 Each row runs `python -m <command> <args>` in a fresh folder prepared by its `setup`, after its
-`before` commands (which must succeed). Then, for every row:
+`before` commands (which must exit as the row says, 0 by default) and its `between` step. Then, for
+every row (tests/cli/cli_support.run_case; sibling files hold more tables):
 - the exit code is the documented one (0 done, 1 failed work, 2 usage; tfnormals.core.cli);
 - an error ends stderr with one line `<command>: error: <message>` matching the row, and no traceback;
 - stdout holds nothing but the command's result (one JSON line; evaluate's table), whatever the
@@ -10,66 +11,43 @@ Each row runs `python -m <command> <args>` in a fresh folder prepared by its `se
 - the row's `check(folder, summary)` holds.
 """
 
-import dataclasses
 import glob
 import os
 import re
 import socket
-import typing
 
 import numpy as np
 import pytest
-from cli_support import json_summary, leftovers, run_command, write_pairs
+from cli_support import (
+    EVALUATE,
+    EXPORT,
+    PREDICT,
+    RECORDS,
+    RELIGHT,
+    RENDER,
+    TRAIN,
+    Case,
+    both,
+    case_params,
+    exr,
+    png,
+    relight_inputs,
+    rgb,
+    run_case,
+    text_file,
+    write_pairs,
+)
 
 from tfnormals.core import image_io
 
-PREDICT, RELIGHT, RECORDS = "tfnormals.predict", "tfnormals.relight", "data_tools.make_records"
-EVALUATE, EXPORT, TRAIN, RENDER = "tfnormals.evaluate", "tfnormals.export", "tfnormals.train", "data_tools.render"
-
-
-@dataclasses.dataclass
-class Case:
-    id: str
-    module: str
-    args: list                     # "{model}", "{pairs}", "{records}", "{unwritable}" are filled in
-    code: int
-    message: str = ""              # regex searched in the final "<module>: error: ..." line
-    setup: typing.Callable = None  # setup(folder, data)
-    before: list = ()              # [(module, args)] run first, must exit 0
-    absent: tuple = ()             # paths (relative to the folder) that must not exist afterwards
-    check: typing.Callable = None  # check(folder, summary dict or None)
-    marks: tuple = ()
-
-
 # --- Inputs the rows build (small: 16–64 px).
 
-def _rgb(h, w, seed=0):
-    rng = np.random.default_rng(seed)
-    return rng.uniform(0.1, 0.9, (h, w, 3)).astype(np.float32)
-
-
-def _png(path, h=20, w=20, seed=0):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    image_io.write_png(path, _rgb(h, w, seed))
-
-
-def _exr(path, array):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    image_io.write_rgb_exr(path, array)
-
-
 def _nan_plate(f, d=None):
-    plate = _rgb(32, 32)
+    plate = rgb(32, 32)
     plate[1, 2] = np.nan
     plate[5, 5, 0] = np.inf
     plate[9, 9:11] = -np.inf
-    _exr(f"{f}/in/nan.exr", plate)
-
-
-def _sphere_normals(f, size=32, name="in/n.exr"):
-    c = (np.arange(size) + 0.5) / size * 2 - 1
-    x, y = np.meshgrid(c, -c)
-    _exr(f"{f}/{name}", np.stack([x, y, np.sqrt(np.clip(1 - x * x - y * y, 0, 1))], -1).astype(np.float32))
+    exr(f"{f}/in/nan.exr", plate)
 
 
 def _absurd_png(path, width, height):
@@ -85,26 +63,26 @@ def _absurd_png(path, width, height):
 
 
 def _odd_frames(f, d=None):
-    _png(f"{f}/in/f.0001.png", 1, 5)
+    png(f"{f}/in/f.0001.png", 1, 5)
     _absurd_png(f"{f}/in/f.0002.png", 40000, 40000)
-    _png(f"{f}/in/f.0003.png", 20, 20)
-    _png(f"{f}/in/f.0004.png", 3, 150)
+    png(f"{f}/in/f.0003.png", 20, 20)
+    png(f"{f}/in/f.0004.png", 3, 150)
 
 
 def _frames_with_gap(f, d=None):
     for frame in (1001, 1003):
-        _png(f"{f}/in/p.{frame}.png", 16, 16, frame)
+        png(f"{f}/in/p.{frame}.png", 16, 16, frame)
 
 
 def _exr_with_chatter(f, d=None):
     """A good EXR and a truncated one (OpenEXR prints a warning on stdout while failing to read it)."""
-    _exr(f"{f}/in/a.exr", _rgb(64, 64))
+    exr(f"{f}/in/a.exr", rgb(64, 64))
     with open(f"{f}/in/a.exr", "rb") as good, open(f"{f}/in/b.exr", "wb") as bad:
         bad.write(good.read()[:400])
 
 
 def _stale_predict_temps(f, d=None):
-    _png(f"{f}/in/a.png")
+    png(f"{f}/in/a.png")
     os.makedirs(f"{f}/out")
     host = socket.gethostname().replace("-", "_")
     for name in (f".tmp-{host}-999999999-abc123.exr", ".tmp-x8k2j1.png"):  # a dead writer's, an old-style one
@@ -116,33 +94,14 @@ def _corrupt_model(f, d=None):
     open(f"{f}/m/saved_model.pb", "wb").write(b"\x00 not a protobuf")
 
 
-def _file(path):
-    def setup(f, d=None):
-        os.makedirs(os.path.dirname(f"{f}/{path}"), exist_ok=True)
-        open(f"{f}/{path}", "w").write("x")
-    return setup
-
-
-def _both(*setups):
-    def setup(f, d):
-        for s in setups:
-            s(f, d)
-    return setup
-
-
-def _relight_inputs(f, d=None, plate=None, size=32):
-    _exr(f"{f}/in/p.exr", _rgb(size, size) if plate is None else plate)
-    _sphere_normals(f)
-
-
 def _relight_nan(f, d=None):
-    plate = _rgb(32, 32)
+    plate = rgb(32, 32)
     plate[3, 3] = np.nan
-    _relight_inputs(f, plate=plate)
+    relight_inputs(f, plate=plate)
 
 
 def _relight_mismatch(f, d=None):
-    _relight_inputs(f, size=20)
+    relight_inputs(f, size=20)
 
 
 def _bad_sample(f, d=None):
@@ -166,12 +125,12 @@ def _truncated_records(f, d):
 
 def _stale_evaluate_temp(f, d=None):
     host = socket.gethostname().replace("-", "_")
-    _file(f".tmp-{host}-999999999-abc.e_triptychs/x.png")(f)  # a killed evaluation's triptych folder
+    text_file(f".tmp-{host}-999999999-abc.e_triptychs/x.png")(f)  # a killed evaluation's triptych folder
 
 
 def _not_a_savedmodel(f, d=None):
-    _file("run/notes.txt")(f)
-    _file("precious/notes.txt")(f)
+    text_file("run/notes.txt")(f)
+    text_file("precious/notes.txt")(f)
 
 
 # --- Checks on the outputs.
@@ -262,13 +221,13 @@ CASES = [
          r"1 of 4 frame\(s\) failed", setup=_odd_frames, check=_check_odd),
     # 3. Resume keyed to every output and to the plate's full name; outputs are not inputs.
     Case("predict-rerun-with-combined", PREDICT, ["--input=in/a.png", "--output=out", M, "--combined"], 0,
-         setup=lambda f, d: _png(f"{f}/in/a.png"), before=[(PREDICT, ["--input=in/a.png", "--output=out", M])],
+         setup=lambda f, d: png(f"{f}/in/a.png"), before=[(PREDICT, ["--input=in/a.png", "--output=out", M])],
          check=_check_combined),
     Case("predict-same-stem", PREDICT, ["--input=in", "--output=out", M], 2,
          r"--input: in/shot\.jpg and in/shot\.png would both write", absent=("out",),
-         setup=lambda f, d: (_png(f"{f}/in/shot.png"), _png(f"{f}/in/shot.jpg"))),
+         setup=lambda f, d: (png(f"{f}/in/shot.png"), png(f"{f}/in/shot.jpg"))),
     Case("predict-into-input-folder", PREDICT, ["--input=in", "--output=in", M, "--combined"], 0,
-         setup=lambda f, d: (_png(f"{f}/in/a.png"), _png(f"{f}/in/b.png")),
+         setup=lambda f, d: (png(f"{f}/in/a.png"), png(f"{f}/in/b.png")),
          before=[(PREDICT, ["--input=in", "--output=in", M, "--combined"])], check=_check_reingest),
     # 4. Missing frames.
     Case("predict-missing-frame", PREDICT, ["--input=in/p.####.png", "--output=out", M], 1, "1 missing",
@@ -277,20 +236,20 @@ CASES = [
          "2 missing", setup=_frames_with_gap, check=_check_missing(["in/p.1002.png", "in/p.1004.png"])),
     # 5. Unwritable output, output that is a file, new folder under a file.
     Case("predict-output-unwritable", PREDICT, ["--input=in/a.png", "--output={unwritable}/new/out", M], 2,
-         r"--output: cannot create .*/new/out in", setup=lambda f, d: _png(f"{f}/in/a.png")),
+         r"--output: cannot create .*/new/out in", setup=lambda f, d: png(f"{f}/in/a.png")),
     Case("predict-output-is-file", PREDICT, ["--input=in/a.png", "--output=out", M], 2,
-         r"--output: .*/out is a file, not a folder", setup=_both(lambda f, d: _png(f"{f}/in/a.png"), _file("out"))),
+         r"--output: .*/out is a file, not a folder", setup=both(lambda f, d: png(f"{f}/in/a.png"), text_file("out"))),
     Case("predict-output-under-file", PREDICT, ["--input=in/a.png", "--output=afile/sub", M], 2,
          r"--output: cannot create .*/afile/sub: .*/afile is a file",
-         setup=_both(lambda f, d: _png(f"{f}/in/a.png"), _file("afile"))),
+         setup=both(lambda f, d: png(f"{f}/in/a.png"), text_file("afile"))),
     # 6. Ordinary mistakes: one line, no traceback.
     Case("predict-model-missing", PREDICT, ["--input=in/a.png", "--output=out", "--model=nomodel"], 2,
-         "nomodel: no such model", setup=lambda f, d: _png(f"{f}/in/a.png"), absent=("out",)),
+         "nomodel: no such model", setup=lambda f, d: png(f"{f}/in/a.png"), absent=("out",)),
     Case("predict-model-empty", PREDICT, ["--input=in/a.png", "--output=out", "--model=m"], 2,
-         "m: not a model: no saved_model.pb", setup=_both(lambda f, d: _png(f"{f}/in/a.png"),
-                                                           _file("m/notes.txt")), absent=("out",)),
+         "m: not a model: no saved_model.pb", setup=both(lambda f, d: png(f"{f}/in/a.png"),
+                                                           text_file("m/notes.txt")), absent=("out",)),
     Case("predict-model-corrupt", PREDICT, ["--input=in/a.png", "--output=out", "--model=m"], 1,
-         "m: cannot load the SavedModel", setup=_both(lambda f, d: _png(f"{f}/in/a.png"), _corrupt_model),
+         "m: cannot load the SavedModel", setup=both(lambda f, d: png(f"{f}/in/a.png"), _corrupt_model),
          absent=("out",)),
     Case("predict-frames-colon", PREDICT, ["--input=in/p.####.png", "--frames=1001:1005", "--output=out", M], 2,
          r"--frames: expected FIRST-LAST .* got '1001:1005'", setup=_frames_with_gap),
@@ -299,9 +258,9 @@ CASES = [
     Case("predict-input-missing", PREDICT, ["--input=in/none.png", "--output=out", M], 2,
          "--input: in/none.png: no such file"),
     Case("predict-empty-folder", PREDICT, ["--input=in", "--output=out", M], 2, "--input: no plates in folder",
-         setup=_file("in/readme.txt")),
+         setup=text_file("in/readme.txt")),
     Case("predict-tile-overlap", PREDICT, ["--input=in/a.png", "--tile=64", "--overlap=64", M], 2,
-         r"--overlap: must be smaller than --tile", setup=lambda f, d: _png(f"{f}/in/a.png")),
+         r"--overlap: must be smaller than --tile", setup=lambda f, d: png(f"{f}/in/a.png")),
     Case("predict-unknown-flag", PREDICT, ["--bogus=1"], 2, "bogus"),
     Case("predict-positional", PREDICT, ["in/a.png"], 2, "unexpected argument"),
     Case("relight-size-mismatch", RELIGHT, ["--plate=in/p.exr", "--normals=in/n.exr", "--output=o.png",
@@ -309,16 +268,16 @@ CASES = [
          r"size mismatch: in/p\.exr is 20x20, in/n\.exr is 32x32", setup=_relight_mismatch, absent=("o.png",)),
     Case("relight-light-dir-malformed", RELIGHT, ["--plate=in/p.exr", "--normals=in/n.exr", "--output=o.png",
                                                   "--light_dir=a,b"], 2,
-         "--light_dir: expected 3 comma-separated numbers, got 'a,b'", setup=_relight_inputs),
+         "--light_dir: expected 3 comma-separated numbers, got 'a,b'", setup=relight_inputs),
     Case("relight-normals-missing", RELIGHT, ["--plate=in/p.exr", "--normals=in/none.exr", "--output=o.png",
                                               "--light_dir=0,0,1"], 2, "--normals: in/none.exr: no such file",
-         setup=_relight_inputs),
+         setup=relight_inputs),
     Case("relight-required-flags", RELIGHT, [], 2, "--plate, --normals, --output, --light_dir or --lights required"),
     Case("relight-output-extension", RELIGHT, ["--plate=in/p.exr", "--normals=in/n.exr", "--output=o.jpg",
                                                "--light_dir=0,0,1"], 2, "--output: o.jpg must end in",
-         setup=_relight_inputs),
+         setup=relight_inputs),
     Case("records-empty-input", RECORDS, ["--input_dir=in", "--output_dir=out"], 2,
-         "--input_dir: in: no samples match", setup=_file("in/readme.txt"), absent=("out",)),
+         "--input_dir: in: no samples match", setup=text_file("in/readme.txt"), absent=("out",)),
     Case("records-missing-input", RECORDS, ["--input_dir=none", "--output_dir=out"], 2,
          "--input_dir: none: no such folder", absent=("out",)),
     Case("records-num-shards-0", RECORDS, ["--input_dir={pairs}", "--output_dir=out", "--num_shards=0"], 2,
@@ -326,7 +285,7 @@ CASES = [
     Case("records-split-fractions", RECORDS, ["--input_dir={pairs}", "--output_dir=out", "--split_fractions=0.5,0.4"],
          2, "--split_fractions: must be three numbers", absent=("out",)),
     Case("records-output-is-file", RECORDS, ["--input_dir={pairs}", "--output_dir=out"], 2,
-         "--output_dir: .*/out is a file", setup=_file("out")),
+         "--output_dir: .*/out is a file", setup=text_file("out")),
     Case("records-no-readable-sample", RECORDS, ["--input_dir=in", "--output_dir=out", "--workers=1"], 1,
          r"no sample could be read \(1 skipped", setup=_bad_sample),
     Case("evaluate-truncated-shard", EVALUATE, [M, "--records=rec", "--split=train", "--output_json=e.json"], 1,
@@ -344,13 +303,13 @@ CASES = [
          "--output: precious is a folder that holds something other than a SavedModel",
          setup=_not_a_savedmodel, check=lambda f, s: os.path.isfile(f"{f}/precious/notes.txt")),
     Case("export-not-a-run", EXPORT, ["--checkpoint=run", "--output=sm"], 2, "--checkpoint: run: no checkpoints",
-         setup=_file("run/notes.txt"), absent=("sm",)),
+         setup=text_file("run/notes.txt"), absent=("sm",)),
     Case("train-steps-0", TRAIN, ["--steps=0", "--checkpoint_root=runs"], 2, "--steps: must be at least 1",
          absent=("runs",)),
     Case("train-records-missing", TRAIN, ["--records_dir=none", "--checkpoint_root=runs"], 2,
          "--records_dir: none: no such folder", absent=("runs",)),
     Case("render-output-is-file", RENDER, ["--output_dir=out", "--num_samples=1", "--resolution=8", "--spp=1"], 2,
-         "output_dir", setup=_file("out")),
+         "output_dir", setup=text_file("out")),
     # 7. make_records never mixes two layouts.
     Case("records-other-num-shards", RECORDS, ["--input_dir={pairs}", "--output_dir=out", "--num_shards=3"], 2,
          r"--output_dir: out holds records made with other settings \(\d+ shard\(s\) of another --num_shards",
@@ -363,10 +322,10 @@ CASES = [
     # 7b. Pipeline flags (issue 13): colour spaces, task arrays, ONNX export.
     Case("predict-unknown-colorspace", PREDICT, ["--input=in/a.png", "--output=out", M, "--input_colorspace=rec709"],
          2, r"--input_colorspace: 'rec709' is not a colour space of the OCIO config", absent=("out",),
-         setup=lambda f, d: _png(f"{f}/in/a.png")),
+         setup=lambda f, d: png(f"{f}/in/a.png")),
     Case("relight-unknown-colorspace", RELIGHT, ["--plate=in/p.exr", "--normals=in/n.exr", "--output=o.exr",
                                                  "--light_dir=0,0,1", "--input_colorspace=nope"], 2,
-         "--input_colorspace: 'nope' is not a colour space", setup=_relight_inputs, absent=("o.exr",)),
+         "--input_colorspace: 'nope' is not a colour space", setup=relight_inputs, absent=("o.exr",)),
     Case("records-task-out-of-range", RECORDS, ["--input_dir={pairs}", "--output_dir=out", "--task_index=2",
                                                 "--num_tasks=2"], 2, r"--task_index: must be in \[0, 1\]",
          absent=("out",)),
@@ -379,10 +338,10 @@ CASES = [
     # 8. Bad values.
     Case("relight-light-dir-zero", RELIGHT, ["--plate=in/p.exr", "--normals=in/n.exr", "--output=o.png",
                                              "--light_dir=0,0,0"], 2, "--light_dir: 0,0,0 has no direction",
-         setup=_relight_inputs, absent=("o.png",)),
+         setup=relight_inputs, absent=("o.png",)),
     Case("relight-wrap-negative", RELIGHT, ["--plate=in/p.exr", "--normals=in/n.exr", "--output=o.png",
                                             "--light_dir=0,0,1", "--wrap=-1"], 2, r"--wrap: must be in \[0, 1\)",
-         setup=_relight_inputs, absent=("o.png",)),
+         setup=relight_inputs, absent=("o.png",)),
     Case("render-num-samples-0", RENDER, ["--output_dir=out", "--num_samples=0"], 2, "num_samples",
          absent=("out",)),
     Case("render-num-samples-negative", RENDER, ["--output_dir=out", "--num_samples=-3"], 2, "num_samples",
@@ -401,68 +360,7 @@ CASES = [
 ]
 
 
-@pytest.fixture
-def unwritable(tmp_path):
-    """A folder this process cannot create anything in: a read-only folder, or /sys when running as root."""
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(0o555)
-    try:
-        open(locked / "probe", "w").close()
-    except OSError:
-        yield str(locked)
-    else:  # root ignores permissions
-        os.remove(locked / "probe")
-        if os.access("/sys", os.W_OK) and not _read_only("/sys"):
-            pytest.skip("no unwritable folder available")
-        yield "/sys"
-    finally:
-        locked.chmod(0o755)
-
-
-def _read_only(path):
-    try:
-        os.mkdir(os.path.join(path, "tfnormals-probe"))
-    except OSError:
-        return True
-    os.rmdir(os.path.join(path, "tfnormals-probe"))
-    return False
-
-
-def _params():
-    return [pytest.param(c, id=c.id, marks=c.marks) for c in CASES]
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("case", _params())
+@pytest.mark.parametrize("case", case_params(CASES))
 def test_command_line_case(case, cli_data, tmp_path, request):
-    folder = tmp_path / "case"
-    folder.mkdir()
-    values = {"model": cli_data.model, "pairs": cli_data.pairs, "records": cli_data.records}
-    if any("{unwritable}" in a for a in case.args):
-        values["unwritable"] = request.getfixturevalue("unwritable")
-    fill = lambda args: [a.format(**values) for a in args]  # noqa: E731
-    if case.setup:
-        case.setup(str(folder), cli_data)
-    for module, args in case.before:
-        first = run_command(module, fill(args), folder)
-        assert first.returncode == 0, first.stderr[-3000:]
-    proc = run_command(case.module, fill(case.args), folder)
-    report = f"exit {proc.returncode}\nstdout:\n{proc.stdout[-2000:]}\nstderr:\n{proc.stderr[-4000:]}"
-    assert proc.returncode == case.code, report
-    assert "Traceback" not in proc.stderr, report
-    last = (proc.stderr.strip().splitlines() or [""])[-1]
-    if case.message:
-        assert last.startswith(f"{case.module}: error: "), report
-        assert re.search(case.message, last), report
-    else:
-        assert ": error: " not in last, report
-    if case.module == EVALUATE:
-        summary = proc.stdout  # the metrics table
-    else:
-        summary = json_summary(proc.stdout) if proc.stdout.strip() or case.code == 0 else None
-    assert leftovers(folder) == [], report
-    for path in case.absent:
-        assert not os.path.exists(folder / path), (path, report)
-    if case.check:
-        assert case.check(str(folder), summary) is not False, report
+    run_case(case, cli_data, tmp_path, request)

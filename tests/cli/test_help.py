@@ -20,7 +20,8 @@ COMMANDS = ["tfnormals.train", "tfnormals.export", "tfnormals.evaluate", "tfnorm
                 "encoders", "inference", "pipeline", "quality", "records", "render", "train_step")]
 # Flags a user of the command needs that are declared outside the command's module (issue 22's list).
 NEEDED = {"tfnormals.predict": ["input_colorspace", "list_colorspaces", "hfov", "focal_mm", "sensor_width_mm",
-                                "depth_scale", "reference_distance", "tile", "max_side"],
+                                "depth_scale", "reference_distance", "mode", "working_size", "max_pass", "detail",
+                                "tile", "overlap"],
           "tfnormals.relight": ["input_colorspace", "hfov", "light_dir", "ambient", "mode"],
           "tfnormals.train": ["run_name", "records_dir", "levels", "passes", "crop_size", "gamma_range",
                               "jpeg_quality_range", "dropout_blocks", "resume"],

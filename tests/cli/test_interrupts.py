@@ -1,5 +1,6 @@
 """Fault injection: kill -9 predict and make_records in the middle of a run, re-run, and check the outputs are
-complete, readable, not duplicated, and that no temporary file is left."""
+complete, readable, not duplicated, and that no temporary file is left; two predicts into one folder at once
+share the frames instead of predicting each twice."""
 
 import glob
 import os
@@ -75,6 +76,29 @@ def test_predict_killed_mid_run_resumes_cleanly(cli_data, tmp_path):
         n = image_io.read_exr(str(out / f"plate.normals.{frame}.exr"), ["R", "G", "B"])
         np.testing.assert_allclose(np.linalg.norm(n, axis=-1), 1.0, atol=1e-4)
         assert image_io.read_image(str(out / f"plate.combined.{frame}.exr")).shape == (192, 256, 3)
+
+
+@pytest.mark.slow
+def test_two_predicts_into_one_folder_predict_each_frame_once(cli_data, tmp_path):
+    """Two runs of one command started together: every frame is written by one of them and skipped as done by the
+    other (its claim held while it is predicted); both succeed and leave no temporary or claim file."""
+    rng = np.random.default_rng(1)
+    (tmp_path / "in").mkdir()
+    for frame in range(1001, 1001 + FRAMES):
+        image_io.write_png(str(tmp_path / "in" / f"plate.{frame}.png"), rng.random((192, 256, 3)))
+    args = [sys.executable, "-m", "tfnormals.predict", "--input=in/plate.####.png", "--output=out",
+            f"--model={cli_data.model}", "--tile=96", "--overlap=16"]
+    runs = [subprocess.Popen(args, cwd=tmp_path, env=command_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True) for _ in range(2)]
+    ended = [run.communicate(timeout=300) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], [err[-2000:] for _, err in ended]
+    summaries = [json_summary(out) for out, _ in ended]
+    assert sum(s["written"] for s in summaries) == FRAMES, summaries
+    assert sum(s["skipped_existing"] for s in summaries) == FRAMES, summaries
+    assert leftovers(tmp_path) == []
+    for frame in range(1001, 1001 + FRAMES):
+        n = image_io.read_exr(str(tmp_path / "out" / f"plate.normals.{frame}.exr"), ["R", "G", "B"])
+        np.testing.assert_allclose(np.linalg.norm(n, axis=-1), 1.0, atol=1e-4)
 
 
 @pytest.mark.slow

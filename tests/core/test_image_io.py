@@ -72,8 +72,16 @@ def _truncated_exr(path):
     path.write_bytes(data[: len(data) * 3 // 4])
 
 
+def _truncated_jpeg(path):
+    """A JPEG cut in half: OIIO returns the whole image (the missing rows gray) and reports the error aside."""
+    image_io.write_image(path, np.random.default_rng(0).random((64, 64, 3)))
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
 @pytest.mark.parametrize("name, make", [
     ("garbage.exr", lambda p: p.write_bytes(b"not an exr at all" * 8)),
+    ("truncated.jpg", _truncated_jpeg),
     ("truncated.exr", _truncated_exr),
     ("garbage.png", lambda p: p.write_bytes(b"not a png at all" * 8)),
     ("truncated16.png", _truncated_png),

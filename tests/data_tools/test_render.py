@@ -163,6 +163,6 @@ def test_flag_validation_names_every_mistake(tmp_path):
                          ({"num_samples": 0}, "--num_samples"), ({"resolution": 0}, "--resolution"),
                          ({"resolution": 100_000}, "--resolution"), ({"spp": -1}, "--spp"),
                          ({"task_index": 2, "num_tasks": 2}, "--task_index"), ({"families": "garden=1"}, "--families"),
-                         ({"threads": -1}, "--threads")]:
+                         ({"threads": -1}, "--threads"), ({"seed": -1}, "--seed")]:
         _, problem = render.validate(**dict(good, **change))
         assert word in problem and "\n" not in problem, (change, problem)

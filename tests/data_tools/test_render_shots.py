@@ -109,6 +109,7 @@ def test_task_pairs_split_the_frames_into_contiguous_blocks():
 
 
 def test_rerun_skips_complete_frames_and_redoes_broken_ones(camera_shots, tmp_path):
+    """Frames with a file missing or truncated on disk are rendered again, the others kept."""
     folder = tmp_path / "shots"
     shutil.copytree(camera_shots, folder)
     shot_dir = folder / layout.shot_id(1)
@@ -117,9 +118,12 @@ def test_rerun_skips_complete_frames_and_redoes_broken_ones(camera_shots, tmp_pa
         os.remove(shot_dir / layout.frame_file(name, 1003))
     stale = shot_dir / ".tmp-half-written.exr"  # a killed writer's temporary (no live process owns it)
     stale.write_bytes(b"half-written")
+    truncated = folder / layout.shot_id(0) / layout.frame_file(layout.DEPTH_EXR, 1002)  # a file server's crash
+    with open(truncated, "r+b") as f:
+        f.truncate(os.path.getsize(truncated) // 2)
     kept = os.stat(folder / layout.shot_id(0) / layout.frame_file(layout.BEAUTY_EXR, 1001)).st_mtime_ns
 
-    assert render_all(folder, shot_settings()) == (2, SHOTS * FRAMES - 2, [])
+    assert render_all(folder, shot_settings()) == (3, SHOTS * FRAMES - 3, [])
     assert os.stat(folder / layout.shot_id(0) / layout.frame_file(layout.BEAUTY_EXR, 1001)).st_mtime_ns == kept
     assert not stale.exists()
     assert_same_files(camera_shots, folder)

@@ -128,4 +128,4 @@ def test_command_prints_a_table_and_writes_json(tmp_path):
         done = subprocess.run([sys.executable, "-m", "data_tools.stats", f"--input_dir={bad}"], cwd=REPO,
                               capture_output=True, text=True, timeout=300)
         assert done.returncode == 2 and "Traceback" not in done.stderr
-        assert done.stderr.strip().splitlines()[-1].startswith("data_tools.stats: error: ")
+        assert done.stderr.strip().splitlines()[-1].startswith("data_tools.stats: error: --input_dir")

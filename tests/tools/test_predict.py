@@ -148,6 +148,28 @@ def test_resume_is_keyed_to_every_requested_output(tmp_path, tiny_model):
     assert len(prediction.predict_files(tiny_model, [path], out, combined=True)["written"]) == 1
 
 
+def test_resume_is_keyed_to_how_the_network_saw_the_plate(tmp_path, tiny_model):
+    """Outputs are stamped with the inference settings (fusion.PassSettings): a re-run in another mode, or with
+    another setting of the mode, fails the frame and keeps them; the model's own working size given explicitly is
+    the same run; overwrite=True replaces them, stamped with the new settings."""
+    path = str(tmp_path / "a.png")
+    image_io.write_png(path, _plate(20, 20))
+    out = str(tmp_path / "out")
+    normals_exr = os.path.join(out, "a.normals.exr")
+    assert len(prediction.predict_files(tiny_model, [path], out)["written"]) == 1
+    first = image_io.read_image(normals_exr)
+    own = fusion.PassSettings(working_size=tiny_model.working_size)
+    assert prediction.predict_files(tiny_model, [path], out, inference=own)["skipped_existing"] == [path]
+    for other, named in ((fusion.PassSettings(mode="tiled"), "--mode"), (fusion.PassSettings(detail=0.25), "--detail"),
+                         (fusion.PassSettings(max_pass=16, tile=256, overlap=32), "--max_pass, --overlap, --tile")):
+        result = prediction.predict_files(tiny_model, [path], out, inference=other)
+        assert list(result["failed"]) == [path] and f"made with other settings ({named})" in result["failed"][path]
+        np.testing.assert_array_equal(image_io.read_image(normals_exr), first)
+    tiled = fusion.PassSettings(mode="tiled")
+    assert len(prediction.predict_files(tiny_model, [path], out, inference=tiled, overwrite=True)["written"]) == 1
+    assert prediction.predict_files(tiny_model, [path], out, inference=tiled)["skipped_existing"] == [path]
+
+
 def test_same_stem_plates_never_share_outputs(tmp_path, tiny_model):
     """shot.png and shot.jpg in one run are refused up front; across runs the outputs of one are not taken
     for the other's, nor overwritten without overwrite=True."""
@@ -161,7 +183,7 @@ def test_same_stem_plates_never_share_outputs(tmp_path, tiny_model):
     assert not os.path.exists(out)
     prediction.predict_files(tiny_model, [png], out)
     second = prediction.predict_files(tiny_model, [jpg], out)
-    assert list(second["failed"]) == [jpg] and "predicted from shot.png" in second["failed"][jpg]
+    assert list(second["failed"]) == [jpg] and "made from shot.png" in second["failed"][jpg]
     assert len(prediction.predict_files(tiny_model, [jpg], out, overwrite=True)["written"]) == 1
     assert image_io.exr_header(os.path.join(out, "shot.normals.exr"))[prediction.SOURCE_ATTRIBUTE] == "shot.jpg"
 
@@ -199,6 +221,7 @@ class _FailsOnWidth:
 
     def __init__(self, model, width):
         self.model, self.width = model, width
+        self.path = model.path
 
     @property
     def passes(self):

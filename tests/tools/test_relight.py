@@ -70,7 +70,8 @@ def test_parse_lights_per_light_or_once_for_all():
     (dict(directions=["0,0,1"], wraps=["-1"]), r"--wrap: must be in \[0, 1\)"),
     (dict(directions=["0,0,1"], wraps=["1"]), r"--wrap: must be in \[0, 1\)"),
     (dict(directions=["0,0,1"], intensities=["inf"]), "--light_intensity"),
-    (dict(directions=["0,0,1"], colors=["1,-1,1"]), "--light_color: must not be negative"),
+    (dict(directions=["0,0,1"], colors=["1,-1,1"]), r"--light_color: must be in \[0, inf\)"),
+    (dict(directions=["0,0,1"], intensities=["-3"]), r"--light_intensity: must be in \[0, inf\)"),
     (dict(directions=["0,0,1", "1,0,0", "0,1,0"], intensities=["1", "2"]), "once per --light_dir"),
 ])
 def test_bad_light_values_name_the_flag(kwargs, words):

@@ -42,7 +42,7 @@ def test_dpx_round_trip_keeps_values_and_timecode(tmp_path, bits):
 
 def test_multipart_exr_round_trip(tmp_path):
     """Parts keep their names and channels; named channels are found in whichever part holds them; read_image
-    reads the first part."""
+    reads the part with R,G,B(,A), wherever it is."""
     path = str(tmp_path / "multi.exr")
     rgba, n, z = ramp(4, 1) * 4.0, ramp(3, 2) * 2.0 - 1.0, ramp(1, 3)[..., 0] * 50.0
     image_io.write_exr_parts(path, {"rgba": {c: rgba[..., i] for i, c in enumerate("RGBA")},
@@ -60,6 +60,12 @@ def test_multipart_exr_round_trip(tmp_path):
     assert names == ["rgba", "normals", "depth"]
     with pytest.raises(image_io.ImageError, match="missing channels"):
         image_io.read_exr(path, ["P.X"])
+    depth_first = str(tmp_path / "depth_first.exr")  # chosen by name, not position: not the depth part
+    image_io.write_exr_parts(depth_first, {"depth": {"Z": z}, "rgba": {c: rgba[..., i] for i, c in enumerate("RGBA")}})
+    np.testing.assert_array_equal(image_io.read_image(depth_first), rgba)
+    with pytest.raises(image_io.ImageError, match="no R,G,B or Y channels"):
+        image_io.write_exr_parts(str(tmp_path / "no_image.exr"), {"depth": {"Z": z}, "normals": {"N.X": z}})
+        image_io.read_image(str(tmp_path / "no_image.exr"))
 
 
 def test_exr_keeps_the_frame(tmp_path):

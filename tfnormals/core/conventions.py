@@ -10,6 +10,9 @@ as floats in [-1, 1] in EXR and as 0.5 * n + 0.5 in 8/16-bit files.
 NORMALS_EXR_CHANNELS = ("R", "G", "B")
 NORMALS_LAYER_CHANNELS = ("N.X", "N.Y", "N.Z")
 
+# Channels of each pass a model predicts (its output, and its head in tfnormals.model.unet).
+PASS_CHANNELS = {"normals": 3, "depth": 1, "albedo": 3}
+
 # Angular-error thresholds (degrees) reported by every evaluation.
 ANGLE_THRESHOLDS_DEG = (11.25, 22.5, 30.0)
 

@@ -142,6 +142,7 @@ class _Reader:
             spec = self.input.spec()
             check_size(self.path, spec.height, spec.width)
             self.specs.append(spec)
+        self.input.geterror()  # clears "could not seek to subimage N", how the loop above finds the last part
 
     def __enter__(self):
         return self
@@ -153,12 +154,17 @@ class _Reader:
         return [name for spec in self.specs for name in spec.channelnames]
 
     def read(self, part, channels=None):
-        """float32 H×W×C of a part's channels (all, or the named ones in that order)."""
+        """float32 H×W×C of a part's channels (all, or the named ones in that order).
+
+        A read that OIIO reports an error for fails even when it returned pixels: a truncated JPEG
+        comes back whole, its missing rows filled with gray, and only the error says so.
+        """
         spec = self.specs[part]
         pixels = self.input.read_image(part, 0, 0, spec.nchannels, "float")
-        if pixels is None:
+        problem = self.input.geterror()
+        if pixels is None or problem:
             raise ImageError(f"{self.path}: not a readable {_kind(self.path)} file: corrupt or truncated "
-                             f"({_one_line(self.input.geterror())})")
+                             f"({_one_line(problem)})")
         pixels = np.asarray(pixels, np.float32).reshape(spec.height, spec.width, spec.nchannels)
         if channels is None:
             return pixels
@@ -177,28 +183,26 @@ class _Reader:
             raise ImageError(f"{self.path}: channels {list(channels)} lie in parts of different sizes")
         return np.stack([planes[c] for c in channels], axis=-1)
 
-
-def default_channels(names):
-    """The channels read_image returns from a file with these channel names: R,G,B(,A), else Y(,A), else
-    a lone channel, else all of up to 4 unnamed-layer channels; None when that is ambiguous."""
-    alpha = ["A"] if "A" in names else []
-    if all(c in names for c in "RGB"):
-        return ["R", "G", "B"] + alpha
-    if "Y" in names:
-        return ["Y"] + alpha
-    if len(names) == 1 or (len(names) <= 4 and not any("." in n for n in names)):
-        return list(names)
-    return None
+    def image_part(self):
+        """(part, channels) of the image read_image returns, chosen by channel name, never by position: the
+        first part with R,G,B(,A), else the first with Y(,A); only a single-part file may instead be a lone
+        channel or up to 4 unnamed-layer channels."""
+        for wanted in (["R", "G", "B"], ["Y"]):
+            for part, spec in enumerate(self.specs):
+                names = list(spec.channelnames)
+                if all(c in names for c in wanted):
+                    return part, wanted + (["A"] if "A" in names else [])
+        names = list(self.specs[0].channelnames)
+        if len(self.specs) == 1 and (len(names) == 1 or (len(names) <= 4 and not any("." in n for n in names))):
+            return 0, names
+        raise ImageError(f"{self.path}: no R,G,B or Y channels; has {sorted(self.channel_names())}")
 
 
 def read_image(path):
-    """Read any supported image as float32 H×W×C (C in 1..4): the first part's data window."""
+    """Read any supported image as float32 H×W×C (C in 1..4): the data window of its image part (the part
+    with R,G,B or Y channels of a multi-part EXR: _Reader.image_part)."""
     with _Reader(path) as reader:
-        names = list(reader.specs[0].channelnames)
-        channels = default_channels(names)
-        if channels is None:
-            raise ImageError(f"{path}: no R,G,B or Y channels; has {sorted(names)}")
-        return reader.read(0, channels)
+        return reader.read(*reader.image_part())
 
 
 def read_exr(path, channels=None):
@@ -218,6 +222,14 @@ def read_exr(path, channels=None):
         return reader.read_channels(list(channels))
 
 
+def check_readable(path):
+    """Decode every part of an image in full; ImageError naming the file when any pixel cannot be read (a
+    truncated or corrupt file whose header still reads)."""
+    with _Reader(path) as reader:
+        for part in range(len(reader.specs)):
+            reader.read(part)
+
+
 def exr_channel_names(path):
     """Names of every channel in an image (every part of a multi-part EXR), sorted."""
     with _Reader(path) as reader:
@@ -230,12 +242,17 @@ def _value(attribute):
 
 
 def read_frame(path, colour=False):
-    """The Frame of an image's first part (its windows and carried metadata); reads no pixels.
+    """The Frame of an image (its windows and carried metadata) from its image part, read_image's, or the first
+    part of a file of named layers only (a position pass: P.X, P.Y, P.Z); reads no pixels.
 
     colour: also carry COLOUR_ATTRIBUTES (chromaticities, ...), for an output in the plate's own colour space.
     """
     with _Reader(path) as reader:
-        spec = reader.specs[0]
+        try:
+            part = reader.image_part()[0]
+        except ImageError:
+            part = 0
+        spec = reader.specs[part]
         attributes = {a.name: (str(a.type), _value(a)) for a in spec.extra_attribs
                       if not a.name.startswith(_NOT_CARRIED)
                       and (colour or not a.name.startswith(COLOUR_ATTRIBUTES))}

@@ -110,6 +110,15 @@ class PairFormat:
         return os.path.join(input_dir, pattern.replace("{id}", sample_id)) if pattern else ""
 
 
+ROLES = tuple(f.name.removesuffix("_pattern") for f in dataclasses.fields(PairFormat)
+              if f.name.endswith("_pattern"))  # the files a PairFormat locates
+
+
+def sample_files(input_dir, sample_id, pair_format):
+    """Every file one sample is read from (one per pattern the format sets), whether or not it exists."""
+    return [path for path in (pair_format.path(input_dir, role, sample_id) for role in ROLES) if path]
+
+
 def find_samples(input_dir, pair_format):
     """Sorted ids of every sample whose beauty file matches the format's beauty pattern."""
     if not os.path.isdir(input_dir):

@@ -24,10 +24,12 @@ images and encode PNGs stay light. Shard file names are in tfnormals.core.layout
 """
 
 import hashlib
+import json
+import os
 
 import numpy as np
 
-from tfnormals.core import image_io, normals
+from tfnormals.core import errors, image_io, layout, normals
 
 SCHEMA_VERSION = 3
 READABLE_VERSIONS = (1, 2, 3)
@@ -171,6 +173,27 @@ def decode_example(serialized):
             "mask": png(parsed[KEY_MASK], 1, tf.uint8, 255.0),
             "depth": depth, "albedo": albedo, "has_depth": has_depth, "has_albedo": has_albedo,
             "hfov": parsed[KEY_HFOV], "family": parsed[KEY_FAMILY]}
+
+
+def read_index(records_dir, flag="--records"):
+    """A records folder's index.json (make_records' settings and counts), or None when it has none.
+
+    Raises errors.UsageError naming `flag` when it cannot be read or describes records of a schema version this
+    code does not read.
+    """
+    path = os.path.join(records_dir, layout.RECORDS_INDEX)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path) as f:
+            index = json.load(f)
+        version = index["schema_version"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise errors.UsageError(f"{flag}: {path}: not a records index ({errors.one_line(e)})") from None
+    if version not in READABLE_VERSIONS:
+        raise errors.UsageError(f"{flag}: {records_dir} holds records of schema version {version} (index.json); this "
+                                f"tfnormals reads versions {', '.join(map(str, READABLE_VERSIONS))}")
+    return index
 
 
 def split_of(sample_id, fractions):

@@ -14,6 +14,7 @@ import contextlib
 
 import keras
 
+from tfnormals.core import conventions
 from tfnormals.model import encoders
 from tfnormals.model.layers import (
     CONTEXTS,
@@ -27,7 +28,7 @@ from tfnormals.model.layers import (
 )
 
 PASSES = ("normals", "depth", "albedo")
-HEAD_CHANNELS = {"normals": 3, "depth": 1, "albedo": 3}
+HEAD_CHANNELS = conventions.PASS_CHANNELS
 UPSAMPLING = ("bilinear", "transpose")  # resize + 3×3 conv, or pix2pix's 4×4 transposed conv
 # Layer names of the heads; the normals head keeps the name normals-only models have always had.
 HEAD_NAMES = {"normals": "head_conv", "depth": "depth_conv", "albedo": "albedo_conv"}

@@ -21,6 +21,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import re
 
 import numpy as np
 from absl import logging
@@ -56,32 +57,60 @@ class NothingToEvaluate(errors.Failure, ValueError):
 
 
 def list_shards(records_dir, split, flag="--records"):
-    """The split's shard files; errors.UsageError naming the flag when the folder or its shards are missing."""
-    from tfnormals.data import dataset
+    """The split's shard files; errors.UsageError naming the flag when the folder or its shards are missing, when
+    its index.json says the split is empty, or when it holds records of a schema this code does not read."""
+    from tfnormals.data import dataset, schema
     if not os.path.isdir(records_dir):
         raise errors.MissingPathError(f"{flag}: {records_dir}: no such folder")
+    index = schema.read_index(records_dir, flag)
+    counts = (index or {}).get("counts", {})
+    if counts.get(split) == 0:
+        what = "--split" if flag == "--records" else flag
+        raise errors.UsageError(f"{what}: {records_dir} holds no {split} samples (index.json counts "
+                                f"{', '.join(f'{k} {v}' for k, v in counts.items())})")
     try:
         return dataset.list_shards(records_dir, split)
     except FileNotFoundError:
         raise errors.UsageError(f"{flag}: {records_dir} holds no {split} shards ({layout.shard_glob(split)})") from None
 
 
+def _cause(error):
+    """What a TensorFlow error says is wrong, on one line, without the graph and iterator names around it."""
+    text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", error.message)
+    text = re.sub(r"\s*(\[\[\{\{node |\[Op:).*", "", text, flags=re.S)
+    text = re.sub(r"Error in user-defined function passed to \S+ transformation with iterator: \S+: ", "", text)
+    return errors.one_line(text)[:300]
+
+
 def _damaged(shard, record, error):
     import tensorflow as tf
     kind = "truncated or corrupt" if isinstance(error, tf.errors.DataLossError) else "undecodable record"
-    return errors.Failure(f"{shard}: damaged shard ({kind} at record {record}: {errors.one_line(error.message)[:200]})")
+    return errors.Failure(f"{shard}: damaged shard ({kind} at record {record}: {_cause(error)})")
 
 
-def verify_shards(files):
-    """Read every record of `files` (CRC-checked, not decoded); errors.Failure names the first damaged shard."""
+def verify_shards(files, flag="--records"):
+    """Read every record of `files` (CRC-checked) and decode the first of each shard; returns how many records
+    there are. errors.UsageError when a shard's records are not tfnormals records (another schema), errors.Failure
+    naming the first damaged shard."""
     import tensorflow as tf
+
+    from tfnormals.data import schema
+    total = 0
     for shard in files:
         count = 0
         try:
-            for _ in tf.data.TFRecordDataset(shard):
+            for record in tf.data.TFRecordDataset(shard):
+                if count == 0:
+                    try:
+                        schema.decode_example(record)
+                    except tf.errors.InvalidArgumentError as e:
+                        raise errors.UsageError(f"{flag}: {shard}: not tfnormals records of schema version "
+                                                f"{' or '.join(map(str, schema.READABLE_VERSIONS))} ({_cause(e)})")
                 count += 1
         except tf.errors.OpError as e:
             raise _damaged(shard, count, e) from None
+        total += count
+    return total
 
 
 def iter_records(records_dir, split, limit=0):
@@ -270,8 +299,25 @@ def check_request(model_path, output_json, *, records="", split="test", pairs_di
     if train_records:
         list_shards(train_records, "train", "--train_records")
     outputs.check_writable_file(output_json, "--output_json")
-    outputs.check_writable_dir(triptych_dir or default_triptych_dir(output_json), "--triptych_dir")
+    for flag, folder in (("--model", model_path), ("--records", records), ("--pairs_dir", pairs_dir),
+                         ("--train_records", train_records)):
+        if folder and os.path.isfile(output_json) and _inside(output_json, folder):
+            raise errors.UsageError(f"--output_json: {output_json} is a file of {flag} {folder}, which writing it "
+                                    "would destroy; give another path")
+    triptych_dir = triptych_dir or default_triptych_dir(output_json)
+    outputs.check_writable_dir(triptych_dir, "--triptych_dir")
+    if os.path.isdir(triptych_dir):  # replaced as a whole by the new triptychs: it must hold nothing else
+        others = [n for n in sorted(os.listdir(triptych_dir)) if not n.lower().endswith(".png")
+                  or not os.path.isfile(os.path.join(triptych_dir, n))]
+        if others:
+            raise errors.UsageError(f"--triptych_dir: {triptych_dir} holds {others[0]}, not only triptychs; the "
+                                    "evaluation replaces that folder, so give another")
     return files
+
+
+def _inside(path, folder):
+    relative = os.path.relpath(os.path.realpath(path), os.path.realpath(folder))
+    return relative != os.pardir and not relative.startswith(os.pardir + os.sep)
 
 
 def default_triptych_dir(output_json):
@@ -287,8 +333,10 @@ def evaluate_model(model_path, output_json, *, records="", split="test", pairs_d
     everything succeeds (see the module docstring).
     """
     from tfnormals.tools.model_io import load_model
-    verify_shards(check_request(model_path, output_json, records=records, split=split, pairs_dir=pairs_dir,
-                                train_records=train_records, triptych_dir=triptych_dir, max_images=max_images))
+    files = check_request(model_path, output_json, records=records, split=split, pairs_dir=pairs_dir,
+                          train_records=train_records, triptych_dir=triptych_dir, max_images=max_images)
+    if records and not verify_shards(files):
+        raise errors.UsageError(f"--split: the {split} shards of {records} hold no records")
     model = load_model(model_path)
     train_records = train_records or records
     if train_records:

@@ -2,12 +2,18 @@
 passes out, any plate size. No TensorFlow here, so the ONNX path can use it without importing it.
 """
 
+import glob
+import hashlib
 import json
+import os
 
 import numpy as np
 from absl import logging
 
+from tfnormals.core import conventions, errors, layout
+
 OUTPUT_NAME = "normals"  # the pass every model has (tfnormals.model.serving.OUTPUT_NAME)
+SIGNATURE = "serving_default"  # the SavedModel signature the tools call
 # Total stride of a model whose metadata does not say (the shipped model's: 2 ** depth 6).
 DEFAULT_STRIDE = 64
 # Longer side of predict's global pass for a model whose metadata does not say: the size at which the multi-pass
@@ -44,7 +50,32 @@ class PassModel:
         pad_h, pad_w = max(0, self.stride - h), max(0, self.stride - w)
         if pad_h or pad_w:
             images = np.pad(images, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="symmetric")
-        return {name: np.asarray(value[:, :h, :w], np.float32) for name, value in self._run(images).items()}
+        passes = {name: np.asarray(value[:, :h, :w], np.float32) for name, value in self._run(images).items()}
+        problem = wrong_channels({name: value.shape[-1] for name, value in passes.items()})
+        if problem:
+            raise errors.Failure(f"{self.path}: {problem}")
+        return passes
+
+
+def wrong_channels(channels):
+    """What is wrong with a model's outputs given {name: channel count, or None when unknown}: a known pass
+    (conventions.PASS_CHANNELS) with another channel count ('' when nothing is)."""
+    for name, count in channels.items():
+        expected = conventions.PASS_CHANNELS.get(name)
+        if expected is not None and count is not None and count != expected:
+            return f"the model's '{name}' output has {count} channel(s), not {expected}"
+    return ""
+
+
+def check_outputs(channels, where):
+    """Raise errors.UsageError unless outputs {name: channel count or None} are a tfnormals model's: a
+    'normals' output, and each pass it knows with that pass's channels."""
+    if OUTPUT_NAME not in channels:
+        raise errors.UsageError(f"{where}: not a tfnormals model: no '{OUTPUT_NAME}' output (it has "
+                                f"{sorted(channels)})")
+    problem = wrong_channels(channels)
+    if problem:
+        raise errors.UsageError(f"{where}: not a tfnormals model: {problem}")
 
 
 def passes_from_names(names):
@@ -81,3 +112,44 @@ def read_metadata(path):
     except (OSError, ValueError) as e:
         logging.warning("%s: unreadable (%s)", path, e)
         return {}
+
+
+def serving_signature(signatures, where):
+    """The `serving_default` signature of a loaded SavedModel's `signatures`, its outputs checked (check_outputs);
+    errors.UsageError naming `where` when it has none or they are not a tfnormals model's."""
+    if SIGNATURE not in signatures:
+        raise errors.UsageError(f"{where}: not a tfnormals model: no '{SIGNATURE}' signature (it has "
+                                f"{sorted(signatures)})")
+    signature = signatures[SIGNATURE]
+    check_outputs({name: spec.shape[-1] if spec.shape.rank else None
+                   for name, spec in signature.structured_outputs.items()}, where)
+    inputs = signature.structured_input_signature[1]
+    shapes = [spec.shape for spec in inputs.values()]
+    if len(shapes) != 1 or shapes[0].rank != 4 or shapes[0][-1] not in (3, None):
+        raise errors.UsageError(f"{where}: not a tfnormals model: its input must be one [N, H, W, 3] batch "
+                                f"(it has {dict(zip(inputs, [str(s) for s in shapes]))})")
+    return signature
+
+
+def fingerprint(path):
+    """A short digest of the model at `path` that changes when the model does: a SavedModel's fingerprint.pb
+    (TensorFlow's hash of its graph and weights) or an .onnx file's content; for a training run (or a checkpoint
+    prefix), the names, sizes and times of its config and checkpoint files; '' for a model without a path."""
+    if not path:
+        return ""
+    digest = hashlib.sha256()
+    savedmodel_fingerprint = os.path.join(path, "fingerprint.pb")
+    if os.path.isfile(savedmodel_fingerprint) or os.path.isfile(path):
+        with open(savedmodel_fingerprint if os.path.isdir(path) else path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()[:16]
+    if os.path.isdir(path):
+        files = [os.path.join(path, layout.RUN_CONFIG)] + glob.glob(os.path.join(glob.escape(path), layout.RUN_CKPT_DIR,
+                                                                                 "*"))
+    else:
+        files = glob.glob(glob.escape(path) + "*")
+    for file in sorted(f for f in files if os.path.isfile(f)):
+        stat = os.stat(file)
+        digest.update(f"{os.path.basename(file)}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+    return digest.hexdigest()[:16]

@@ -47,14 +47,28 @@ def parse_lights(directions, colors=(), intensities=(), wraps=()):
         direction = _numbers(d, 3, "light_dir")
         if not np.any(direction):
             raise errors.UsageError("--light_dir: 0,0,0 has no direction; give the direction toward the light")
-        wrap = _numbers(w, 1, "wrap")[0]
-        if not 0.0 <= wrap < 1.0:
-            raise errors.UsageError(f"--wrap: must be in [0, 1), got {wrap:g}")
-        color = _numbers(c, 3, "light_color")
-        if min(color) < 0:
-            raise errors.UsageError(f"--light_color: must not be negative, got {c!r}")
-        lights.append(Light(direction, color, _numbers(i, 1, "light_intensity")[0], wrap))
+        values = {"color": _numbers(c, 3, "light_color"), "intensity": _numbers(i, 1, "light_intensity")[0],
+                  "wrap": _numbers(w, 1, "wrap")[0]}
+        problems = [f"--{FIELD_FLAGS[field]}: {out_of_range(field, v)}" for field, v in values.items()
+                    if out_of_range(field, v)]
+        if problems:
+            raise errors.UsageError(problems[0])
+        lights.append(Light(direction, **values))
     return lights
+
+
+# [low, high) of each light field given as numbers, from flags and rig files alike (softness may be 1), and the
+# flags that set them.
+FIELD_RANGES = {"color": (0.0, math.inf), "intensity": (0.0, math.inf), "wrap": (0.0, 1.0), "radius": (1e-9, math.inf),
+                "cone_deg": (1e-3, 90.0), "softness": (0.0, 1.0 + 1e-9)}
+FIELD_FLAGS = {"color": "light_color", "intensity": "light_intensity", "wrap": "wrap"}
+
+
+def out_of_range(field, value):
+    """What is wrong with a light field's value (a number or numbers; FIELD_RANGES), or ''."""
+    (low, high), values = FIELD_RANGES[field], value if isinstance(value, (list, tuple)) else (value,)
+    return "" if all(low <= v < high for v in values) else \
+        f"must be in [{low:g}, {high:g}), got {','.join(f'{v:g}' for v in values)}"
 
 
 def load_rig(path):
@@ -98,24 +112,29 @@ def _rig_light(entry, where):
             raise errors.UsageError(f"{where}: {name} must be 3 numbers, got {value!r}")
         return tuple(float(v) for v in value)
 
-    def number(name, default, low, high=math.inf):
+    def ranged(name, value):
+        problem = out_of_range(name, value)
+        if problem:
+            raise errors.UsageError(f"{where}: {name} {problem}")
+        return value
+
+    def number(name, default):
         value = entry.get(name, default)
-        if not (isinstance(value, (int, float)) and low <= value < high):
-            raise errors.UsageError(f"{where}: {name} must be a number in [{low:g}, {high:g}), got {value!r}")
-        return float(value)
+        if not (isinstance(value, (int, float)) and math.isfinite(value)):
+            raise errors.UsageError(f"{where}: {name} must be a number, got {value!r}")
+        return ranged(name, float(value))
 
     defaults = Light()
-    fields = dict(kind=kind, color=vector("color", defaults.color), intensity=number("intensity", 1.0, 0.0),
-                  wrap=number("wrap", 0.0, 0.0, 1.0))
+    fields = dict(kind=kind, color=ranged("color", vector("color", defaults.color)),
+                  intensity=number("intensity", defaults.intensity), wrap=number("wrap", defaults.wrap))
     if kind == "directional" or (kind == "spot" and "target" not in entry):
         fields["direction"] = vector("direction", None)
         if not any(fields["direction"]):
             raise errors.UsageError(f"{where}: direction 0,0,0 has no direction")
     if kind != "directional":
-        fields.update(position=vector("position", None), radius=number("radius", defaults.radius, 1e-9))
+        fields.update(position=vector("position", None), radius=number("radius", defaults.radius))
     if kind == "spot":
         if "target" in entry:
             fields["target"] = vector("target", None)
-        fields.update(cone_deg=number("cone_deg", defaults.cone_deg, 1e-3, 90.0),
-                      softness=number("softness", defaults.softness, 0.0, 1.0 + 1e-9))
+        fields.update(cone_deg=number("cone_deg", defaults.cone_deg), softness=number("softness", defaults.softness))
     return Light(**fields)

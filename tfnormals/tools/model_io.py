@@ -54,14 +54,11 @@ class NormalsModel(inference.PassModel):
         import tensorflow as tf
         try:
             loaded = tf.saved_model.load(path)
-            signature = loaded.signatures["serving_default"]
         except Exception as e:  # protobuf, TF and OS errors for corrupt or partial files
             raise errors.Failure(f"{path}: cannot load the SavedModel ({errors.one_line(e)[:300]})") from e
+        signature = inference.serving_signature(loaded.signatures, path)
         self._input = next(iter(signature.structured_input_signature[1]))
-        names = list(signature.structured_outputs)  # multi-pass models also return depth, albedo
-        if inference.OUTPUT_NAME not in names:
-            raise errors.UsageError(f"{path}: the SavedModel has no '{inference.OUTPUT_NAME}' output (it has {names})")
-        self.passes = inference.passes_from_names(names)
+        self.passes = inference.passes_from_names(signature.structured_outputs)  # normals[, depth, albedo]
         self._keep = loaded  # the signature needs its object alive
         self._fn = lambda x: signature(**{self._input: x})
         metadata_path = os.path.join(path, layout.MODEL_METADATA)

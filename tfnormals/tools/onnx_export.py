@@ -43,12 +43,13 @@ def savedmodel_to_onnx(savedmodel_dir, output_path):
     """Write the SavedModel in `savedmodel_dir` as an ONNX file at `output_path` (atomically).
 
     Returns the metadata stored in the file: the SavedModel's tfnormals.json with this format, the
-    passes and the opset.
+    passes and the opset. Raises errors.UsageError when the SavedModel is not a tfnormals model
+    (inference.serving_signature).
     """
     import tf2onnx
 
     loaded = tf.saved_model.load(savedmodel_dir)
-    signature = loaded.signatures["serving_default"]
+    signature = inference.serving_signature(loaded.signatures, savedmodel_dir)
     input_name = next(iter(signature.structured_input_signature[1]))
     metadata_path = os.path.join(savedmodel_dir, layout.MODEL_METADATA)
     info = inference.read_metadata(metadata_path)

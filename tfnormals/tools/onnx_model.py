@@ -21,7 +21,8 @@ class OnnxModel(inference.PassModel):
 
     Raises:
       errors.MissingPathError: no such file.
-      errors.UsageError: onnxruntime is not installed, or the model has no `normals` output.
+      errors.UsageError: onnxruntime is not installed, or the model's outputs are not a tfnormals model's
+        (inference.check_outputs).
       errors.Failure: the file is not a loadable ONNX model.
     """
 
@@ -40,9 +41,8 @@ class OnnxModel(inference.PassModel):
             raise errors.Failure(f"{path}: cannot load the ONNX model ({errors.one_line(e)[:300]})") from e
         self._input = self._session.get_inputs()[0].name
         self._outputs = [o.name for o in self._session.get_outputs()]
-        if inference.OUTPUT_NAME not in self._outputs:
-            raise errors.UsageError(f"{path}: the ONNX model has no '{inference.OUTPUT_NAME}' output "
-                                    f"(it has {self._outputs})")
+        inference.check_outputs({o.name: o.shape[-1] if o.shape and isinstance(o.shape[-1], int) else None
+                                 for o in self._session.get_outputs()}, path)
         self.passes = inference.passes_from_names(self._outputs)
         self.metadata = read_metadata(self._session, path)
         inference.configure_from_metadata(self, self.metadata, path)

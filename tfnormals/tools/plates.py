@@ -73,20 +73,29 @@ def expand_inputs(spec, frames=""):
 
 
 def _sequence(spec, token, frames):
+    """Plates of a frame pattern: every file whose name has digits at the token, by frame number (two files of
+    one frame number, plate.1001.exr and plate.01001.exr, are a UsageError); missing: the frames of --frames,
+    or between the first and the last found, that no file holds."""
     width = len(token.group(0)) if token.group(0).startswith("#") else int(token.group(1) or 1)
     directory, name = os.path.split(spec)
     head, tail = os.path.join(directory, name[:token.start()]), name[token.end():]
-    if frames:
-        first, last = parse_frames(frames)
-        wanted = [f"{head}{frame:0{width}d}{tail}" for frame in range(first, last + 1)]
-        return Plates([p for p in wanted if os.path.isfile(p)], [p for p in wanted if not os.path.isfile(p)])
     pattern = re.compile(re.escape(os.path.basename(head)) + r"(\d+)" + re.escape(tail) + "$")
     found = {}
-    for path in glob.glob(glob.escape(head) + "*" + glob.escape(tail)):
+    for path in sorted(glob.glob(glob.escape(head) + "*" + glob.escape(tail))):
         match = pattern.match(os.path.basename(path))
-        if match and os.path.isfile(path):
-            found[int(match.group(1))] = path
-    if not found:
+        if not (match and os.path.isfile(path)):
+            continue
+        frame = int(match.group(1))
+        if frame in found:
+            raise errors.UsageError(f"--input: {found[frame]} and {path} are both frame {frame} of {spec}; remove or "
+                                    "rename one")
+        found[frame] = path
+    if frames:
+        first, last = parse_frames(frames)
+    elif found:
+        first, last = min(found), max(found)
+    else:
         return Plates([], [])
-    missing = [f"{head}{frame:0{width}d}{tail}" for frame in range(min(found), max(found) + 1) if frame not in found]
-    return Plates([found[f] for f in sorted(found)], missing)
+    wanted = range(first, last + 1)
+    return Plates([found[f] for f in wanted if f in found],
+                  [f"{head}{f:0{width}d}{tail}" for f in wanted if f not in found])

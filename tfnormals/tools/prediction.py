@@ -22,9 +22,13 @@ the camera's horizontal field of view: `hfov`, or `focal_mm` on a `sensor_width_
 Robust on a real job:
 - Everything that can be checked before work starts is (settings, the output folder, two plates
   that would write the same outputs), as errors.UsageError naming the flag.
-- A frame is skipped as done only when every output this run asks for exists and the normals EXR
-  was made from a plate of the same full name (its header keeps it); outputs made from another
-  plate of the same stem are not overwritten without --overwrite.
+- A frame is skipped as done only when every output this run asks for exists, reads in full, and
+  (every EXR's header keeps both) was made from a plate of the same full name with the same
+  settings (run_settings: the model, colour space, mode and its settings, camera); outputs made
+  from another plate of the same stem or with other settings fail the frame instead of being
+  replaced, unless --overwrite (tfnormals.core.resume). An output path is never a plate's.
+- One frame's outputs appear together or not at all (a failing frame leaves none), and runs
+  predicting into one folder at once never predict the same frame twice (outputs.one_writer_each).
 - Non-finite plate pixels (NaN/inf) are replaced with image_io.NONFINITE_FILL before inference and
   the plate is named in a warning with the count; the pass is finite and unit length.
 - Any failure of one frame is reported with the file and the reason; the others go on.
@@ -32,20 +36,23 @@ Robust on a real job:
   no empty output folder.
 """
 
+import dataclasses
 import os
 
 import numpy as np
 from absl import logging
 
-from tfnormals.core import camera, colorspaces, conventions, errors, image_io, normals, outputs, srgb
+from tfnormals.core import camera, colorspaces, conventions, errors, image_io, normals, outputs, resume, srgb
 from tfnormals.core.progress import Progress
 from tfnormals.tools import fusion
+from tfnormals.tools.inference import fingerprint
 
 PASS_FILES = ("depth", "position", "albedo")  # outputs beside the normals, when the model has the pass
 PREVIEW_PERCENTILES = (1.0, 99.0)  # the range a depth or position preview stretches to black..white
 PASS_LAYERS = {"depth": ("depth.Z",), "position": ("P.X", "P.Y", "P.Z"), "albedo": ("albedo.R", "albedo.G", "albedo.B")}
 PASS_CHANNELS = {"depth": ("Z",), "position": ("P.X", "P.Y", "P.Z"), "albedo": ("R", "G", "B")}
-SOURCE_ATTRIBUTE = "tfnormalsSource"  # normals EXR header: the plate's file name it was made from
+SOURCE_ATTRIBUTE = resume.SOURCE_ATTRIBUTE  # EXR headers: the plate's file name they were made from
+RESUME_REMEDY = "use another --output, or --overwrite to replace it"
 EXPECTED_FRAME_ERRORS = (image_io.ImageError, errors.Failure, OSError, MemoryError)
 
 
@@ -109,11 +116,28 @@ def preview(kind, array):
     return np.clip((values - low) / np.maximum(high - low, 1e-12), 0.0, 1.0)
 
 
-def write_outputs(files, plate, passes, source, frame=None):
-    """Write one plate's outputs (plate_outputs(); the normals EXR last, stamped with the plate's name); the EXRs
-    carry the plate's `frame` (image_io.read_frame: windows and metadata)."""
+def run_settings(model, *, colorspace="auto", inference=fusion.PassSettings(), settings=camera.CameraSettings()):
+    """Everything besides the plate that decides its outputs, by flag: the model, colour space, how the network
+    sees the plate (the mode and its settings; the working size the one used, the model's for 0) and the camera.
+    Stamped in every EXR and checked when a re-run resumes (tfnormals.core.resume)."""
+    inference = dataclasses.replace(inference, working_size=inference.working_size or model.working_size)
+    return {"--model": fingerprint(model.path), "--input_colorspace": colorspace,
+            **{f"--{name}": value for name, value in dataclasses.asdict(inference).items()},
+            **{f"--{name}": value for name, value in dataclasses.asdict(settings).items()}}
+
+
+def write_outputs(files, plate, passes, source, frame=None, settings=None):
+    """Write one plate's outputs (plate_outputs()) together: all appear, the normals EXR last, or none does. The
+    EXRs are stamped with the plate's name and the run's `settings` (run_settings()) and carry the plate's
+    `frame` (image_io.read_frame: windows and metadata)."""
+    with outputs.written_together(sorted(files.values(), key=lambda f: f == files["normals"])) as temporary:
+        _write_each({kind: temporary[path] for kind, path in files.items()}, plate, passes,
+                    resume.stamp(source, settings), frame)
+
+
+def _write_each(files, plate, passes, stamp, frame):
+    """Write each output to its path in `files` (write_outputs' temporaries), the EXRs with the `stamp` header."""
     alpha = alpha_of(plate)
-    stamp = {SOURCE_ATTRIBUTE: source}
     normal_map = passes["normals"]
     for kind, name in (("normals", "preview"),) + tuple((kind, f"{kind}_preview") for kind in PASS_FILES):
         if name in files:
@@ -156,29 +180,16 @@ def check_request(paths, output_dir, *, combined=False, colorspace="auto", infer
     writers = {}
     for path in paths:
         for out in plate_outputs(path, output_dir, combined).values():
+            outputs.check_not_input(out, {"--input": path}, "--output")
             if writers.setdefault(out, path) != path:
                 raise errors.UsageError(f"--input: {writers[out]} and {path} would both write {out}; "
                                         "predict them into separate --output folders")
 
 
-def _finished(path, files, overwrite):
-    """True when every requested output exists and was made from this plate. Raises errors.Failure when the
-    outputs were made from another plate of the same name stem (so they are not silently replaced)."""
-    if overwrite or not all(os.path.isfile(f) for f in files.values()):
-        return False
-    try:
-        source = image_io.exr_header(files["normals"]).get(SOURCE_ATTRIBUTE)
-    except image_io.ImageError:
-        return False  # unreadable: predict it again
-    if source is not None and source != os.path.basename(path):
-        raise errors.Failure(f"{files['normals']} was predicted from {source}, not {os.path.basename(path)}; "
-                             "use another --output, or --overwrite to replace it")
-    return True
-
-
 def predict_plate_file(model, path, files, *, colorspace="auto", inference=fusion.PassSettings(),
-                       settings=camera.CameraSettings()):
-    """Read one plate, predict and write its outputs; returns the number of non-finite pixels filled."""
+                       settings=camera.CameraSettings(), stamp_settings=None):
+    """Read one plate, predict and write its outputs (stamped with `stamp_settings`, run_settings()); returns the
+    number of non-finite pixels filled."""
     plate, nonfinite = image_io.fill_nonfinite(image_io.read_image(path))
     frame = image_io.read_frame(path)
     if nonfinite:
@@ -188,7 +199,7 @@ def predict_plate_file(model, path, files, *, colorspace="auto", inference=fusio
     for name, value in passes.items():
         if not np.all(np.isfinite(value)):
             raise errors.Failure(f"{path}: the model returned non-finite {name}")
-    write_outputs(files, plate, plate_passes(passes, settings), os.path.basename(path), frame)
+    write_outputs(files, plate, plate_passes(passes, settings), os.path.basename(path), frame, stamp_settings)
     return nonfinite
 
 
@@ -217,14 +228,16 @@ def predict_files(model, paths, output_dir, *, colorspace="auto", inference=fusi
         for name in outputs.remove_stale_temps(output_dir):
             logging.info("removed %s, left by an interrupted run", os.path.join(output_dir, name))
         progress = Progress(len(paths), "predict", interval=5.0)
-        for path in paths:
+        stamp_settings = run_settings(model, **options)
+        for path in outputs.one_writer_each(paths, lambda p: plate_outputs(p, output_dir)["normals"]):
             files = plate_outputs(path, output_dir, combined, model.passes)
             try:
-                if _finished(path, files, overwrite):
+                if not overwrite and resume.finished(list(files.values()), os.path.basename(path), stamp_settings,
+                                                     RESUME_REMEDY):
                     result["skipped_existing"].append(path)
                     progress.update()
                     continue
-                nonfinite = predict_plate_file(model, path, files, **options)
+                nonfinite = predict_plate_file(model, path, files, stamp_settings=stamp_settings, **options)
                 if nonfinite:
                     result["nonfinite"][path] = nonfinite
                 result["written"].append(files["normals"])

@@ -32,6 +32,7 @@ from absl import logging
 from tfnormals.core import camera, colorspaces, errors, image_io, normals, outputs, srgb
 
 OUTPUT_EXTENSIONS = (".exr", ".png") + image_io.TIFF_EXTENSIONS
+INPUT_FLAGS = ("plate", "normals", "mask", "position", "depth", "albedo")  # RelightRequest's files read, by flag
 
 
 LIGHT_KINDS = ("directional", "point", "spot")
@@ -216,13 +217,14 @@ class RelightRequest:
     def check(self):
         """Raise errors.UsageError, naming the flag, for anything wrong with the job before it starts."""
         colorspaces.check(self.colorspace)
-        for flag in ("plate", "normals", "mask", "position", "depth", "albedo"):
+        for flag in INPUT_FLAGS:
             path = getattr(self, flag)
             if path and not os.path.isfile(path):
                 kind = "a folder, not a file" if os.path.isdir(path) else "no such file"
                 raise errors.MissingPathError(f"--{flag}: {path}: {kind}")
         if image_io.extension(self.output) not in OUTPUT_EXTENSIONS:
             raise errors.UsageError(f"--output: {self.output} must end in one of {', '.join(OUTPUT_EXTENSIONS)}")
+        outputs.check_not_input(self.output, {f"--{flag}": getattr(self, flag) for flag in INPUT_FLAGS}, "--output")
         outputs.check_writable_file(self.output, "--output")
         if not (math.isfinite(self.ambient) and self.ambient >= 0):
             raise errors.UsageError(f"--ambient: must be 0 or more, got {self.ambient:g}")

@@ -13,7 +13,7 @@ import tensorflow as tf
 from absl import logging
 
 from tfnormals.core import errors, layout
-from tfnormals.data import dataset
+from tfnormals.data import dataset, schema
 from tfnormals.model import encoders, serving
 from tfnormals.model.discriminator import build_discriminator
 from tfnormals.model.gan import NormalsGAN
@@ -41,6 +41,7 @@ def records_of(config, run_dir):
     """The records folder to train on: records_dir, else the run's own records folder (layout.RUN_RECORDS_DIR,
     which the train command renders on first use). errors.UsageError when it holds no train shards."""
     records_dir = config.records_dir or os.path.join(run_dir, layout.RUN_RECORDS_DIR)
+    schema.read_index(records_dir, "--records_dir")  # records of a schema this code reads
     try:
         dataset.list_shards(records_dir, "train")
     except FileNotFoundError:
