@@ -30,7 +30,7 @@ import os
 from absl import flags
 
 from tfnormals.core import camera, cli, colorspaces, errors, resources
-from tfnormals.tools import fusion, predict
+from tfnormals.tools import fusion, predict, temporal
 from tfnormals.tools.plates import expand_inputs
 
 FLAGS = flags.FLAGS
@@ -56,6 +56,10 @@ def define_flags():
                          "(N.X/N.Y/N.Z, depth.Z, P.X/P.Y/P.Z, albedo.R/G/B).")
     camera.define_flags()
     flags.DEFINE_boolean("overwrite", False, "Redo plates whose outputs exist.")
+    flags.DEFINE_enum("temporal", "auto", temporal.MODES, "Predict a sequence as a sequence: each plate's passes "
+                      "blended with the flow-warped passes before it (auto: on for a frame pattern; off: per frame).")
+    flags.DEFINE_integer("temporal_warmup", temporal.DEFAULT_WARMUP, "With --frames: plates before the first frame "
+                         "predicted (not written) to fill the temporal history, so farm tasks join up.")
 
 
 def main(argv):
@@ -70,6 +74,8 @@ def main(argv):
                                 "outputs are not plates)")
     settings = camera.settings_from_flags(FLAGS)
     inference = fusion.PassSettings(FLAGS.mode, FLAGS.working_size, FLAGS.max_pass, FLAGS.tile, FLAGS.overlap)
+    inference = temporal.pass_settings(FLAGS.temporal, inference, FLAGS.input, FLAGS.frames, FLAGS.input_colorspace,
+                                       settings, FLAGS.temporal_warmup)
     predict.check_request(plates.paths, FLAGS.output, FLAGS.combined, FLAGS.input_colorspace, inference, settings)
     from tfnormals.tools import model_io  # TensorFlow (not for .onnx): only once the request is known to be sound
     model = model_io.load_model(FLAGS.model)

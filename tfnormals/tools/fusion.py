@@ -171,6 +171,10 @@ class PassSettings:
         if self.tile and self.overlap >= self.tile:
             raise errors.UsageError(f"--overlap: must be smaller than --tile ({self.tile}), got {self.overlap}")
 
+    def follow(self, path, files):
+        """predict skipped `path` (its outputs exist): nothing carries over from plate to plate here (it does in
+        the temporal mode, tfnormals.tools.temporal.SequencePasses)."""
+
     def passes(self, model, image):
         """Every pass of `model` (an inference.PassModel) for an H×W×3 network input, at its size."""
         return predict_plate(model.predict_passes, image, self.mode, self.working_size or model.working_size,

@@ -178,7 +178,8 @@ def predict_files(model, paths, output_dir, colorspace="auto", inference=fusion.
       model: what tfnormals.tools.model_io.load_model returns (its `passes` and `predict_passes`).
       paths: plate files.
       output_dir: where the outputs go (created if needed).
-      inference: how the network runs on each plate (fusion.PassSettings: mode, working size, tiles).
+      inference: how the network runs on each plate (fusion.PassSettings: mode, working size, tiles; or
+        temporal.SequencePasses, which blends each plate's passes with the plates before it).
       missing: sequence frames not on disk (from expand_inputs), carried into the result.
       Other arguments: as the command's flags.
 
@@ -199,6 +200,7 @@ def predict_files(model, paths, output_dir, colorspace="auto", inference=fusion.
             try:
                 if _finished(path, files, overwrite):
                     result["skipped_existing"].append(path)
+                    inference.follow(path, files)
                     progress.update()
                     continue
                 nonfinite = predict_plate_file(model, path, files, colorspace, inference, settings)

@@ -1,0 +1,164 @@
+"""Temporal checks: how much predicted passes flicker along a sequence, per-frame vs the temporal mode.
+
+- Rendered shots with truth (data_tools.render_shots; `python -m tfnormals.evaluate --shots=DIR`): per frame
+  the accuracy (mean angular error of the normals over the frame's surfaces) and between consecutive frames
+  the flicker: frame t's predicted normals carried to t + 1 by the true correspondence and rotation
+  (tfnormals.core.shots) against t + 1's prediction there, the mean angle over the pixels both frames see,
+  less the same figure for the true normals (the interpolation's own share). Depth flicker alike: the change
+  of log depth the prediction makes between corresponding pixels against the true change of that point's
+  depth (so a scale that jumps or drifts counts), in percent, less the truth's own residual.
+- Footage without truth (`--temporal_checks`): 8-frame sequences made from one plate, a still frame with
+  fresh film grain each frame (σ = GRAIN_SIGMA in sRGB) and a slow pan (PAN_PX_PER_FRAME, light grain);
+  the figure is the mean angle between consecutive frames' normals (the pan's frames aligned first). The
+  truth does not change between those frames at all, so all of it is flicker. scikit-image's astronaut and
+  coffee and the Middlebury motorcycle, or any plate.
+"""
+
+import numpy as np
+
+from tfnormals.core import image_io, layout, normals, shots
+from tfnormals.tools import predict, temporal
+
+GRAIN_SIGMA = 0.02       # film grain of the still sequence, sRGB
+PAN_GRAIN_SIGMA = 0.005  # light grain of the pan
+PAN_PX_PER_FRAME = 1
+SEQUENCE_FRAMES = 8
+CHECK_PHOTOS = ("astronaut", "coffee", "motorcycle")
+
+
+def predicted_sequences(model, images, inference, blending=temporal.Blending()):
+    """{'per_frame': [passes], 'temporal': [passes]} of a list of network inputs, each frame predicted once."""
+    history = temporal.History(blending)
+    per_frame, blended = [], []
+    for image in images:
+        passes = inference.passes(model, image)
+        per_frame.append(passes)
+        blended.append(history.update(image, passes)[0])
+    return {"per_frame": per_frame, "temporal": blended}
+
+
+# --- Rendered shots with truth.
+
+def shot_frames(shot):
+    """Network inputs and truth ({'normals', 'depth', 'mask'}) of every frame of a rendered shot."""
+    images, truths = [], []
+    for frame in shot.frames:
+        path = shot.path(layout.BEAUTY_EXR, frame)
+        images.append(predict.network_input(image_io.read_image(path), path))
+        depth = image_io.read_image(shot.path(layout.DEPTH_EXR, frame))[..., 0]
+        coverage = image_io.read_image(shot.path(layout.MASK_PNG, frame))[..., 0]
+        truths.append({"normals": normals.normalize(image_io.read_image(shot.path(layout.NORMALS_EXR, frame))[..., :3]),
+                       "depth": depth, "mask": (coverage > 0.5) & (depth > 0)})
+    return images, truths
+
+
+def _log(depth):
+    return np.log(np.maximum(depth, 1e-6))
+
+
+def pair_changes(match, predicted_a, predicted_b, truth_a, truth_b):
+    """Flicker between frames a and b (match: their shots.Correspondence): {'normals_deg', 'depth_pct'}, each the
+    prediction's change beyond the truth's own over the pixels both frames see (module docstring)."""
+    valid = match.valid & truth_a["mask"]
+    if not np.any(valid):
+        return None
+
+    def angle_change(a, b):
+        return float(normals.angular_error_deg(match.transfer_normals(a), match.sample(b))[valid].mean())
+
+    result = {"normals_deg": angle_change(predicted_a["normals"], predicted_b["normals"])
+              - angle_change(truth_a["normals"], truth_b["normals"])}
+    if "depth" in predicted_a:
+        true_step = _log(match.depth) - _log(truth_a["depth"])
+        step = _log(match.sample(predicted_b["depth"][..., 0])) - _log(predicted_a["depth"][..., 0])
+        residual = np.abs(_log(match.sample(truth_b["depth"])) - _log(match.depth))
+        result["depth_pct"] = 100.0 * float(np.abs(step - true_step)[valid].mean() - residual[valid].mean())
+    return result
+
+
+def shot_report(shot, sequences, truths):
+    """Per method ('per_frame', 'temporal'): mean accuracy over the frames and mean flicker over the pairs."""
+    matches = [shot.correspondence(a, b) for a, b in zip(shot.frames, shot.frames[1:])]
+    report = {}
+    for method, outputs in sequences.items():
+        accuracy = [float(normals.angular_error_deg(out["normals"], truth["normals"])[truth["mask"]].mean())
+                    for out, truth in zip(outputs, truths) if truth["mask"].any()]
+        changes = [pair_changes(match, outputs[i], outputs[i + 1], truths[i], truths[i + 1])
+                   for i, match in enumerate(matches)]
+        changes = [c for c in changes if c]
+        report[method] = {"accuracy_deg": float(np.mean(accuracy)),
+                          **{f"flicker_{key}": float(np.mean([c[key] for c in changes])) for key in changes[0]}}
+    report["moving_objects"] = bool(shot.info.get("moving_objects"))
+    report["camera_path"] = shot.info.get("camera_path", {}).get("kind")
+    report["frames"] = len(shot.frames)
+    return report
+
+
+def shots_report(model, folders, inference, blending=temporal.Blending()):
+    """{shot folder: shot_report} for every shot in `folders` (each a rendered shot or a folder of them)."""
+    report = {}
+    for folder in shot_folders(folders):
+        shot = shots.read_shot(folder)
+        images, truths = shot_frames(shot)
+        report[folder] = shot_report(shot, predicted_sequences(model, images, inference, blending), truths)
+    return report
+
+
+def shot_folders(folders):
+    """The shot folders named by `folders`: each a shot (holding shot.json) or a folder of shots."""
+    import glob
+    import os
+    found = []
+    for folder in folders:
+        if os.path.isfile(os.path.join(folder, layout.SHOT_JSON)):
+            found.append(folder)
+        else:
+            found += sorted(os.path.dirname(p) for p in glob.glob(os.path.join(glob.escape(folder), layout.SHOT_GLOB,
+                                                                                  layout.SHOT_JSON)))
+    return found
+
+
+# --- Footage without truth: grain and pan sequences made from one plate.
+
+def grain_sequence(plate, frames=SEQUENCE_FRAMES, sigma=GRAIN_SIGMA, seed=0):
+    """The still plate (network input, sRGB in [0, 1]) with fresh Gaussian grain of `sigma` every frame."""
+    rng = np.random.default_rng(seed)
+    return [np.clip(plate + rng.normal(0.0, sigma, plate.shape), 0.0, 1.0).astype(np.float32) for _ in range(frames)]
+
+
+def pan_sequence(plate, frames=SEQUENCE_FRAMES, step=PAN_PX_PER_FRAME, sigma=PAN_GRAIN_SIGMA, seed=1):
+    """A slow pan across the plate: frame t is the plate's window starting `step`·t pixels to the right (the
+    picture moves left), with light grain; every frame is (frames − 1)·step pixels narrower than the plate."""
+    width = plate.shape[1] - (frames - 1) * step
+    windows = [plate[:, t * step:t * step + width] for t in range(frames)]
+    return [grain_sequence(window, 1, sigma, seed + t)[0] for t, window in enumerate(windows)]
+
+
+def consecutive_change_deg(outputs, step=0):
+    """Mean angle (degrees) between consecutive frames' normals, frame t + 1 shifted back by `step` pixels (a
+    pan's frames aligned) and compared where both frames see the picture."""
+    angles = []
+    for a, b in zip(outputs, outputs[1:]):
+        a, b = a["normals"], b["normals"]
+        if step:
+            a, b = a[:, step:], b[:, :-step]
+        angles.append(float(normals.angular_error_deg(a, b).mean()))
+    return float(np.mean(angles))
+
+
+def plate_checks(model, plate, inference, blending=temporal.Blending()):
+    """{'grain': {'per_frame', 'temporal'}, 'pan': {...}}: the mean consecutive change in degrees of one plate's
+    grain and pan sequences, predicted per frame and in the temporal mode."""
+    report = {}
+    for name, frames, step in (("grain", grain_sequence(plate), 0), ("pan", pan_sequence(plate), PAN_PX_PER_FRAME)):
+        sequences = predicted_sequences(model, frames, inference, blending)
+        report[name] = {method: consecutive_change_deg(outputs, step) for method, outputs in sequences.items()}
+    return report
+
+
+def check_plates():
+    """The bundled check plates by name (scikit-image's astronaut and coffee, the Middlebury motorcycle)."""
+    from tfnormals.tools import real_checks
+    plates = {name: real_checks.photo(name) for name in CHECK_PHOTOS if name != "motorcycle"}
+    plates["motorcycle"] = real_checks.as_plate(real_checks._skimage_data().stereo_motorcycle()[0])
+    return plates
