@@ -37,8 +37,9 @@ from tfnormals.tools import plates, predict, tiling
 
 MODES = ("auto", "on", "off")  # predict --temporal: auto = on for a frame pattern (plate.####.exr)
 DEFAULT_WARMUP = 16  # plates before a farm task's first frame that fill its history
+PHOTO_BLUR_PX = 1.0      # the colour check compares the plates blurred this much (flow pixels), so grain passes
 DIS_PATCH = (24, 6)     # DIS patch size and stride (pixels of the flow's resolution)
-DIS_FINEST_SCALE = 1    # DIS stops at 1/4 of the flow's resolution (smoother on renders' flat surfaces)
+DIS_FINEST_SIDE = 120   # DIS stops at its coarsest halving of the flow whose longer side is still this long
 DIS_SMOOTHNESS = 300.0  # DIS variational refinement's smoothness weight (OpenCV's default: 20)
 DIS_REFINEMENT = 30     # its iterations (default 5)
 
@@ -104,7 +105,7 @@ def motion(previous, current, blending=Blending()):
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     dis.setPatchSize(DIS_PATCH[0])
     dis.setPatchStride(DIS_PATCH[1])
-    dis.setFinestScale(DIS_FINEST_SCALE)
+    dis.setFinestScale(max(0, int(np.log2(max(size) / DIS_FINEST_SIDE))))
     dis.setVariationalRefinementAlpha(DIS_SMOOTHNESS)
     dis.setVariationalRefinementIterations(DIS_REFINEMENT)
     back = dis.calc(now, before, None)
@@ -114,7 +115,8 @@ def motion(previous, current, blending=Blending()):
     returned = _remap(forth, map_x, map_y)
     mismatch = np.sum((back + returned) ** 2, axis=-1)
     tolerance = blending.fb_tolerance_px ** 2 + 0.01 * np.sum(back ** 2, axis=-1)
-    photo = np.sum((_remap(before_rgb, map_x, map_y) - now_rgb) ** 2, axis=-1) / (blending.photo_tolerance * span) ** 2
+    difference = cv2.GaussianBlur(_remap(before_rgb, map_x, map_y) - now_rgb, (0, 0), PHOTO_BLUR_PX)
+    photo = np.sum(difference ** 2, axis=-1) / (blending.photo_tolerance * span) ** 2
     inside = (map_x >= -0.5) & (map_x <= size[1] - 0.5) & (map_y >= -0.5) & (map_y <= size[0] - 0.5)
     confidence = np.exp(-mismatch / tolerance - photo) * inside
     jacobian = [np.gradient(back[..., k], axis=a) for k in (0, 1) for a in (1, 0)]
