@@ -6,6 +6,7 @@ Usage:
   python -m tfnormals.evaluate --model=M --pairs_dir=DIR [pair-layout flags] --train_records=R --output_json=F
   python -m tfnormals.evaluate --model=M --real_checks --output_json=real.json [--gallery=gallery.png]
   python -m tfnormals.evaluate --model=M --scale_checks --output_json=scale.json [--scale_renders=R256,R1024,R2048]
+  python -m tfnormals.evaluate --model=M --shots=SHOTS_DIR --temporal_checks --output_json=temporal.json
 
 Records and pairs: normals metrics over masked pixels (mean and median angular error in degrees,
 % of pixels under 11.25°, 22.5° and 30°) for "model", "flat", "best_constant" and
@@ -15,6 +16,11 @@ Real checks: the Middlebury motorcycle's normals (and depth) against its ground-
 flip equivariance and scale consistency on scikit-image's photos, and a gallery PNG.
 Scale checks: predict's modes on the motorcycle upscaled ×1–×6 and on renders of the same scenes at
 several resolutions, mean and edge errors (tfnormals.tools.scale_checks).
+Temporal checks, per-frame prediction against predict's temporal mode (tfnormals.tools.temporal_checks): on
+rendered shots (--shots, data_tools.render_shots) the accuracy and the flicker between corresponding pixels of
+consecutive frames beyond the truth's own change; on plates without truth (--temporal_checks: scikit-image's
+astronaut and coffee and the motorcycle; --temporal_plates: your own) the change between consecutive frames of a
+still plate with fresh grain and of a slow pan.
 
 stdout is the metrics table. Nothing is written unless the evaluation succeeds; a damaged shard
 is named (exit 1) before the model is loaded. Exit code 2 for a usage mistake (tfnormals.core.cli).
@@ -47,17 +53,30 @@ def define_flags():
                       "resolutions (e.g. 256², 1024², 2048² of one seed).")
     flags.DEFINE_list("scale_factors", ["1", "2", "4", "6"], "With --scale_checks: the motorcycle's upscale factors.")
     flags.DEFINE_list("scale_modes", ["fused", "global", "tiled"], "With --scale_checks: predict modes to compare.")
+    flags.DEFINE_list("shots", [], "Temporal checks on rendered shots (data_tools.render_shots): shot folders or "
+                      "folders of them.")
+    flags.DEFINE_boolean("temporal_checks", False, "Temporal checks on the bundled plates (grain and pan sequences; "
+                         "needs the eval extra).")
+    flags.DEFINE_list("temporal_plates", [], "Temporal checks on these plates (grain and pan sequences of each).")
     pairs.define_layout_flags()
 
 
 def main(argv):
     del argv
     pair_layout = pairs.layout_from_flags(FLAGS)
-    if FLAGS.real_checks and FLAGS.scale_checks:
-        raise errors.UsageError("--real_checks and --scale_checks: give one of them")
-    if (FLAGS.real_checks or FLAGS.scale_checks) and (FLAGS.records or FLAGS.pairs_dir):
-        raise errors.UsageError(f"--{'real' if FLAGS.real_checks else 'scale'}_checks: give it without --records or "
-                                "--pairs_dir")
+    temporal = bool(FLAGS.shots or FLAGS.temporal_checks or FLAGS.temporal_plates)
+    checks = [name for name, wanted in (("--real_checks", FLAGS.real_checks), ("--scale_checks", FLAGS.scale_checks),
+                                        ("--shots/--temporal_checks/--temporal_plates", temporal)) if wanted]
+    if len(checks) > 1:
+        raise errors.UsageError(f"{' and '.join(checks)}: give one of them")
+    if checks and (FLAGS.records or FLAGS.pairs_dir):
+        raise errors.UsageError(f"{checks[0]}: give it without --records or --pairs_dir")
+    if temporal:
+        from tfnormals.tools import temporal_checks  # TensorFlow
+        report = temporal_checks.check_model(FLAGS.model, FLAGS.output_json, FLAGS.shots, FLAGS.temporal_plates,
+                                             FLAGS.temporal_checks)
+        cli.emit(temporal_checks.format_table(report))
+        return
     if FLAGS.scale_checks:
         from tfnormals.tools import scale_checks  # TensorFlow
         request = scale_checks.request_from_flags(FLAGS)

@@ -14,10 +14,15 @@
   coffee and the Middlebury motorcycle, or any plate.
 """
 
+import dataclasses
+import glob
+import json
+import os
+
 import numpy as np
 
-from tfnormals.core import image_io, layout, normals, shots
-from tfnormals.tools import predict, temporal
+from tfnormals.core import errors, image_io, layout, normals, outputs, shots
+from tfnormals.tools import fusion, predict, temporal
 
 GRAIN_SIGMA = 0.02       # film grain of the still sequence, sRGB
 PAN_GRAIN_SIGMA = 0.005  # light grain of the pan
@@ -80,10 +85,10 @@ def shot_report(shot, sequences, truths):
     """Per method ('per_frame', 'temporal'): mean accuracy over the frames and mean flicker over the pairs."""
     matches = [shot.correspondence(a, b) for a, b in zip(shot.frames, shot.frames[1:])]
     report = {}
-    for method, outputs in sequences.items():
+    for method, predicted in sequences.items():
         accuracy = [float(normals.angular_error_deg(out["normals"], truth["normals"])[truth["mask"]].mean())
-                    for out, truth in zip(outputs, truths) if truth["mask"].any()]
-        changes = [pair_changes(match, outputs[i], outputs[i + 1], truths[i], truths[i + 1])
+                    for out, truth in zip(predicted, truths) if truth["mask"].any()]
+        changes = [pair_changes(match, predicted[i], predicted[i + 1], truths[i], truths[i + 1])
                    for i, match in enumerate(matches)]
         changes = [c for c in changes if c]
         report[method] = {"accuracy_deg": float(np.mean(accuracy)),
@@ -95,9 +100,9 @@ def shot_report(shot, sequences, truths):
 
 
 def shots_report(model, folders, inference, blending=temporal.Blending()):
-    """{shot folder: shot_report} for every shot in `folders` (each a rendered shot or a folder of them)."""
+    """{shot folder: shot_report} for every shot folder in `folders` (shot_folders)."""
     report = {}
-    for folder in shot_folders(folders):
+    for folder in folders:
         shot = shots.read_shot(folder)
         images, truths = shot_frames(shot)
         report[folder] = shot_report(shot, predicted_sequences(model, images, inference, blending), truths)
@@ -105,16 +110,20 @@ def shots_report(model, folders, inference, blending=temporal.Blending()):
 
 
 def shot_folders(folders):
-    """The shot folders named by `folders`: each a shot (holding shot.json) or a folder of shots."""
-    import glob
-    import os
+    """The shot folders named by --shots: each a shot (holding shot.json) or a folder of shots; errors.UsageError
+    naming --shots for a folder with none."""
     found = []
     for folder in folders:
         if os.path.isfile(os.path.join(folder, layout.SHOT_JSON)):
             found.append(folder)
-        else:
-            found += sorted(os.path.dirname(p) for p in glob.glob(os.path.join(glob.escape(folder), layout.SHOT_GLOB,
-                                                                                  layout.SHOT_JSON)))
+            continue
+        inside = sorted(os.path.dirname(p) for p in glob.glob(os.path.join(glob.escape(folder), layout.SHOT_GLOB,
+                                                                             layout.SHOT_JSON)))
+        if not os.path.isdir(folder):
+            raise errors.MissingPathError(f"--shots: {folder}: no such folder")
+        if not inside:
+            raise errors.UsageError(f"--shots: {folder}: no {layout.SHOT_JSON} in it or in its shot folders")
+        found += inside
     return found
 
 
@@ -162,3 +171,87 @@ def check_plates():
     plates = {name: real_checks.photo(name) for name in CHECK_PHOTOS if name != "motorcycle"}
     plates["motorcycle"] = real_checks.as_plate(real_checks._skimage_data().stereo_motorcycle()[0])
     return plates
+
+
+def plates_report(model, plates, inference, blending=temporal.Blending()):
+    """{name: plate_checks} for {name: network input}."""
+    return {name: plate_checks(model, plate, inference, blending) for name, plate in plates.items()}
+
+
+def read_plates(paths):
+    """{file name: network input} of the plates given by --temporal_plates (colour space by file type)."""
+    plates = {}
+    for path in paths:
+        if not os.path.isfile(path):
+            raise errors.MissingPathError(f"--temporal_plates: {path}: no such file")
+        plate, _ = image_io.fill_nonfinite(image_io.read_image(path))
+        plates[os.path.basename(path)] = predict.network_input(plate, path)
+    return plates
+
+
+def check_model(model_path, output_json, shot_dirs=(), plate_paths=(), bundled=False, inference=fusion.PassSettings()):
+    """What `python -m tfnormals.evaluate --shots=DIR` and `--temporal_checks` do: the shots' flicker and accuracy,
+    the grain and pan checks of the plates (the bundled ones with `bundled`), per frame and temporal; writes the JSON
+    report and returns it."""
+    from tfnormals.tools.model_io import load_model
+    if not os.path.exists(model_path):
+        raise errors.MissingPathError(f"--model: {model_path}: no such model")
+    outputs.check_writable_file(output_json, "--output_json")
+    folders, plates = shot_folders(shot_dirs), read_plates(plate_paths)
+    if bundled:
+        plates.update(check_plates())
+    model = load_model(model_path)
+    report = {"model": model_path, "settings": dataclasses.asdict(inference),
+              "blending": dataclasses.asdict(temporal.Blending())}
+    if folders:
+        report["shots"] = shots_report(model, folders, inference)
+    if plates:
+        report["plates"] = plates_report(model, plates, inference)
+    with image_io.atomic_output(output_json) as tmp:
+        with open(tmp, "w") as f:
+            json.dump(report, f, indent=1)
+    return report
+
+
+METHODS = ("per_frame", "temporal")
+
+
+def _shot_row(name, rows):
+    mean = {m: {k: float(np.mean([r[m][k] for r in rows])) for k in rows[0][m]} for m in METHODS}
+    flicker = [mean[m]["flicker_normals_deg"] for m in METHODS]
+    cells = [name] + [f"{mean[m]['accuracy_deg']:.2f}" for m in METHODS] + [f"{f:.2f}" for f in flicker]
+    cells.append(f"{flicker[0] / flicker[1]:.1f}×" if flicker[1] > 0 else "–")
+    if "flicker_depth_pct" in mean["per_frame"]:
+        cells += [f"{mean[m]['flicker_depth_pct']:.2f}" for m in METHODS]
+    return "| " + " | ".join(cells) + " |"
+
+
+def format_table(report):
+    """Markdown: per shot and over the shots (all, with moving objects), then per plate."""
+    parts = []
+    if "shots" in report:
+        shots_found = report["shots"]
+        headers = ["shot", "accuracy per-frame °", "accuracy temporal °", "flicker per-frame °", "flicker temporal °",
+                   "flicker lower by"]
+        if "flicker_depth_pct" in next(iter(shots_found.values()))["per_frame"]:
+            headers += ["depth flicker per-frame %", "depth flicker temporal %"]
+        lines = ["| " + " | ".join(headers) + " |", "|---" * len(headers) + "|"]
+        for folder, row in shots_found.items():
+            moving = ", moving objects" if row["moving_objects"] else ""
+            name = os.path.join(os.path.basename(os.path.dirname(os.path.abspath(folder))), os.path.basename(folder))
+            lines.append(_shot_row(f"{name} ({row['camera_path']}{moving})", [row]))
+        rows = list(shots_found.values())
+        lines.append(_shot_row(f"**all {len(rows)} shots**", rows))
+        moving = [r for r in rows if r["moving_objects"]]
+        if moving:
+            lines.append(_shot_row(f"**{len(moving)} with moving objects**", moving))
+        parts.append("\n".join(lines))
+    if "plates" in report:
+        lines = ["| plate | grain per-frame ° | grain temporal ° | pan per-frame ° | pan temporal ° |",
+                 "|---" * 5 + "|"]
+        lines += [f"| {name} | " + " | ".join(f"{checks[kind][m]:.2f}" for kind in ("grain", "pan") for m in METHODS)
+                  + " |" for name, checks in report["plates"].items()]
+        parts.append("\n".join(lines) + f"\n\nmean angle between consecutive frames' normals over {SEQUENCE_FRAMES} "
+                     f"frames: grain σ = {GRAIN_SIGMA} (sRGB) on a still plate; pan {PAN_PX_PER_FRAME} px/frame with "
+                     f"grain σ = {PAN_GRAIN_SIGMA}, frames aligned")
+    return "\n\n".join(parts)
