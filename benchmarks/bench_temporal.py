@@ -1,0 +1,122 @@
+"""Temporal mode's cost: seconds per frame of a 1080p sequence, per-frame prediction vs `predict --temporal`.
+
+    python -m benchmarks.bench_temporal [--model=tfnormals/assets/model] [--sizes=1920x1080] [--frames=6]
+
+Each (size, mode) runs in a fresh process: load the model (tfnormals.tools.model_io, as predict does), make a
+sequence (a textured plate panned 2 px a frame, with grain: the flow has something to follow), run the first
+frame as a warm-up, then time every other frame: `per_frame` is fusion.PassSettings().passes (predict's default
+fused mode), `temporal` the same plus temporal.History.update (flow both ways at the flow's size, warp, blend).
+The figure is the median per frame; `blend s` is the temporal step alone. Reading and writing files is not
+included. Without a model at --model, a random-weight stand-in is exported as bench_inference does.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+from benchmarks import bench_inference, common
+
+MODULE = "benchmarks.bench_temporal"
+MODES = ("per_frame", "temporal")
+TARGET_OVERHEAD = 0.30  # temporal costs at most 30% more than per-frame on 1080p
+PAN_PX = 2
+
+
+def sequence(width, height, frames, seed=0):
+    """`frames` network inputs: a plate with structure at several scales panned PAN_PX a frame, fresh grain each."""
+    import numpy as np
+
+    from tfnormals.tools import tiling
+    rng = np.random.default_rng(seed)
+    wide = width + PAN_PX * frames
+    plate = sum(tiling.resize(rng.random((height // k + 1, wide // k + 1, 3)).astype(np.float32), height, wide)
+                / (1 + i) for i, k in enumerate((96, 24, 4)))
+    plate = 0.1 + 0.8 * plate / 1.83
+    return [np.clip(plate[:, t * PAN_PX:t * PAN_PX + width] + rng.normal(0, 0.01, (height, width, 3)), 0, 1)
+            .astype(np.float32) for t in range(frames)]
+
+
+def _child(cfg):
+    from tfnormals.tools import fusion, temporal
+    from tfnormals.tools.model_io import NormalsModel
+    model = NormalsModel(cfg["model"])
+    settings, history = fusion.PassSettings(), temporal.History()
+    frames = sequence(cfg["width"], cfg["height"], cfg["frames"])
+    seconds, blend_seconds = [], []
+    for k, image in enumerate(frames):
+        start = time.perf_counter()
+        passes = settings.passes(model, image)
+        if cfg["mode"] == "temporal":
+            middle = time.perf_counter()
+            passes, info = history.update(image, passes)
+            blend_seconds.append(time.perf_counter() - middle)
+            assert k == 0 or not info["cut"], info
+        if k:  # the first frame is the warm-up (and has no history to blend)
+            seconds.append(time.perf_counter() - start)
+    common.emit({"seconds": seconds, "blend_seconds": blend_seconds[1:]})
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--model", default=common.DEFAULT_MODEL, help="SavedModel or run folder.")
+    p.add_argument("--flagfile", default=common.DEFAULT_FLAGS, help="Architecture for the stand-in model.")
+    p.add_argument("--sizes", default="1920x1080", help="WIDTHxHEIGHT list.")
+    p.add_argument("--frames", type=int, default=6, help="Frames per sequence (the first is a warm-up).")
+    common.add_output_args(p, child=True)
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    argv, args = common.begin(argv, parse_args, child=_child)
+    model, stand_in = args.model, None
+    if not os.path.exists(model):
+        stand_in = tempfile.mkdtemp(prefix="bench_temporal-model-")
+        model = os.path.join(stand_in, "model")
+        print(f"[bench_temporal] no model at {args.model}; exporting a random-weight stand-in ...", file=sys.stderr,
+              flush=True)
+        common.run_child(bench_inference.MODULE, [f"--export_child={model}", f"--flagfile={args.flagfile}"])
+    rows = []
+    try:
+        for size in args.sizes.split(","):
+            width, height = (int(v) for v in size.lower().split("x"))
+            for mode in MODES:
+                print(f"[bench_temporal] {width}x{height} {mode} ...", file=sys.stderr, flush=True)
+                cfg = {"model": model, "width": width, "height": height, "mode": mode, "frames": args.frames}
+                r = common.run_child(MODULE, [f"--child={json.dumps(cfg)}"])
+                rows.append({"width": width, "height": height, "mode": mode, "seconds": common.median(r["seconds"]),
+                             "all_seconds": r["seconds"], "blend_s": common.median(r["blend_seconds"]),
+                             "peak_rss_mb": r["peak_rss_mb"]})
+    finally:
+        if stand_in:
+            shutil.rmtree(stand_in, ignore_errors=True)
+    base = {(r["width"], r["height"]): r["seconds"] for r in rows if r["mode"] == "per_frame"}
+    table = common.markdown_table(
+        ["plate", "mode", "median s per frame", "more than per-frame", "blend s", "peak RSS MB"],
+        [[f"{r['width']}×{r['height']}", r["mode"], r["seconds"],
+          f"{r['seconds'] / base[r['width'], r['height']] - 1:+.0%}", r["blend_s"], r["peak_rss_mb"]] for r in rows])
+    source = f"`{common.display_path(args.model)}`" if not stand_in else "a random-weight stand-in"
+    machine = common.machine_info()
+    text = (f"### Temporal mode (model: {source}, predict's fused passes; fresh process per row; median of "
+            f"{args.frames - 1} frames after a warm-up; load average at start {machine['loadavg']})\n\n" + table)
+    return common.finish(MODULE, argv, {"name": "temporal", "markdown": text, "rows": rows, "stand_in": bool(stand_in),
+                                        "targets": targets(rows)}, args.json_out)
+
+
+def targets(rows):
+    out = []
+    for row in (r for r in rows if r["mode"] == "temporal" and (r["width"], r["height"]) == (1920, 1080)):
+        per_frame = next(r for r in rows if r["mode"] == "per_frame" and (r["width"], r["height"]) == (1920, 1080))
+        overhead = row["seconds"] / per_frame["seconds"] - 1
+        out.append(common.target(f"1920×1080 temporal ≤ {TARGET_OVERHEAD:.0%} more time than per-frame",
+                                 f"{overhead:+.0%} ({row['seconds']:.2f} vs {per_frame['seconds']:.2f} s)",
+                                 overhead <= TARGET_OVERHEAD,
+                                 f"the blend (flow both ways at ≤ 480 px, warp, alignment): {row['blend_s']:.2f} s"))
+    return out
+
+
+if __name__ == "__main__":
+    main()
