@@ -56,7 +56,8 @@ def _scaled(shape, long_side):
     return max(1, round(h * scale)), max(1, round(w * scale))
 
 
-def _to_fusion_space(passes):
+def to_fusion_space(passes):
+    """Passes as fusion and the temporal mode blend them: normals as vectors, depth and albedo as logs."""
     return {name: np.log(np.maximum(value, tiling.LOG_FLOOR)) if name in tiling.SCALE_FREE else value
             for name, value in passes.items()}
 
@@ -143,7 +144,7 @@ def predict_plate(predict, image, mode="fused", working_size=DEFAULT_WORKING_SIZ
     for side in sides:
         size = _scaled((h, w), side)
         level = image if size == (h, w) else tiling.resize(image, *size)
-        passes = _to_fusion_space(tiling.predict_tiled(predict, level, tile, overlap, batch))
+        passes = to_fusion_space(tiling.predict_tiled(predict, level, tile, overlap, batch))
         fused = passes if fused is None else fuse(fused, passes)
     return _from_fusion_space(guided_upsample(fused, image))
 

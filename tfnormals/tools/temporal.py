@@ -6,24 +6,22 @@ previous frame's output, carried to this frame by optical flow. Per frame t:
 1. Flow between the plates of t and t − 1 in both directions (OpenCV's DIS flow on luminance, at most
    `flow_side` pixels on the longer side), upsampled to the plate.
 2. Confidence per pixel: the backward flow must come back with the forward flow (forward-backward check:
-   occlusions and disocclusions fail it), the previous plate carried along must look like this one
-   (photometric check: moving shadows, flow errors) and the point must come from inside the previous frame.
-   When few pixels are trusted the two frames are unrelated (a cut): the history is reset.
+   occlusions and disocclusions fail it), the previous plate carried along must match this one in colour
+   (moving shadows, flow errors, what a moving object uncovers) and the point must come from inside the
+   previous frame. When few pixels are trusted the two frames are unrelated (a cut): the history is reset.
 3. The previous output is warped to t (bilinear). Normals are camera space, so a camera that turns turns
    them: the rotation that best carries the warped normals onto the new prediction (weighted Kabsch) is
    applied, less a dead band (`rotation_deadband_deg`) that keeps noise from turning a still shot; what
    the dead band leaves is caught up by the blend. Depth is relative: the history's is carried to t by the
    flow's expansion (a surface that grows in the frame came closer) and the new frame's log depth is
    aligned to it (median offset), so the shot keeps one scale; albedo's log is aligned per channel.
-4. Blend: history weight (1 − alpha) × confidence × agreement, where agreement falls off as the new
-   normals depart from the history's beyond the frame's typical change (an object that turns on the spot
-   follows at once instead of smearing). Normals are renormalized; depth and albedo blend as logs.
+4. Blend: history weight (1 − alpha) × confidence. Normals are renormalized; depth and albedo blend as logs.
 
 The state is exactly the last output and its plate, so a resumed run that reads back the last frame it
-wrote continues as if never stopped (Sequence.follow). A farm task that starts inside a shot warms up on
-up to `warmup_frames` plates before its first frame (predicted, not written): the history forgets its
-start geometrically, (1 − alpha) per frame, so the task's frames agree with one uninterrupted run's to
-about (1 − alpha) ** warmup_frames of the frames' own flicker.
+wrote continues as if never stopped (SequencePasses.follow). A farm task that starts inside a shot warms up
+on up to DEFAULT_WARMUP plates before its first frame (predicted, not written): its frames are an
+uninterrupted run's when the warm-up reaches the shot's start; otherwise the history forgets where it
+started by a factor (1 − alpha) × confidence ≤ 0.93 per frame.
 """
 
 import dataclasses
@@ -33,7 +31,7 @@ import numpy as np
 from absl import logging
 
 from tfnormals.core import colour, conventions, errors, image_io, normals
-from tfnormals.tools import plates, predict, tiling
+from tfnormals.tools import fusion, plates, predict, tiling
 
 MODES = ("auto", "on", "off")  # predict --temporal: auto = on for a frame pattern (plate.####.exr)
 DEFAULT_WARMUP = 16  # plates before a farm task's first frame that fill its history
@@ -154,11 +152,6 @@ def rotation_onto(source, target, weight, deadband_deg=0.0):
     return cv2.Rodrigues(vector * (angle - deadband_deg) / angle)[0]
 
 
-def _to_log(passes):
-    return {name: np.log(np.maximum(value, tiling.LOG_FLOOR)) if name in tiling.SCALE_FREE else value
-            for name, value in passes.items()}
-
-
 def _from_log(passes):
     out = {name: np.exp(value).astype(np.float32) if name in tiling.SCALE_FREE else value
            for name, value in passes.items()}
@@ -177,7 +170,7 @@ def blend(history, history_image, image, passes, blending=Blending()):
     found = motion(history_image, image, blending)
     if found.trusted < blending.cut_share:
         return passes, {"cut": True, "trusted": found.trusted, "rotation_deg": 0.0}
-    old, new = warp(_to_log(history), found.flow), _to_log(passes)
+    old, new = warp(fusion.to_fusion_space(history), found.flow), fusion.to_fusion_space(passes)
     h, w = image.shape[:2]
     step = max(1, round(max(h, w) / blending.flow_side))
     sure = found.confidence[::step, ::step] > 0.5
@@ -203,9 +196,6 @@ class History:
 
     def __init__(self, blending=Blending()):
         self.blending = blending
-        self.image = self.passes = None
-
-    def reset(self):
         self.image = self.passes = None
 
     def update(self, image, passes):
