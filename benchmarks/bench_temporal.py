@@ -14,10 +14,8 @@ stand-in is exported as bench_inference does.
 
 import argparse
 import json
-import os
 import shutil
 import sys
-import tempfile
 import time
 
 from benchmarks import bench_inference, common
@@ -72,13 +70,7 @@ def parse_args(argv):
 
 def main(argv=None):
     argv, args = common.begin(argv, parse_args, child=_child)
-    model, stand_in = args.model, None
-    if not os.path.exists(model):
-        stand_in = tempfile.mkdtemp(prefix="bench_temporal-model-")
-        model = os.path.join(stand_in, "model")
-        print(f"[bench_temporal] no model at {args.model}; exporting a random-weight stand-in ...", file=sys.stderr,
-              flush=True)
-        common.run_child(bench_inference.MODULE, [f"--export_child={model}", f"--flagfile={args.flagfile}"])
+    model, stand_in = bench_inference.model_or_stand_in(args.model, args.flagfile, "bench_temporal")
     rows = []
     try:
         for size in args.sizes.split(","):
