@@ -143,3 +143,16 @@ def test_warmup_takes_the_plates_on_disk_before_the_chunk(tmp_path):
     assert [p[-8:] for p in temporal.warmup_paths(pattern, "1005-1006", 3)] == ["1002.png", "1004.png"]
     assert temporal.warmup_paths(pattern, "1001-1002", 3) == []
     assert temporal.warmup_paths(pattern, "", 3) == []
+
+
+@pytest.mark.parametrize("h, w", [(1, 1), (5, 300), (30, 20)])
+def test_tiny_and_thin_plates_blend(h, w):
+    """Plates smaller than the flow's patch (predict takes plates of any size ≥ 1 px) still blend."""
+    frames = temporal_checks.grain_sequence(textured_plate(h=max(h, 8), w=max(w, 8))[:h, :w], frames=3, sigma=0.01)
+    history = temporal.History()
+    for frame in frames:
+        rng = np.random.default_rng(0)
+        own = {"normals": normals.normalize(rng.normal(0, 0.2, (h, w, 3)) + [0.0, 0.0, 1.0]),
+               "depth": np.ones((h, w, 1), np.float32)}
+        out, _ = history.update(frame, own)
+        assert out["normals"].shape == (h, w, 3) and np.all(np.isfinite(out["normals"]))

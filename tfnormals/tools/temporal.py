@@ -36,6 +36,7 @@ from tfnormals.tools import fusion, plates, predict, tiling
 MODES = ("auto", "on", "off")  # predict --temporal: auto = on for a frame pattern (plate.####.exr)
 DEFAULT_WARMUP = 16  # plates before a farm task's first frame that fill its history
 PHOTO_BLUR_PX = 1.0      # the colour check compares the plates blurred this much (flow pixels), so grain passes
+MIN_FLOW_SIDE = 48       # each side of the flow's images at least (DIS needs twice its patch)
 DIS_PATCH = (24, 6)     # DIS patch size and stride (pixels of the flow's resolution)
 DIS_FINEST_SIDE = 120   # DIS stops at its coarsest halving of the flow whose longer side is still this long
 DIS_SMOOTHNESS = 300.0  # DIS variational refinement's smoothness weight (OpenCV's default: 20)
@@ -97,7 +98,7 @@ def motion(previous, current, blending=Blending()):
     import cv2
     h, w = current.shape[:2]
     scale = min(1.0, blending.flow_side / max(h, w))
-    size = (max(8, round(h * scale)), max(8, round(w * scale)))
+    size = (max(MIN_FLOW_SIDE, round(h * scale)), max(MIN_FLOW_SIDE, round(w * scale)))  # a tiny side is stretched
     sy, sx = size[0] / h, size[1] / w
     (now_rgb, before_rgb), (now, before), span = _small([current, previous], size)
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
