@@ -17,7 +17,9 @@ fused (default: a pass at the model's working size for the layout, finer passes 
 --max_pass, then upsampled guided by the plate), global (one pass at the working size: fastest,
 soft), tiled (native resolution in tiles: sharp, but without the frame's context on large plates).
 EXR outputs keep the plate's data/display windows and metadata. An .onnx model runs with
-onnxruntime, without TensorFlow.
+onnxruntime, without TensorFlow. A frame pattern is predicted as a sequence (--temporal=auto; on, off): each
+plate's passes blended with the flow-warped passes of the frames before it (tfnormals.tools.temporal); a resumed
+run continues from the last frame written, and a --frames chunk first warms up on --temporal_warmup plates.
 
 stdout is one JSON line: counts ("written", "skipped_existing", "failed", "missing", "nonfinite")
 and the frames behind them ("failed_frames": {plate: reason}, "missing_frames": [...],
