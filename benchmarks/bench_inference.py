@@ -67,6 +67,17 @@ def _export_child(output_dir, flagfile):
     common.emit({"params": generator.count_params()})
 
 
+def model_or_stand_in(model, train_flags, label):
+    """(the model to time, None) when `model` exists, else (a random-weight stand-in with `train_flags`'
+    architecture, exported in a child process, and the temporary folder holding it, for the caller to delete)."""
+    if os.path.exists(model):
+        return model, None
+    stand_in = tempfile.mkdtemp(prefix=f"{label}-model-")
+    print(f"[{label}] no model at {model}; exporting a random-weight stand-in ...", file=sys.stderr, flush=True)
+    common.run_child(MODULE, [f"--export_child={os.path.join(stand_in, 'model')}", f"--train_flags={train_flags}"])
+    return os.path.join(stand_in, "model"), stand_in
+
+
 def tiles_and_pixels(width, height, tile, overlap):
     """Tile count and pixels computed by the network per plate pixel (model-stride padding aside)."""
     from tfnormals.tools.tiling import tile_starts  # numpy only
@@ -93,13 +104,7 @@ def define_flags():
 def main(args):
     if args.export_child:
         return _export_child(args.export_child, args.train_flags)
-    model, stand_in = args.model, None
-    if not os.path.exists(model):
-        stand_in = tempfile.mkdtemp(prefix="bench_inference-model-")
-        model = os.path.join(stand_in, "model")
-        print(f"[bench_inference] no model at {args.model}; exporting a random-weight stand-in ...", file=sys.stderr,
-              flush=True)
-        common.run_child(MODULE, [f"--export_child={model}", f"--train_flags={args.train_flags}"])
+    model, stand_in = model_or_stand_in(args.model, args.train_flags, "bench_inference")
     rows = []
     try:
         for size in args.sizes.split(","):

@@ -37,6 +37,7 @@ STAGES = [
     ("train_step", "benchmarks.bench_train_step", ["--steps=6", "--warmup_steps=2", "--budget_s=20"]),
     ("inference", "benchmarks.bench_inference", ["--sizes=1920x1080,4096x2160", "--modes=whole,tiled",
                                                  "--repeats=2"]),
+    ("temporal", "benchmarks.bench_temporal", ["--sizes=1920x1080", "--frames=6"]),
     ("quality", "benchmarks.bench_quality", []),
 ]
 # --tiny: a smoke run of every code path in about a minute (figures meaningless).
@@ -47,11 +48,12 @@ TINY = {
     "pipeline": ["--batches=5", "--repeats=2", "--steps=2", "--warmup_steps=1"],
     "train_step": ["--configs=shipped", "--batches=1", "--steps=3", "--warmup_steps=1", "--matmul_n=512"],
     "inference": ["--sizes=320x180", "--tile=128", "--overlap=16", "--repeats=1"],
+    "temporal": ["--sizes=320x180", "--frames=3"],
     "quality": ["--max_images=4", "--fit_images=4"],
 }
 
 
-STAGES_WITH_TARGETS = ("render", "pipeline", "train_step", "inference")
+STAGES_WITH_TARGETS = ("render", "pipeline", "train_step", "inference", "temporal")
 
 
 def run_stage(name, module, argv):

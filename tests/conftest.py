@@ -5,7 +5,8 @@ no subprocess commands; runs without Mitsuba); `python -m pytest -q` runs everyt
 
 - synthetic_dir / synthetic_records: sample folders of analytic spheres (helpers.write_synthetic_samples)
   and their records; for fast tests.
-- tiny_model: a small random-weight SavedModel, loaded as predict loads models.
+- tiny_model, tiny_multipass_model: small random-weight SavedModels (normals; normals, depth and albedo),
+  loaded as predict loads models.
 - rendered_dir / records_dir: real Mitsuba renders and their records. Every test that uses one of
   SLOW_FIXTURES is marked slow here, whatever its file says.
 
@@ -100,10 +101,9 @@ def records_dir(rendered_dir, tmp_path_factory):
     return _records_of(rendered_dir, tmp_path_factory.mktemp("records"))
 
 
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory):
-    """A small random-weight generator exported as a SavedModel and loaded as predict loads models (I/O and
-    inference-path behaviour need no training)."""
+def _tiny_savedmodel(tmp_path_factory, passes, seed):
+    """A small random-weight generator predicting `passes`, exported as a SavedModel and loaded as predict loads
+    models (I/O and inference-path behaviour need no training)."""
     import keras
 
     from tfnormals.model import serving
@@ -111,8 +111,20 @@ def tiny_model(tmp_path_factory):
     from tfnormals.tools.model_io import NormalsModel
     from tfnormals.training import runs
     from tfnormals.training.config import TrainConfig
-    keras.utils.set_random_seed(3)
-    config = TrainConfig.from_flat(dict(base_filters=8, levels=4, max_filters=32))
+    keras.utils.set_random_seed(seed)
+    config = TrainConfig.from_flat(dict(base_filters=8, levels=4, max_filters=32, passes=passes))
     path = str(tmp_path_factory.mktemp("model") / "sm")
     serving.export_generator(build_generator(**config.generator_kwargs()), path, runs.metadata(config, 0))
     return NormalsModel(path)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """_tiny_savedmodel predicting normals."""
+    return _tiny_savedmodel(tmp_path_factory, "normals", 3)
+
+
+@pytest.fixture(scope="session")
+def tiny_multipass_model(tmp_path_factory):
+    """_tiny_savedmodel predicting normals, depth and albedo."""
+    return _tiny_savedmodel(tmp_path_factory, "normals,depth,albedo", 5)

@@ -1,5 +1,5 @@
 """Benchmarks keep running against the current model API (they are not run by CI otherwise):
-bench_inference on a tiny plate with the shipped model, whole and tiled."""
+bench_inference on a tiny plate with the shipped model, whole and tiled; bench_temporal on a tiny sequence."""
 
 import json
 import subprocess
@@ -24,3 +24,16 @@ def test_bench_inference_times_the_shipped_model_on_a_tiny_plate(tmp_path):
     assert all(r["seconds"] > 0 and r["peak_rss_mb"] > r["rss_after_load_mb"] * 0.5 for r in rows)
     assert rows[0]["tiles"] == 1 and rows[1]["tiles"] > 1 and rows[1]["pixel_factor"] > 1.0
     assert "| 160×96 | tiled 96/16 |" in proc.stdout
+
+
+@pytest.mark.slow
+def test_bench_temporal_times_both_modes_on_a_tiny_sequence(tmp_path):
+    out = tmp_path / "temporal.json"
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_temporal", f"--model={resources.DEFAULT_MODEL_DIR}",
+                           "--sizes=160x96", "--frames=3", f"--json_out={out}"], cwd=REPO, env=subprocess_env(),
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["mode"] for r in rows] == ["per_frame", "temporal"]
+    assert all(r["seconds"] > 0 for r in rows) and rows[1]["blend_s"] > 0
+    assert "| 160×96 | temporal |" in proc.stdout

@@ -6,6 +6,7 @@ Usage:
   python -m tfnormals.evaluate --model=M --pairs_dir=DIR [pair-format flags] --train_records=R --output_json=F
   python -m tfnormals.evaluate --model=M --real_checks --output_json=real.json [--gallery=gallery.png]
   python -m tfnormals.evaluate --model=M --scale_checks --output_json=scale.json [--scale_renders=R256,R1024,R2048]
+  python -m tfnormals.evaluate --model=M --shots=SHOTS_DIR --temporal_checks --output_json=temporal.json
 
 Records and pairs: normals metrics over masked pixels (mean and median angular error in degrees,
 % of pixels under 11.25°, 22.5° and 30°) for "model", "flat", "best_constant" and
@@ -15,6 +16,11 @@ Real checks: the Middlebury motorcycle's normals (and depth) against its ground-
 flip equivariance and scale consistency on scikit-image's photos, and a gallery PNG.
 Scale checks: predict's modes on the motorcycle upscaled ×1–×6 and on renders of the same scenes at
 several resolutions, mean and edge errors (tfnormals.tools.scale_checks).
+Temporal checks, per-frame prediction against predict's temporal mode (tfnormals.tools.temporal_checks): on
+rendered shots (--shots, data_tools.render_shots) the accuracy and the flicker between corresponding pixels of
+consecutive frames beyond the truth's own change; on plates without truth (--temporal_checks: scikit-image's
+astronaut and coffee and the motorcycle; --temporal_plates: your own) the change between consecutive frames of a
+still plate with fresh grain and of a slow pan.
 
 stdout is the metrics table. Nothing is written unless the evaluation succeeds; a damaged shard
 is named (exit 1) before the model is loaded. Exit code 2 for a usage mistake (tfnormals.core.cli).
@@ -50,23 +56,48 @@ def define_flags():
     flags.DEFINE_string("scale_gallery", "", "With --scale_checks: write a PNG of --scale_gallery_plate and its "
                         "normals, whole and as a 1:1 crop (fused vs tiled).")
     flags.DEFINE_string("scale_gallery_plate", "", "With --scale_gallery: the large plate it shows.")
+    flags.DEFINE_list("shots", [], "Temporal checks on rendered shots (data_tools.render_shots): shot folders or "
+                      "folders of them.")
+    flags.DEFINE_boolean("temporal_checks", False, "Temporal checks on the bundled plates (grain and pan sequences; "
+                         "needs the eval extra).")
+    flags.DEFINE_list("temporal_plates", [], "Temporal checks on these plates (grain and pan sequences of each).")
     pairs.define_pair_format_flags()
+
+
+# What evaluate measures instead of records or pairs, by the flags that ask for it.
+CHECK_FLAGS = {"real": ("real_checks",), "scale": ("scale_checks",),
+               "temporal": ("shots", "temporal_checks", "temporal_plates")}
+
+
+def asked_check(flag_values):
+    """The check the flags ask for ('real', 'scale' or 'temporal'; None: records or pairs). errors.UsageError naming
+    the flags when they ask for more than one, or for one beside --records or --pairs_dir."""
+    asked = {check: [f"--{name}" for name in names if flag_values[name].value] for check, names in CHECK_FLAGS.items()}
+    asked = {check: given for check, given in asked.items() if given}
+    given = [flag for flags_given in asked.values() for flag in flags_given]
+    if len(asked) > 1:
+        raise errors.UsageError(f"{' and '.join(given)}: give the flags of one check (real, scale or temporal)")
+    if asked and (flag_values.records or flag_values.pairs_dir):
+        raise errors.UsageError(f"{' and '.join(given)}: a check; give it without --records or --pairs_dir")
+    return next(iter(asked), None)
 
 
 def main(argv):
     del argv
     pair_format = pairs.pair_format_from_flags(FLAGS)
-    if FLAGS.real_checks and FLAGS.scale_checks:
-        raise errors.UsageError("--real_checks and --scale_checks: give one of them")
-    if (FLAGS.real_checks or FLAGS.scale_checks) and (FLAGS.records or FLAGS.pairs_dir):
-        raise errors.UsageError(f"--{'real' if FLAGS.real_checks else 'scale'}_checks: give it without --records or "
-                                "--pairs_dir")
-    if FLAGS.scale_checks:
+    check = asked_check(FLAGS)
+    if check == "temporal":
+        from tfnormals.tools import temporal_checks  # TensorFlow
+        report = temporal_checks.check_model(FLAGS.model, FLAGS.output_json, shot_dirs=FLAGS.shots,
+                                             plate_paths=FLAGS.temporal_plates, bundled=FLAGS.temporal_checks)
+        cli.emit(temporal_checks.format_table(report))
+        return
+    if check == "scale":
         from tfnormals.tools import scale_checks  # TensorFlow
         request = scale_checks.request_from_flags(FLAGS)
         cli.emit(scale_checks.format_table(scale_checks.check_model(FLAGS.model, FLAGS.output_json, request)))
         return
-    if FLAGS.real_checks:
+    if check == "real":
         from tfnormals.tools import real_checks  # TensorFlow
         cli.emit(real_checks.format_table(real_checks.check_model(FLAGS.model, FLAGS.output_json, FLAGS.gallery)))
         return

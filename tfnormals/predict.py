@@ -13,14 +13,16 @@ for a model with them `<name>.depth.exr`, `.position.exr`, `.albedo.exr`, each w
 with --combined also `<name>.combined.exr` holding the plate (R,G,B[,A]) and the normals as a
 Nuke-style layer N.X, N.Y, N.Z. Frame names keep the frame number last
 (plate.1001.exr → plate.normals.1001.exr). Frames whose outputs exist, read in full and were made
-from the same plate with the same settings (model, mode and the mode's settings, ...) are skipped
+from the same plate with the same settings (model, mode and the mode's settings, --temporal, ...) are skipped
 (resume); outputs of another plate or other settings are kept and the frame fails, unless
 --overwrite. Unreadable frames are reported and skipped. --mode picks how the network sees a plate:
 fused (default: a pass at the model's working size for the layout, finer passes for detail, up to
 --max_pass, then upsampled guided by the plate), global (one pass at the working size: fastest,
 soft), tiled (native resolution in tiles: sharp, but without the frame's context on large plates).
 EXR outputs keep the plate's data/display windows and metadata. An .onnx model runs with
-onnxruntime, without TensorFlow.
+onnxruntime, without TensorFlow. A frame pattern is predicted as a sequence (--temporal=auto; on, off): each
+plate's passes blended with the flow-warped passes of the frames before it (tfnormals.tools.temporal); a resumed
+run continues from the last frame written, and a --frames chunk first warms up on --temporal_warmup plates.
 
 stdout is one JSON line: counts ("written", "skipped_existing", "failed", "missing", "nonfinite")
 and the frames behind them ("failed_frames": {plate: reason}, "missing_frames": [...],
@@ -33,7 +35,7 @@ import os
 from absl import flags
 
 from tfnormals.core import camera, cli, colorspaces, errors, resources
-from tfnormals.tools import fusion, prediction
+from tfnormals.tools import fusion, prediction, temporal
 from tfnormals.tools.plates import expand_inputs
 
 FLAGS = flags.FLAGS
@@ -61,6 +63,10 @@ def define_flags():
                          "(N.X/N.Y/N.Z, depth.Z, P.X/P.Y/P.Z, albedo.R/G/B).")
     camera.define_flags()
     flags.DEFINE_boolean("overwrite", False, "Redo plates whose outputs exist.")
+    flags.DEFINE_enum("temporal", "auto", temporal.MODES, "Predict a sequence as a sequence: each plate's passes "
+                      "blended with the flow-warped passes before it (auto: on for a frame pattern; off: per frame).")
+    flags.DEFINE_integer("temporal_warmup", temporal.DEFAULT_WARMUP, "With --frames: plates before the first frame "
+                         "predicted (not written) to fill the temporal history, so farm tasks join up.")
 
 
 def main(argv):
@@ -73,9 +79,12 @@ def main(argv):
         what = "folder" if os.path.isdir(FLAGS.input) else "pattern"
         raise errors.UsageError(f"--input: no plates in {what} {FLAGS.input!r} (our own *.normals.* and *.combined.* "
                                 "outputs are not plates)")
+    settings = camera.settings_from_flags(FLAGS)
     inference = fusion.PassSettings(mode=FLAGS.mode, working_size=FLAGS.working_size, max_pass=FLAGS.max_pass,
                                     tile=FLAGS.tile, overlap=FLAGS.overlap, detail=FLAGS.detail)
-    options = dict(colorspace=FLAGS.input_colorspace, inference=inference, settings=camera.settings_from_flags(FLAGS))
+    inference = temporal.pass_settings(FLAGS.temporal, inference, FLAGS.input, frames=FLAGS.frames,
+                                       colorspace=FLAGS.input_colorspace, camera=settings, warmup=FLAGS.temporal_warmup)
+    options = dict(colorspace=FLAGS.input_colorspace, inference=inference, settings=settings)
     prediction.check_request(plates.paths, FLAGS.output, combined=FLAGS.combined, **options)
     from tfnormals.tools import model_io  # TensorFlow (not for .onnx): only once the request is known to be sound
     model = model_io.load_model(FLAGS.model)

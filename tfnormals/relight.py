@@ -11,22 +11,29 @@ Usage:
   # an ACEScg plate: relit in linear light, written back in ACEScg
   python -m tfnormals.relight --plate=p.exr --input_colorspace=ACEScg --normals=p.normals.exr \
       --output=relit.exr --light_dir=-1,0.3,0.5
+  # a sequence: frame patterns (####) for the plate, the passes and the output
+  python -m tfnormals.relight --plate=shot/p.####.exr --normals=out/p.normals.####.exr \
+      --position=out/p.position.####.exr --lights=rig.json --output=relit/p.####.exr --frames=1001-1100
 
-stdout is one JSON line: {"output", "lights", "mode", "width", "height", "nonfinite": {file: pixels}}.
-Exit code 2 for a usage mistake, 1 when an input cannot be read or the sizes differ.
+stdout is one JSON line: {"output", "lights", "mode", "width", "height", "nonfinite": {file: pixels}}; for a
+sequence {"written": [outputs], "failed": {plate: reason}, "missing": [plates], "lights", "mode", "nonfinite"}
+(tfnormals.tools.relight_sequence). Exit code 2 for a usage mistake, 1 when an input cannot be read or the sizes
+differ (for a sequence: when any frame failed or is missing).
 """
 
 from absl import flags
 
 from tfnormals.core import camera, cli, colorspaces, errors
-from tfnormals.tools import light_rigs, relighting
+from tfnormals.tools import light_rigs, relight_sequence, relighting
 
 FLAGS = flags.FLAGS
 
 
 def define_flags():
     """Command-line flags (only when run as a program)."""
-    flags.DEFINE_string("plate", None, "Plate image (colour space: --input_colorspace).")
+    flags.DEFINE_string("plate", None, "Plate image (colour space: --input_colorspace), or a frame pattern "
+                        "(plate.####.exr: then the passes and --output are patterns too).")
+    flags.DEFINE_string("frames", "", "Frame range of a --plate pattern, e.g. 1001-1100 (default: all found).")
     colorspaces.define_flags("plate")
     flags.DEFINE_string("normals", None, "Normals pass (EXR floats — N.X/N.Y/N.Z of a combined EXR or R,G,B — "
                         "or 8/16-bit 0.5n+0.5).")
@@ -71,6 +78,13 @@ def main(argv):
         plate=FLAGS.plate, normals=FLAGS.normals, output=FLAGS.output, lights=tuple(lights), ambient=ambient, mode=mode,
         mask=FLAGS.mask, position=FLAGS.position, depth=FLAGS.depth, albedo=FLAGS.albedo,
         camera_settings=camera.settings_from_flags(FLAGS), colorspace=FLAGS.input_colorspace)
+    if relight_sequence.is_pattern(FLAGS.plate) or FLAGS.frames:
+        result = relight_sequence.relight_sequence(request, frames=FLAGS.frames)
+        cli.emit(result)
+        if result["failed"] or result["missing"]:
+            raise errors.Failure(f"{len(result['failed'])} frame(s) failed and {len(result['missing'])} missing "
+                                 "(failed, missing in the summary)")
+        return
     cli.emit(relighting.relight_file(request))
 
 

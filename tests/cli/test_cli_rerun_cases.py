@@ -72,6 +72,13 @@ def _frame_twice(f, d=None):
         png(f"{f}/in/{name}", seed=seed)
 
 
+def _relight_sequence_inputs(f, d=None):
+    """relight_inputs as frame 1001 of a sequence: in/p.1001.exr and in/n.1001.exr."""
+    relight_inputs(f)
+    for name in ("p", "n"):
+        os.rename(f"{f}/in/{name}.exr", f"{f}/in/{name}.1001.exr")
+
+
 def _truncate(name):
     def between(f, d=None):
         size = os.path.getsize(f"{f}/{name}")
@@ -244,6 +251,10 @@ CASES = [
          check=_unchanged("in/p.exr", lambda f: rgb(32, 32))),
     Case("relight-output-is-the-normals", RELIGHT, RELIGHT_ARGS + ["--output=./in/n.exr"], 2,
          r"--output: \./in/n\.exr is the --normals file", setup=relight_inputs, check=_unchanged("in/n.exr", _sphere)),
+    Case("relight-sequence-output-is-the-normals", RELIGHT,
+         ["--plate=in/p.####.exr", "--normals=in/n.####.exr", "--output=in/n.####.exr", "--light_dir=0,0,1"], 2,
+         r"--output: in/n\.1001\.exr is the --normals file", setup=_relight_sequence_inputs,
+         check=_unchanged("in/n.1001.exr", _sphere)),
     # Silent wrong or stale output.
     Case("records-repaired-sample-is-read", RECORDS, ONE_SHARD, 0, setup=_unreadable_beauties(3, 1),
          before=[(RECORDS, ONE_SHARD)], between=_repair_beauties, check=_records_hold(3)),
@@ -273,6 +284,14 @@ CASES = [
          ["--input=in/a.png", "--output=out", M, "--working_size=8", "--max_pass=16"], 1, r"1 of 1 frame\(s\) failed",
          setup=lambda f, d: png(f"{f}/in/a.png"), before=[(PREDICT, ["--input=in/a.png", "--output=out", M])],
          check=_failed_because("in/a.png", "made with other settings (--max_pass, --working_size)")),
+    Case("predict-per-frame-over-temporal-outputs", PREDICT,
+         ["--input=in/p.####.png", "--output=out", M, "--temporal=off"], 1, r"1 of 1 frame\(s\) failed",
+         setup=lambda f, d: png(f"{f}/in/p.1001.png"), before=[(PREDICT, ["--input=in/p.####.png", "--output=out", M])],
+         check=_failed_because("in/p.1001.png", "made with other settings (--temporal, --temporal_warmup)")),
+    Case("predict-temporal-over-outputs-of-another-warmup", PREDICT,
+         ["--input=in/p.####.png", "--output=out", M, "--temporal_warmup=4"], 1, r"1 of 1 frame\(s\) failed",
+         setup=lambda f, d: png(f"{f}/in/p.1001.png"), before=[(PREDICT, ["--input=in/p.####.png", "--output=out", M])],
+         check=_failed_because("in/p.1001.png", "made with other settings (--temporal_warmup)")),
     Case("export-onnx-of-another-signature", EXPORT, ["--format=onnx", "--checkpoint=sm", "--output=m.onnx"], 2,
          r"--checkpoint: sm: not a tfnormals model: no 'normals' output \(it has \['output_0'\]\)",
          setup=_foreign_savedmodel, absent=("m.onnx",)),

@@ -17,15 +17,18 @@ pytestmark = pytest.mark.slow
 COMMANDS = ["tfnormals.train", "tfnormals.export", "tfnormals.evaluate", "tfnormals.predict", "tfnormals.relight",
             "data_tools.render", "data_tools.make_records", "data_tools.stats", "data_tools.import_assets",
             "benchmarks", "benchmarks.run_all"] + [f"benchmarks.bench_{name}" for name in (
-                "encoders", "inference", "pipeline", "quality", "records", "render", "train_step")]
-# Flags a user of the command needs that are declared outside the command's module (issue 22's list).
+                "backends", "encoders", "inference", "pipeline", "quality", "records", "render", "temporal",
+                "train_step")]
+# Flags a user of the command needs, many declared outside the command's module (issue 22's list; issue 18's
+# sequences).
 NEEDED = {"tfnormals.predict": ["input_colorspace", "list_colorspaces", "hfov", "focal_mm", "sensor_width_mm",
                                 "depth_scale", "reference_distance", "mode", "working_size", "max_pass", "detail",
-                                "tile", "overlap"],
-          "tfnormals.relight": ["input_colorspace", "hfov", "light_dir", "ambient", "mode"],
+                                "tile", "overlap", "frames", "temporal", "temporal_warmup"],
+          "tfnormals.relight": ["input_colorspace", "hfov", "light_dir", "ambient", "mode", "frames"],
           "tfnormals.train": ["run_name", "records_dir", "levels", "passes", "crop_size", "gamma_range",
                               "jpeg_quality_range", "dropout_blocks", "resume"],
-          "tfnormals.evaluate": ["records", "pairs_dir", "beauty_pattern", "input_colorspace", "max_sample_side"],
+          "tfnormals.evaluate": ["records", "pairs_dir", "beauty_pattern", "input_colorspace", "max_sample_side",
+                                 "real_checks", "scale_checks", "shots", "temporal_checks", "temporal_plates"],
           "data_tools.make_records": ["input_dir", "num_shards", "normals_channels", "camera_to_world",
                                       "max_nonunit_fraction", "scene_pattern", "list_colorspaces"]}
 FLAG_ENTRY = re.compile(r"^  --(?:\[no\])?(\w+) \(default: ", re.M)

@@ -53,6 +53,21 @@ def test_an_output_claimed_by_another_process_comes_last_once_released(tmp_path)
     assert os.listdir(tmp_path) == []  # every claim file removed
 
 
+def test_in_order_waits_for_an_output_claimed_by_another_process(tmp_path):
+    """Work that depends on the items before it (temporal predict): b's claim is held elsewhere, so the items
+    come in their order, b once the holder lets go."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path / ".tmp-claim-b.exr"), "0.5"],
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    start, order = time.monotonic(), []
+    for item in outputs.one_writer_each("abc", lambda item: str(tmp_path / f"{item}.exr"), in_order=True):
+        order.append((item, time.monotonic() - start))
+    holder.wait()
+    assert [item for item, _ in order] == ["a", "b", "c"]
+    assert order[1][1] > 0.4
+    assert os.listdir(tmp_path) == []
+
+
 def test_stale_claims_go_held_ones_stay(tmp_path):
     stale = tmp_path / ".tmp-claim-x.exr"
     stale.write_bytes(b"")  # left by a killed run: nobody holds its lock

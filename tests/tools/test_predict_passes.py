@@ -7,23 +7,6 @@ import pytest
 
 from tfnormals.core import camera, image_io, srgb
 from tfnormals.tools import prediction, tiling
-from tfnormals.tools.model_io import NormalsModel
-
-
-@pytest.fixture(scope="module")
-def multipass_model(tmp_path_factory):
-    """A small random-weight normals+depth+albedo generator exported as a SavedModel."""
-    import keras
-
-    from tfnormals.model import serving
-    from tfnormals.model.unet import build_generator
-    from tfnormals.training import runs
-    from tfnormals.training.config import TrainConfig
-    keras.utils.set_random_seed(5)
-    config = TrainConfig.from_flat(dict(base_filters=8, levels=4, max_filters=32, passes="normals,depth,albedo"))
-    path = str(tmp_path_factory.mktemp("mp") / "sm")
-    serving.export_generator(build_generator(**config.generator_kwargs()), path, runs.metadata(config, 0))
-    return NormalsModel(path)
 
 
 def _plate(h, w):
@@ -31,11 +14,11 @@ def _plate(h, w):
     return np.stack([x, y, 0.5 * (x + y)], -1).astype(np.float32) * 0.8 + 0.1
 
 
-def test_every_pass_is_written_as_a_file_and_as_a_layer(tmp_path, multipass_model):
+def test_every_pass_is_written_as_a_file_and_as_a_layer(tmp_path, tiny_multipass_model):
     plate_path = str(tmp_path / "shot.0101.png")
     image_io.write_png(plate_path, _plate(30, 50))
     settings = camera.CameraSettings(hfov=60.0, reference_distance=4.0)
-    result = prediction.predict_files(multipass_model, [plate_path], str(tmp_path / "out"), combined=True,
+    result = prediction.predict_files(tiny_multipass_model, [plate_path], str(tmp_path / "out"), combined=True,
                                    settings=settings)
     assert not result["failed"]
     out = tmp_path / "out"
@@ -59,10 +42,10 @@ def test_every_pass_is_written_as_a_file_and_as_a_layer(tmp_path, multipass_mode
     layers = set(image_io.exr_channel_names(str(out / "shot.combined.0101.exr")))
     assert {"R", "G", "B", "N.X", "N.Y", "N.Z", "depth.Z", "P.X", "P.Y", "P.Z", "albedo.R", "albedo.G",
             "albedo.B"} <= layers
-    again = prediction.predict_files(multipass_model, [plate_path], str(out), combined=True, settings=settings)
+    again = prediction.predict_files(tiny_multipass_model, [plate_path], str(out), combined=True, settings=settings)
     assert again["skipped_existing"] == [plate_path]
     os.remove(out / "shot.albedo.0101.exr")
-    assert prediction.predict_files(multipass_model, [plate_path], str(out), combined=True,
+    assert prediction.predict_files(tiny_multipass_model, [plate_path], str(out), combined=True,
                                  settings=settings)["written"], "a missing pass file means the frame is redone"
 
 

@@ -248,20 +248,22 @@ def _release(path, fd):
     os.close(fd)
 
 
-def one_writer_each(items, claim_of):
+def one_writer_each(items, claim_of, *, in_order=False):
     """Yield each of `items` while this process alone holds its claim, so that runs writing into one folder at
-    once never do the same item twice: an item another run holds is put off to the end, and yielded once that
-    run lets go of it (the caller's resume check then finds it done, or does it if that run failed).
+    once never do the same item twice: an item another run holds is put off to the end (with `in_order`, waited
+    for: work that depends on the items before it), and yielded once that run lets go of it (the caller's resume
+    check then finds it done, or does it if that run failed).
 
     Args:
       items: the work, in order.
       claim_of: item → the output path that stands for it (its claim is `.tmp-claim-<name>` beside it).
+      in_order: yield the items in their order, waiting for a claim held elsewhere.
     """
     held_elsewhere = []
     for item in items:
         path = _claim_path(claim_of(item))
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd = _lock(path, wait=False)
+        fd = _lock(path, wait=in_order)
         if fd is None:
             held_elsewhere.append(item)
             continue

@@ -57,7 +57,8 @@ def _scaled(shape, long_side):
     return max(1, round(h * scale)), max(1, round(w * scale))
 
 
-def _to_fusion_space(passes):
+def to_fusion_space(passes):
+    """Passes as fusion and the temporal mode blend them: normals as vectors, depth and albedo as logs."""
     return {name: np.log(np.maximum(value, tiling.LOG_FLOOR)) if name in tiling.SCALE_FREE else value
             for name, value in passes.items()}
 
@@ -148,7 +149,7 @@ def predict_plate(predict, image, mode="fused", working_size=DEFAULT_WORKING_SIZ
     for side in sides:
         size = _scaled((h, w), side)
         level = image if size == (h, w) else tiling.resize(image, *size)
-        passes = _to_fusion_space(tiling.predict_tiled(predict, level, tile, overlap, batch))
+        passes = to_fusion_space(tiling.predict_tiled(predict, level, tile, overlap, batch))
         fused = passes if fused is None else fuse(fused, passes, detail, guide=level)
     return _from_fusion_space(guided_upsample(fused, image))
 
@@ -159,6 +160,8 @@ class PassSettings:
 
     working_size 0 means the model's own (its metadata; inference.DEFAULT_WORKING_SIZE when it does not say).
     """
+
+    in_order = False  # plates are independent: predict may put off one that another run is predicting
 
     mode: str = "fused"
     working_size: int = 0
@@ -178,6 +181,14 @@ class PassSettings:
             raise errors.UsageError(f"--detail: must be in [0, 1], got {self.detail}")
         if self.tile and self.overlap >= self.tile:
             raise errors.UsageError(f"--overlap: must be smaller than --tile ({self.tile}), got {self.overlap}")
+
+    def run_flags(self, model):
+        """These settings by flag name (predict stamps them in its outputs), the working size the one used."""
+        return dataclasses.asdict(dataclasses.replace(self, working_size=self.working_size or model.working_size))
+
+    def follow(self, path, files):
+        """predict skipped `path` (its outputs exist): nothing carries over from plate to plate here (it does in
+        the temporal mode, tfnormals.tools.temporal.SequencePasses)."""
 
     def passes(self, model, image):
         """Every pass of `model` (an inference.PassModel) for an H×W×3 network input, at its size."""

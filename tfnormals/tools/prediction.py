@@ -24,11 +24,12 @@ Robust on a real job:
   that would write the same outputs), as errors.UsageError naming the flag.
 - A frame is skipped as done only when every output this run asks for exists, reads in full, and
   (every EXR's header keeps both) was made from a plate of the same full name with the same
-  settings (run_settings: the model, colour space, mode and its settings, camera); outputs made
+  settings (run_settings: the model, colour space, mode and its settings, the temporal mode's, camera); outputs made
   from another plate of the same stem or with other settings fail the frame instead of being
   replaced, unless --overwrite (tfnormals.core.resume). An output path is never a plate's.
 - One frame's outputs appear together or not at all (a failing frame leaves none), and runs
-  predicting into one folder at once never predict the same frame twice (outputs.one_writer_each).
+  predicting into one folder at once never predict the same frame twice (outputs.one_writer_each; in the
+  temporal mode a frame another run holds is waited for, since the next frame follows from it).
 - Non-finite plate pixels (NaN/inf) are replaced with image_io.NONFINITE_FILL before inference and
   the plate is named in a warning with the count; the pass is finite and unit length.
 - Any failure of one frame is reported with the file and the reason; the others go on.
@@ -118,11 +119,10 @@ def preview(kind, array):
 
 def run_settings(model, *, colorspace="auto", inference=fusion.PassSettings(), settings=camera.CameraSettings()):
     """Everything besides the plate that decides its outputs, by flag: the model, colour space, how the network
-    sees the plate (the mode and its settings; the working size the one used, the model's for 0) and the camera.
-    Stamped in every EXR and checked when a re-run resumes (tfnormals.core.resume)."""
-    inference = dataclasses.replace(inference, working_size=inference.working_size or model.working_size)
+    sees the plate (the mode and its settings, the working size the one used; the temporal mode's when on) and the
+    camera. Stamped in every EXR and checked when a re-run resumes (tfnormals.core.resume)."""
     return {"--model": fingerprint(model.path), "--input_colorspace": colorspace,
-            **{f"--{name}": value for name, value in dataclasses.asdict(inference).items()},
+            **{f"--{name}": value for name, value in inference.run_flags(model).items()},
             **{f"--{name}": value for name, value in dataclasses.asdict(settings).items()}}
 
 
@@ -211,7 +211,8 @@ def predict_files(model, paths, output_dir, *, colorspace="auto", inference=fusi
       model: what tfnormals.tools.model_io.load_model returns (its `passes` and `predict_passes`).
       paths: plate files.
       output_dir: where the outputs go (created if needed).
-      inference: how the network runs on each plate (fusion.PassSettings: mode, working size, tiles).
+      inference: how the network runs on each plate (fusion.PassSettings: mode, working size, tiles; or
+        temporal.SequencePasses, which blends each plate's passes with the plates before it).
       missing: sequence frames not on disk (from expand_inputs), carried into the result.
       Other arguments: as the command's flags.
 
@@ -229,12 +230,14 @@ def predict_files(model, paths, output_dir, *, colorspace="auto", inference=fusi
             logging.info("removed %s, left by an interrupted run", os.path.join(output_dir, name))
         progress = Progress(len(paths), "predict", interval=5.0)
         stamp_settings = run_settings(model, **options)
-        for path in outputs.one_writer_each(paths, lambda p: plate_outputs(p, output_dir)["normals"]):
+        for path in outputs.one_writer_each(paths, lambda p: plate_outputs(p, output_dir)["normals"],
+                                            in_order=inference.in_order):
             files = plate_outputs(path, output_dir, combined, model.passes)
             try:
                 if not overwrite and resume.finished(list(files.values()), os.path.basename(path), stamp_settings,
                                                      RESUME_REMEDY):
                     result["skipped_existing"].append(path)
+                    inference.follow(path, files)
                     progress.update()
                     continue
                 nonfinite = predict_plate_file(model, path, files, stamp_settings=stamp_settings, **options)

@@ -216,12 +216,16 @@ class RelightRequest:
 
     def check(self):
         """Raise errors.UsageError, naming the flag, for anything wrong with the job before it starts."""
-        colorspaces.check(self.colorspace)
         for flag in INPUT_FLAGS:
             path = getattr(self, flag)
             if path and not os.path.isfile(path):
                 kind = "a folder, not a file" if os.path.isdir(path) else "no such file"
                 raise errors.MissingPathError(f"--{flag}: {path}: {kind}")
+        self.check_settings()
+
+    def check_settings(self):
+        """check() but for the inputs being there: what a sequence checks of every frame before it starts."""
+        colorspaces.check(self.colorspace)
         if image_io.extension(self.output) not in OUTPUT_EXTENSIONS:
             raise errors.UsageError(f"--output: {self.output} must end in one of {', '.join(OUTPUT_EXTENSIONS)}")
         outputs.check_not_input(self.output, {f"--{flag}": getattr(self, flag) for flag in INPUT_FLAGS}, "--output")

@@ -1,0 +1,302 @@
+"""Temporal mode: a sequence's passes predicted as a sequence, so they do not flicker.
+
+Each frame is predicted on its own (fusion.PassSettings.passes), then blended with the history: the
+previous frame's output, carried to this frame by optical flow. Per frame t:
+
+1. Flow between the plates of t and t − 1 in both directions (OpenCV's DIS flow on luminance, at most
+   `flow_side` pixels on the longer side), upsampled to the plate.
+2. Confidence per pixel: the backward flow must come back with the forward flow (forward-backward check:
+   occlusions and disocclusions fail it), the previous plate carried along must match this one in colour
+   (moving shadows, flow errors, what a moving object uncovers) and the point must come from inside the
+   previous frame. When few pixels are trusted the two frames are unrelated (a cut): the history is reset.
+3. The previous output is warped to t (bilinear). Normals are camera space, so a camera that turns turns
+   them: the rotation that best carries the warped normals onto the new prediction (weighted Kabsch) is
+   applied, less a dead band (`rotation_deadband_deg`) that keeps noise from turning a still shot; what
+   the dead band leaves is caught up by the blend. Depth is relative: the history's is carried to t by the
+   flow's expansion (a surface that grows in the frame came closer) and the new frame's log depth is
+   aligned to it (median offset), so the shot keeps one scale; albedo's log is aligned per channel.
+4. Blend: history weight (1 − alpha) × confidence. Normals are renormalized; depth and albedo blend as logs.
+
+The state is exactly the last output and its plate, so a resumed run that reads back the last frame it
+wrote continues as if never stopped (SequencePasses.follow). A farm task that starts inside a shot warms up
+on up to DEFAULT_WARMUP plates before its first frame (predicted, not written): its frames are an
+uninterrupted run's when the warm-up reaches the shot's start; otherwise the history forgets where it
+started by a factor (1 − alpha) × confidence ≤ 0.93 per frame.
+"""
+
+import dataclasses
+import os
+
+import numpy as np
+from absl import logging
+
+from tfnormals.core import conventions, errors, image_io, normals, srgb
+from tfnormals.tools import fusion, plates, prediction, tiling
+
+MODES = ("auto", "on", "off")  # predict --temporal: auto = on for a frame pattern (plate.####.exr)
+DEFAULT_WARMUP = 16  # plates before a farm task's first frame that fill its history
+PHOTO_BLUR_PX = 1.0      # the colour check compares the plates blurred this much (flow pixels), so grain passes
+MIN_FLOW_SIDE = 48       # each side of the flow's images at least (DIS needs twice its patch)
+DIS_PATCH = (24, 6)     # DIS patch size and stride (pixels of the flow's resolution)
+DIS_FINEST_SIDE = 120   # DIS stops at its coarsest halving of the flow whose longer side is still this long
+DIS_SMOOTHNESS = 300.0  # DIS variational refinement's smoothness weight (OpenCV's default: 20)
+DIS_REFINEMENT = 30     # its iterations (default 5)
+
+
+@dataclasses.dataclass(frozen=True)
+class Blending:
+    """How the history is carried and blended (module docstring); the defaults are measured (BUILD_NOTES
+    "Temporal mode")."""
+
+    alpha: float = 0.07                 # the new frame's share where the history is fully trusted
+    flow_side: int = 480                # longer side at which the flow is computed
+    fb_tolerance_px: float = 3.0        # forward-backward mismatch (flow pixels) at which confidence is 1/e
+    photo_tolerance: float = 0.2        # colour difference (share of the plates' range) at which it is 1/e
+    cut_share: float = 0.15             # below this mean confidence the frames are unrelated: reset
+    rotation_deadband_deg: float = 0.6  # a frame-to-frame rotation of the normals below this is noise
+
+
+def _small(images, size):
+    """Network inputs (sRGB in [0, 1]) at size (h, w), their luminance as 8-bit images for the flow, and the
+    range those 8 bits span: the luminances' 1st to 99th percentiles (dark, low-contrast plates keep texture)."""
+    small = [tiling.resize(np.clip(image, 0.0, 1.0), *size) for image in images]
+    lumas = [srgb.luminance(s) for s in small]
+    low, high = np.percentile(np.stack(lumas), [1.0, 99.0])
+    span = max(high - low, 1e-3)
+    return small, [np.clip((luma - low) * 255.0 / span + 0.5, 0, 255).astype(np.uint8) for luma in lumas], span
+
+
+def _remap(image, map_x, map_y):
+    """image (H×W×C) sampled at (map_x, map_y) bilinearly, edges clamped; ≤ 4 channels per OpenCV call."""
+    import cv2
+    chunks = [cv2.remap(np.ascontiguousarray(image[..., c:c + 4]), map_x, map_y, cv2.INTER_LINEAR,
+                        borderMode=cv2.BORDER_REPLICATE) for c in range(0, image.shape[-1], 4)]
+    return np.concatenate([chunk.reshape(map_x.shape + (-1,)) for chunk in chunks], axis=-1)
+
+
+def _grid(h, w):
+    rows, cols = np.mgrid[0:h, 0:w].astype(np.float32)
+    return cols, rows
+
+
+@dataclasses.dataclass(frozen=True)
+class Motion:
+    """Where each pixel of frame t was in frame t − 1, at the plate's size, and how much to trust it.
+
+    flow: H×W×2 (x, y) offsets from t to t − 1 in pixels; confidence: H×W in [0, 1]; trusted: mean
+    confidence; expansion: log of how much depth shrank from t − 1 to t (median over the frame).
+    """
+
+    flow: np.ndarray
+    confidence: np.ndarray
+    trusted: float
+    expansion: float
+
+
+def motion(previous, current, blending=Blending()):
+    """The Motion from network input `current` (frame t) back to `previous` (t − 1), both H×W×3."""
+    import cv2
+    h, w = current.shape[:2]
+    scale = min(1.0, blending.flow_side / max(h, w))
+    size = (max(MIN_FLOW_SIDE, round(h * scale)), max(MIN_FLOW_SIDE, round(w * scale)))  # a tiny side is stretched
+    sy, sx = size[0] / h, size[1] / w
+    (now_rgb, before_rgb), (now, before), span = _small([current, previous], size)
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    dis.setPatchSize(DIS_PATCH[0])
+    dis.setPatchStride(DIS_PATCH[1])
+    dis.setFinestScale(max(0, int(np.log2(max(size) / DIS_FINEST_SIDE))))
+    dis.setVariationalRefinementAlpha(DIS_SMOOTHNESS)
+    dis.setVariationalRefinementIterations(DIS_REFINEMENT)
+    back = dis.calc(now, before, None)
+    forth = dis.calc(before, now, None)
+    cols, rows = _grid(*size)
+    map_x, map_y = cols + back[..., 0], rows + back[..., 1]
+    returned = _remap(forth, map_x, map_y)
+    mismatch = np.sum((back + returned) ** 2, axis=-1)
+    tolerance = blending.fb_tolerance_px ** 2 + 0.01 * np.sum(back ** 2, axis=-1)
+    difference = cv2.GaussianBlur(_remap(before_rgb, map_x, map_y) - now_rgb, (0, 0), PHOTO_BLUR_PX)
+    photo = np.sum(difference ** 2, axis=-1) / (blending.photo_tolerance * span) ** 2
+    inside = (map_x >= -0.5) & (map_x <= size[1] - 0.5) & (map_y >= -0.5) & (map_y <= size[0] - 0.5)
+    confidence = np.exp(-mismatch / tolerance - photo) * inside
+    jacobian = [np.gradient(back[..., k], axis=a) for k in (0, 1) for a in (1, 0)]
+    area = (1.0 + jacobian[0]) * (1.0 + jacobian[3]) - jacobian[1] * jacobian[2]
+    sure = (confidence > 0.5) & (area > 0.1)
+    expansion = 0.5 * float(np.median(np.log(area[sure]))) if np.any(sure) else 0.0
+    flow = tiling.resize(back, h, w) / np.array([sx, sy], np.float32)
+    return Motion(flow, np.clip(tiling.resize(confidence[..., None], h, w)[..., 0], 0.0, 1.0),
+                  float(confidence.mean()), expansion)
+
+
+def warp(passes, flow):
+    """Passes of frame t − 1 (fusion space: normals, log depth, log albedo) carried to frame t by `flow`."""
+    h, w = flow.shape[:2]
+    cols, rows = _grid(h, w)
+    map_x, map_y = cols + flow[..., 0], rows + flow[..., 1]
+    names = list(passes)
+    stacked = _remap(np.concatenate([passes[n] for n in names], axis=-1), map_x, map_y)
+    splits = np.cumsum([passes[n].shape[-1] for n in names])[:-1]
+    return dict(zip(names, np.split(stacked, splits, axis=-1)))
+
+
+def rotation_onto(source, target, weight, deadband_deg=0.0):
+    """The rotation R (3×3) that best carries unit vectors `source` onto `target` (N×3, weighted Kabsch),
+    its angle shrunk by `deadband_deg` (a smaller one is the identity)."""
+    import cv2
+    covariance = (source * weight[:, None]).T @ target
+    u, _, vt = np.linalg.svd(covariance.astype(np.float64))
+    fix = np.diag([1.0, 1.0, np.sign(np.linalg.det(vt.T @ u.T))])
+    rotation = vt.T @ fix @ u.T
+    vector = cv2.Rodrigues(rotation)[0][:, 0]
+    angle = np.degrees(np.linalg.norm(vector))
+    if angle <= deadband_deg:
+        return np.eye(3)
+    return cv2.Rodrigues(vector * (angle - deadband_deg) / angle)[0]
+
+
+def _from_log(passes):
+    out = {name: np.exp(value).astype(np.float32) if name in tiling.SCALE_FREE else value
+           for name, value in passes.items()}
+    out["normals"] = normals.normalize(out["normals"])
+    if "albedo" in out:
+        out["albedo"] = np.clip(out["albedo"], 0.0, 1.0)
+    return out
+
+
+def blend(history, history_image, image, passes, blending=Blending()):
+    """One frame's passes blended with the history (the previous output and its network input).
+
+    Returns (passes, info): the output passes (normals unit length, depth in the history's scale, albedo in
+    [0, 1]) and {'cut': bool, 'trusted': mean confidence, 'rotation_deg': the rotation applied}.
+    """
+    found = motion(history_image, image, blending)
+    if found.trusted < blending.cut_share:
+        return passes, {"cut": True, "trusted": found.trusted, "rotation_deg": 0.0}
+    old, new = warp(fusion.to_fusion_space(history), found.flow), fusion.to_fusion_space(passes)
+    h, w = image.shape[:2]
+    step = max(1, round(max(h, w) / blending.flow_side))
+    sure = found.confidence[::step, ::step] > 0.5
+    if not np.any(sure):
+        return passes, {"cut": True, "trusted": found.trusted, "rotation_deg": 0.0}
+    sub = lambda a: a[::step, ::step][sure]
+    rotation = rotation_onto(sub(normals.normalize(old["normals"])), sub(new["normals"]),
+                             sub(found.confidence), blending.rotation_deadband_deg)
+    old["normals"] = old["normals"] @ rotation.T.astype(np.float32)
+    if "depth" in old:
+        old["depth"] = old["depth"] + found.expansion
+    for name in tiling.SCALE_FREE:
+        if name in new:
+            new[name] = new[name] + np.median(sub(old[name]) - sub(new[name]), axis=0)
+    weight = ((1.0 - blending.alpha) * found.confidence)[..., None]
+    out = {name: weight * old[name] + (1.0 - weight) * new[name] for name in new}
+    angle = float(np.degrees(np.arccos(np.clip((np.trace(rotation) - 1.0) / 2.0, -1.0, 1.0))))
+    return _from_log(out), {"cut": False, "trusted": found.trusted, "rotation_deg": angle}
+
+
+class History:
+    """A sequence's state: the last output and the network input it came from (`update` a frame at a time)."""
+
+    def __init__(self, blending=Blending()):
+        self.blending = blending
+        self.image = self.passes = None
+
+    def update(self, image, passes):
+        """The output for the next frame from its own passes; it becomes the history. Returns (passes, info)."""
+        info = {"cut": self.passes is None, "trusted": 0.0, "rotation_deg": 0.0}
+        if self.passes is not None and set(self.passes) == set(passes) and self.image.shape == image.shape:
+            passes, info = blend(self.passes, self.image, image, passes, self.blending)
+        self.image, self.passes = image, passes
+        return passes, info
+
+
+def read_outputs(path, files, colorspace, settings):
+    """The network input of plate `path` and the passes predict wrote for it (`files`: prediction.plate_outputs),
+    as predict had them before writing: depth back in the relative scale (settings: camera.CameraSettings)."""
+    plate, _ = image_io.fill_nonfinite(image_io.read_image(path))
+    passes = {"normals": image_io.read_exr(files["normals"], list(conventions.NORMALS_EXR_CHANNELS))}
+    if "depth" in files:
+        passes["depth"] = image_io.read_exr(files["depth"], list(prediction.PASS_CHANNELS["depth"])) / np.float32(
+            settings.scale_depth(1.0))
+    if "albedo" in files:
+        passes["albedo"] = image_io.read_exr(files["albedo"], list(prediction.PASS_CHANNELS["albedo"]))
+    return prediction.network_input(plate, path, colorspace), passes
+
+
+class SequencePasses:
+    """predict's passes for a sequence (what predict calls: check, passes, follow, run_flags): each plate's own
+    passes by fusion.PassSettings, blended with the history (module docstring).
+
+    Args:
+      settings: fusion.PassSettings, how each plate is predicted.
+      colorspace, camera: predict's --input_colorspace and camera.CameraSettings (to read written frames back).
+      warmup: predict's --temporal_warmup (stamped in the outputs: it decides a farm task's first frames).
+      warmup_plates: plates before the first one (a farm task's chunk), predicted to fill the history, not written.
+      blending: Blending.
+    """
+
+    in_order = True  # a plate's passes depend on the plates before it: predict waits for a frame another run holds
+
+    def __init__(self, settings, *, colorspace="auto", camera=None, warmup=DEFAULT_WARMUP, warmup_plates=(),
+                 blending=Blending()):
+        from tfnormals.core.camera import CameraSettings
+        self.settings, self.colorspace, self.camera = settings, colorspace, camera or CameraSettings()
+        self.warmup, self.warmup_plates, self.history = warmup, list(warmup_plates), History(blending)
+        self._written = None
+
+    def check(self):
+        self.settings.check()
+
+    def run_flags(self, model):
+        """The per-plate settings' run_flags and the temporal ones, by flag name (predict stamps them)."""
+        return {**self.settings.run_flags(model), "temporal": "on", "temporal_warmup": self.warmup}
+
+    def follow(self, path, files):
+        """predict skipped `path`, whose outputs exist: the next plate continues from what they hold (resume)."""
+        self._written, self.warmup_plates = (path, files), []
+
+    def passes(self, model, image):
+        """The next plate's passes (network input `image`), blended with the frames before it."""
+        if self._written:
+            self.history.image, self.history.passes = read_outputs(*self._written, self.colorspace, self.camera)
+            self._written = None
+        for path in self.warmup_plates:
+            plate, _ = image_io.fill_nonfinite(image_io.read_image(path))
+            self._update(model, prediction.network_input(plate, path, self.colorspace))
+        self.warmup_plates = []
+        return self._update(model, image)
+
+    def _update(self, model, image):
+        restart = self.history.passes is not None
+        passes, info = self.history.update(image, self.settings.passes(model, image))
+        if info["cut"] and restart:
+            logging.info("temporal: the plate does not follow the one before it (%.0f%% of its pixels trusted): "
+                         "history reset", 100.0 * info["trusted"])
+        return passes
+
+
+def is_frame_pattern(spec):
+    """Whether predict's --input names a frame sequence (plate.####.exr, plate.%04d.exr)."""
+    return not os.path.isdir(spec) and bool(plates.FRAME_TOKEN.search(os.path.basename(spec)))
+
+
+def warmup_paths(spec, frames, count=DEFAULT_WARMUP):
+    """Up to `count` plates on disk just before the first frame of `frames` ('1011-1020', a farm task's
+    chunk of a frame pattern): none when there is no range."""
+    if not (frames and count > 0 and is_frame_pattern(spec)):
+        return []
+    first, _ = plates.parse_frames(frames)
+    if first == 0:
+        return []
+    return plates.expand_inputs(spec, f"{max(0, first - count)}-{first - 1}").paths
+
+
+def pass_settings(mode, settings, spec, *, frames="", colorspace="auto", camera=None, warmup=DEFAULT_WARMUP):
+    """What predict runs plates through for --temporal=`mode` ('auto': on for a frame pattern): `settings`
+    (fusion.PassSettings) itself, or a SequencePasses around it."""
+    if mode not in MODES:
+        raise errors.UsageError(f"--temporal: must be one of {', '.join(MODES)}, not {mode!r}")
+    if warmup < 0:
+        raise errors.UsageError(f"--temporal_warmup: must be 0 or more, got {warmup}")
+    if mode == "off" or (mode == "auto" and not is_frame_pattern(spec)):
+        return settings
+    return SequencePasses(settings, colorspace=colorspace, camera=camera, warmup=warmup,
+                          warmup_plates=warmup_paths(spec, frames, warmup))

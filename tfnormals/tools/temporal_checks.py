@@ -1,0 +1,258 @@
+"""Temporal checks: how much predicted passes flicker along a sequence, per-frame vs the temporal mode.
+
+- Rendered shots with truth (data_tools.render_shots; `python -m tfnormals.evaluate --shots=DIR`): per frame
+  the accuracy (mean angular error of the normals over the frame's surfaces) and between consecutive frames
+  the flicker: frame t's predicted normals carried to t + 1 by the true correspondence and rotation
+  (tfnormals.core.shots) against t + 1's prediction there, the mean angle over the pixels both frames see,
+  less the same figure for the true normals (the interpolation's own share). Depth flicker alike: the change
+  of log depth the prediction makes between corresponding pixels against the true change of that point's
+  depth (so a scale that jumps or drifts counts), in percent, less the truth's own residual.
+- Footage without truth (`--temporal_checks`): 8-frame sequences made from one plate, a still frame with
+  fresh film grain each frame (σ = GRAIN_SIGMA in sRGB) and a slow pan (PAN_PX_PER_FRAME, light grain);
+  the figure is the mean angle between consecutive frames' normals (the pan's frames aligned first). The
+  truth does not change between those frames at all, so all of it is flicker. scikit-image's astronaut and
+  coffee and the Middlebury motorcycle, or any plate.
+"""
+
+import dataclasses
+import glob
+import json
+import os
+
+import numpy as np
+
+from tfnormals.core import errors, image_io, layout, normals, outputs, shots
+from tfnormals.tools import fusion, prediction, temporal
+
+GRAIN_SIGMA = 0.02       # film grain of the still sequence, sRGB
+PAN_GRAIN_SIGMA = 0.005  # light grain of the pan
+PAN_PX_PER_FRAME = 1
+SEQUENCE_FRAMES = 8
+CHECK_PHOTOS = ("astronaut", "coffee", "motorcycle")
+
+
+def predicted_sequences(model, images, inference, blending=temporal.Blending()):
+    """{'per_frame': [passes], 'temporal': [passes]} of a list of network inputs, each frame predicted once."""
+    history = temporal.History(blending)
+    per_frame, blended = [], []
+    for image in images:
+        passes = inference.passes(model, image)
+        per_frame.append(passes)
+        blended.append(history.update(image, passes)[0])
+    return {"per_frame": per_frame, "temporal": blended}
+
+
+# --- Rendered shots with truth.
+
+def shot_frames(shot):
+    """Network inputs and truth ({'normals', 'depth', 'mask'}) of every frame of a rendered shot."""
+    images, truths = [], []
+    for frame in shot.frames:
+        path = shot.path(layout.BEAUTY_EXR, frame)
+        images.append(prediction.network_input(image_io.read_image(path), path))
+        depth = image_io.read_image(shot.path(layout.DEPTH_EXR, frame))[..., 0]
+        coverage = image_io.read_image(shot.path(layout.MASK_PNG, frame))[..., 0]
+        truths.append({"normals": normals.normalize(image_io.read_image(shot.path(layout.NORMALS_EXR, frame))[..., :3]),
+                       "depth": depth, "mask": (coverage > 0.5) & (depth > 0)})
+    return images, truths
+
+
+def _log(depth):
+    return np.log(np.maximum(depth, 1e-6))
+
+
+def pair_changes(match, predicted_a, predicted_b, truth_a, truth_b):
+    """Flicker between frames a and b (match: their shots.Correspondence): {'normals_deg', 'depth_pct'}, each the
+    prediction's change beyond the truth's own over the pixels both frames see (module docstring)."""
+    valid = match.valid & truth_a["mask"]
+    if not np.any(valid):
+        return None
+
+    def angle_change(a, b):
+        return float(normals.angular_error_deg(match.transfer_normals(a), match.sample(b))[valid].mean())
+
+    result = {"normals_deg": angle_change(predicted_a["normals"], predicted_b["normals"])
+              - angle_change(truth_a["normals"], truth_b["normals"])}
+    if "depth" in predicted_a:
+        true_step = _log(match.depth) - _log(truth_a["depth"])
+        step = _log(match.sample(predicted_b["depth"][..., 0])) - _log(predicted_a["depth"][..., 0])
+        residual = np.abs(_log(match.sample(truth_b["depth"])) - _log(match.depth))
+        result["depth_pct"] = 100.0 * float(np.abs(step - true_step)[valid].mean() - residual[valid].mean())
+    return result
+
+
+def shot_report(shot, sequences, truths):
+    """Per method ('per_frame', 'temporal'): mean accuracy over the frames and mean flicker over the pairs."""
+    matches = [shot.correspondence(a, b) for a, b in zip(shot.frames, shot.frames[1:])]
+    report = {}
+    for method, predicted in sequences.items():
+        accuracy = [float(normals.angular_error_deg(out["normals"], truth["normals"])[truth["mask"]].mean())
+                    for out, truth in zip(predicted, truths) if truth["mask"].any()]
+        changes = [pair_changes(match, predicted[i], predicted[i + 1], truths[i], truths[i + 1])
+                   for i, match in enumerate(matches)]
+        changes = [c for c in changes if c]
+        report[method] = {"accuracy_deg": float(np.mean(accuracy)),
+                          **{f"flicker_{key}": float(np.mean([c[key] for c in changes])) for key in changes[0]}}
+    report["moving_objects"] = bool(shot.info.get("moving_objects"))
+    report["camera_path"] = shot.info.get("camera_path", {}).get("kind")
+    report["frames"] = len(shot.frames)
+    return report
+
+
+def shots_report(model, folders, inference, blending=temporal.Blending()):
+    """{shot folder: shot_report} for every shot folder in `folders` (shot_folders)."""
+    report = {}
+    for folder in folders:
+        shot = shots.read_shot(folder)
+        images, truths = shot_frames(shot)
+        report[folder] = shot_report(shot, predicted_sequences(model, images, inference, blending), truths)
+    return report
+
+
+def shot_folders(folders):
+    """The shot folders named by --shots: each a shot (holding shot.json) or a folder of shots; errors.UsageError
+    naming --shots for a folder with none."""
+    found = []
+    for folder in folders:
+        if os.path.isfile(os.path.join(folder, layout.SHOT_JSON)):
+            found.append(folder)
+            continue
+        inside = sorted(os.path.dirname(p) for p in glob.glob(os.path.join(glob.escape(folder), layout.SHOT_GLOB,
+                                                                             layout.SHOT_JSON)))
+        if not os.path.isdir(folder):
+            raise errors.MissingPathError(f"--shots: {folder}: no such folder")
+        if not inside:
+            raise errors.UsageError(f"--shots: {folder}: no {layout.SHOT_JSON} in it or in its shot folders")
+        found += inside
+    return found
+
+
+# --- Footage without truth: grain and pan sequences made from one plate.
+
+def grain_sequence(plate, frames=SEQUENCE_FRAMES, sigma=GRAIN_SIGMA, seed=0):
+    """The still plate (network input, sRGB in [0, 1]) with fresh Gaussian grain of `sigma` every frame."""
+    rng = np.random.default_rng(seed)
+    return [np.clip(plate + rng.normal(0.0, sigma, plate.shape), 0.0, 1.0).astype(np.float32) for _ in range(frames)]
+
+
+def pan_sequence(plate, frames=SEQUENCE_FRAMES, step=PAN_PX_PER_FRAME, sigma=PAN_GRAIN_SIGMA, seed=1):
+    """A slow pan across the plate: frame t is the plate's window starting `step`·t pixels to the right (the
+    picture moves left), with light grain; every frame is (frames − 1)·step pixels narrower than the plate."""
+    width = plate.shape[1] - (frames - 1) * step
+    windows = [plate[:, t * step:t * step + width] for t in range(frames)]
+    return [grain_sequence(window, 1, sigma, seed + t)[0] for t, window in enumerate(windows)]
+
+
+def consecutive_change_deg(outputs, step=0):
+    """Mean angle (degrees) between consecutive frames' normals, frame t + 1 shifted back by `step` pixels (a
+    pan's frames aligned) and compared where both frames see the picture."""
+    angles = []
+    for a, b in zip(outputs, outputs[1:]):
+        a, b = a["normals"], b["normals"]
+        if step:
+            a, b = a[:, step:], b[:, :-step]
+        angles.append(float(normals.angular_error_deg(a, b).mean()))
+    return float(np.mean(angles))
+
+
+def plate_checks(model, plate, inference, blending=temporal.Blending()):
+    """{'grain': {'per_frame', 'temporal'}, 'pan': {...}}: the mean consecutive change in degrees of one plate's
+    grain and pan sequences, predicted per frame and in the temporal mode."""
+    report = {}
+    for name, frames, step in (("grain", grain_sequence(plate), 0), ("pan", pan_sequence(plate), PAN_PX_PER_FRAME)):
+        sequences = predicted_sequences(model, frames, inference, blending)
+        report[name] = {method: consecutive_change_deg(outputs, step) for method, outputs in sequences.items()}
+    return report
+
+
+def check_plates():
+    """The bundled check plates by name (scikit-image's astronaut and coffee, the Middlebury motorcycle)."""
+    from tfnormals.tools import real_checks
+    plates = {name: real_checks.photo(name) for name in CHECK_PHOTOS if name != "motorcycle"}
+    plates["motorcycle"] = real_checks.motorcycle_truth()["plate"]
+    return plates
+
+
+def plates_report(model, plates, inference, blending=temporal.Blending()):
+    """{name: plate_checks} for {name: network input}."""
+    return {name: plate_checks(model, plate, inference, blending) for name, plate in plates.items()}
+
+
+def read_plates(paths):
+    """{file name: network input} of the plates given by --temporal_plates (colour space by file type)."""
+    plates = {}
+    for path in paths:
+        if not os.path.isfile(path):
+            raise errors.MissingPathError(f"--temporal_plates: {path}: no such file")
+        plate, _ = image_io.fill_nonfinite(image_io.read_image(path))
+        plates[os.path.basename(path)] = prediction.network_input(plate, path)
+    return plates
+
+
+def check_model(model_path, output_json, *, shot_dirs=(), plate_paths=(), bundled=False,
+                inference=fusion.PassSettings()):
+    """What `python -m tfnormals.evaluate --shots=DIR` and `--temporal_checks` do: the shots' flicker and accuracy,
+    the grain and pan checks of the plates (the bundled ones with `bundled`), per frame and temporal; writes the JSON
+    report and returns it."""
+    from tfnormals.tools.model_io import load_model
+    if not os.path.exists(model_path):
+        raise errors.MissingPathError(f"--model: {model_path}: no such model")
+    outputs.check_writable_file(output_json, "--output_json")
+    folders, plates = shot_folders(shot_dirs), read_plates(plate_paths)
+    if bundled:
+        plates.update(check_plates())
+    model = load_model(model_path)
+    report = {"model": model_path, "settings": dataclasses.asdict(inference),
+              "blending": dataclasses.asdict(temporal.Blending())}
+    if folders:
+        report["shots"] = shots_report(model, folders, inference)
+    if plates:
+        report["plates"] = plates_report(model, plates, inference)
+    with image_io.atomic_output(output_json) as tmp:
+        with open(tmp, "w") as f:
+            json.dump(report, f, indent=1)
+    return report
+
+
+METHODS = ("per_frame", "temporal")
+
+
+def _shot_row(name, rows):
+    mean = {m: {k: float(np.mean([r[m][k] for r in rows])) for k in rows[0][m]} for m in METHODS}
+    flicker = [mean[m]["flicker_normals_deg"] for m in METHODS]
+    cells = [name] + [f"{mean[m]['accuracy_deg']:.2f}" for m in METHODS] + [f"{f:.2f}" for f in flicker]
+    cells.append(f"{flicker[0] / flicker[1]:.1f}×" if flicker[1] > 0 else "–")
+    if "flicker_depth_pct" in mean["per_frame"]:
+        cells += [f"{mean[m]['flicker_depth_pct']:.2f}" for m in METHODS]
+    return "| " + " | ".join(cells) + " |"
+
+
+def format_table(report):
+    """Markdown: per shot and over the shots (all, with moving objects), then per plate."""
+    parts = []
+    if "shots" in report:
+        shots_found = report["shots"]
+        headers = ["shot", "accuracy per-frame °", "accuracy temporal °", "flicker per-frame °", "flicker temporal °",
+                   "flicker lower by"]
+        if "flicker_depth_pct" in next(iter(shots_found.values()))["per_frame"]:
+            headers += ["depth flicker per-frame %", "depth flicker temporal %"]
+        lines = ["| " + " | ".join(headers) + " |", "|---" * len(headers) + "|"]
+        for folder, row in shots_found.items():
+            moving = ", moving objects" if row["moving_objects"] else ""
+            name = os.path.join(os.path.basename(os.path.dirname(os.path.abspath(folder))), os.path.basename(folder))
+            lines.append(_shot_row(f"{name} ({row['camera_path']}{moving})", [row]))
+        rows = list(shots_found.values())
+        lines.append(_shot_row(f"**all {len(rows)} shots**", rows))
+        moving = [r for r in rows if r["moving_objects"]]
+        if moving:
+            lines.append(_shot_row(f"**{len(moving)} with moving objects**", moving))
+        parts.append("\n".join(lines))
+    if "plates" in report:
+        lines = ["| plate | grain per-frame ° | grain temporal ° | pan per-frame ° | pan temporal ° |",
+                 "|---" * 5 + "|"]
+        lines += [f"| {name} | " + " | ".join(f"{checks[kind][m]:.2f}" for kind in ("grain", "pan") for m in METHODS)
+                  + " |" for name, checks in report["plates"].items()]
+        parts.append("\n".join(lines) + f"\n\nmean angle between consecutive frames' normals over {SEQUENCE_FRAMES} "
+                     f"frames: grain σ = {GRAIN_SIGMA} (sRGB) on a still plate; pan {PAN_PX_PER_FRAME} px/frame with "
+                     f"grain σ = {PAN_GRAIN_SIGMA}, frames aligned")
+    return "\n\n".join(parts)
