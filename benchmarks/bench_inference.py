@@ -1,18 +1,17 @@
-"""Inference time and peak memory for 1080p and 4K plates, whole-image vs tiled.
+"""Inference time and peak memory for 1080p and 4K plates, for each of predict's modes.
 
     python -m benchmarks.bench_inference [--model=tfnormals/assets/model] [--sizes=1920x1080,4096x2160]
 
 Each (size, mode) runs in a fresh process: load the model with tfnormals.model_io.NormalsModel
-(the path tfnormals.predict uses), make a random float32 plate, run
-tfnormals.tools.tiling.predict_tiled once as a warm-up and `--repeats` more times; the figure is the
-median. `whole` is tile=0 (one call on the full plate, padded to the model's stride); `tiled`
-is tile 512, overlap 64, 4 tiles per call — predict's default. Peak RSS is the kernel's
-ru_maxrss of that process (os.wait4), so it includes TensorFlow and the model. Reading and
-writing image files is not included.
+(the path tfnormals.predict uses), make a random float32 plate, run predict's inference for that mode
+(tfnormals.tools.fusion.PassSettings(mode=...).passes: `fused`, predict's default — a global pass at the
+model's working size and finer passes up to 1024 fused coarse to fine, guided up to the plate; `global` — one
+pass at the working size; `tiled` — tiles of 512, overlap 64, at the plate's resolution) once as a warm-up and
+`--repeats` more times; the figure is the median. Peak RSS is the kernel's ru_maxrss of that process
+(os.wait4), so it includes TensorFlow and the model. Reading and writing image files is not included.
 
-Without a model at --model (tfnormals/assets/model is written when the shipped model is
-trained), a generator with configs/shipped.flags' architecture and random weights is exported
-to a temp folder with tfnormals.model.serving.export_generator: the architecture, not the weights,
+Without a model at --model, a generator with configs/shipped.flags' architecture and random weights is
+exported to a temp folder with tfnormals.model.serving.export_generator: the architecture, not the weights,
 sets the speed.
 """
 
@@ -40,14 +39,15 @@ def current_rss_mb():
 def _child(cfg):
     import numpy as np
 
-    from tfnormals.tools import tiling
+    from tfnormals.tools import fusion
     from tfnormals.tools.model_io import NormalsModel
     start = time.perf_counter()
     model = NormalsModel(cfg["model"])
     load_s = time.perf_counter() - start
     loaded_rss = current_rss_mb()
     image = np.random.default_rng(0).random((cfg["height"], cfg["width"], 3), dtype=np.float32)
-    run = lambda: tiling.predict_tiled(model.predict_passes, image, cfg["tile"], cfg["overlap"])
+    settings = fusion.PassSettings(mode=cfg["mode"], tile=cfg["tile"], overlap=cfg["overlap"])
+    run = lambda: settings.passes(model, image)
     start = time.perf_counter()
     out = run()
     first_s = time.perf_counter() - start
@@ -93,9 +93,9 @@ def define_flags():
     flags.DEFINE_string("model", common.DEFAULT_MODEL, "SavedModel or run folder.")
     flags.DEFINE_string("train_flags", common.SHIPPED_FLAGS, "Architecture for the stand-in model.")
     flags.DEFINE_string("sizes", "1920x1080,4096x2160", "WIDTHxHEIGHT list.")
-    flags.DEFINE_string("modes", "whole,tiled", "Inference modes: whole (one pass) and/or tiled (predict's tiles).")
-    flags.DEFINE_integer("tile", 512, "Tile side of the tiled mode.")
-    flags.DEFINE_integer("overlap", 64, "Tile overlap of the tiled mode.")
+    flags.DEFINE_string("modes", "fused,global,tiled", "predict's modes to time (tfnormals.tools.fusion.MODES).")
+    flags.DEFINE_integer("tile", 512, "Tile side of passes larger than it.")
+    flags.DEFINE_integer("overlap", 64, "Tile overlap.")
     flags.DEFINE_integer("repeats", 3, "Timed runs after the warm-up.")
     common.define_output_flags(child=True)
     flags.DEFINE_string("export_child", "", "Internal: set by the benchmark itself when it re-runs in a child process.")
@@ -110,12 +110,11 @@ def main(args):
         for size in args.sizes.split(","):
             width, height = (int(v) for v in size.lower().split("x"))
             for mode in args.modes.split(","):
-                tile = args.tile if mode == "tiled" else 0
                 print(f"[bench_inference] {width}x{height} {mode} ...", file=sys.stderr, flush=True)
-                cfg = {"model": model, "width": width, "height": height, "tile": tile, "overlap": args.overlap,
-                       "repeats": args.repeats}
+                cfg = {"model": model, "width": width, "height": height, "mode": mode, "tile": args.tile,
+                       "overlap": args.overlap, "repeats": args.repeats}
                 r = common.run_child(MODULE, [f"--child={json.dumps(cfg)}"])
-                tiles, redundancy = tiles_and_pixels(width, height, tile, args.overlap)
+                tiles, redundancy = tiles_and_pixels(width, height, args.tile if mode == "tiled" else 0, args.overlap)
                 rows.append({"width": width, "height": height, "mode": mode, "seconds": common.median(r["seconds"]),
                              "all_seconds": r["seconds"], "first_s": r["first_s"], "load_s": r["load_s"],
                              "peak_rss_mb": r["peak_rss_mb"], "rss_after_load_mb": r["rss_after_load_mb"],
@@ -125,7 +124,7 @@ def main(args):
             shutil.rmtree(stand_in, ignore_errors=True)
     table = common.markdown_table(
         ["plate", "mode", "median s", "MPix/s", "warm-up s", "model load s", "RSS after load MB", "peak RSS MB",
-         "tiles", "pixels computed ×"],
+         "native tiles", "pixels computed ×"],
         [[f"{r['width']}×{r['height']}", r["mode"] + (f" {args.tile}/{args.overlap}" if r["mode"] == "tiled" else ""),
           r["seconds"], r["width"] * r["height"] / 1e6 / r["seconds"], r["first_s"], r["load_s"],
           r["rss_after_load_mb"], r["peak_rss_mb"], r["tiles"], r["pixel_factor"]] for r in rows])
@@ -139,25 +138,24 @@ def main(args):
 
 
 def targets(rows):
+    """Speed and memory targets of predict's default mode (fused), with the other modes beside them."""
     out = []
     for (w, h), limit in TARGET_S.items():
-        tiled = [r for r in rows if (r["width"], r["height"]) == (w, h) and r["mode"] == "tiled"]
-        whole = [r for r in rows if (r["width"], r["height"]) == (w, h) and r["mode"] == "whole"]
-        if not tiled:
+        at_size = {r["mode"]: r for r in rows if (r["width"], r["height"]) == (w, h)}
+        if "fused" not in at_size:
             continue
-        t = tiled[0]
-        note = f" (whole {whole[0]['seconds']:.1f} s)" if whole else ""
-        limits = (f"{t['tiles']} tiles compute {t['pixel_factor']:.2f}× the plate's pixels at "
-                  f"{w * h * t['pixel_factor'] / 1e6 / t['seconds']:.2f} MPix/s" + note)
-        out.append(common.target(f"{w}×{h} ≤ {limit:g} s (tiled, predict's default)", f"{t['seconds']:.1f} s{note}",
-                                 t["seconds"] <= limit, limits))
+        fused = at_size["fused"]
+        others = ", ".join(f"{m} {r['seconds']:.1f} s" for m, r in at_size.items() if m != "fused")
+        note = f" ({others})" if others else ""
+        out.append(common.target(f"{w}×{h} ≤ {limit:g} s (fused, predict's default)",
+                                 f"{fused['seconds']:.1f} s{note}", fused["seconds"] <= limit,
+                                 "passes up to 1024 px, tiled above 512, plus the guided upsampling to the plate"))
         if (w, h) in TARGET_RSS_MB:
             rss_limit = TARGET_RSS_MB[(w, h)]
-            note = f" (whole {whole[0]['peak_rss_mb'] / 1024:.2f} GB)" if whole else ""
-            out.append(common.target(f"{w}×{h} peak RSS ≤ {rss_limit / 1024:g} GB (tiled)",
-                                     f"{t['peak_rss_mb'] / 1024:.2f} GB{note}", t["peak_rss_mb"] <= rss_limit,
-                                     f"{t['rss_after_load_mb']:.0f} MB after loading TF + model; "
-                                     f"the rest is activations of a 4-tile batch" + note))
+            out.append(common.target(f"{w}×{h} peak RSS ≤ {rss_limit / 1024:g} GB (fused)",
+                                     f"{fused['peak_rss_mb'] / 1024:.2f} GB", fused["peak_rss_mb"] <= rss_limit,
+                                     f"{fused['rss_after_load_mb']:.0f} MB after loading TF + model; the rest is the "
+                                     "passes at plate size and a 4-tile batch's activations"))
     return out
 
 

@@ -35,8 +35,9 @@ STAGES = [
     ("pipeline", "benchmarks.bench_pipeline", ["--batches=20", "--repeats=3", "--steps=6",
                                                   "--warmup_steps=2"]),
     ("train_step", "benchmarks.bench_train_step", ["--steps=6", "--warmup_steps=2", "--budget_s=20"]),
-    ("inference", "benchmarks.bench_inference", ["--sizes=1920x1080,4096x2160", "--modes=whole,tiled",
+    ("inference", "benchmarks.bench_inference", ["--sizes=1920x1080,4096x2160", "--modes=fused,global,tiled",
                                                  "--repeats=2"]),
+    ("backends", "benchmarks.bench_backends", ["--repeats=3"]),
     ("temporal", "benchmarks.bench_temporal", ["--sizes=1920x1080", "--frames=6"]),
     ("quality", "benchmarks.bench_quality", []),
 ]
@@ -48,12 +49,13 @@ TINY = {
     "pipeline": ["--batches=5", "--repeats=2", "--steps=2", "--warmup_steps=1"],
     "train_step": ["--configs=shipped", "--batches=1", "--steps=3", "--warmup_steps=1", "--matmul_n=512"],
     "inference": ["--sizes=320x180", "--tile=128", "--overlap=16", "--repeats=1"],
+    "backends": ["--batch=1", "--side=64", "--repeats=1"],
     "temporal": ["--sizes=320x180", "--frames=3"],
     "quality": ["--max_images=4", "--fit_images=4"],
 }
 
 
-STAGES_WITH_TARGETS = ("render", "pipeline", "train_step", "inference", "temporal")
+STAGES_WITH_TARGETS = ("render", "pipeline", "train_step", "inference", "backends", "temporal")
 
 
 def run_stage(name, module, argv):
