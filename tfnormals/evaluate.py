@@ -26,10 +26,13 @@ stdout is the metrics table. Nothing is written unless the evaluation succeeds; 
 is named (exit 1) before the model is loaded. Exit code 2 for a usage mistake (tfnormals.core.cli).
 """
 
+import dataclasses
+
 from absl import flags
 
 from tfnormals.core import cli, errors, resources
 from tfnormals.data import pairs
+from tfnormals.tools import fusion
 
 FLAGS = flags.FLAGS
 
@@ -44,6 +47,11 @@ def define_flags():
     flags.DEFINE_string("output_json", "evaluation.json", "Report file.")
     flags.DEFINE_string("triptych_dir", "", "Where triptychs go (default: <output_json stem>_triptychs).")
     flags.DEFINE_integer("max_images", 0, "Evaluate at most this many images (0 = all).")
+    flags.DEFINE_enum("mode", NATIVE, (NATIVE,) + fusion.MODES, "How the network sees each image: "
+                      f"{NATIVE} = whole, at the image's own size (records and pairs; their default); fused, global "
+                      "or tiled = as predict runs it (the real and temporal checks: fused unless given).")
+    flags.DEFINE_integer("working_size", 0, "Longer side of predict's global pass (0 = the model's, from its "
+                         "metadata): for --mode=fused/global and the real, scale and temporal checks.")
     flags.DEFINE_boolean("real_checks", False, "Instead of records or pairs: the checks on real photographs "
                          "(needs the eval extra: scikit-image).")
     flags.DEFINE_string("gallery", "", "With --real_checks: write the photo | normals | relit gallery PNG here.")
@@ -63,6 +71,8 @@ def define_flags():
     flags.DEFINE_list("temporal_plates", [], "Temporal checks on these plates (grain and pan sequences of each).")
     pairs.define_pair_format_flags()
 
+
+NATIVE = "native"  # --mode: the network on each whole image at its own size (every held-out table so far)
 
 # What evaluate measures instead of records or pairs, by the flags that ask for it.
 CHECK_FLAGS = {"real": ("real_checks",), "scale": ("scale_checks",),
@@ -86,26 +96,32 @@ def main(argv):
     del argv
     pair_format = pairs.pair_format_from_flags(FLAGS)
     check = asked_check(FLAGS)
+    settings = fusion.PassSettings(mode=fusion.MODES[0] if FLAGS.mode == NATIVE else FLAGS.mode,
+                                   working_size=FLAGS.working_size)
+    settings.check()
     if check == "temporal":
         from tfnormals.tools import temporal_checks  # TensorFlow
         report = temporal_checks.check_model(FLAGS.model, FLAGS.output_json, shot_dirs=FLAGS.shots,
-                                             plate_paths=FLAGS.temporal_plates, bundled=FLAGS.temporal_checks)
+                                             plate_paths=FLAGS.temporal_plates, bundled=FLAGS.temporal_checks,
+                                             inference=settings)
         cli.emit(temporal_checks.format_table(report))
         return
     if check == "scale":
         from tfnormals.tools import scale_checks  # TensorFlow
-        request = scale_checks.request_from_flags(FLAGS)
+        request = dataclasses.replace(scale_checks.request_from_flags(FLAGS), settings=settings)
         cli.emit(scale_checks.format_table(scale_checks.check_model(FLAGS.model, FLAGS.output_json, request)))
         return
     if check == "real":
         from tfnormals.tools import real_checks  # TensorFlow
-        cli.emit(real_checks.format_table(real_checks.check_model(FLAGS.model, FLAGS.output_json, FLAGS.gallery)))
+        cli.emit(real_checks.format_table(real_checks.check_model(FLAGS.model, FLAGS.output_json, FLAGS.gallery,
+                                                                  settings)))
         return
     from tfnormals.tools import evaluation  # TensorFlow
     report = evaluation.evaluate_model(FLAGS.model, FLAGS.output_json, records=FLAGS.records, split=FLAGS.split,
                                        pairs_dir=FLAGS.pairs_dir, pair_format=pair_format,
                                        train_records=FLAGS.train_records, triptych_dir=FLAGS.triptych_dir,
-                                       max_images=FLAGS.max_images)
+                                       max_images=FLAGS.max_images,
+                                       inference=None if FLAGS.mode == NATIVE else settings)
     cli.emit(evaluation.format_table(report))
 
 

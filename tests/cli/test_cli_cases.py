@@ -12,6 +12,7 @@ every row (tests/cli/cli_support.run_case; sibling files hold more tables):
 """
 
 import glob
+import json
 import os
 import re
 import socket
@@ -302,6 +303,12 @@ CASES = [
     Case("evaluate-a-check-and-records", EVALUATE, [M, "--temporal_checks", "--records={records}",
                                                     "--output_json=e.json"], 2,
          r"--temporal_checks: a check; give it without --records or --pairs_dir", absent=("e.json",)),
+    Case("evaluate-as-predict-runs-it", EVALUATE, [M, "--records={records}", "--split=train", "--output_json=e.json",
+                                                   "--mode=global", "--working_size=32"], 0,
+         check=lambda f, s: json.load(open(os.path.join(f, "e.json")))["settings"]["inference"]["working_size"] == 32),
+    Case("evaluate-working-size-negative", EVALUATE, [M, "--records={records}", "--output_json=e.json",
+                                                      "--working_size=-1"], 2,
+         "--working_size: must be 0 or more, got -1", absent=("e.json", "e_triptychs")),
     Case("export-checkpoint-missing", EXPORT, ["--checkpoint=runs/none", "--output=sm"], 2,
          "--checkpoint: runs/none: no such run folder or checkpoint prefix", absent=("sm", "runs")),
     Case("export-output-not-a-savedmodel", EXPORT, ["--checkpoint=run", "--output=precious"], 2,

@@ -8,7 +8,7 @@ import pytest
 from helpers import sphere_normal_map
 
 from tfnormals.core import image_io
-from tfnormals.tools import baselines, evaluation
+from tfnormals.tools import baselines, evaluation, fusion
 
 METRIC_KEYS = {"mean", "median", "within_11_25", "within_22_5", "within_30"}
 
@@ -90,3 +90,28 @@ def test_evaluate_command_writes_the_report(smoke_eval, smoke_records):
     assert pngs == sorted(image["id"] + ".png" for image in report["images"])
     sheet = image_io.read_image(os.path.join(triptych_dir, pngs[0]))
     assert sheet.shape[1] == 3 * sheet.shape[0]  # input | ground truth | prediction of a square render
+
+
+class _SizeRecorder:
+    """A 'model' whose normals face the camera, recording the sizes the network is asked to see."""
+
+    working_size = 64
+
+    def __init__(self):
+        self.sizes = []
+
+    def predict_passes(self, batch):
+        self.sizes.append(batch.shape[1:3])
+        return {"normals": np.broadcast_to(np.float32([0, 0, 1]), batch.shape).copy()}
+
+
+def test_evaluate_sees_each_image_whole_or_as_predict_runs_it():
+    """Native: the network sees each 20² image at 20²; with predict's settings, at the working size asked."""
+    examples = _examples()
+    fitted = {"best_constant": [0.0, 0.0, 1.0], "gradient_strength": 1.0}
+    native, global_pass = _SizeRecorder(), _SizeRecorder()
+    report = evaluation.evaluate(native, examples, fitted)
+    assert set(native.sizes) == {(20, 20)}
+    evaluation.evaluate(global_pass, examples, fitted, inference=fusion.PassSettings(mode="global", working_size=8))
+    assert set(global_pass.sizes) == {(8, 8)}
+    assert report["model"] == report["flat"]  # the recorder's normals are flat: the report says so

@@ -193,8 +193,9 @@ def albedo_entry(passes, example, valid):
             "plate": camera.albedo_si_mse(baselines.plate_albedo(example.beauty), example.albedo, valid)}
 
 
-def evaluate(model, examples, fitted, triptych_dir="", total=None):
-    """Metrics of every method over `examples`; returns the report dict (see the module docstring)."""
+def evaluate(model, examples, fitted, triptych_dir="", total=None, inference=None):
+    """Metrics of every method over `examples`; returns the report dict (see the module docstring). The network
+    sees each image whole at its own size, or as predict runs it with `inference` (a fusion.PassSettings)."""
     errors_deg = {m: [] for m in METHODS}
     images = []
     progress = Progress(total or 0, "evaluate", interval=10.0) if total else None
@@ -203,7 +204,10 @@ def evaluate(model, examples, fitted, triptych_dir="", total=None):
         if not np.any(valid):
             logging.warning("skipping %s: empty mask", example.id)
             continue
-        passes = {name: value[0] for name, value in model.predict_passes(example.beauty[None]).items()}
+        if inference:
+            passes = inference.passes(model, example.beauty)
+        else:
+            passes = {name: value[0] for name, value in model.predict_passes(example.beauty[None]).items()}
         preds = predictions(passes, example.beauty, fitted)
         entry = {"id": example.id, "pixels": int(valid.sum()), "family": example.family or "unknown"}
         for method, pred in preds.items():
@@ -325,12 +329,13 @@ def default_triptych_dir(output_json):
 
 
 def evaluate_model(model_path, output_json, *, records="", split="test", pairs_dir="", pair_format=None,
-                   train_records="", triptych_dir="", max_images=0):
+                   train_records="", triptych_dir="", max_images=0, inference=None):
     """What `python -m tfnormals.evaluate` does: evaluate on records or pairs, write the JSON report, return it.
 
     Baselines are fitted on `train_records` (default `records`) train split, or, with neither, on
-    the evaluated pairs themselves (an optimistic floor, noted in the report). Writes nothing unless
-    everything succeeds (see the module docstring).
+    the evaluated pairs themselves (an optimistic floor, noted in the report). The network sees each image
+    whole at its own size, or as predict runs it with `inference` (a fusion.PassSettings: --mode, --working_size).
+    Writes nothing unless everything succeeds (see the module docstring).
     """
     from tfnormals.tools.model_io import load_model
     files = check_request(model_path, output_json, records=records, split=split, pairs_dir=pairs_dir,
@@ -360,9 +365,10 @@ def evaluate_model(model_path, output_json, *, records="", split="test", pairs_d
             stack.enter_context(outputs.created_dirs_removed_if_empty(folder))
             outputs.remove_stale_temps(folder)
         with outputs.atomic_output_dir(triptych_dir) as building:
-            report = evaluate(model, examples, fitted, building, total)
+            report = evaluate(model, examples, fitted, building, total, inference)
         report["settings"] = {"model": model_path, "records": records, "split": split, "pairs_dir": pairs_dir,
-                              "mask_threshold": conventions.MASK_THRESHOLD}
+                              "mask_threshold": conventions.MASK_THRESHOLD,
+                              "inference": inference.run_flags(model) if inference else "native"}
         with image_io.atomic_output(output_json) as tmp:
             with open(tmp, "w") as f:
                 json.dump(report, f, indent=1)

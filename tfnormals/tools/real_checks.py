@@ -153,12 +153,13 @@ def run_checks(predict_passes, gallery_path=""):
     return report
 
 
-def check_model(model_path, output_json, gallery_path=""):
+def check_model(model_path, output_json, gallery_path="", settings=fusion.PassSettings()):
     """What `python -m tfnormals.evaluate --real_checks` does: run every check, write the JSON report.
 
     The checks run through predict's default (tfnormals.tools.fusion: the photo seen whole at the model's
-    working size, finer passes fused), as a user gets the passes; "native" repeats the motorcycle, flip and
-    scale figures with the network at each photo's own resolution (predict's tiled mode), the model alone.
+    working size, or `settings`' own, finer passes fused), as a user gets the passes; "native" repeats the
+    motorcycle, flip and scale figures with the network at each photo's own resolution (predict's tiled mode),
+    the model alone.
     """
     from tfnormals.tools.model_io import load_model
     if not os.path.exists(model_path):
@@ -168,8 +169,8 @@ def check_model(model_path, output_json, gallery_path=""):
         outputs.check_writable_file(gallery_path, "--gallery")
     _skimage_data()
     model = load_model(model_path)
-    report = dict(run_checks(lambda plate: fusion.PassSettings().passes(model, plate), gallery_path),
-                  model=model_path, working_size=model.working_size)
+    report = dict(run_checks(lambda plate: settings.passes(model, plate), gallery_path),
+                  model=model_path, working_size=settings.working_size or model.working_size)
     native = run_checks(lambda plate: tiling.predict_tiled(model.predict_passes, plate))
     report["native"] = {"motorcycle_mean_deg": native["motorcycle"]["model"]["mean"],
                         "flip_equivariance_deg": native["flip_equivariance_deg"],
