@@ -25,6 +25,7 @@ import os
 from absl import flags
 
 from tfnormals.core import cli, errors, layout, outputs
+from tfnormals.tools import model_io
 
 FORMATS = ("savedmodel", "onnx")
 
@@ -55,10 +56,7 @@ def check_request(checkpoint, output, fmt="savedmodel"):
             raise errors.UsageError(f"--output: {output} must end in .onnx with --format=onnx")
         outputs.check_writable_file(output, "--output")
         return
-    outputs.check_writable_dir(output, "--output")
-    if os.path.isdir(output) and os.listdir(output) and not os.path.isfile(os.path.join(output, layout.SAVEDMODEL_PB)):
-        raise errors.UsageError(f"--output: {output} is a folder that holds something other than a SavedModel; "
-                                "refusing to replace it")
+    model_io.check_savedmodel_output(output, "--output")
 
 
 def _restore(checkpoint):
@@ -77,8 +75,9 @@ def _restore(checkpoint):
 def export_onnx(checkpoint, output):
     """Write a run's generator or a SavedModel as ONNX; returns the metadata stored in the file."""
     try:
-        from tfnormals.tools import onnx_export
         import tf2onnx  # noqa: F401  (checked here, before a run is restored)
+
+        from tfnormals.tools import onnx_export
     except ImportError as e:
         raise errors.UsageError(f"--format=onnx needs tf2onnx and onnx ({e}; pip install 'tfnormals[onnx]')") from None
     if _is_savedmodel(checkpoint):

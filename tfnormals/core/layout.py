@@ -46,6 +46,11 @@ def shot_id(index):
     return f"shot{index:05d}"
 
 
+# --- Reference passes of a mesh through a shot's camera (data_tools.render_references writes, tfnormals.finetune
+# reads): NORMALS_EXR (with the coverage as A), DEPTH_EXR and ALPHA_EXR per frame, named by frame_file.
+ALPHA_EXR = "alpha.exr"        # coverage in channel A
+
+
 def frame_file(name, frame):
     """A sample file's name in a frame sequence: frame_file("beauty.exr", 1001) → `beauty.1001.exr` (####)."""
     stem, dot, ext = name.rpartition(".")

@@ -115,19 +115,49 @@ def _box_downscale(array, factor):
     return a.reshape(h // factor, factor, w // factor, factor, -1).mean(axis=(1, 3))
 
 
-def _camera_to_world(input_dir, sample_id, pair_layout):
+def camera_to_world(camera_path, pair_layout):
+    """The 4×4 camera-to-world matrix of world-space normals: from the sample's camera JSON (`camera_path`, when the
+    layout has a camera_pattern) or the layout's shared camera_to_world."""
     if pair_layout.camera_pattern:
-        path = pair_layout.path(input_dir, "camera", sample_id)
         try:
-            with open(path) as f:
+            with open(camera_path) as f:
                 matrix = np.asarray(json.load(f)["camera_to_world"], np.float64)
         except (OSError, KeyError, ValueError) as e:
-            raise SampleError(f"{path}: cannot read camera_to_world ({e})") from e
+            raise SampleError(f"{camera_path}: cannot read camera_to_world ({e})") from e
     else:
         matrix = np.asarray(pair_layout.camera_to_world, np.float64).reshape(4, 4)
     if matrix.shape != (4, 4):
-        raise SampleError(f"camera_to_world for {sample_id} must be 4×4, got {matrix.shape}")
+        raise SampleError(f"camera_to_world of {camera_path or 'the layout'} must be 4×4, got {matrix.shape}")
     return matrix
+
+
+def read_normals(path, pair_layout):
+    """A normals file as stored, float32 H×W×C: the layout's channels (normals_channels) or the whole image
+    (alpha included); 8/16-bit files are decoded from 0.5·n + 0.5 (their alpha is kept as stored)."""
+    if pair_layout.normals_channels:
+        if not os.path.isfile(path):
+            raise SampleError(f"{path}: missing normals file")
+        try:
+            normal_map = image_io.read_exr(path, list(pair_layout.normals_channels))
+        except image_io.ImageError as e:
+            raise SampleError(str(e)) from e
+    else:
+        normal_map = _read(path, "normals")
+    if normal_map.shape[-1] < 3:
+        raise SampleError(f"{path}: normals need 3 channels, file has {normal_map.shape[-1]}")
+    if not image_io.is_float_file(path):
+        normal_map = np.concatenate([normals.decode(normal_map[..., :3]), normal_map[..., 3:]], axis=-1)
+    return normal_map
+
+
+def to_camera_space(normal_map, camera_path, pair_layout):
+    """Normals in the layout's space and axes (world space, flipped axes) brought to the project's camera space
+    (not renormalized unless they were world space)."""
+    if pair_layout.normals_space == "world":
+        normal_map = normals.world_to_camera(normal_map, camera_to_world(camera_path, pair_layout))
+    for axis in pair_layout.flip_axes:
+        normal_map[..., "xyz".index(axis)] *= -1.0
+    return normal_map
 
 
 def _read(path, role):
@@ -149,20 +179,7 @@ def load_sample(input_dir, sample_id, pair_layout):
     beauty_path = pair_layout.path(input_dir, "beauty", sample_id)
     normals_path = pair_layout.path(input_dir, "normals", sample_id)
     beauty = _read(beauty_path, "beauty")
-    if pair_layout.normals_channels:
-        if not os.path.isfile(normals_path):
-            raise SampleError(f"{normals_path}: missing normals file")
-        try:
-            normal_map = image_io.read_exr(normals_path, list(pair_layout.normals_channels))
-        except image_io.ImageError as e:
-            raise SampleError(str(e)) from e
-    else:
-        normal_map = _read(normals_path, "normals")
-    if normal_map.shape[-1] < 3:
-        raise SampleError(f"{normals_path}: normals need 3 channels, file has {normal_map.shape[-1]}")
-    normal_map = normal_map[..., :3]
-    if not image_io.is_float_file(normals_path):
-        normal_map = normals.decode(normal_map)
+    normal_map = read_normals(normals_path, pair_layout)[..., :3]
 
     if pair_layout.mask_pattern:
         mask_path = pair_layout.path(input_dir, "mask", sample_id)
@@ -198,10 +215,7 @@ def load_sample(input_dir, sample_id, pair_layout):
         normal_map = _box_downscale(normal_map, factor)
         mask = _box_downscale(mask[..., None], factor)[..., 0]
 
-    if pair_layout.normals_space == "world":
-        normal_map = normals.world_to_camera(normal_map, _camera_to_world(input_dir, sample_id, pair_layout))
-    for axis in pair_layout.flip_axes:
-        normal_map[..., "xyz".index(axis)] *= -1.0
+    normal_map = to_camera_space(normal_map, pair_layout.path(input_dir, "camera", sample_id), pair_layout)
 
     normal_map = normals.normalize(normal_map) * (mask[..., None] > 0)
     return colour.linear_to_srgb(rgb), normal_map.astype(np.float32), mask.astype(np.float32), beauty_path
@@ -281,21 +295,28 @@ def define_layout_flags():
     flags.DEFINE_string("normals_pattern", PairLayout.normals_pattern, "Normals path pattern with {id}.")
     flags.DEFINE_string("mask_pattern", PairLayout.mask_pattern,
                         "Mask path pattern with {id}; empty = beauty alpha, else non-zero normals.")
-    flags.DEFINE_list("normals_channels", [], "EXR channels holding normals X,Y,Z (default R,G,B).")
     colorspaces.define_input_flag("beauty")  # --input_colorspace, alias --beauty_colorspace
     flags.DEFINE_alias("beauty_colorspace", "input_colorspace")
+    flags.DEFINE_integer("max_side", 0, "Downscale samples so no side exceeds this (0 = keep).")
+    flags.DEFINE_string("depth_pattern", PairLayout.depth_pattern,
+                        "Optional depth pass path pattern with {id} (camera-space distance); empty = none.")
+    flags.DEFINE_string("albedo_pattern", PairLayout.albedo_pattern,
+                        "Optional linear albedo pass path pattern with {id}; empty = none.")
+    define_convention_flags()
+
+
+def define_convention_flags(albedo_premultiplied=PairLayout.albedo_premultiplied):
+    """absl flags for how a studio's pass files are stored (channels, space, axes), shared by every command that
+    reads them: make_records, evaluate, finetune."""
+    from absl import flags
+    flags.DEFINE_list("normals_channels", [], "EXR channels holding normals X,Y,Z (default R,G,B).")
     flags.DEFINE_enum("normals_space", "camera", ["camera", "world"], "Space the normals are stored in.")
     flags.DEFINE_list("camera_to_world", [], "Row-major 4x4 camera-to-world matrix for world-space normals.")
     flags.DEFINE_string("camera_pattern", "", "Per-sample JSON with a camera_to_world 4x4 (world normals).")
     flags.DEFINE_string("flip_axes", "", "Normal axes to negate, e.g. y for DirectX-style maps.")
-    flags.DEFINE_integer("max_side", 0, "Downscale samples so no side exceeds this (0 = keep).")
-    flags.DEFINE_string("depth_pattern", PairLayout.depth_pattern,
-                        "Optional depth pass path pattern with {id} (camera-space distance); empty = none.")
     flags.DEFINE_list("depth_channels", list(PairLayout.depth_channels), "EXR channel holding depth.")
-    flags.DEFINE_string("albedo_pattern", PairLayout.albedo_pattern,
-                        "Optional linear albedo pass path pattern with {id}; empty = none.")
     flags.DEFINE_list("albedo_channels", [], "EXR channels holding albedo R,G,B (default R,G,B).")
-    flags.DEFINE_boolean("albedo_premultiplied", PairLayout.albedo_premultiplied,
+    flags.DEFINE_boolean("albedo_premultiplied", albedo_premultiplied,
                          "The albedo pass is premultiplied by coverage (divide it back out).")
 
 

@@ -13,9 +13,9 @@ import os
 import re
 
 from tfnormals.core import errors, image_io
+from tfnormals.core.frames import parse_frames
 
 FRAME_TOKEN = re.compile(r"#+|%0?(\d*)d")
-FRAME_RANGE = re.compile(r"^(\d+)(?:-(\d+))?$")
 OUTPUT_KINDS = ("normals", "combined", "depth", "position", "albedo")  # the words in predict's output names
 _OUTPUT_NAME = re.compile(r"\.(?:" + "|".join(OUTPUT_KINDS) + r")(?:\.\d+)?\.[A-Za-z]+$")
 
@@ -33,15 +33,20 @@ def _images(paths):
                   and not is_output_name(p))
 
 
-def parse_frames(text):
-    """'1001-1100' → (1001, 1100); '1001' → (1001, 1001). Raises errors.UsageError naming --frames."""
-    match = FRAME_RANGE.match(text.strip())
-    if not match:
-        raise errors.UsageError(f"--frames: expected FIRST-LAST (e.g. 1001-1100) or one frame number, got {text!r}")
-    first, last = int(match.group(1)), int(match.group(2) or match.group(1))
-    if last < first:
-        raise errors.UsageError(f"--frames: the range {text!r} runs backwards; write {last}-{first}")
-    return first, last
+def frame_path(pattern, frame, flag):
+    """The file of `frame` in a frame pattern (plate.####.exr, plate.%04d.exr); errors.UsageError naming the flag
+    when the pattern has no frame token."""
+    token = FRAME_TOKEN.search(os.path.basename(pattern))
+    if not token:
+        raise errors.UsageError(f"{flag}: {pattern!r} is not a frame pattern (mark the frame number with #### or "
+                                "%04d)")
+    start = len(pattern) - len(os.path.basename(pattern)) + token.start()
+    return f"{pattern[:start]}{frame:0{_width(token)}d}{pattern[start + len(token.group(0)):]}"
+
+
+def _width(token):
+    """Digits of a frame token's numbers: one per # of '####', or the d's width in '%04d'."""
+    return len(token.group(0)) if token.group(0).startswith("#") else int(token.group(1) or 1)
 
 
 def expand_inputs(spec, frames=""):
@@ -73,12 +78,12 @@ def expand_inputs(spec, frames=""):
 
 
 def _sequence(spec, token, frames):
-    width = len(token.group(0)) if token.group(0).startswith("#") else int(token.group(1) or 1)
+    width = _width(token)
     directory, name = os.path.split(spec)
     head, tail = os.path.join(directory, name[:token.start()]), name[token.end():]
     if frames:
         first, last = parse_frames(frames)
-        wanted = [f"{head}{frame:0{width}d}{tail}" for frame in range(first, last + 1)]
+        wanted = [frame_path(spec, frame, "--input") for frame in range(first, last + 1)]
         return Plates([p for p in wanted if os.path.isfile(p)], [p for p in wanted if not os.path.isfile(p)])
     pattern = re.compile(re.escape(os.path.basename(head)) + r"(\d+)" + re.escape(tail) + "$")
     found = {}

@@ -163,12 +163,7 @@ class TrainConfig:
 
         Names of AugmentConfig fields go to the nested augmentation config; unknown names are ignored.
         """
-        values = dict(values)
-        nested = values.pop("augment", None) or {}
-        own = {f.name for f in dataclasses.fields(cls)} - {"augment"}
-        aug_names = {f.name for f in dataclasses.fields(AugmentConfig)}
-        aug = {k: tuple(v) if isinstance(v, list) else v for k, v in {**nested, **values}.items() if k in aug_names}
-        return cls(augment=AugmentConfig(**aug), **{k: v for k, v in values.items() if k in own})
+        return nested_from_flat(cls, values)
 
     @classmethod
     def from_json(cls, path):
@@ -176,13 +171,39 @@ class TrainConfig:
             return cls.from_flat(json.load(f))
 
 
-def flag_fields():
-    """(name, default, help) of every scalar setting, TrainConfig's then AugmentConfig's: one flag each."""
-    for owner in (TrainConfig, AugmentConfig):
+def nested_from_flat(cls, values):
+    """A `cls` config (a dataclass with a nested `augment` AugmentConfig) from one flat {name: value} dict: names of
+    AugmentConfig fields go to the nested config (over cls()'s augmentation defaults), unknown names are ignored."""
+    values = dict(values)
+    nested = values.pop("augment", None) or {}
+    own = {f.name for f in dataclasses.fields(cls)} - {"augment"}
+    aug_names = {f.name for f in dataclasses.fields(AugmentConfig)}
+    aug = {k: tuple(v) if isinstance(v, list) else v for k, v in {**nested, **values}.items() if k in aug_names}
+    return cls(augment=dataclasses.replace(cls().augment, **aug), **{k: v for k, v in values.items() if k in own})
+
+
+def flag_fields(defaults=None):
+    """(name, default, help) of every scalar setting of a config (TrainConfig() by default), its own then its nested
+    augmentation's: one flag each, with the config's values as defaults."""
+    defaults = TrainConfig() if defaults is None else defaults
+    for owner in (defaults, defaults.augment):
         for field in dataclasses.fields(owner):
-            default = field.default
+            default = getattr(owner, field.name)
             if type(default) in FLAG_TYPES:
                 yield field.name, default, field.metadata["help"]
+
+
+def define_config_flags(defaults, flag_values=flags.FLAGS):
+    """One absl flag per scalar setting of a config (flag_fields)."""
+    define = {bool: flags.DEFINE_boolean, int: flags.DEFINE_integer, float: flags.DEFINE_float,
+              str: flags.DEFINE_string}
+    for name, default, help_text in flag_fields(defaults):
+        define[type(default)](name, default, help_text, flag_values=flag_values)
+
+
+def config_from_flag_values(cls, flag_values=flags.FLAGS):
+    """The `cls` config that parsed flags describe (define_config_flags(cls()))."""
+    return cls.from_flat({name: flag_values[name].value for name, _, _ in flag_fields(cls())})
 
 
 def define_flags(flag_values=flags.FLAGS):
@@ -192,15 +213,12 @@ def define_flags(flag_values=flags.FLAGS):
     flags.DEFINE_boolean("resume", False, "Continue the run from its last checkpoint.", flag_values=flag_values)
     flags.DEFINE_string("export_dir", "", "If set, export the trained generator as a SavedModel here.",
                         flag_values=flag_values)
-    define = {bool: flags.DEFINE_boolean, int: flags.DEFINE_integer, float: flags.DEFINE_float,
-              str: flags.DEFINE_string}
-    for name, default, help_text in flag_fields():
-        define[type(default)](name, default, help_text, flag_values=flag_values)
+    define_config_flags(TrainConfig(), flag_values)
 
 
 def from_flag_values(flag_values=flags.FLAGS):
     """The TrainConfig that parsed flags describe."""
-    return TrainConfig.from_flat({name: flag_values[name].value for name, _, _ in flag_fields()})
+    return config_from_flag_values(TrainConfig, flag_values)
 
 
 def from_flagfile(path, **overrides):

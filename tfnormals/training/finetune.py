@@ -1,0 +1,481 @@
+"""Fine-tune a model on a shot: a few reference frames make a shot model (the CopyCat workflow, for passes).
+
+The base model's generator is rebuilt from its metadata and weights and trained on views of the
+reference frames (data.references: the plate and what is known of its passes):
+- views: a random frame, a square crop at a random zoom between the model's working size and the
+  frame's own resolution (dataset.select_view: the scales predict runs the network at), then the
+  project's augmentation (data.augment: crops, vector-correct flips, colour) inside the step;
+- loss: the training losses (normals L1 + angular; depth and albedo when references are given),
+  masked to the known pixels, plus an L2-SP term: anchor_weight · Σ (w − w_base)², which keeps the
+  shot model close to the base (so it stays sane outside what the references show);
+- batch normalization runs in inference mode (its statistics stay the base's) and dropout is off;
+- a share of each frame's known pixels, in square blocks, is held out of the loss; their error at
+  the working size is measured every eval_every steps, shown on the progress line and used to keep
+  the best weights (step 0, the base model itself, included);
+- a fine-tune stops at its time budget or step cap; Ctrl-C saves a checkpoint. A work folder holds
+  the state (checkpoint, history, request), so --resume continues where it stopped and gives the
+  same weights as an uninterrupted run of as many steps (every random choice is keyed by the step).
+The result is a float32 SavedModel with the base's contract (serving.export_generator) and its
+metadata plus a `finetune` block: base model, frames, steps, held-out errors.
+"""
+
+import csv
+import dataclasses
+import json
+import math
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfnormals.core import conventions, errors, layout, normals
+from tfnormals.core.progress import Progress
+from tfnormals.data import augment, dataset
+from tfnormals.data.augment import AugmentConfig
+from tfnormals.model import losses, serving
+from tfnormals.model.unet import build_generator, precision
+from tfnormals.training import runs
+from tfnormals.training.config import TrainConfig, nested_from_flat
+
+PRECISIONS = ("auto", "float32", "mixed_bfloat16")
+STATE_JSON = "finetune.json"
+HISTORY_CSV = "history.csv"
+CKPT_DIR = "ckpt"
+HISTORY_FIELDS = ("step", "seconds", "loss", "heldout_deg", "train_deg")
+# Settings that may change when a fine-tune is resumed (the budget); every other one must match.
+RESUMABLE_CHANGES = ("minutes", "steps")
+
+
+def _field(default, help_text):
+    return dataclasses.field(default=default, metadata={"help": help_text})
+
+
+def _finetune_augment():
+    """The project's augmentation with milder crops (the views already set the scale)."""
+    return AugmentConfig(crop_size=128, min_scale=0.8)
+
+
+@dataclasses.dataclass(frozen=True)
+class FinetuneConfig:
+    """Settings of a fine-tune (each is a flag of tfnormals.finetune; see the help strings)."""
+
+    minutes: float = _field(10.0, "Training time budget in minutes (0 = no limit; then --steps must be set).")
+    steps: int = _field(0, "Stop after this many steps in all (0 = only the time budget).")
+    batch_size: int = _field(4, "Views per step.")
+    view_size: int = _field(128, "Side of the square views cut from the reference frames (before the crop).")
+    learning_rate: float = _field(1e-4, "Adam learning rate.")
+    anchor_weight: float = _field(1.0, "Weight of the L2-SP term: sum of squared differences from the base weights.")
+    heldout_share: float = _field(0.2, "Share of each frame's known blocks held out of the loss (0 = none; the "
+                                       "best weights are then the last).")
+    heldout_blocks: int = _field(8, "Held-out blocks along a frame's longer side.")
+    eval_every: int = _field(20, "Steps between held-out evaluations.")
+    checkpoint_every: int = _field(100, "Steps between checkpoints of the work folder (and at the end and on Ctrl-C).")
+    max_pass: int = _field(1024, "Longer side frames are brought down to (predict's finest pass).")
+    precision: str = _field("auto", "float32, mixed_bfloat16, or auto: bf16 on CPUs with AVX512-BF16 or AMX.")
+    seed: int = _field(0, "Seed of the views, augmentation and held-out blocks.")
+    augment: AugmentConfig = dataclasses.field(default_factory=_finetune_augment,
+                                                       metadata={"help": "augmentation"})
+
+    @classmethod
+    def from_flat(cls, values):
+        return nested_from_flat(cls, values)
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    def validate(self):
+        """Raise errors.UsageError naming the setting that cannot work."""
+        positive = ("batch_size", "view_size", "heldout_blocks", "eval_every", "checkpoint_every", "max_pass")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise errors.UsageError(f"--{name}: must be at least 1, got {getattr(self, name)}")
+        if self.minutes < 0 or self.steps < 0 or not (self.minutes or self.steps):
+            raise errors.UsageError(f"--minutes ({self.minutes}) and --steps ({self.steps}) must be >= 0 and one "
+                                    "of them positive")
+        if not 0.0 <= self.heldout_share < 1.0:
+            raise errors.UsageError(f"--heldout_share: must be in [0, 1), got {self.heldout_share}")
+        if self.learning_rate <= 0 or self.anchor_weight < 0:
+            raise errors.UsageError("--learning_rate must be positive and --anchor_weight >= 0")
+        if self.precision not in PRECISIONS:
+            raise errors.UsageError(f"--precision: must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
+        if self.augment.crop_size % 8:
+            raise errors.UsageError(f"--crop_size: must be a multiple of 8, got {self.augment.crop_size}")
+
+
+def resolved_precision(name):
+    """The Keras dtype policy of a precision setting: 'auto' is mixed_bfloat16 where the CPU computes bf16 natively."""
+    if name != "auto":
+        return name
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+    except OSError:
+        return "float32"
+    return "mixed_bfloat16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "float32"
+
+
+def load_base(path):
+    """(float32 generator with the base's weights, its TrainConfig with the working size, its metadata dict)
+    of a SavedModel (exported by tfnormals: tfnormals.json holds its config) or a training run folder."""
+    if os.path.isfile(os.path.join(path, layout.SAVEDMODEL_PB)):
+        metadata_path = os.path.join(path, layout.MODEL_METADATA)
+        try:
+            with open(metadata_path) as f:
+                metadata = json.load(f)
+            config = TrainConfig.from_flat(metadata["config"])
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise errors.UsageError(f"--model: {metadata_path}: no readable training config ({errors.one_line(e)}); "
+                                    "fine-tuning rebuilds the network from it") from None
+        generator = build_generator(**config.generator_kwargs())
+        copied, _ = runs.init_generator_from(generator, path)
+        expected = len([w for w in generator.weights if "seed_generator" not in w.path])
+        if copied != expected:
+            raise errors.UsageError(f"--model: {path}: only {copied} of {expected} weights fit the network its "
+                                    "metadata describes")
+    else:
+        generator, config, step = runs.generator_from_run(path)
+        metadata = runs.metadata(config, step)
+    working_size = int(metadata.get("working_size") or config.global_pass_size)
+    return generator, dataclasses.replace(config, working_size=working_size), metadata
+
+
+def _copy_weights(source, target):
+    for a, b in zip(source.weights, target.weights):
+        b.assign(tf.cast(a, b.dtype))
+
+
+def heldout_blocks(known, share, blocks, rng):
+    """bool H×W: square blocks (`blocks` along the longer side) held out, a `share` of those holding known pixels
+    (at least one when two or more do), drawn with `rng`."""
+    h, w = known.shape
+    side = math.ceil(max(h, w) / blocks)
+    rows, cols = math.ceil(h / side), math.ceil(w / side)
+    padded = np.zeros((rows * side, cols * side), bool)
+    padded[:h, :w] = known
+    candidates = np.flatnonzero(padded.reshape(rows, side, cols, side).any(axis=(1, 3)))
+    count = min(len(candidates) - 1, max(1, round(share * len(candidates)))) if share > 0 else 0
+    chosen = np.zeros(rows * cols, bool)
+    chosen[rng.choice(candidates, max(count, 0), replace=False)] = True
+    return np.repeat(np.repeat(chosen.reshape(rows, cols), side, 0), side, 1)[:h, :w]
+
+
+def _resized(images, height, width):
+    """Images dict (beauty, normals, mask, depth, albedo: [N, H, W, C]) at height×width, antialiased (augment.resample:
+    normals renormalized, depth and albedo weighted by where they exist)."""
+    if images["beauty"].shape[1:3] == (height, width):
+        return images
+    return augment.resample(images, lambda x: tf.image.resize(x, [height, width], antialias=True))
+
+
+def _scaled(shape, long_side):
+    h, w = shape
+    scale = long_side / max(h, w)
+    return max(1, round(h * scale)), max(1, round(w * scale))
+
+
+def prepare_frames(references, config, working_size):
+    """(training frames: {key: [F, H, W, C] tensor} with the train mask, evaluation set at the working size:
+    {beauty, normals, heldout and train masks}) from data.references.Reference frames of one size."""
+    shapes = {r.plate.shape[:2] for r in references}
+    if len(shapes) != 1:
+        raise errors.UsageError(f"reference frames differ in size ({sorted(shapes)}); a shot's frames share one")
+    shape = shapes.pop()
+    rng = np.random.default_rng(np.random.SeedSequence([config.seed, 20]))
+    held = np.stack([heldout_blocks(r.known, config.heldout_share, config.heldout_blocks, rng) for r in references])
+    known = np.stack([r.known for r in references])
+    zeros = np.zeros(shape + (1,), np.float32)
+    images = {"beauty": np.stack([r.plate for r in references]), "normals": np.stack([r.normals for r in references]),
+              "mask": (known & ~held)[..., None].astype(np.float32),
+              "depth": np.stack([zeros if r.depth is None else r.depth[..., None] for r in references]),
+              "albedo": np.stack([np.repeat(zeros, 3, -1) if r.albedo is None else r.albedo for r in references])}
+    images = {k: tf.constant(v, tf.float32) for k, v in images.items()}
+    if max(shape) > config.max_pass:
+        images = _resized(images, *_scaled(shape, config.max_pass))
+    evaluation = _resized(images, *_scaled(shape, min(max(shape), working_size)))
+    size = evaluation["beauty"].shape[1:3]
+    masks = tf.image.resize(tf.constant(np.stack([known & held, known & ~held], -1), tf.float32), size,
+                            antialias=True).numpy() >= conventions.MASK_THRESHOLD
+    return images, {"beauty": evaluation["beauty"], "normals": evaluation["normals"].numpy(),
+                    "heldout": masks[..., 0], "train": masks[..., 1]}
+
+
+class _State(tf.Module):
+    """What a resume needs besides the generator and the optimizer: the step, training seconds so far, the base's
+    held-out error, and the best held-out error with its step and weights."""
+
+    def __init__(self, trainables):
+        super().__init__()
+        self.step = tf.Variable(0, dtype=tf.int64)
+        self.seconds = tf.Variable(0.0, dtype=tf.float64)
+        self.best_error = tf.Variable(np.inf, dtype=tf.float64)
+        self.best_step = tf.Variable(0, dtype=tf.int64)
+        self.base_error = tf.Variable(np.nan, dtype=tf.float64)
+        self.best_weights = [tf.Variable(v, trainable=False) for v in trainables]
+
+
+class FineTuner:
+    """The fine-tune of one base generator on one shot's frames (see the module docstring).
+
+    Args:
+      base_generator: float32 generator with the base's weights (load_base); evaluated and exported.
+      base_config: the base's TrainConfig (architecture, loss weights, working size).
+      frames, evaluation: prepare_frames()'s output.
+      config: FinetuneConfig.
+      passes: the reference passes given ({'depth', 'albedo'} subset) that get a loss.
+    """
+
+    def __init__(self, base_generator, base_config, frames, evaluation, config, passes=()):
+        self.config, self.base_config, self.frames, self.evaluation = config, base_config, frames, evaluation
+        self.eval_generator = base_generator
+        policy = resolved_precision(config.precision)
+        if policy == "float32":
+            self.generator = base_generator
+        else:
+            with precision(policy):
+                self.generator = build_generator(**base_config.generator_kwargs())
+            _copy_weights(base_generator, self.generator)
+        self.policy = policy
+        self.trainables = self.generator.trainable_variables
+        self.anchors = [tf.constant(v.numpy()) for v in self.trainables]
+        self.passes = tuple(p for p in passes if p in self.generator.output)
+        self.optimizer = keras.optimizers.Adam(config.learning_rate)
+        self.optimizer.build(self.trainables)
+        self.state = _State(self.trainables)
+        self.checkpoint = tf.train.Checkpoint(generator=self.generator, optimizer=self.optimizer, state=self.state)
+        h, w = frames["beauty"].shape[1:3]
+        zoom_low = min(1.0, base_config.global_pass_size / max(h, w))
+        self.zoom_range = (zoom_low, 1.0)
+        self._predict = tf.function(lambda x: self.eval_generator(x, training=False)["normals"])
+
+    def views(self, step):
+        """The augmented batch of step `step`: a pure function of (seed, step)."""
+        config, frames = self.config, self.frames
+        seed = tf.stack([tf.constant(config.seed, tf.int64), tf.cast(step, tf.int64)])
+        seeds = tf.random.experimental.stateless_split(seed, config.batch_size + 2)
+        count = frames["beauty"].shape[0]
+        picks = tf.random.stateless_uniform([config.batch_size], seeds[0], 0, count, tf.int32)
+        views = []
+        for b in range(config.batch_size):
+            example = {key: tf.gather(frames[key], picks[b]) for key, _ in dataset.IMAGE_KEYS}
+            views.append(dataset.select_view(dict(example, hfov=tf.constant(0.0)), config.view_size, seeds[b + 1],
+                                             0.0, self.zoom_range))
+        batch = {key: tf.stack([v[key] for v in views]) for key, _ in dataset.IMAGE_KEYS}
+        return augment.augment_batch(batch, seeds[-1], config.augment)
+
+    def data_loss(self, pred, batch):
+        """The base's supervised losses over the known (not held-out) pixels of a batch."""
+        c, mask = self.base_config, batch["mask"]
+        loss = (c.l1_weight * losses.masked_l1(pred["normals"], batch["normals"], mask)
+                + c.angular_weight * losses.masked_angular(pred["normals"], batch["normals"], mask))
+        surface = tf.cast(mask >= conventions.MASK_THRESHOLD, tf.float32)
+        if "depth" in self.passes:
+            valid = surface * tf.cast(batch["depth"] > 0, tf.float32)
+            loss += c.depth_weight * (losses.scale_invariant_log_depth(pred["depth"], batch["depth"], valid)
+                                      + c.depth_gradient_weight * losses.gradient_matching(pred["depth"],
+                                                                                           batch["depth"], valid))
+        if "albedo" in self.passes:
+            loss += c.albedo_weight * losses.scale_invariant_log_albedo(pred["albedo"], batch["albedo"], surface)
+        return loss
+
+    def anchor_loss(self):
+        """L2-SP: the squared distance of the weights from the base's."""
+        return tf.add_n([tf.reduce_sum(tf.square(v - a)) for v, a in zip(self.trainables, self.anchors)])
+
+    @tf.function
+    def train_step(self, step):
+        batch = self.views(step)
+        with tf.GradientTape() as tape:
+            pred = self.generator(batch["beauty"], training=False)  # batch norm keeps the base's statistics
+            data = self.data_loss(pred, batch)
+            loss = data + self.config.anchor_weight * self.anchor_loss()
+        grads = tape.gradient(loss, self.trainables)
+        self.optimizer.apply_gradients(zip(grads, self.trainables))
+        return data
+
+    def evaluate(self):
+        """(held-out error, error on the pixels trained on) in degrees at the working size, current weights (float32).
+
+        The held-out error is NaN without held-out pixels.
+        """
+        if self.eval_generator is not self.generator:
+            _copy_weights(self.generator, self.eval_generator)
+        prediction = self._predict(self.evaluation["beauty"]).numpy()
+        error = normals.angular_error_deg(prediction, self.evaluation["normals"])
+        held, train = self.evaluation["heldout"], self.evaluation["train"]
+        return (float(error[held].mean()) if held.any() else float("nan"),
+                float(error[train].mean()) if train.any() else float("nan"))
+
+    def keep_if_best(self, error, step):
+        """Remember the current weights when `error` is the lowest held-out error so far (ties keep the earlier)."""
+        if error < float(self.state.best_error.numpy()):
+            self.state.best_error.assign(error)
+            self.state.best_step.assign(step)
+            for best, v in zip(self.state.best_weights, self.trainables):
+                best.assign(v)
+
+    def final_weights(self, final_error, step):
+        """(float32 generator to export, its step, its held-out error): the best weights held, or the last ones when
+        they are better or nothing is held out (NaN errors)."""
+        if not (np.isnan(final_error) or final_error < float(self.state.best_error.numpy())):
+            for v, best in zip(self.trainables, self.state.best_weights):
+                v.assign(best)
+            step, final_error = int(self.state.best_step.numpy()), float(self.state.best_error.numpy())
+        if self.eval_generator is not self.generator:
+            _copy_weights(self.generator, self.eval_generator)
+        return self.eval_generator, step, final_error
+
+
+@dataclasses.dataclass(frozen=True)
+class Request:
+    """What a fine-tune was asked for, recorded in the work folder and the model's metadata."""
+
+    base_model: str
+    frames: tuple
+    files: tuple  # per frame: data.references.ReferenceFiles as a dict
+    config: dict
+
+
+def _check_resume(work_dir, request, resume):
+    """Refuse a work folder holding another fine-tune, or one in progress without --resume."""
+    path = os.path.join(work_dir, STATE_JSON)
+    has_checkpoint = tf.train.latest_checkpoint(os.path.join(work_dir, CKPT_DIR)) is not None
+    if not resume:
+        if has_checkpoint:
+            raise errors.UsageError(f"--work_dir: {work_dir} holds a fine-tune already: pass --resume to continue it, "
+                                    "or remove the folder")
+        return
+    if not has_checkpoint:
+        raise errors.UsageError(f"--resume: {work_dir} holds no fine-tune to resume")
+    with open(path) as f:
+        saved = json.load(f)
+    now = json.loads(json.dumps(dataclasses.asdict(request)))
+    for key in RESUMABLE_CHANGES:
+        saved["config"].pop(key, None), now["config"].pop(key, None)
+    changed = sorted(k for k in now if now[k] != saved.get(k))
+    changed += sorted(f"config.{k}" for k in now["config"] if now["config"][k] != saved["config"].get(k))
+    if changed:
+        raise errors.UsageError(f"--resume: the fine-tune in {work_dir} was asked with other settings "
+                                f"({', '.join(c for c in changed if c != 'config')}); only --minutes and --steps "
+                                "may change")
+
+
+def _append_history(work_dir, row):
+    path = os.path.join(work_dir, HISTORY_CSV)
+    new = not os.path.isfile(path)
+    with open(path, "a", newline="") as f:
+        writer = csv.DictWriter(f, HISTORY_FIELDS)
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def finetune(references, request, output_dir, work_dir, resume=False, log=print, on_step=None):
+    """Fine-tune request.base_model on data.references.Reference frames and export the shot model to output_dir.
+
+    Args:
+      references: the reference frames (same size).
+      request: Request (base model path, frames, files, FinetuneConfig as a dict).
+      output_dir: SavedModel folder to write (replaced when it exists).
+      work_dir: folder for the resumable state (checkpoint, history.csv, finetune.json).
+      resume: continue the fine-tune in work_dir (only the budget may differ).
+      log: where progress lines and messages go.
+      on_step: optional function(step) called after every step (tests stop a run there).
+
+    Returns the summary dict (also the metadata's `finetune` block).
+    """
+    config = FinetuneConfig.from_flat(request.config)
+    config.validate()
+    _check_resume(work_dir, request, resume)
+    base_generator, base_config, base_metadata = load_base(request.base_model)
+    frames, evaluation = prepare_frames(references, config, base_config.global_pass_size)
+    passes = [p for p in ("depth", "albedo") if all(getattr(r, p) is not None for r in references)]
+    tuner = FineTuner(base_generator, base_config, frames, evaluation, config, passes)
+    manager = tf.train.CheckpointManager(tuner.checkpoint, os.path.join(work_dir, CKPT_DIR), max_to_keep=1)
+    os.makedirs(work_dir, exist_ok=True)
+    with open(os.path.join(work_dir, STATE_JSON), "w") as f:
+        json.dump(dataclasses.asdict(request), f, indent=1)
+    state = tuner.state
+    if resume:
+        tuner.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        log(f"resumed {work_dir} at step {int(state.step.numpy())}")
+    if not resume:
+        base_error, train_error = tuner.evaluate()
+        state.base_error.assign(base_error)
+        tuner.keep_if_best(base_error, 0)
+        _append_history(work_dir, {"step": 0, "seconds": 0.0, "loss": "", "heldout_deg": round(base_error, 3),
+                                   "train_deg": round(train_error, 3)})
+    base_error = float(state.base_error.numpy())
+    step, spent = int(state.step.numpy()), float(state.seconds.numpy())
+    budget = config.minutes * 60.0 if config.minutes else math.inf
+    cap = config.steps or math.inf
+    log(f"fine-tuning {request.base_model} on frames {list(request.frames)}: {tuner.policy}, "
+        f"{int(evaluation['heldout'].sum())} held-out pixels at the working size, base held-out error "
+        f"{base_error:.2f}°")
+    progress = Progress(1, "finetune", interval=5.0, stream=_LogStream(log))
+    start, last_error = time.monotonic(), base_error
+
+    def save():
+        state.step.assign(step)
+        state.seconds.assign(spent + time.monotonic() - start)
+        manager.save(checkpoint_number=step)
+
+    try:
+        while step < cap and spent + time.monotonic() - start < budget:
+            loss = float(tuner.train_step(tf.constant(step, tf.int64)).numpy())
+            step += 1
+            if step % config.eval_every == 0:
+                last_error, train_error = tuner.evaluate()
+                tuner.keep_if_best(last_error, step)
+                _append_history(work_dir, {"step": step, "seconds": round(spent + time.monotonic() - start, 2),
+                                           "loss": round(loss, 4), "heldout_deg": round(last_error, 3),
+                                           "train_deg": round(train_error, 3)})
+            if step % config.checkpoint_every == 0:
+                save()
+            elapsed = time.monotonic() - start
+            progress.total = progress.done + 1 + _steps_left(step, cap, budget - spent - elapsed, elapsed,
+                                                            progress.done + 1)
+            progress.update(detail=f"step {step}, loss {loss:.3g}, held-out {last_error:.2f}° (base "
+                                   f"{base_error:.2f}°, best {float(state.best_error.numpy()):.2f}° at step "
+                                   f"{int(state.best_step.numpy())})")
+            if on_step is not None:
+                on_step(step)
+    except KeyboardInterrupt:
+        save()
+        log(f"interrupted: saved the fine-tune at step {step} in {work_dir} (--resume continues it)")
+        raise
+    save()
+    final_error, _ = tuner.evaluate()
+    generator, best_step, best_error = tuner.final_weights(final_error, step)
+    summary = {"base_model": request.base_model, "base_step": base_metadata.get("step"), "frames": list(request.frames),
+               "steps": step, "best_step": best_step, "heldout_error_deg": round(best_error, 3),
+               "base_heldout_error_deg": round(base_error, 3), "heldout_pixels": int(evaluation["heldout"].sum()),
+               "train_minutes": round(float(state.seconds.numpy()) / 60.0, 2), "precision": tuner.policy,
+               "passes_trained": ["normals", *tuner.passes], "config": config.to_dict(),
+               "references": [f["normals"] for f in request.files]}
+    info = dict(runs.metadata(base_config, base_metadata.get("step", 0)), finetune=summary)
+    serving.export_generator(generator, output_dir, info)
+    log(f"exported the shot model to {output_dir}: held-out error {best_error:.2f}° (base {base_error:.2f}°), "
+        f"best at step {best_step} of {step}")
+    return summary
+
+
+def _steps_left(step, cap, seconds_left, elapsed, done):
+    """Steps this session can still take: to the step cap, or at the current rate until the time budget ends."""
+    by_time = math.inf if math.isinf(seconds_left) else max(0.0, seconds_left) * done / max(elapsed, 1e-9)
+    return int(min(cap - step, by_time))
+
+
+class _LogStream:
+    """A write()/flush() stream whose lines go to a log function (Progress writes to streams)."""
+
+    def __init__(self, log):
+        self.log = log
+
+    def write(self, text):
+        if text.strip():
+            self.log(text.rstrip("\n"))
+
+    def flush(self):
+        pass
