@@ -184,13 +184,15 @@ def prepare_frames(references, config, working_size):
     shape = shapes.pop()
     rng = np.random.default_rng(np.random.SeedSequence([config.seed, 20]))
     held = np.stack([heldout_blocks(r.known, config.heldout_share, config.heldout_blocks, rng) for r in references])
-    known = np.stack([r.known for r in references])
+    known = np.stack([r.known for r in references])[..., None]
     zeros = np.zeros(shape + (1,), np.float32)
     images = {"beauty": np.stack([r.plate for r in references]), "normals": np.stack([r.normals for r in references]),
-              "mask": (known & ~held)[..., None].astype(np.float32),
               "depth": np.stack([zeros if r.depth is None else r.depth[..., None] for r in references]),
               "albedo": np.stack([np.repeat(zeros, 3, -1) if r.albedo is None else r.albedo for r in references])}
-    images = {k: tf.constant(v, tf.float32) for k, v in images.items()}
+    # Unknown pixels hold zeros whatever the references say there: resampling must not carry them into known ones.
+    images = {k: tf.constant(v if k == "beauty" else np.where(known, v, 0.0), tf.float32) for k, v in images.items()}
+    images["mask"] = tf.constant(known & ~held[..., None], tf.float32)
+    known = known[..., 0]
     if max(shape) > config.max_pass:
         images = _resized(images, *_scaled(shape, config.max_pass))
     evaluation = _resized(images, *_scaled(shape, min(max(shape), working_size)))
