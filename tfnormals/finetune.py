@@ -30,7 +30,7 @@ from tfnormals.core import cli, colorspaces, errors, resources
 from tfnormals.core import frames as frame_numbers
 from tfnormals.data import pairs, references
 from tfnormals.tools import model_io, plates
-from tfnormals.training import config, finetune  # TensorFlow (as tfnormals.train: the settings are its flags)
+from tfnormals.training import config, finetune, finetune_config  # TensorFlow (as tfnormals.train)
 
 FLAGS = flags.FLAGS
 PATTERN_FLAGS = ("plates", "references", "reference_masks", "depth_references", "albedo_references", "camera_pattern")
@@ -51,12 +51,15 @@ def define_flags():
     flags.DEFINE_string("depth_references", "", "Optional depth references (channel Z, distance along the view axis; "
                         "scale free) as a frame pattern.")
     flags.DEFINE_string("albedo_references", "", "Optional linear albedo references as a frame pattern.")
+    flags.DEFINE_string("rehearsal", resources.REHEARSAL_DIR, "Plates of scenes unlike the shot (a folder or glob) on "
+                        "which the shot model keeps the base's outputs (--rehearsal_weight); empty = none. Default: "
+                        "renders bundled for this (tfnormals/assets/rehearsal).")
     flags.DEFINE_string("work_dir", "", "Folder of the resumable state (default: OUTPUT.finetune).")
     flags.DEFINE_boolean("resume", False, "Continue the fine-tune in --work_dir (only --minutes and --steps may "
                          "change).")
     colorspaces.define_input_flag("plates")
     pairs.define_convention_flags(albedo_premultiplied=False)
-    config.define_config_flags(finetune.FinetuneConfig())  # --minutes, --steps, ... and the augmentation's
+    config.define_config_flags(finetune_config.FinetuneConfig())  # --minutes, --steps, ... and the augmentation's
 
 
 def reference_files(values, frames):
@@ -100,13 +103,17 @@ def main(argv):
     model_io.check_savedmodel_output(FLAGS.output, "--output")
     pair_layout = layout_from_flags(FLAGS)
     files = reference_files(FLAGS, frames)
-    settings = config.config_from_flag_values(finetune.FinetuneConfig, FLAGS)
+    settings = config.config_from_flag_values(finetune_config.FinetuneConfig, FLAGS)
     settings.validate()
+    rehearsal = plates.expand_inputs(FLAGS.rehearsal).paths if FLAGS.rehearsal else []
     loaded = [references.load_reference(f, pair_layout) for f in files]
-    request = finetune.Request(os.path.abspath(FLAGS.model), tuple(frames),
-                               tuple(dataclasses.asdict(f) for f in files), settings.to_dict())
+    request = finetune_config.Request(os.path.abspath(FLAGS.model), tuple(frames),
+                               tuple(dataclasses.asdict(f) for f in files), settings.to_dict(),
+                               tuple(os.path.abspath(p) for p in rehearsal))
     work_dir = FLAGS.work_dir or FLAGS.output.rstrip("/") + ".finetune"
-    summary = finetune.finetune(loaded, request, FLAGS.output, work_dir, FLAGS.resume, log=_log)
+    summary = finetune.finetune(loaded, request, FLAGS.output, work_dir, FLAGS.resume, log=_log,
+                                rehearsal=plates.square_plates(rehearsal, settings.augment.crop_size) if rehearsal
+                                else None)
     cli.emit({"output": FLAGS.output, "frames": frames, "steps": summary["steps"], "best_step": summary["best_step"],
               "heldout_error_deg": summary["heldout_error_deg"],
               "base_heldout_error_deg": summary["base_heldout_error_deg"],

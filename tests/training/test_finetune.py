@@ -13,7 +13,7 @@ from helpers import write_synthetic_shot
 
 from tfnormals.core import image_io, layout
 from tfnormals.data import pairs, references
-from tfnormals.training import finetune
+from tfnormals.training import finetune, finetune_config, runs, shot_frames
 
 FRAMES = (1001, 1002, 1003)
 SIZE = 32
@@ -37,9 +37,9 @@ def reference_files(root, **paths):
 
 
 def request(model, root, **settings):
-    config = finetune.FinetuneConfig.from_flat(dict(TINY, **settings))
+    config = finetune_config.FinetuneConfig.from_flat(dict(TINY, **settings))
     files = reference_files(root)
-    return finetune.Request(model.path, FRAMES, tuple(dataclasses.asdict(f) for f in files), config.to_dict())
+    return finetune_config.Request(model.path, FRAMES, tuple(dataclasses.asdict(f) for f in files), config.to_dict())
 
 
 def load(files):
@@ -60,10 +60,10 @@ def saved_weights(path):
 def test_heldout_blocks_take_a_share_of_the_known_blocks_only():
     known = np.zeros((96, 96), bool)
     known[:, 48:] = True  # 32 known blocks of 12 × 12 (8 along the longer side)
-    held = finetune.heldout_blocks(known, 0.25, 8, np.random.default_rng(0))
+    held = shot_frames.heldout_blocks(known, 0.25, 8, np.random.default_rng(0))
     assert not (held & ~known).any()
     assert held.sum() == 8 * 12 * 12
-    assert not finetune.heldout_blocks(known, 0.0, 8, np.random.default_rng(0)).any()
+    assert not shot_frames.heldout_blocks(known, 0.0, 8, np.random.default_rng(0)).any()
 
 
 @pytest.mark.slow
@@ -87,15 +87,16 @@ def test_unknown_pixels_never_reach_the_loss(tiny_model, shot, tmp_path):
         np.testing.assert_array_equal(a, b)
     # The frames as the step sees them: the loss mask covers known pixels outside the held-out blocks only.
     refs = variants["random"]
-    frames, evaluation = finetune.prepare_frames(refs, finetune.FinetuneConfig.from_flat(TINY), 256)
+    frames, evaluation = shot_frames.prepare_frames(refs, finetune_config.FinetuneConfig.from_flat(TINY), 256)
     known = np.stack([r.known for r in refs])
     train = frames["mask"].numpy()[..., 0] > 0
     assert not known[:, :, :SIZE // 3].any() and known.any()
     assert not (train & ~known).any() and not (train & evaluation["heldout"]).any()
     assert evaluation["heldout"].any() and (known & ~train).any()
     # And the loss of a batch of views ignores the normals wherever its mask is zero.
-    generator, base_config, _ = finetune.load_base(tiny_model.path)
-    tuner = finetune.FineTuner(generator, base_config, frames, evaluation, finetune.FinetuneConfig.from_flat(TINY))
+    generator, base_config, _ = runs.load_model_generator(tiny_model.path)
+    config = finetune_config.FinetuneConfig.from_flat(TINY)
+    tuner = finetune.FineTuner(generator, base_config, frames, evaluation, config)
     batch = tuner.views(5)
     pred = generator(batch["beauty"], training=False)
     off = batch["mask"] <= 0
@@ -111,13 +112,13 @@ def test_flipped_views_mirror_the_image_and_negate_x(tiny_model, shot):
     """The fine-tune's views (select_view + augment) with a certain flip are the unflipped views mirrored, their
     normals' X negated: pixels and vectors move together."""
     from tfnormals.tools.model_io import NormalsModel  # noqa: F401  (the model fixture's type)
-    generator, base_config, _ = finetune.load_base(tiny_model.path)
+    generator, base_config, _ = runs.load_model_generator(tiny_model.path)
     refs = load(reference_files(shot))
     batches = {}
     for prob in (0.0, 1.0):
-        config = finetune.FinetuneConfig.from_flat(dict(TINY, hflip_prob=prob, blur_prob=0.0, max_noise=0.0,
+        config = finetune_config.FinetuneConfig.from_flat(dict(TINY, hflip_prob=prob, blur_prob=0.0, max_noise=0.0,
                                                         jpeg_prob=0.0, batch_size=3))
-        frames, evaluation = finetune.prepare_frames(refs, config, base_config.global_pass_size)
+        frames, evaluation = shot_frames.prepare_frames(refs, config, base_config.global_pass_size)
         batches[prob] = finetune.FineTuner(generator, base_config, frames, evaluation, config).views(7)
     plain, flipped = batches[0.0], batches[1.0]
     np.testing.assert_allclose(flipped["beauty"].numpy(), plain["beauty"].numpy()[:, :, ::-1], atol=1e-5)

@@ -107,3 +107,4 @@ def load_reference(files, pair_layout):
             albedo = albedo / np.maximum(coverage[0], 1e-3)[..., None]
         albedo = keep(np.clip(albedo, 0.0, 1.0))
     return Reference(files.frame, plate.astype(np.float32), keep(normals.normalize(normal_map)), known, depth, albedo)
+

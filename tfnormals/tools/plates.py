@@ -12,7 +12,9 @@ import glob
 import os
 import re
 
-from tfnormals.core import errors, image_io
+import numpy as np
+
+from tfnormals.core import colorspaces, errors, image_io
 from tfnormals.core.frames import parse_frames
 
 FRAME_TOKEN = re.compile(r"#+|%0?(\d*)d")
@@ -95,3 +97,18 @@ def _sequence(spec, token, frames):
         return Plates([], [])
     missing = [f"{head}{frame:0{width}d}{tail}" for frame in range(min(found), max(found) + 1) if frame not in found]
     return Plates([found[f] for f in sorted(found)], missing)
+
+
+def square_plates(paths, side, colorspace="auto"):
+    """Plates as a [N, side, side, 3] float32 batch of network input (read as predict reads a plate; NaN/inf filled):
+    each one's centred largest square, resized to side × side."""
+    from tfnormals.tools import tiling
+    batch = []
+    for path in paths:
+        plate, _ = image_io.fill_nonfinite(image_io.read_image(path))
+        plate = colorspaces.to_network(image_io.to_rgb(plate), colorspace, path)
+        h, w = plate.shape[:2]
+        short = min(h, w)
+        top, left = (h - short) // 2, (w - short) // 2
+        batch.append(np.clip(tiling.resize(plate[top:top + short, left:left + short], side, side), 0.0, 1.0))
+    return np.stack(batch).astype(np.float32)

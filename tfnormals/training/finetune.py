@@ -6,8 +6,11 @@ reference frames (data.references: the plate and what is known of its passes):
   frame's own resolution (dataset.select_view: the scales predict runs the network at), then the
   project's augmentation (data.augment: crops, vector-correct flips, colour) inside the step;
 - loss: the training losses (normals L1 + angular; depth and albedo when references are given),
-  masked to the known pixels, plus an L2-SP term: anchor_weight · Σ (w − w_base)², which keeps the
-  shot model close to the base (so it stays sane outside what the references show);
+  masked to the known pixels, plus two pulls toward the base, so the shot model stays sane outside
+  what the references show: in weight space L2-SP, anchor_weight · Σ (w − w_base)², and in function
+  space rehearsal: on plates of scenes unlike the shot (renders bundled for it) the same losses with
+  the base's own outputs as targets, times rehearsal_weight. L2-SP alone let other shots drift by
+  8–17° (BUILD_NOTES.md "Fine-tuning on a shot"); rehearsal keeps them within about 2°;
 - batch normalization runs in inference mode (its statistics stay the base's) and dropout is off;
 - a share of each frame's known pixels, in square blocks, is held out of the loss; their error at
   the working size is measured every eval_every steps, shown on the progress line and used to keep
@@ -30,16 +33,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfnormals.core import conventions, errors, layout, normals
+from tfnormals.core import conventions, errors, normals
 from tfnormals.core.progress import Progress
 from tfnormals.data import augment, dataset
-from tfnormals.data.augment import AugmentConfig
 from tfnormals.model import losses, serving
 from tfnormals.model.unet import build_generator, precision
-from tfnormals.training import runs
-from tfnormals.training.config import TrainConfig, nested_from_flat
+from tfnormals.training import runs, shot_frames
+from tfnormals.training.finetune_config import FinetuneConfig, resolved_precision
 
-PRECISIONS = ("auto", "float32", "mixed_bfloat16")
 STATE_JSON = "finetune.json"
 HISTORY_CSV = "history.csv"
 CKPT_DIR = "ckpt"
@@ -48,159 +49,9 @@ HISTORY_FIELDS = ("step", "seconds", "loss", "heldout_deg", "train_deg")
 RESUMABLE_CHANGES = ("minutes", "steps")
 
 
-def _field(default, help_text):
-    return dataclasses.field(default=default, metadata={"help": help_text})
-
-
-def _finetune_augment():
-    """The project's augmentation with milder crops (the views already set the scale)."""
-    return AugmentConfig(crop_size=128, min_scale=0.8)
-
-
-@dataclasses.dataclass(frozen=True)
-class FinetuneConfig:
-    """Settings of a fine-tune (each is a flag of tfnormals.finetune; see the help strings)."""
-
-    minutes: float = _field(10.0, "Training time budget in minutes (0 = no limit; then --steps must be set).")
-    steps: int = _field(0, "Stop after this many steps in all (0 = only the time budget).")
-    batch_size: int = _field(4, "Views per step.")
-    view_size: int = _field(128, "Side of the square views cut from the reference frames (before the crop).")
-    learning_rate: float = _field(1e-4, "Adam learning rate.")
-    anchor_weight: float = _field(1.0, "Weight of the L2-SP term: sum of squared differences from the base weights.")
-    heldout_share: float = _field(0.2, "Share of each frame's known blocks held out of the loss (0 = none; the "
-                                       "best weights are then the last).")
-    heldout_blocks: int = _field(8, "Held-out blocks along a frame's longer side.")
-    eval_every: int = _field(20, "Steps between held-out evaluations.")
-    checkpoint_every: int = _field(100, "Steps between checkpoints of the work folder (and at the end and on Ctrl-C).")
-    max_pass: int = _field(1024, "Longer side frames are brought down to (predict's finest pass).")
-    precision: str = _field("auto", "float32, mixed_bfloat16, or auto: bf16 on CPUs with AVX512-BF16 or AMX.")
-    seed: int = _field(0, "Seed of the views, augmentation and held-out blocks.")
-    augment: AugmentConfig = dataclasses.field(default_factory=_finetune_augment,
-                                                       metadata={"help": "augmentation"})
-
-    @classmethod
-    def from_flat(cls, values):
-        return nested_from_flat(cls, values)
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
-
-    def validate(self):
-        """Raise errors.UsageError naming the setting that cannot work."""
-        positive = ("batch_size", "view_size", "heldout_blocks", "eval_every", "checkpoint_every", "max_pass")
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise errors.UsageError(f"--{name}: must be at least 1, got {getattr(self, name)}")
-        if self.minutes < 0 or self.steps < 0 or not (self.minutes or self.steps):
-            raise errors.UsageError(f"--minutes ({self.minutes}) and --steps ({self.steps}) must be >= 0 and one "
-                                    "of them positive")
-        if not 0.0 <= self.heldout_share < 1.0:
-            raise errors.UsageError(f"--heldout_share: must be in [0, 1), got {self.heldout_share}")
-        if self.learning_rate <= 0 or self.anchor_weight < 0:
-            raise errors.UsageError("--learning_rate must be positive and --anchor_weight >= 0")
-        if self.precision not in PRECISIONS:
-            raise errors.UsageError(f"--precision: must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
-        if self.augment.crop_size % 8:
-            raise errors.UsageError(f"--crop_size: must be a multiple of 8, got {self.augment.crop_size}")
-
-
-def resolved_precision(name):
-    """The Keras dtype policy of a precision setting: 'auto' is mixed_bfloat16 where the CPU computes bf16 natively."""
-    if name != "auto":
-        return name
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = f.read()
-    except OSError:
-        return "float32"
-    return "mixed_bfloat16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "float32"
-
-
-def load_base(path):
-    """(float32 generator with the base's weights, its TrainConfig with the working size, its metadata dict)
-    of a SavedModel (exported by tfnormals: tfnormals.json holds its config) or a training run folder."""
-    if os.path.isfile(os.path.join(path, layout.SAVEDMODEL_PB)):
-        metadata_path = os.path.join(path, layout.MODEL_METADATA)
-        try:
-            with open(metadata_path) as f:
-                metadata = json.load(f)
-            config = TrainConfig.from_flat(metadata["config"])
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise errors.UsageError(f"--model: {metadata_path}: no readable training config ({errors.one_line(e)}); "
-                                    "fine-tuning rebuilds the network from it") from None
-        generator = build_generator(**config.generator_kwargs())
-        copied, _ = runs.init_generator_from(generator, path)
-        expected = len([w for w in generator.weights if "seed_generator" not in w.path])
-        if copied != expected:
-            raise errors.UsageError(f"--model: {path}: only {copied} of {expected} weights fit the network its "
-                                    "metadata describes")
-    else:
-        generator, config, step = runs.generator_from_run(path)
-        metadata = runs.metadata(config, step)
-    working_size = int(metadata.get("working_size") or config.global_pass_size)
-    return generator, dataclasses.replace(config, working_size=working_size), metadata
-
-
 def _copy_weights(source, target):
     for a, b in zip(source.weights, target.weights):
         b.assign(tf.cast(a, b.dtype))
-
-
-def heldout_blocks(known, share, blocks, rng):
-    """bool H×W: square blocks (`blocks` along the longer side) held out, a `share` of those holding known pixels
-    (at least one when two or more do), drawn with `rng`."""
-    h, w = known.shape
-    side = math.ceil(max(h, w) / blocks)
-    rows, cols = math.ceil(h / side), math.ceil(w / side)
-    padded = np.zeros((rows * side, cols * side), bool)
-    padded[:h, :w] = known
-    candidates = np.flatnonzero(padded.reshape(rows, side, cols, side).any(axis=(1, 3)))
-    count = min(len(candidates) - 1, max(1, round(share * len(candidates)))) if share > 0 else 0
-    chosen = np.zeros(rows * cols, bool)
-    chosen[rng.choice(candidates, max(count, 0), replace=False)] = True
-    return np.repeat(np.repeat(chosen.reshape(rows, cols), side, 0), side, 1)[:h, :w]
-
-
-def _resized(images, height, width):
-    """Images dict (beauty, normals, mask, depth, albedo: [N, H, W, C]) at height×width, antialiased (augment.resample:
-    normals renormalized, depth and albedo weighted by where they exist)."""
-    if images["beauty"].shape[1:3] == (height, width):
-        return images
-    return augment.resample(images, lambda x: tf.image.resize(x, [height, width], antialias=True))
-
-
-def _scaled(shape, long_side):
-    h, w = shape
-    scale = long_side / max(h, w)
-    return max(1, round(h * scale)), max(1, round(w * scale))
-
-
-def prepare_frames(references, config, working_size):
-    """(training frames: {key: [F, H, W, C] tensor} with the train mask, evaluation set at the working size:
-    {beauty, normals, heldout and train masks}) from data.references.Reference frames of one size."""
-    shapes = {r.plate.shape[:2] for r in references}
-    if len(shapes) != 1:
-        raise errors.UsageError(f"reference frames differ in size ({sorted(shapes)}); a shot's frames share one")
-    shape = shapes.pop()
-    rng = np.random.default_rng(np.random.SeedSequence([config.seed, 20]))
-    held = np.stack([heldout_blocks(r.known, config.heldout_share, config.heldout_blocks, rng) for r in references])
-    known = np.stack([r.known for r in references])[..., None]
-    zeros = np.zeros(shape + (1,), np.float32)
-    images = {"beauty": np.stack([r.plate for r in references]), "normals": np.stack([r.normals for r in references]),
-              "depth": np.stack([zeros if r.depth is None else r.depth[..., None] for r in references]),
-              "albedo": np.stack([np.repeat(zeros, 3, -1) if r.albedo is None else r.albedo for r in references])}
-    # Unknown pixels hold zeros whatever the references say there: resampling must not carry them into known ones.
-    images = {k: tf.constant(v if k == "beauty" else np.where(known, v, 0.0), tf.float32) for k, v in images.items()}
-    images["mask"] = tf.constant(known & ~held[..., None], tf.float32)
-    known = known[..., 0]
-    if max(shape) > config.max_pass:
-        images = _resized(images, *_scaled(shape, config.max_pass))
-    evaluation = _resized(images, *_scaled(shape, min(max(shape), working_size)))
-    size = evaluation["beauty"].shape[1:3]
-    masks = tf.image.resize(tf.constant(np.stack([known & held, known & ~held], -1), tf.float32), size,
-                            antialias=True).numpy() >= conventions.MASK_THRESHOLD
-    return images, {"beauty": evaluation["beauty"], "normals": evaluation["normals"].numpy(),
-                    "heldout": masks[..., 0], "train": masks[..., 1]}
 
 
 class _State(tf.Module):
@@ -226,11 +77,17 @@ class FineTuner:
       frames, evaluation: prepare_frames()'s output.
       config: FinetuneConfig.
       passes: the reference passes given ({'depth', 'albedo'} subset) that get a loss.
+      rehearsal: [N, S, S, 3] plates unlike the shot (network input), or None: the base's outputs on them are kept.
     """
 
-    def __init__(self, base_generator, base_config, frames, evaluation, config, passes=()):
+    def __init__(self, base_generator, base_config, frames, evaluation, config, passes=(), rehearsal=None):
         self.config, self.base_config, self.frames, self.evaluation = config, base_config, frames, evaluation
         self.eval_generator = base_generator
+        self.rehearsal = None
+        if rehearsal is not None and len(rehearsal) and config.rehearsal_weight > 0:
+            plates = tf.constant(rehearsal, tf.float32)
+            teacher = base_generator(plates, training=False)  # the base's outputs, before any weight changes
+            self.rehearsal = dict({name: tf.constant(value) for name, value in teacher.items()}, beauty=plates)
         policy = resolved_precision(config.precision)
         if policy == "float32":
             self.generator = base_generator
@@ -268,18 +125,31 @@ class FineTuner:
 
     def data_loss(self, pred, batch):
         """The base's supervised losses over the known (not held-out) pixels of a batch."""
-        c, mask = self.base_config, batch["mask"]
-        loss = (c.l1_weight * losses.masked_l1(pred["normals"], batch["normals"], mask)
-                + c.angular_weight * losses.masked_angular(pred["normals"], batch["normals"], mask))
+        return self.supervised_loss(pred, batch, batch["mask"], ("normals",) + self.passes)
+
+    def supervised_loss(self, pred, target, mask, passes):
+        """The base's loss terms and weights for `passes`, over the pixels `mask` weights ([B, H, W, 1])."""
+        c = self.base_config
+        loss = (c.l1_weight * losses.masked_l1(pred["normals"], target["normals"], mask)
+                + c.angular_weight * losses.masked_angular(pred["normals"], target["normals"], mask))
         surface = tf.cast(mask >= conventions.MASK_THRESHOLD, tf.float32)
-        if "depth" in self.passes:
-            valid = surface * tf.cast(batch["depth"] > 0, tf.float32)
-            loss += c.depth_weight * (losses.scale_invariant_log_depth(pred["depth"], batch["depth"], valid)
+        if "depth" in passes:
+            valid = surface * tf.cast(target["depth"] > 0, tf.float32)
+            loss += c.depth_weight * (losses.scale_invariant_log_depth(pred["depth"], target["depth"], valid)
                                       + c.depth_gradient_weight * losses.gradient_matching(pred["depth"],
-                                                                                           batch["depth"], valid))
-        if "albedo" in self.passes:
-            loss += c.albedo_weight * losses.scale_invariant_log_albedo(pred["albedo"], batch["albedo"], surface)
+                                                                                           target["depth"], valid))
+        if "albedo" in passes:
+            loss += c.albedo_weight * losses.scale_invariant_log_albedo(pred["albedo"], target["albedo"], surface)
         return loss
+
+    def rehearsal_loss(self, step):
+        """How far the outputs on `rehearsal_views` rehearsal plates (drawn by the step) are from the base's."""
+        count = self.rehearsal["beauty"].shape[0]
+        seed = tf.stack([tf.constant(self.config.seed + 1, tf.int64), tf.cast(step, tf.int64)])
+        picks = tf.random.stateless_uniform([self.config.rehearsal_views], seed, 0, count, tf.int32)
+        target = {name: tf.gather(value, picks) for name, value in self.rehearsal.items()}
+        pred = self.generator(target["beauty"], training=False)
+        return self.supervised_loss(pred, target, tf.ones_like(target["normals"][..., :1]), tuple(pred))
 
     def anchor_loss(self):
         """L2-SP: the squared distance of the weights from the base's."""
@@ -292,6 +162,8 @@ class FineTuner:
             pred = self.generator(batch["beauty"], training=False)  # batch norm keeps the base's statistics
             data = self.data_loss(pred, batch)
             loss = data + self.config.anchor_weight * self.anchor_loss()
+            if self.rehearsal is not None:
+                loss += self.config.rehearsal_weight * self.rehearsal_loss(step)
         grads = tape.gradient(loss, self.trainables)
         self.optimizer.apply_gradients(zip(grads, self.trainables))
         return data
@@ -329,16 +201,6 @@ class FineTuner:
         return self.eval_generator, step, final_error
 
 
-@dataclasses.dataclass(frozen=True)
-class Request:
-    """What a fine-tune was asked for, recorded in the work folder and the model's metadata."""
-
-    base_model: str
-    frames: tuple
-    files: tuple  # per frame: data.references.ReferenceFiles as a dict
-    config: dict
-
-
 def _check_resume(work_dir, request, resume):
     """Refuse a work folder holding another fine-tune, or one in progress without --resume."""
     path = os.path.join(work_dir, STATE_JSON)
@@ -373,7 +235,7 @@ def _append_history(work_dir, row):
         writer.writerow(row)
 
 
-def finetune(references, request, output_dir, work_dir, resume=False, log=print, on_step=None):
+def finetune(references, request, output_dir, work_dir, resume=False, log=print, on_step=None, rehearsal=None):
     """Fine-tune request.base_model on data.references.Reference frames and export the shot model to output_dir.
 
     Args:
@@ -384,16 +246,17 @@ def finetune(references, request, output_dir, work_dir, resume=False, log=print,
       resume: continue the fine-tune in work_dir (only the budget may differ).
       log: where progress lines and messages go.
       on_step: optional function(step) called after every step (tests stop a run there).
+      rehearsal: [N, S, S, 3] plates unlike the shot (network input; request.rehearsal names them), or None.
 
     Returns the summary dict (also the metadata's `finetune` block).
     """
     config = FinetuneConfig.from_flat(request.config)
     config.validate()
     _check_resume(work_dir, request, resume)
-    base_generator, base_config, base_metadata = load_base(request.base_model)
-    frames, evaluation = prepare_frames(references, config, base_config.global_pass_size)
+    base_generator, base_config, base_metadata = runs.load_model_generator(request.base_model)
+    frames, evaluation = shot_frames.prepare_frames(references, config, base_config.global_pass_size)
     passes = [p for p in ("depth", "albedo") if all(getattr(r, p) is not None for r in references)]
-    tuner = FineTuner(base_generator, base_config, frames, evaluation, config, passes)
+    tuner = FineTuner(base_generator, base_config, frames, evaluation, config, passes, rehearsal)
     manager = tf.train.CheckpointManager(tuner.checkpoint, os.path.join(work_dir, CKPT_DIR), max_to_keep=1)
     os.makedirs(work_dir, exist_ok=True)
     with open(os.path.join(work_dir, STATE_JSON), "w") as f:
