@@ -112,8 +112,7 @@ def main(argv):
                                tuple(os.path.abspath(p) for p in rehearsal))
     work_dir = FLAGS.work_dir or FLAGS.output.rstrip("/") + ".finetune"
     summary = finetune.finetune(loaded, request, FLAGS.output, work_dir, FLAGS.resume, log=_log,
-                                rehearsal=plates.square_plates(rehearsal, settings.augment.crop_size) if rehearsal
-                                else None)
+                                rehearsal=plates.square_plates(rehearsal) if rehearsal else None)
     cli.emit({"output": FLAGS.output, "frames": frames, "steps": summary["steps"], "best_step": summary["best_step"],
               "heldout_error_deg": summary["heldout_error_deg"],
               "base_heldout_error_deg": summary["base_heldout_error_deg"],

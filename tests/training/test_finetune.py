@@ -9,9 +9,9 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import write_synthetic_shot
+from helpers import plates, write_synthetic_shot
 
-from tfnormals.core import image_io, layout
+from tfnormals.core import image_io, layout, normals
 from tfnormals.data import pairs, references
 from tfnormals.training import finetune, finetune_config, runs, shot_frames
 
@@ -46,10 +46,10 @@ def load(files):
     return [references.load_reference(f, LAYOUT) for f in files]
 
 
-def run(model, root, out, resume=False, on_step=None, refs=None, **settings):
+def run(model, root, out, resume=False, on_step=None, refs=None, rehearsal=None, **settings):
     refs = refs if refs is not None else load(reference_files(root))
     return finetune.finetune(refs, request(model, root, **settings), str(out), str(out) + ".work", resume,
-                             log=lambda line: None, on_step=on_step)
+                             log=lambda line: None, on_step=on_step, rehearsal=rehearsal)
 
 
 def saved_weights(path):
@@ -162,3 +162,18 @@ def test_the_heldout_error_keeps_the_base_when_training_only_hurts(tiny_model, s
         info = json.load(f)
     assert info["finetune"]["frames"] == list(FRAMES) and info["finetune"]["base_model"] == tiny_model.path
     assert info["stride"] == tiny_model.stride and info["working_size"] == tiny_model.working_size
+
+
+@pytest.mark.slow
+def test_rehearsal_keeps_the_base_outputs_on_other_scenes(tiny_model, shot, tmp_path):
+    """A fast fine-tune moves the outputs on unrelated plates; with rehearsal on those plates they move far less."""
+    from tfnormals.tools.model_io import NormalsModel
+    others = list(plates(6, 48, 48, seed=5))
+    moved = {}
+    for weight in (0.0, 20.0):
+        out = tmp_path / f"rehearsal{weight:g}"
+        run(tiny_model, shot, out, rehearsal=others, steps=8, learning_rate=3e-3, anchor_weight=0.0,
+            rehearsal_weight=weight, rehearsal_views=2, heldout_share=0.0)
+        moved[weight] = float(normals.angular_error_deg(NormalsModel(str(out))(np.stack(others)),
+                                                        tiny_model(np.stack(others))).mean())
+    assert moved[20.0] < 0.5 * moved[0.0], moved

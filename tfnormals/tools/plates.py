@@ -12,8 +12,6 @@ import glob
 import os
 import re
 
-import numpy as np
-
 from tfnormals.core import colorspaces, errors, image_io
 from tfnormals.core.frames import parse_frames
 
@@ -99,16 +97,14 @@ def _sequence(spec, token, frames):
     return Plates([found[f] for f in sorted(found)], missing)
 
 
-def square_plates(paths, side, colorspace="auto"):
-    """Plates as a [N, side, side, 3] float32 batch of network input (read as predict reads a plate; NaN/inf filled):
-    each one's centred largest square, resized to side × side."""
-    from tfnormals.tools import tiling
-    batch = []
+def square_plates(paths, colorspace="auto"):
+    """Each plate's centred largest square as network input (read as predict reads a plate; NaN/inf filled)."""
+    squares = []
     for path in paths:
         plate, _ = image_io.fill_nonfinite(image_io.read_image(path))
         plate = colorspaces.to_network(image_io.to_rgb(plate), colorspace, path)
         h, w = plate.shape[:2]
         short = min(h, w)
         top, left = (h - short) // 2, (w - short) // 2
-        batch.append(np.clip(tiling.resize(plate[top:top + short, left:left + short], side, side), 0.0, 1.0))
-    return np.stack(batch).astype(np.float32)
+        squares.append(plate[top:top + short, left:left + short])
+    return squares

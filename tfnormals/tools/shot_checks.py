@@ -55,3 +55,16 @@ def motorcycle_halves(truth=None):
 def masked_error(model, plate, truth, mask):
     """Mean angular error in degrees of predict's normals over `mask`."""
     return float(normals.angular_error_deg(predict_normals(model, plate), truth)[mask].mean())
+
+
+def write_motorcycle_references(folder, truth=None):
+    """The motorcycle as a one-frame shot for tfnormals.finetune: folder/plate.0001.png (the photo) and
+    folder/reference.0001.exr (its true normals, alpha 1 on the left half's ground truth only). Returns the
+    plate and reference frame patterns."""
+    truth, left, _ = motorcycle_halves(truth)
+    os.makedirs(folder, exist_ok=True)
+    plate, reference = os.path.join(folder, "plate.####.png"), os.path.join(folder, "reference.####.exr")
+    image_io.write_png(plate.replace("####", "0001"), truth["plate"])
+    image_io.write_rgb_exr(reference.replace("####", "0001"), truth["normals"] * left[..., None],
+                           alpha=left.astype(np.float32))
+    return plate, reference

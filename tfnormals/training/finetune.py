@@ -54,6 +54,20 @@ def _copy_weights(source, target):
         b.assign(tf.cast(a, b.dtype))
 
 
+def rehearsal_views(plates, sides, crop):
+    """[N, crop, crop, 3]: each square plate brought to each side × side of `sides` (the whole scene at the working
+    size, as predict's global pass sees it, and smaller) and cut into a grid of crop × crop views. The base's outputs
+    are computed on these very views: a target made from a larger view would ask the shot model to guess context
+    it cannot see."""
+    views = []
+    for plate in plates:
+        for side in sides:
+            image = tf.image.resize(tf.constant(plate[None], tf.float32), [side, side], antialias=True)[0]
+            starts = range(0, side - crop + 1, crop)
+            views += [image[y:y + crop, x:x + crop] for y in starts for x in starts]
+    return tf.stack(views)
+
+
 class _State(tf.Module):
     """What a resume needs besides the generator and the optimizer: the step, training seconds so far, the base's
     held-out error, and the best held-out error with its step and weights."""
@@ -77,7 +91,8 @@ class FineTuner:
       frames, evaluation: prepare_frames()'s output.
       config: FinetuneConfig.
       passes: the reference passes given ({'depth', 'albedo'} subset) that get a loss.
-      rehearsal: [N, S, S, 3] plates unlike the shot (network input), or None: the base's outputs on them are kept.
+      rehearsal: square plates of scenes unlike the shot (network input, H×W×3 each), or None: the shot model's
+        outputs on rehearsal_views() of them are kept close to the base's on the same views.
     """
 
     def __init__(self, base_generator, base_config, frames, evaluation, config, passes=(), rehearsal=None):
@@ -85,7 +100,8 @@ class FineTuner:
         self.eval_generator = base_generator
         self.rehearsal = None
         if rehearsal is not None and len(rehearsal) and config.rehearsal_weight > 0:
-            plates = tf.constant(rehearsal, tf.float32)
+            crop = config.augment.crop_size
+            plates = rehearsal_views(rehearsal, sorted({crop, max(crop, base_config.global_pass_size)}), crop)
             teacher = base_generator(plates, training=False)  # the base's outputs, before any weight changes
             self.rehearsal = dict({name: tf.constant(value) for name, value in teacher.items()}, beauty=plates)
         policy = resolved_precision(config.precision)
@@ -143,7 +159,7 @@ class FineTuner:
         return loss
 
     def rehearsal_loss(self, step):
-        """How far the outputs on `rehearsal_views` rehearsal plates (drawn by the step) are from the base's."""
+        """How far the outputs on `rehearsal_views` rehearsal views (drawn by the step) are from the base's."""
         count = self.rehearsal["beauty"].shape[0]
         seed = tf.stack([tf.constant(self.config.seed + 1, tf.int64), tf.cast(step, tf.int64)])
         picks = tf.random.stateless_uniform([self.config.rehearsal_views], seed, 0, count, tf.int32)
@@ -246,7 +262,7 @@ def finetune(references, request, output_dir, work_dir, resume=False, log=print,
       resume: continue the fine-tune in work_dir (only the budget may differ).
       log: where progress lines and messages go.
       on_step: optional function(step) called after every step (tests stop a run there).
-      rehearsal: [N, S, S, 3] plates unlike the shot (network input; request.rehearsal names them), or None.
+      rehearsal: square plates of scenes unlike the shot (network input; request.rehearsal names them), or None.
 
     Returns the summary dict (also the metadata's `finetune` block).
     """

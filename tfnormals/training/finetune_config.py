@@ -30,11 +30,11 @@ class FinetuneConfig:
     steps: int = _field(0, "Stop after this many steps in all (0 = only the time budget).")
     batch_size: int = _field(4, "Views per step.")
     view_size: int = _field(128, "Side of the square views cut from the reference frames (before the crop).")
-    learning_rate: float = _field(1e-4, "Adam learning rate.")
+    learning_rate: float = _field(3e-5, "Adam learning rate.")
     anchor_weight: float = _field(1.0, "Weight of the L2-SP term: sum of squared differences from the base weights.")
-    rehearsal_weight: float = _field(1.0, "Weight of keeping the base's outputs on the rehearsal plates (scenes "
+    rehearsal_weight: float = _field(3.0, "Weight of keeping the base's outputs on the rehearsal plates (scenes "
                                           "unlike the shot), relative to the reference loss (0 = off).")
-    rehearsal_views: int = _field(2, "Rehearsal plates per step.")
+    rehearsal_views: int = _field(4, "Rehearsal views per step (crops of the rehearsal plates).")
     heldout_share: float = _field(0.2, "Share of each frame's known blocks held out of the loss (0 = none; the "
                                        "best weights are then the last).")
     heldout_blocks: int = _field(8, "Held-out blocks along a frame's longer side.")
