@@ -19,6 +19,8 @@ on a re-run (--redo fine-tunes again).
 import argparse
 import json
 import os
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -63,11 +65,20 @@ def finetune(args, output, plates, references, frames, masks=""):
         import shutil
         shutil.rmtree(output + ".finetune")
     start = time.monotonic()
-    result = common.run_child("tfnormals.finetune", flags + args.finetune_args.split(), timeout=6 * 3600)
-    summary = dict(json.loads(result["stdout"].strip().splitlines()[-1]), wall_seconds=time.monotonic() - start,
+    summary = dict(run_command("tfnormals.finetune", flags + args.finetune_args.split()),
+                   wall_seconds=time.monotonic() - start,
                    command=common.command_line("tfnormals.finetune", flags + args.finetune_args.split()))
     common.write_json(summary_path, summary)
     return summary
+
+
+def run_command(module, args):
+    """`python -m module args` as a user runs it (its progress on this stderr); its one JSON stdout line."""
+    proc = subprocess.run([sys.executable, "-m", module, *args], cwd=common.REPO, env=common.child_env(),
+                          stdout=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        raise common.ChildError(f"python -m {module} {' '.join(args)} exited with {proc.returncode}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def shot_info(shot_dir):
@@ -81,14 +92,17 @@ def mean_over(errors, frames):
     return float(np.mean([errors[f] for f in frames]))
 
 
-def panel_row(plate, truth, mask, base, tuned, side=256):
-    """plate | truth (black off the mask) | base | shot model, each `side` wide."""
+def panel_row(plate, truth, mask, base, tuned, side=256, split=False):
+    """plate | truth (black off the mask) | base | shot model, each `side` wide; `split` draws a white line down the
+    middle of the truth (the motorcycle's references are its left half)."""
     from tfnormals.core import normals
     from tfnormals.tools import tiling
     height = max(1, round(plate.shape[0] * side / plate.shape[1]))
     small = lambda image: tiling.resize(image, height, side)  # noqa: E731
     shown = [small(plate), small(normals.encode(truth) * mask[..., None])]
     shown += [small(normals.encode(n)) for n in (base, tuned)]
+    if split:
+        shown[1][:, side // 2] = 1.0
     return np.concatenate(shown, axis=1)
 
 
@@ -97,10 +111,9 @@ def main(argv=None):
     from tfnormals.core import frames as frame_numbers
     from tfnormals.core import layout
     shots_dir = os.path.join(args.work, "shots")
-    common.run_child("data_tools.render_shots", [f"--output_dir={shots_dir}", f"--num_shots={args.num_shots}",
-                                                 f"--num_frames={args.num_frames}",
-                                                 f"--resolution={args.resolution}", f"--seed={args.seed}"],
-                     timeout=6 * 3600)
+    run_command("data_tools.render_shots", [f"--output_dir={shots_dir}", f"--num_shots={args.num_shots}",
+                                            f"--num_frames={args.num_frames}", f"--resolution={args.resolution}",
+                                            f"--seed={args.seed}"])
     from tfnormals.core import image_io
     from tfnormals.tools import shot_checks
     from tfnormals.tools.model_io import load_model
@@ -170,7 +183,7 @@ def main(argv=None):
         if args.picture:
             pictures.append(panel_row(truth["plate"], truth["normals"], truth["mask"],
                                       shot_checks.predict_normals(base, truth["plate"]),
-                                      shot_checks.predict_normals(tuned, truth["plate"])))
+                                      shot_checks.predict_normals(tuned, truth["plate"]), split=True))
     if pictures:
         image_io.write_png(args.picture, np.concatenate(pictures, axis=0))
         text += f"\n\nPicture: {common.display_path(args.picture)}."
