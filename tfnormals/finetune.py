@@ -26,7 +26,7 @@ import sys
 
 from absl import flags
 
-from tfnormals.core import cli, colorspaces, errors, resources
+from tfnormals.core import cli, colorspaces, errors, layout, resources
 from tfnormals.core import frames as frame_numbers
 from tfnormals.data import pairs, references
 from tfnormals.tools import model_io, plates
@@ -110,7 +110,7 @@ def main(argv):
     request = finetune_config.Request(os.path.abspath(FLAGS.model), tuple(frames),
                                tuple(dataclasses.asdict(f) for f in files), settings.to_dict(),
                                tuple(os.path.abspath(p) for p in rehearsal))
-    work_dir = FLAGS.work_dir or FLAGS.output.rstrip("/") + ".finetune"
+    work_dir = FLAGS.work_dir or FLAGS.output.rstrip("/") + layout.FINETUNE_SUFFIX
     summary = finetune.finetune(loaded, request, FLAGS.output, work_dir, FLAGS.resume, log=_log,
                                 rehearsal=plates.square_plates(rehearsal) if rehearsal else None)
     cli.emit({"output": FLAGS.output, "frames": frames, "steps": summary["steps"], "best_step": summary["best_step"],

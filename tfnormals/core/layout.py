@@ -93,6 +93,11 @@ RUN_TRIPTYCHS_DIR = "triptychs"
 RUN_RECORDS_DIR = "records"   # self-rendered data of a run trained without --records_dir
 RUN_RENDERS_DIR = "renders"
 
+# --- A fine-tune's work folder, <output>.finetune/ (tfnormals.finetune writes and resumes): RUN_CKPT_DIR,
+# RUN_HISTORY (the held-out error every few steps) and the request it was asked.
+FINETUNE_REQUEST = "finetune.json"
+FINETUNE_SUFFIX = ".finetune"  # the work folder's default name: the output folder's plus this
+
 # --- An exported model folder (tfnormals.export writes, tools load).
 SAVEDMODEL_PB = "saved_model.pb"
 MODEL_METADATA = "tfnormals.json"

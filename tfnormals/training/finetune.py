@@ -33,7 +33,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfnormals.core import conventions, errors, normals
+from tfnormals.core import conventions, errors, layout, normals, outputs
 from tfnormals.core.progress import Progress
 from tfnormals.data import augment, dataset
 from tfnormals.model import losses, serving
@@ -41,9 +41,6 @@ from tfnormals.model.unet import build_generator, precision
 from tfnormals.training import runs, shot_frames
 from tfnormals.training.finetune_config import FinetuneConfig, resolved_precision
 
-STATE_JSON = "finetune.json"
-HISTORY_CSV = "history.csv"
-CKPT_DIR = "ckpt"
 HISTORY_FIELDS = ("step", "seconds", "loss", "heldout_deg", "train_deg")
 # Settings that may change when a fine-tune is resumed (the budget); every other one must match.
 RESUMABLE_CHANGES = ("minutes", "steps")
@@ -219,8 +216,8 @@ class FineTuner:
 
 def _check_resume(work_dir, request, resume):
     """Refuse a work folder holding another fine-tune, or one in progress without --resume."""
-    path = os.path.join(work_dir, STATE_JSON)
-    has_checkpoint = tf.train.latest_checkpoint(os.path.join(work_dir, CKPT_DIR)) is not None
+    path = os.path.join(work_dir, layout.FINETUNE_REQUEST)
+    has_checkpoint = tf.train.latest_checkpoint(os.path.join(work_dir, layout.RUN_CKPT_DIR)) is not None
     if not resume:
         if has_checkpoint:
             raise errors.UsageError(f"--work_dir: {work_dir} holds a fine-tune already: pass --resume to continue it, "
@@ -232,7 +229,8 @@ def _check_resume(work_dir, request, resume):
         saved = json.load(f)
     now = json.loads(json.dumps(dataclasses.asdict(request)))
     for key in RESUMABLE_CHANGES:
-        saved["config"].pop(key, None), now["config"].pop(key, None)
+        saved["config"].pop(key, None)
+        now["config"].pop(key, None)
     changed = sorted(k for k in now if now[k] != saved.get(k))
     changed += sorted(f"config.{k}" for k in now["config"] if now["config"][k] != saved["config"].get(k))
     if changed:
@@ -242,7 +240,7 @@ def _check_resume(work_dir, request, resume):
 
 
 def _append_history(work_dir, row):
-    path = os.path.join(work_dir, HISTORY_CSV)
+    path = os.path.join(work_dir, layout.RUN_HISTORY)
     new = not os.path.isfile(path)
     with open(path, "a", newline="") as f:
         writer = csv.DictWriter(f, HISTORY_FIELDS)
@@ -273,10 +271,11 @@ def finetune(references, request, output_dir, work_dir, resume=False, log=print,
     frames, evaluation = shot_frames.prepare_frames(references, config, base_config.global_pass_size)
     passes = [p for p in ("depth", "albedo") if all(getattr(r, p) is not None for r in references)]
     tuner = FineTuner(base_generator, base_config, frames, evaluation, config, passes, rehearsal)
-    manager = tf.train.CheckpointManager(tuner.checkpoint, os.path.join(work_dir, CKPT_DIR), max_to_keep=1)
+    manager = tf.train.CheckpointManager(tuner.checkpoint, os.path.join(work_dir, layout.RUN_CKPT_DIR), max_to_keep=1)
     os.makedirs(work_dir, exist_ok=True)
-    with open(os.path.join(work_dir, STATE_JSON), "w") as f:
-        json.dump(dataclasses.asdict(request), f, indent=1)
+    with outputs.atomic_output(os.path.join(work_dir, layout.FINETUNE_REQUEST)) as tmp:
+        with open(tmp, "w") as f:
+            json.dump(dataclasses.asdict(request), f, indent=1)
     state = tuner.state
     if resume:
         tuner.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
