@@ -58,7 +58,7 @@ class ReferenceRenderer:
     """
 
     def __init__(self, mesh, width, height, spp=DEFAULT_SPP):
-        mi, dr = mitsuba_render.modules()
+        mi, _ = mitsuba_render.modules()
         self.spp = spp
         shape = mi.Mesh("reference", len(mesh.vertices), len(mesh.faces), mi.Properties(), True, False)
         params = mi.traverse(shape)
@@ -106,10 +106,11 @@ def frame_complete(output_dir, frame):
 
 def write_frame(output_dir, frame, passes):
     """The three files of one frame (each atomically; the alpha last)."""
-    path = lambda name: os.path.join(output_dir, layout.frame_file(name, frame))  # noqa: E731
-    image_io.write_rgb_exr(path(layout.NORMALS_EXR), passes["normals"], alpha=passes["alpha"])
-    image_io.write_exr(path(layout.DEPTH_EXR), {"Z": passes["depth"]})
-    image_io.write_exr(path(layout.ALPHA_EXR), {"A": passes["alpha"]})
+    normals_path, depth_path, alpha_path = (os.path.join(output_dir, layout.frame_file(name, frame))
+                                            for name in REFERENCE_FILES)
+    image_io.write_rgb_exr(normals_path, passes["normals"], alpha=passes["alpha"])
+    image_io.write_exr(depth_path, {"Z": passes["depth"]})
+    image_io.write_exr(alpha_path, {"A": passes["alpha"]})
 
 
 def render_references(mesh, cameras, output_dir, spp=DEFAULT_SPP):
