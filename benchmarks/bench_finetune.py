@@ -48,6 +48,7 @@ def parse_args(argv):
     p.add_argument("--motorcycle", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--redo", action="store_true", help="Fine-tune again even when a shot model exists.")
     p.add_argument("--picture", default="", help="Write the before/after picture here (PNG).")
+    p.add_argument("--picture_side", type=int, default=160, help="Width of each panel of the picture.")
     common.add_output_args(p)
     return p.parse_args(argv)
 
@@ -159,7 +160,7 @@ def main(argv=None):
         plate, truth, mask = shot_checks.frame_truth(shot, others[len(others) // 2])
         tuned = load_model(os.path.join(args.work, "model_" + os.path.basename(shot)))
         pictures.append(panel_row(plate, truth, mask, shot_checks.predict_normals(base, plate),
-                                  shot_checks.predict_normals(tuned, plate)))
+                                  shot_checks.predict_normals(tuned, plate), args.picture_side))
     text = (f"### Fine-tuning on a shot (`{common.display_path(args.model)}`, {args.num_shots} shots × "
             f"{args.num_frames} frames at {args.resolution}², seed {args.seed}; references: frames "
             f"{args.reference_frames}, the shots' own normals)\n\n"
@@ -183,7 +184,8 @@ def main(argv=None):
         if args.picture:
             pictures.append(panel_row(truth["plate"], truth["normals"], truth["mask"],
                                       shot_checks.predict_normals(base, truth["plate"]),
-                                      shot_checks.predict_normals(tuned, truth["plate"]), split=True))
+                                      shot_checks.predict_normals(tuned, truth["plate"]), args.picture_side,
+                                      split=True))
     if pictures:
         image_io.write_png(args.picture, np.concatenate(pictures, axis=0))
         text += f"\n\nPicture: {common.display_path(args.picture)}."
