@@ -3,7 +3,6 @@ their own normals, and reference passes that match the renderer's own passes of 
 
 import json
 import math
-import os
 import subprocess
 import sys
 
