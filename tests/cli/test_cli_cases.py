@@ -272,6 +272,7 @@ def _check_finetuned(f, s):
     with open(f"{f}/shot_model/tfnormals.json") as info:
         meta = json.load(info)["finetune"]
     return (s["steps"] == 2 and s["frames"] == [1001, 1003] and meta["frames"] == [1001, 1003]
+            and meta["passes_trained"] == ["normals"]  # the tiny model has no depth or albedo head
             and os.path.isfile(f"{f}/shot_model/saved_model.pb") and os.path.isdir(f"{f}/shot_model.finetune/ckpt"))
 
 
@@ -427,7 +428,9 @@ CASES = [
     Case("render-spp-0", RENDER, ["--output_dir=out", "--num_samples=1", "--resolution=8", "--spp=0"], 2, "spp",
          absent=("out",)),
     # Fine-tuning on a shot, and the reference renders it learns from.
-    Case("finetune-done", FINETUNE, FT + ["--frames=1001,1003", "--output=shot_model"], 0, setup=_shot,
+    Case("finetune-done", FINETUNE, FT + ["--frames=1001,1003", "--output=shot_model",
+                                          "--depth_references=shot/depth.####.exr",
+                                          "--albedo_references=shot/albedo.####.exr"], 0, setup=_shot,
          check=_check_finetuned),
     Case("finetune-flags-missing", FINETUNE, ["--plates=shot/beauty.####.exr"], 2,
          "--references, --frames, --output required", setup=_shot),

@@ -177,3 +177,27 @@ def test_rehearsal_keeps_the_base_outputs_on_other_scenes(tiny_model, shot, tmp_
         moved[weight] = float(normals.angular_error_deg(NormalsModel(str(out))(np.stack(others)),
                                                         tiny_model(np.stack(others))).mean())
     assert moved[20.0] < 0.5 * moved[0.0], moved
+
+
+@pytest.mark.slow
+def test_depth_and_albedo_references_train_their_heads(shot, tmp_path):
+    """With depth and albedo references a multi-pass base's depth and albedo heads learn; without, they stay."""
+    from tfnormals.model import serving
+    from tfnormals.model.unet import build_generator
+    from tfnormals.tools.model_io import NormalsModel
+    from tfnormals.training.config import TrainConfig
+    config = TrainConfig.from_flat(dict(base_filters=8, depth=4, max_filters=32, passes="normals,depth,albedo"))
+    serving.export_generator(build_generator(**config.generator_kwargs()), str(tmp_path / "base"),
+                             runs.metadata(config, 0))
+    base = NormalsModel(str(tmp_path / "base"))
+    heads = {}
+    for name, paths in (("without", {}), ("with", {"depth": layout.DEPTH_EXR, "albedo": layout.ALBEDO_EXR})):
+        refs = load(reference_files(shot, **paths))
+        summary = run(base, shot, tmp_path / name, refs=refs, steps=3, learning_rate=1e-2, anchor_weight=0.0)
+        assert summary["passes_trained"] == ["normals"] + (["depth", "albedo"] if paths else [])
+        generator, _, _ = runs.load_model_generator(str(tmp_path / name))
+        heads[name] = {h: generator.get_layer(h).weights[0].numpy() for h in ("depth_conv", "albedo_conv")}
+    original, _, _ = runs.load_model_generator(str(tmp_path / "base"))
+    for h in ("depth_conv", "albedo_conv"):
+        np.testing.assert_array_equal(heads["without"][h], original.get_layer(h).weights[0].numpy())
+        assert np.abs(heads["with"][h] - original.get_layer(h).weights[0].numpy()).max() > 1e-4

@@ -271,6 +271,8 @@ def finetune(references, request, output_dir, work_dir, resume=False, log=print,
     frames, evaluation = shot_frames.prepare_frames(references, config, base_config.global_pass_size)
     passes = [p for p in ("depth", "albedo") if all(getattr(r, p) is not None for r in references)]
     tuner = FineTuner(base_generator, base_config, frames, evaluation, config, passes, rehearsal)
+    for name in sorted(set(passes) - set(tuner.passes)):
+        log(f"warning: {request.base_model} predicts no {name}: its references are not used")
     manager = tf.train.CheckpointManager(tuner.checkpoint, os.path.join(work_dir, layout.RUN_CKPT_DIR), max_to_keep=1)
     os.makedirs(work_dir, exist_ok=True)
     with outputs.atomic_output(os.path.join(work_dir, layout.FINETUNE_REQUEST)) as tmp:
