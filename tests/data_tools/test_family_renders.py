@@ -17,6 +17,14 @@ SPP = 2
 SAMPLES_PER_FAMILY = 2
 
 
+def interior(mask):
+    """Pixels of the mask whose whole 3×3 neighbourhood is in the mask too (away from its edges)."""
+    padded = np.pad(mask, 1, mode="edge")
+    height, width = mask.shape
+    windows = [padded[dy:dy + height, dx:dx + width] for dy in range(3) for dx in range(3)]
+    return np.logical_and.reduce(windows)
+
+
 @pytest.fixture(scope="module")
 def renderer():
     return mitsuba_render.TemplateRenderer(RESOLUTION, SPP)
@@ -33,11 +41,11 @@ def test_every_family_renders(renderer, family, tmp_path):
         np.testing.assert_allclose(np.linalg.norm(result["normals"][covered], axis=-1), 1.0, atol=1e-3)
         assert np.all(np.isfinite(result["beauty"])) and result["beauty"].min() >= 0.0
         assert np.all(result["depth"][covered] > 0)
-        # The ID pass: one ray per pixel; full-coverage pixels show a surface, empty ones the background.
+        # The ID pass: one ray per pixel; away from coverage edges (where the ID ray and the few
+        # coverage samples may disagree) full pixels show a surface and empty ones the background.
         ids = result["ids"]
-        assert np.all(ids[result["alpha"] == 1.0] != layout.ID_BACKGROUND)
-        empty = result["alpha"] == 0.0
-        assert not empty.any() or np.mean(ids[empty] == layout.ID_BACKGROUND) > 0.95
+        assert np.all(ids[interior(result["alpha"] == 1.0)] != layout.ID_BACKGROUND)
+        assert np.all(ids[interior(result["alpha"] == 0.0)] == layout.ID_BACKGROUND)
         assert {str(v) for v in np.unique(ids)} <= set(result["id_names"])
         if family == "object_study":
             assert np.any(ids >= layout.ID_FIRST_OBJECT), "an object study shows its objects"

@@ -71,4 +71,9 @@ def test_real_checks_command_writes_report_and_gallery(tmp_path):
         report = json.load(f)
     assert report["motorcycle"]["pixels"] > 100000
     assert 0 < report["flip_equivariance_deg"] < 90 and 0 < report["scale_consistency_deg"] < 90
+    # The same figures with the network at each photo's own resolution, beside predict's default.
+    native = report["native"]
+    assert 0 < native["motorcycle_mean_deg"] < 90
+    assert native["motorcycle_mean_deg"] != report["motorcycle"]["model"]["mean"]
+    assert "own resolution" in proc.stdout and report["working_size"] == 256
     assert os.path.isfile(gallery)
