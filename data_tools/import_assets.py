@@ -154,20 +154,43 @@ def merge_meshes(parts):
             np.concatenate([f + offset for (_, f), offset in zip(parts, offsets)]))
 
 
-def obj_mesh(text):
-    """(vertices, faces) of a Wavefront OBJ (every object and group; polygons fanned into triangles)."""
-    vertices, faces = [], []
+def _obj_records(text):
+    """(positions, normals, faces of (position, normal) index pairs) of a Wavefront OBJ (every object and group;
+    polygons fanned into triangles; a corner without a normal has normal index -1)."""
+    vertices, vertex_normals, faces = [], [], []
     for line in text.splitlines():
         fields = line.split()
         if not fields:
             continue
-        if fields[0] == "v":
-            vertices.append([float(c) for c in fields[1:4]])
+        if fields[0] in ("v", "vn"):
+            (vertices if fields[0] == "v" else vertex_normals).append([float(c) for c in fields[1:4]])
         elif fields[0] == "f":
-            corners = [int(c.split("/")[0]) for c in fields[1:]]
-            corners = [c - 1 if c > 0 else len(vertices) + c for c in corners]
+            corners = []
+            for token in fields[1:]:
+                parts = token.split("/")
+                v = int(parts[0])
+                n = int(parts[2]) if len(parts) > 2 and parts[2] else 0
+                corners.append((v - 1 if v > 0 else len(vertices) + v,
+                                n - 1 if n > 0 else (len(vertex_normals) + n if n < 0 else -1)))
             faces.extend([corners[0], corners[i], corners[i + 1]] for i in range(1, len(corners) - 1))
-    return np.asarray(vertices, np.float64), np.asarray(faces, np.int64).reshape(-1, 3)
+    return (np.asarray(vertices, np.float64), np.asarray(vertex_normals, np.float64).reshape(-1, 3),
+            np.asarray(faces, np.int64).reshape(-1, 3, 2))
+
+
+def obj_mesh(text):
+    """(vertices, faces) of a Wavefront OBJ (every object and group; polygons fanned into triangles)."""
+    vertices, _, faces = _obj_records(text)
+    return vertices, faces[..., 0]
+
+
+def obj_mesh_with_normals(text):
+    """(vertices, faces, vertex normals or None) of an OBJ: with `vn` normals on every corner, a vertex per distinct
+    (position, normal) pair, so creases and seams keep the file's normals."""
+    vertices, vertex_normals, faces = _obj_records(text)
+    if not len(faces) or (faces[..., 1] < 0).any():
+        return vertices, faces[..., 0], None
+    pairs, index = np.unique(faces.reshape(-1, 2), axis=0, return_inverse=True)
+    return vertices[pairs[:, 0]], index.reshape(-1, 3), vertex_normals[pairs[:, 1]]
 
 
 def ply_header(data):
@@ -213,8 +236,8 @@ def ply_ascii_element(tokens, count, properties):
     return values
 
 
-def ply_mesh(data):
-    """(vertices, faces) of an ASCII or binary PLY (vertex x, y, z; face vertex lists fanned into triangles)."""
+def _ply_values(data):
+    """{element: {property: values}} of an ASCII or binary PLY."""
     fmt, elements, offset = ply_header(data)
     tokens = iter(data[offset:].split()) if fmt == "ascii" else None
     values = {}
@@ -223,23 +246,41 @@ def ply_mesh(data):
             values[name] = ply_ascii_element(tokens, count, properties)
         else:
             values[name], offset = ply_binary_element(data, offset, ">" if "big" in fmt else "<", count, properties)
-    vertices = np.stack([np.ravel(values["vertex"][axis]) for axis in "xyz"], 1).astype(np.float64)
+    return values
+
+
+def ply_mesh(data):
+    """(vertices, faces) of an ASCII or binary PLY (vertex x, y, z; face vertex lists fanned into triangles)."""
+    vertices, faces, _ = ply_mesh_with_normals(data)
+    return vertices, faces
+
+
+def ply_mesh_with_normals(data):
+    """(vertices, faces, vertex normals or None) of a PLY; normals from the vertex properties nx, ny, nz."""
+    values = _ply_values(data)
+    vertex = values["vertex"]
+    vertices = np.stack([np.ravel(vertex[axis]) for axis in "xyz"], 1).astype(np.float64)
     polygons = values["face"].get("vertex_indices", values["face"].get("vertex_index"))
     faces = [[p[0], p[i], p[i + 1]] for p in polygons for i in range(1, len(p) - 1)]
-    return vertices, np.asarray(faces, np.int64).reshape(-1, 3)
+    normals = None
+    if all(axis in vertex for axis in ("nx", "ny", "nz")):
+        normals = np.stack([np.ravel(vertex[axis]) for axis in ("nx", "ny", "nz")], 1).astype(np.float64)
+    return vertices, np.asarray(faces, np.int64).reshape(-1, 3), normals
 
 
-def read_mesh(path):
-    """(vertices, faces) of an OBJ, PLY or binary glTF (.glb) file, by its extension."""
+def read_mesh(path, with_normals=False):
+    """(vertices, faces) of an OBJ, PLY or binary glTF (.glb) file, by its extension; with_normals adds the file's
+    vertex normals or None (OBJ `vn`, then a vertex per distinct position and normal; PLY nx/ny/nz; none from glTF)."""
     with open(path, "rb") as f:
         data = f.read()
     extension = os.path.splitext(path)[1].lower()
     if extension == ".obj":
-        return obj_mesh(data.decode("utf-8", "replace"))
+        text = data.decode("utf-8", "replace")
+        return obj_mesh_with_normals(text) if with_normals else obj_mesh(text)
     if extension == ".ply":
-        return ply_mesh(data)
+        return ply_mesh_with_normals(data) if with_normals else ply_mesh(data)
     if extension == ".glb":
-        return glb_mesh(data)
+        return (*glb_mesh(data), None) if with_normals else glb_mesh(data)
     raise ValueError(f"{path}: not an OBJ, PLY or binary glTF mesh")
 
 

@@ -43,7 +43,7 @@ import shutil
 
 from absl import flags, logging
 
-from tfnormals.core import cli, colorspaces, errors, image_io, layout, outputs
+from tfnormals.core import cli, colorspaces, errors, image_io, layout, outputs, resume
 from tfnormals.core.progress import Progress
 from tfnormals.data import pairs, schema
 
@@ -88,8 +88,7 @@ def source_digest(input_dir, sample_ids, pair_format):
     for sample_id in sample_ids:
         for path in pairs.sample_files(input_dir, sample_id, pair_format):
             try:
-                stat = os.stat(path)
-                digest.update(f"{os.path.relpath(path, input_dir)}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+                digest.update(f"{os.path.relpath(path, input_dir)}:{resume.file_state(path)};".encode())
             except FileNotFoundError:
                 digest.update(f"{os.path.relpath(path, input_dir)}:absent;".encode())
     return digest.hexdigest()

@@ -71,6 +71,13 @@ def init(variant=FAST_VARIANT, threads=0):
     return mi.variant()
 
 
+def modules():
+    """(mitsuba, drjit) as init() loaded them, for other scenes built with the same variant."""
+    if _mi is None:
+        raise RuntimeError("call mitsuba_render.init() first")
+    return _mi, _dr
+
+
 def camera_axes(camera):
     """Right, up and backward unit vectors (camera-space +X, +Y, +Z) in world space."""
     matrix = core_camera.look_at(camera["origin"], camera["target"], camera["up"])

@@ -192,3 +192,18 @@ def write_synthetic_samples(root, count, size=RESOLUTION, seed=0):
             f.write(f'{{"synthetic": true, "seed": {seed}, "index": {index}}}\n')
         ids.append(layout.sample_id(index))
     return ids
+
+
+def write_synthetic_shot(root, frames, size=RESOLUTION):
+    """A shot's frames of synthetic_sample()s as render_shots names them (beauty.1001.exr, ...), with the normals
+    file carrying the coverage as alpha, as a reference from geometry does; returns {frame: the sample}."""
+    samples = {}
+    for frame in frames:
+        sample = synthetic_sample(size, frame)
+        path = lambda name: os.path.join(root, layout.frame_file(name, frame))  # noqa: E731
+        image_io.write_rgb_exr(path(layout.BEAUTY_EXR), sample["beauty"])
+        image_io.write_rgb_exr(path(layout.NORMALS_EXR), sample["normals"], alpha=sample["alpha"])
+        image_io.write_exr(path(layout.DEPTH_EXR), {"Z": sample["depth"]})
+        image_io.write_rgb_exr(path(layout.ALBEDO_EXR), sample["albedo"])
+        samples[frame] = sample
+    return samples

@@ -25,6 +25,7 @@ import os
 from absl import flags
 
 from tfnormals.core import cli, errors, layout, outputs
+from tfnormals.tools import model_io
 
 FORMATS = ("savedmodel", "onnx")
 
@@ -55,10 +56,7 @@ def check_request(checkpoint, output, fmt="savedmodel"):
             raise errors.UsageError(f"--output: {output} must end in .onnx with --format=onnx")
         outputs.check_writable_file(output, "--output")
         return
-    outputs.check_writable_dir(output, "--output")
-    if os.path.isdir(output) and os.listdir(output) and not os.path.isfile(os.path.join(output, layout.SAVEDMODEL_PB)):
-        raise errors.UsageError(f"--output: {output} is a folder that holds something other than a SavedModel; "
-                                "refusing to replace it")
+    model_io.check_savedmodel_output(output, "--output")
 
 
 def _restore(checkpoint):

@@ -23,7 +23,7 @@ differ (for a sequence: when any frame failed or is missing).
 
 from absl import flags
 
-from tfnormals.core import camera, cli, colorspaces, errors
+from tfnormals.core import camera, cli, colorspaces, errors, frames
 from tfnormals.tools import light_rigs, relight_sequence, relighting
 
 FLAGS = flags.FLAGS
@@ -78,7 +78,7 @@ def main(argv):
         plate=FLAGS.plate, normals=FLAGS.normals, output=FLAGS.output, lights=tuple(lights), ambient=ambient, mode=mode,
         mask=FLAGS.mask, position=FLAGS.position, depth=FLAGS.depth, albedo=FLAGS.albedo,
         camera_settings=camera.settings_from_flags(FLAGS), colorspace=FLAGS.input_colorspace)
-    if relight_sequence.is_pattern(FLAGS.plate) or FLAGS.frames:
+    if frames.is_frame_pattern(FLAGS.plate) or FLAGS.frames:
         result = relight_sequence.relight_sequence(request, frames=FLAGS.frames)
         cli.emit(result)
         if result["failed"] or result["missing"]:

@@ -76,6 +76,7 @@ def json_summary(stdout):
 PREDICT, RELIGHT, RECORDS = "tfnormals.predict", "tfnormals.relight", "data_tools.make_records"
 EVALUATE, EXPORT, TRAIN, RENDER = "tfnormals.evaluate", "tfnormals.export", "tfnormals.train", "data_tools.render"
 STATS, RENDER_SHOTS = "data_tools.stats", "data_tools.render_shots"
+FINETUNE, REFERENCES = "tfnormals.finetune", "data_tools.render_references"
 
 
 @dataclasses.dataclass

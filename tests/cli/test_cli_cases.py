@@ -22,8 +22,10 @@ import pytest
 from cli_support import (
     EVALUATE,
     EXPORT,
+    FINETUNE,
     PREDICT,
     RECORDS,
+    REFERENCES,
     RELIGHT,
     RENDER,
     TRAIN,
@@ -211,6 +213,39 @@ def _check_records(count):
 
 
 M = "--model={model}"
+def _shot(f, d=None):
+    """A synthetic shot of three 24-px frames (helpers.write_synthetic_shot) in f/shot/."""
+    from helpers import write_synthetic_shot
+    os.makedirs(f"{f}/shot")
+    write_synthetic_shot(f"{f}/shot", (1001, 1002, 1003), 24)
+
+
+def _shot_with_empty_reference(f, d=None):
+    _shot(f)
+    n = image_io.read_image(f"{f}/shot/normals.1002.exr")
+    image_io.write_rgb_exr(f"{f}/shot/normals.1002.exr", n[..., :3], alpha=np.zeros(n.shape[:2], np.float32))
+
+
+def _check_finetuned(f, s):
+    import json
+    with open(f"{f}/shot_model/tfnormals.json") as info:
+        meta = json.load(info)["finetune"]
+    return (s["steps"] == 2 and s["frames"] == [1001, 1003] and meta["frames"] == [1001, 1003]
+            and meta["passes_trained"] == ["normals"]  # the tiny model has no depth or albedo head
+            and os.path.isfile(f"{f}/shot_model/saved_model.pb") and os.path.isdir(f"{f}/shot_model.finetune/ckpt"))
+
+
+def _camera_json(f, d=None):
+    import json
+    with open(f"{f}/cameras.json", "w") as out:
+        json.dump({"resolution": [16, 16], "frames": {"1001": {"camera_to_world": np.eye(4).tolist()}}}, out)
+    with open(f"{f}/mesh.obj", "w") as out:
+        out.write("v 0 0 -2\nv 1 0 -2\nv 0 1 -2\nf 1 2 3\n")
+
+
+FT = ["--plates=shot/beauty.####.exr", "--references=shot/normals.####.exr", "--model={model}", "--minutes=0",
+      "--steps=2", "--view_size=24", "--crop_size=24", "--batch_size=1", "--eval_every=1", "--precision=float32"]
+
 CASES = [
     # 1. Non-finite pixels.
     Case("predict-nan-plate", PREDICT, ["--input=in/nan.exr", "--output=out", M], 0, setup=_nan_plate,
@@ -362,6 +397,25 @@ CASES = [
          absent=("out",)),
     Case("render-spp-0", RENDER, ["--output_dir=out", "--num_samples=1", "--resolution=8", "--spp=0"], 2, "spp",
          absent=("out",)),
+    # Fine-tuning on a shot, and the reference renders it learns from.
+    Case("finetune-done", FINETUNE, FT + ["--frames=1001,1003", "--output=shot_model",
+                                          "--depth_references=shot/depth.####.exr",
+                                          "--albedo_references=shot/albedo.####.exr"], 0, setup=_shot,
+         check=_check_finetuned),
+    Case("finetune-flags-missing", FINETUNE, ["--plates=shot/beauty.####.exr"], 2,
+         "--references, --frames, --output required", setup=_shot),
+    Case("finetune-reference-missing", FINETUNE, FT + ["--frames=1001,1004", "--output=m"], 2,
+         r"--plates: shot/beauty.1004.exr: no such file \(frame 1004\)", setup=_shot, absent=("m", "m.finetune")),
+    Case("finetune-reference-empty", FINETUNE, FT + ["--frames=1001-1003", "--output=m"], 1,
+         "shot/normals.1002.exr: no known pixel in frame 1002", setup=_shot_with_empty_reference,
+         absent=("m", "m.finetune")),
+    Case("finetune-resume-nothing", FINETUNE, FT + ["--frames=1001", "--output=m", "--resume"], 2,
+         "--resume: m.finetune holds no fine-tune to resume", setup=_shot, absent=("m",)),
+    Case("references-mesh-missing", REFERENCES, ["--mesh=none.obj", "--cameras=cameras.json", "--output_dir=out"], 2,
+         "--mesh: none.obj: no such file", setup=_camera_json, absent=("out",)),
+    Case("references-frame-without-camera", REFERENCES, ["--mesh=mesh.obj", "--cameras=cameras.json",
+                                                         "--output_dir=out", "--frames=1001,1002"], 2,
+         r"--frames: cameras.json has no camera for frame\(s\) \[1002\]", setup=_camera_json, absent=("out",)),
     # 9. Housekeeping: stale temporaries go, stdout stays parseable.
     Case("predict-stale-temps", PREDICT, ["--input=in/a.png", "--output=out", M], 0, setup=_stale_predict_temps,
          check=lambda f, s: s["written"] == 1),

@@ -94,13 +94,6 @@ def test_no_frame_is_written_when_any_frame_would_write_over_an_input(tmp_path):
         relight_sequence.relight_sequence(_request(plate, normals_pattern, tmp_path / "r.####.png", ambient=-1.0))
 
 
-def test_frame_paths_follow_the_pattern():
-    assert relight_sequence.frame_path("a/p.####.exr", 7) == "a/p.0007.exr"
-    assert relight_sequence.frame_path("a/p.%05d.exr", 1001) == "a/p.01001.exr"
-    assert relight_sequence.frame_path("a/mask.png", 1001) == "a/mask.png"
-    assert relight_sequence.frame_number("a/p.####.exr", "a/p.1042.exr") == 1042
-
-
 @pytest.mark.slow
 def test_the_command_relights_a_sequence_and_exits_1_for_a_missing_frame(tmp_path):
     plate, normals_pattern, _ = _write_frames(tmp_path)

@@ -46,6 +46,11 @@ def shot_id(index):
     return f"shot{index:05d}"
 
 
+# --- Reference passes of a mesh through a shot's camera (data_tools.render_references writes, tfnormals.finetune
+# reads): NORMALS_EXR (with the coverage as A), DEPTH_EXR and ALPHA_EXR per frame, named by frame_file.
+ALPHA_EXR = "alpha.exr"        # coverage in channel A
+
+
 def frame_file(name, frame):
     """A sample file's name in a frame sequence: frame_file("beauty.exr", 1001) → `beauty.1001.exr` (####)."""
     stem, dot, ext = name.rpartition(".")
@@ -87,6 +92,11 @@ RUN_MONITOR_GIF = "monitor.gif"
 RUN_TRIPTYCHS_DIR = "triptychs"
 RUN_RECORDS_DIR = "records"   # self-rendered data of a run trained without --records_dir
 RUN_RENDERS_DIR = "renders"
+
+# --- A fine-tune's work folder, <output>.finetune/ (tfnormals.finetune writes and resumes): RUN_CKPT_DIR,
+# RUN_HISTORY (the held-out error every few steps) and the request it was asked.
+FINETUNE_REQUEST = "finetune.json"
+FINETUNE_SUFFIX = ".finetune"  # the work folder's default name: the output folder's plus this
 
 # --- An exported model folder (tfnormals.export writes, tools load).
 SAVEDMODEL_PB = "saved_model.pb"

@@ -33,16 +33,17 @@ class Progress:
         self.start = time.monotonic()
         self._last = -float("inf")
 
-    def update(self, count=1, failed=False):
+    def update(self, count=1, failed=False, detail=""):
+        """Count `count` finished items; `detail` (e.g. a running error) ends the line when one is printed."""
         self.done += count
         self.failed += count if failed else 0
         now = time.monotonic()
         if now - self._last >= self.interval or self.done >= self.total:
             self._last = now
-            self.stream.write(self.line(now) + "\n")
+            self.stream.write(self.line(now, detail) + "\n")
             self.stream.flush()
 
-    def line(self, now=None):
+    def line(self, now=None, detail=""):
         elapsed = (now or time.monotonic()) - self.start
         rate = self.done / elapsed if elapsed > 0 else 0.0
         eta = (self.total - self.done) / rate if rate > 0 else float("inf")
@@ -50,4 +51,4 @@ class Progress:
         failed = f", {self.failed} failed" if self.failed else ""
         eta_text = format_duration(eta) if eta != float("inf") else "?"
         return (f"{self.label}: {self.done}/{self.total} ({pct:.1f}%){failed}, {rate:.2f}/s, "
-                f"elapsed {format_duration(elapsed)}, ETA {eta_text}")
+                f"elapsed {format_duration(elapsed)}, ETA {eta_text}" + (f", {detail}" if detail else ""))

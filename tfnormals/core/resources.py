@@ -18,3 +18,7 @@ MONITOR_IMAGE = package_file("tfnormals", "assets", "coffee.png")
 
 # The trained model shipped with the project (a SavedModel; BUILD_NOTES.md says how it was made).
 DEFAULT_MODEL_DIR = package_file("tfnormals", "assets", "model")
+
+# Plates of varied rendered scenes on which a fine-tuned shot model keeps the base model's outputs
+# (tfnormals.finetune --rehearsal; tfnormals/assets/rehearsal/README.md says how they were made).
+REHEARSAL_DIR = package_file("tfnormals", "assets", "rehearsal")

@@ -15,6 +15,12 @@ SOURCE_ATTRIBUTE = "tfnormalsSource"      # EXR header: the input file's name th
 SETTINGS_ATTRIBUTE = "tfnormalsSettings"  # EXR header: JSON {flag: value} of the settings it was made with
 
 
+def file_state(path):
+    """'size:modification time (ns)' of a file: an input whose state changed since a run began is another input."""
+    stat = os.stat(path)
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
 def stamp(source, settings=None):
     """Header attributes (image_io.write_exr's `attributes`) recording an output's source and settings."""
     if settings is None:

@@ -110,6 +110,9 @@ class PairFormat:
         return os.path.join(input_dir, pattern.replace("{id}", sample_id)) if pattern else ""
 
 
+# The fields that say how pass files are stored, whatever finds them.
+CONVENTION_FIELDS = ("normals_channels", "normals_space", "camera_to_world", "camera_pattern", "flip_axes",
+                     "depth_channels", "albedo_channels", "albedo_premultiplied")
 ROLES = tuple(f.name.removesuffix("_pattern") for f in dataclasses.fields(PairFormat)
               if f.name.endswith("_pattern"))  # the files a PairFormat locates
 
@@ -144,19 +147,49 @@ def _box_downscale(array, factor):
     return a.reshape(h // factor, factor, w // factor, factor, -1).mean(axis=(1, 3))
 
 
-def _camera_to_world(input_dir, sample_id, pair_format):
+def camera_to_world(camera_path, pair_format):
+    """The 4×4 camera-to-world matrix of world-space normals: from the sample's camera JSON (`camera_path`, when the
+    format has a camera_pattern) or the format's shared camera_to_world."""
     if pair_format.camera_pattern:
-        path = pair_format.path(input_dir, "camera", sample_id)
         try:
-            with open(path) as f:
+            with open(camera_path) as f:
                 matrix = np.asarray(json.load(f)["camera_to_world"], np.float64)
         except (OSError, KeyError, ValueError) as e:
-            raise SampleError(f"{path}: cannot read camera_to_world ({e})") from e
+            raise SampleError(f"{camera_path}: cannot read camera_to_world ({e})") from e
     else:
         matrix = np.asarray(pair_format.camera_to_world, np.float64).reshape(4, 4)
     if matrix.shape != (4, 4):
-        raise SampleError(f"camera_to_world for {sample_id} must be 4×4, got {matrix.shape}")
+        raise SampleError(f"camera_to_world of {camera_path or 'the pair format'} must be 4×4, got {matrix.shape}")
     return matrix
+
+
+def read_normals(path, pair_format):
+    """A normals file as stored, float32 H×W×C: the format's channels (normals_channels) or the whole image
+    (alpha included); 8/16-bit files are decoded from 0.5·n + 0.5 (their alpha is kept as stored)."""
+    if pair_format.normals_channels:
+        if not os.path.isfile(path):
+            raise SampleError(f"{path}: missing normals file")
+        try:
+            normal_map = image_io.read_exr(path, list(pair_format.normals_channels))
+        except image_io.ImageError as e:
+            raise SampleError(str(e)) from e
+    else:
+        normal_map = _read(path, "normals")
+    if normal_map.shape[-1] < 3:
+        raise SampleError(f"{path}: normals need 3 channels, file has {normal_map.shape[-1]}")
+    if not image_io.is_float_file(path):
+        normal_map = np.concatenate([normals.decode(normal_map[..., :3]), normal_map[..., 3:]], axis=-1)
+    return normal_map
+
+
+def to_camera_space(normal_map, camera_path, pair_format):
+    """Normals in the format's space and axes (world space, flipped axes) brought to the project's camera space
+    (not renormalized unless they were world space)."""
+    if pair_format.normals_space == "world":
+        normal_map = normals.world_to_camera(normal_map, camera_to_world(camera_path, pair_format))
+    for axis in pair_format.flip_axes:
+        normal_map[..., "xyz".index(axis)] *= -1.0
+    return normal_map
 
 
 def _read(path, role):
@@ -178,20 +211,7 @@ def load_sample(input_dir, sample_id, pair_format):
     beauty_path = pair_format.path(input_dir, "beauty", sample_id)
     normals_path = pair_format.path(input_dir, "normals", sample_id)
     beauty = _read(beauty_path, "beauty")
-    if pair_format.normals_channels:
-        if not os.path.isfile(normals_path):
-            raise SampleError(f"{normals_path}: missing normals file")
-        try:
-            normal_map = image_io.read_exr(normals_path, list(pair_format.normals_channels))
-        except image_io.ImageError as e:
-            raise SampleError(str(e)) from e
-    else:
-        normal_map = _read(normals_path, "normals")
-    if normal_map.shape[-1] < 3:
-        raise SampleError(f"{normals_path}: normals need 3 channels, file has {normal_map.shape[-1]}")
-    normal_map = normal_map[..., :3]
-    if not image_io.is_float_file(normals_path):
-        normal_map = normals.decode(normal_map)
+    normal_map = read_normals(normals_path, pair_format)[..., :3]
 
     if pair_format.mask_pattern:
         mask_path = pair_format.path(input_dir, "mask", sample_id)
@@ -227,16 +247,13 @@ def load_sample(input_dir, sample_id, pair_format):
         normal_map = _box_downscale(normal_map, factor)
         mask = _box_downscale(mask[..., None], factor)[..., 0]
 
-    if pair_format.normals_space == "world":
-        normal_map = normals.world_to_camera(normal_map, _camera_to_world(input_dir, sample_id, pair_format))
-    for axis in pair_format.flip_axes:
-        normal_map[..., "xyz".index(axis)] *= -1.0
+    normal_map = to_camera_space(normal_map, pair_format.path(input_dir, "camera", sample_id), pair_format)
 
     normal_map = normals.normalize(normal_map) * (mask[..., None] > conventions.NO_COVERAGE)
     return srgb.linear_to_srgb(rgb), normal_map.astype(np.float32), mask.astype(np.float32), beauty_path
 
 
-def _read_channels(path, channels, role):
+def read_channels(path, channels, role):
     """A pass file as float32 H×W×C: the named EXR channels, or the whole image for other formats."""
     try:
         if channels and image_io.is_float_file(path):
@@ -281,7 +298,7 @@ def load_passes(input_dir, sample_id, pair_format, mask):
         path = pair_format.path(input_dir, role, sample_id)
         if not path or not os.path.isfile(path):
             continue
-        array = _read_channels(path, getattr(pair_format, f"{role}_channels"), role)
+        array = read_channels(path, getattr(pair_format, f"{role}_channels"), role)
         factor = _downscale_factor(array.shape[:2], pair_format.max_sample_side)
         if tuple(n // factor for n in array.shape[:2]) != mask.shape:
             raise SampleError(f"{path}: {array.shape[1]}x{array.shape[0]} does not match the beauty "
@@ -304,16 +321,20 @@ def load_passes(input_dir, sample_id, pair_format, mask):
     return dict(passes, **load_scene_info(input_dir, sample_id, pair_format))
 
 
-def define_pair_format_flags(flag_values=None):
-    """absl flags for every PairFormat field (for the commands that read folders of pairs), generated from the
-    fields: --beauty_pattern, ..., --input_colorspace (alias --beauty_colorspace), --max_sample_side, ..."""
+def define_pair_format_flags(flag_values=None, *, only=None, **defaults):
+    """absl flags for the PairFormat fields (for the commands that read pass files), generated from the fields:
+    --beauty_pattern, ..., --input_colorspace (alias --beauty_colorspace), --max_sample_side, ...; `only` names the
+    fields wanted (CONVENTION_FIELDS for a command that finds its files by other means), `defaults` overrides
+    PairFormat's by field name."""
     from absl import flags
-    dataclass_flags.define(PairFormat, flags.FLAGS if flag_values is None else flag_values)
+    dataclass_flags.define(PairFormat, flags.FLAGS if flag_values is None else flag_values, only=only,
+                           defaults=defaults)
 
 
-def pair_format_from_flags(values):
-    """The PairFormat described by the flags of define_pair_format_flags(); errors.UsageError when they contradict."""
+def pair_format_from_flags(values, *, only=None, **fields):
+    """The PairFormat described by the flags of define_pair_format_flags(only=...), plus `fields` (its others);
+    errors.UsageError when they contradict."""
     try:
-        return PairFormat(**dataclass_flags.values(PairFormat, values))
+        return PairFormat(**dataclass_flags.values(PairFormat, values, only=only), **fields)
     except (ValueError, TypeError) as e:
         raise errors.UsageError(f"pair format flags: {e}") from None

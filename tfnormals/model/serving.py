@@ -8,6 +8,7 @@ trained for them, `depth` [N, H, W, 1] (relative: positive, arbitrary scale per 
 with every model.
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -41,6 +42,8 @@ def export_generator(generator, output_dir, info):
     tmp = output_dir.rstrip("/") + ".tmp-export"
     shutil.rmtree(tmp, ignore_errors=True)
     tf.saved_model.save(serving, tmp, signatures={"serving_default": serving.serve})
+    with contextlib.suppress(OSError):  # the empty assets/ folder TensorFlow makes (the model has no assets)
+        os.rmdir(os.path.join(tmp, "assets"))
     with open(os.path.join(tmp, layout.MODEL_METADATA), "w") as f:
         json.dump(info, f, indent=1)
     if os.path.isdir(output_dir):

@@ -10,7 +10,7 @@ import os
 import numpy as np
 from absl import logging
 
-from tfnormals.core import conventions, errors, layout
+from tfnormals.core import conventions, errors, layout, resume
 
 OUTPUT_NAME = "normals"  # the pass every model has (tfnormals.model.serving.OUTPUT_NAME)
 SIGNATURE = "serving_default"  # the SavedModel signature the tools call
@@ -150,6 +150,5 @@ def fingerprint(path):
     else:
         files = glob.glob(glob.escape(path) + "*")
     for file in sorted(f for f in files if os.path.isfile(f)):
-        stat = os.stat(file)
-        digest.update(f"{os.path.basename(file)}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+        digest.update(f"{os.path.basename(file)}:{resume.file_state(file)};".encode())
     return digest.hexdigest()[:16]

@@ -8,7 +8,7 @@ in an environment without it.
 
 import os
 
-from tfnormals.core import errors, layout
+from tfnormals.core import errors, layout, outputs
 from tfnormals.tools import inference
 
 ONNX_EXTENSION = ".onnx"
@@ -20,6 +20,15 @@ def load_model(path):
         from tfnormals.tools.onnx_model import OnnxModel
         return OnnxModel(path)
     return NormalsModel(path)
+
+
+def check_savedmodel_output(path, flag):
+    """Raise errors.UsageError naming `flag` unless `path` can take a SavedModel: writable, and absent, empty or a
+    SavedModel (which is replaced)."""
+    outputs.check_writable_dir(path, flag)
+    if os.path.isdir(path) and os.listdir(path) and not os.path.isfile(os.path.join(path, layout.SAVEDMODEL_PB)):
+        raise errors.UsageError(f"{flag}: {path} is a folder that holds something other than a SavedModel; "
+                                "refusing to replace it")
 
 
 class NormalsModel(inference.PassModel):

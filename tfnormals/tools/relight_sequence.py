@@ -12,37 +12,15 @@ and replaced on a re-run (a relight is cheap, and a re-run usually means a new r
 """
 
 import dataclasses
-import os
 
 from absl import logging
 
 from tfnormals.core import errors, image_io
+from tfnormals.core.frames import frame_number, frame_path, is_frame_pattern
 from tfnormals.core.progress import Progress
 from tfnormals.tools import plates, relighting
 
 PATTERN_FLAGS = ("output", "normals")  # a sequence's RelightRequest fields that must be frame patterns
-
-
-def is_pattern(path):
-    """Whether a path names frames (plate.####.exr, plate.%04d.exr)."""
-    return bool(path) and bool(plates.FRAME_TOKEN.search(os.path.basename(path)))
-
-
-def frame_path(pattern, frame):
-    """The file of `frame` in a frame pattern (a plain path names the same file for every frame)."""
-    directory, name = os.path.split(pattern)
-    token = plates.FRAME_TOKEN.search(name)
-    if not token:
-        return pattern
-    width = len(token.group(0)) if token.group(0).startswith("#") else int(token.group(1) or 1)
-    return os.path.join(directory, f"{name[:token.start()]}{frame:0{width}d}{name[token.end():]}")
-
-
-def frame_number(pattern, path):
-    """The frame number of `path`, a file of frame pattern `pattern`."""
-    name = os.path.basename(pattern)
-    token = plates.FRAME_TOKEN.search(name)
-    return int(os.path.basename(path)[token.start():len(os.path.basename(path)) - (len(name) - token.end())])
 
 
 def frame_request(request, plate, frame):
@@ -64,7 +42,7 @@ def relight_sequence(request, *, frames=""):
     'nonfinite': {file: pixels}}. Raises errors.UsageError, naming the flag, for a mistake in any frame's request.
     """
     for flag in PATTERN_FLAGS:
-        if not is_pattern(getattr(request, flag)):
+        if not is_frame_pattern(getattr(request, flag)):
             raise errors.UsageError(f"--{flag}: {getattr(request, flag)!r} names one file; a sequence "
                                     f"(--plate={request.plate}) needs a frame pattern like name.####.exr")
     found = plates.expand_inputs(request.plate, frames)

@@ -25,12 +25,12 @@ started by a factor (1 − alpha) × confidence ≤ 0.93 per frame.
 """
 
 import dataclasses
-import os
 
 import numpy as np
 from absl import logging
 
 from tfnormals.core import conventions, errors, image_io, normals, srgb
+from tfnormals.core.frames import is_frame_pattern, parse_frames
 from tfnormals.tools import fusion, plates, prediction, tiling
 
 MODES = ("auto", "on", "off")  # predict --temporal: auto = on for a frame pattern (plate.####.exr)
@@ -273,17 +273,12 @@ class SequencePasses:
         return passes
 
 
-def is_frame_pattern(spec):
-    """Whether predict's --input names a frame sequence (plate.####.exr, plate.%04d.exr)."""
-    return not os.path.isdir(spec) and bool(plates.FRAME_TOKEN.search(os.path.basename(spec)))
-
-
 def warmup_paths(spec, frames, count=DEFAULT_WARMUP):
     """Up to `count` plates on disk just before the first frame of `frames` ('1011-1020', a farm task's
     chunk of a frame pattern): none when there is no range."""
     if not (frames and count > 0 and is_frame_pattern(spec)):
         return []
-    first, _ = plates.parse_frames(frames)
+    first, _ = parse_frames(frames)
     if first == 0:
         return []
     return plates.expand_inputs(spec, f"{max(0, first - count)}-{first - 1}").paths

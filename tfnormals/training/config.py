@@ -134,14 +134,8 @@ class TrainConfig:
 
     def validate(self):
         """Raise errors.UsageError (a ValueError) naming the flag when a setting, or the combination, cannot train."""
-        for name in POSITIVE + NON_NEGATIVE:
-            value, low = getattr(self, name), 1 if name in POSITIVE else 0
-            if not (math.isfinite(value) and value >= low):
-                raise errors.UsageError(f"--{name}: must be at least {low}, got {value}")
-        for f in dataclass_flags.flag_fields(TrainConfig):
-            value = getattr(self.augment if f.name in AUGMENT_NAMES else self, f.name)
-            if "choices" in f.metadata and value not in f.metadata["choices"]:
-                raise errors.UsageError(f"--{f.name}: must be one of {', '.join(f.metadata['choices'])}, not {value!r}")
+        check_at_least(self, POSITIVE, NON_NEGATIVE)
+        dataclass_flags.check_choices(self)
         if self.steps % self.checkpoint_every:
             raise errors.UsageError(f"--steps ({self.steps}) must be a multiple of checkpoint_every "
                                     f"({self.checkpoint_every})")
@@ -180,8 +174,7 @@ class TrainConfig:
 
     def to_flat(self):
         """Every setting in one flat dict (augmentation settings beside the others), as flags name them."""
-        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "augment"}
-        return {**values, **dataclasses.asdict(self.augment)}
+        return dataclass_flags.flat_values(self)
 
     def to_json(self, path):
         with open(path, "w") as f:
@@ -193,17 +186,33 @@ class TrainConfig:
 
         Names of AugmentConfig fields go to the nested augmentation config; unknown names are ignored.
         """
-        renamed = dataclass_flags.renamed(cls)
-        values = {renamed.get(name, name): value for name, value in values.items()}
-        nested = values.pop("augment", None) or {}
-        own = {f.name for f in dataclasses.fields(cls)} - {"augment"}
-        aug = {k: tuple(v) if isinstance(v, list) else v for k, v in {**nested, **values}.items() if k in AUGMENT_NAMES}
-        return cls(augment=AugmentConfig(**aug), **{k: v for k, v in values.items() if k in own})
+        return nested_from_flat(cls, values)
 
     @classmethod
     def from_json(cls, path):
         with open(path) as f:
             return cls.from_flat(json.load(f))
+
+
+def check_at_least(config, positive=(), non_negative=()):
+    """Raise errors.UsageError naming the flag unless each setting named in `positive` is at least 1 and each in
+    `non_negative` at least 0 (and finite)."""
+    for name in tuple(positive) + tuple(non_negative):
+        value, low = getattr(config, name), 1 if name in positive else 0
+        if not (math.isfinite(value) and value >= low):
+            raise errors.UsageError(f"--{name}: must be at least {low}, got {value}")
+
+
+def nested_from_flat(cls, values):
+    """A `cls` config (a dataclass with a nested `augment` AugmentConfig) from one flat {name: value} dict: old
+    names (the fields' aliases) read as the new, names of AugmentConfig fields go to the nested config (over
+    cls()'s augmentation defaults), unknown names are ignored."""
+    renamed = dataclass_flags.renamed(cls)
+    values = {renamed.get(name, name): value for name, value in values.items()}
+    nested = values.pop("augment", None) or {}
+    own = {f.name for f in dataclasses.fields(cls)} - {"augment"}
+    aug = {k: tuple(v) if isinstance(v, list) else v for k, v in {**nested, **values}.items() if k in AUGMENT_NAMES}
+    return cls(augment=dataclasses.replace(cls().augment, **aug), **{k: v for k, v in values.items() if k in own})
 
 
 def define_flags(flag_values=flags.FLAGS):

@@ -1,10 +1,12 @@
-"""Run folders: rebuild a run's generator from its config and checkpoint, and describe it for export."""
+"""Run folders and models: rebuild a run's or an exported model's generator, and describe it for export."""
 
+import dataclasses
+import json
 import os
 
 import tensorflow as tf
 
-from tfnormals.core import layout
+from tfnormals.core import errors, layout
 from tfnormals.model import serving
 from tfnormals.model.unet import build_generator, precision
 from tfnormals.training.config import TrainConfig
@@ -90,3 +92,29 @@ def generator_from_run(run_or_checkpoint):
     tf.train.Checkpoint(generator=generator).restore(checkpoint).expect_partial()
     step = int(checkpoint.rsplit("-", 1)[-1])
     return generator, config, step
+
+
+def load_model_generator(path, flag="--model"):
+    """(float32 generator with a model's weights, its TrainConfig with the working size, its metadata dict) of a
+    SavedModel exported by tfnormals (its tfnormals.json holds the config the network is rebuilt from) or of a
+    training run folder; errors.UsageError naming `flag` when the network cannot be rebuilt exactly."""
+    if os.path.isfile(os.path.join(path, layout.SAVEDMODEL_PB)):
+        metadata_path = os.path.join(path, layout.MODEL_METADATA)
+        try:
+            with open(metadata_path) as f:
+                info = json.load(f)
+            config = TrainConfig.from_flat(info["config"])
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise errors.UsageError(f"{flag}: {metadata_path}: no readable training config ({errors.one_line(e)}); "
+                                    "the network is rebuilt from it") from None
+        generator = build_generator(**config.generator_kwargs())
+        copied, _ = init_generator_from(generator, path)
+        expected = len([w for w in generator.weights if "seed_generator" not in w.path])
+        if copied != expected:
+            raise errors.UsageError(f"{flag}: {path}: only {copied} of {expected} weights fit the network its "
+                                    "metadata describes")
+    else:
+        generator, config, step = generator_from_run(path)
+        info = metadata(config, step)
+    working_size = int(info.get("working_size") or config.global_pass_size)
+    return generator, dataclasses.replace(config, working_size=working_size), info
