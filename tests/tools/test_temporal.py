@@ -30,38 +30,6 @@ def test_motion_follows_a_pan_and_distrusts_what_enters_the_frame():
     assert abs(found.expansion) < 0.01  # no dolly
 
 
-def _zoomed(plate, factor):
-    """The plate enlarged about its centre by `factor` (a dolly in), and the true flow back to the plate."""
-    import cv2
-    h, w = plate.shape[:2]
-    centre = np.array([(w - 1) / 2.0, (h - 1) / 2.0], np.float32)
-    matrix = np.array([[factor, 0, (1 - factor) * centre[0]], [0, factor, (1 - factor) * centre[1]]], np.float32)
-    zoomed = cv2.warpAffine(plate, matrix, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
-    rows, cols = np.mgrid[0:h, 0:w].astype(np.float32)
-    points = np.stack([cols, rows], axis=-1)
-    return zoomed, (points - centre) / factor + centre - points
-
-
-def test_motion_takes_per_pixel_the_flow_that_passes_the_checks():
-    """A dolly in: the chosen flow is closer to the truth than DIS alone. A fast pan DeepFlow loses: DIS is kept."""
-    inner = (slice(10, -10), slice(10, -10))
-    before = textured_plate(0)
-    now, truth = _zoomed(before, 1.06)
-    size = now.shape[:2]
-    (now_rgb, before_rgb), (now8, before8), _ = temporal._small([now, before], size)
-    (dis_back, _), _ = temporal._flows(now8, before8, size)
-    error = lambda flow: np.linalg.norm(flow - truth, axis=-1)[inner].mean()
-    assert error(temporal.motion(before, now).flow) < 0.8 * error(dis_back)
-
-    plate = textured_plate(1, w=W + 12)
-    before, now = plate[:, :W], plate[:, 12:]  # 12 px a frame
-    (now_rgb, before_rgb), (now8, before8), _ = temporal._small([now, before], (H, W))
-    _, (deep_back, _) = temporal._flows(now8, before8, (H, W))
-    pan = (slice(8, -8), slice(8, -20))
-    assert np.abs(deep_back[pan] - [12.0, 0.0]).mean() > 2.0  # DeepFlow alone does not follow it
-    assert np.abs(temporal.motion(before, now).flow[pan] - [12.0, 0.0]).mean() < 0.3
-
-
 def test_a_still_plate_with_grain_comes_out_nearly_constant(tiny_model):
     frames = temporal_checks.grain_sequence(textured_plate(), frames=8, sigma=0.02)
     sequences = temporal_checks.predicted_sequences(tiny_model, frames, fusion.PassSettings())

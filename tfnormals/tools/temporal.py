@@ -3,14 +3,12 @@
 Each frame is predicted on its own (fusion.PassSettings.passes), then blended with the history: the
 previous frame's output, carried to this frame by optical flow. Per frame t:
 
-1. Flow between the plates of t and t − 1 in both directions on luminance, at most `flow_side` pixels on the
-   longer side: OpenCV's DIS and contrib's DeepFlow, per pixel the one that passes step 2's checks better;
-   upsampled to the plate.
+1. Flow between the plates of t and t − 1 in both directions (OpenCV's DIS flow on luminance, at most
+   `flow_side` pixels on the longer side), upsampled to the plate.
 2. Confidence per pixel: the backward flow must come back with the forward flow (forward-backward check:
    occlusions and disocclusions fail it), the previous plate carried along must match this one in colour
    (moving shadows, flow errors, what a moving object uncovers) and the point must come from inside the
-   previous frame; it is then stretched by `trust_ramp` (what passes both checks well is fully trusted). When
-   few pixels pass the checks the two frames are unrelated (a cut): the history is reset.
+   previous frame. When few pixels are trusted the two frames are unrelated (a cut): the history is reset.
 3. The previous output is warped to t (bilinear). Normals are camera space, so a camera that turns turns
    them: the rotation that best carries the warped normals onto the new prediction (weighted Kabsch) is
    applied, less a dead band (`rotation_deadband_deg`) that keeps noise from turning a still shot; what
@@ -54,7 +52,6 @@ class Blending:
     flow_side: int = 480                # longer side at which the flow is computed
     fb_tolerance_px: float = 3.0        # forward-backward mismatch (flow pixels) at which confidence is 1/e
     photo_tolerance: float = 0.2        # colour difference (share of the plates' range) at which it is 1/e
-    trust_ramp: tuple = (0.2, 0.6)      # confidence below the first is 0, above the second 1, linear between
     cut_share: float = 0.15             # below this mean confidence the frames are unrelated: reset
     rotation_deadband_deg: float = 0.6  # a frame-to-frame rotation of the normals below this is noise
 
@@ -86,9 +83,8 @@ def _grid(h, w):
 class Motion:
     """Where each pixel of frame t was in frame t − 1, at the plate's size, and how much to trust it.
 
-    flow: H×W×2 (x, y) offsets from t to t − 1 in pixels; confidence: H×W in [0, 1], the trust ramp applied;
-    trusted: mean confidence before the ramp (the cut test); expansion: log of how much depth shrank from t − 1
-    to t (median over the frame).
+    flow: H×W×2 (x, y) offsets from t to t − 1 in pixels; confidence: H×W in [0, 1]; trusted: mean
+    confidence; expansion: log of how much depth shrank from t − 1 to t (median over the frame).
     """
 
     flow: np.ndarray
@@ -97,60 +93,38 @@ class Motion:
     expansion: float
 
 
-def _flows(now, before, size):
-    """Both flows between 8-bit luminances `now` (t) and `before` (t − 1) of `size`, each as (back, forth): DIS,
-    exact on clean translations, and DeepFlow, better on slow, smooth, low-contrast motion (BUILD_NOTES)."""
+def motion(previous, current, blending=Blending()):
+    """The Motion from network input `current` (frame t) back to `previous` (t − 1), both H×W×3."""
     import cv2
+    h, w = current.shape[:2]
+    scale = min(1.0, blending.flow_side / max(h, w))
+    size = (max(MIN_FLOW_SIDE, round(h * scale)), max(MIN_FLOW_SIDE, round(w * scale)))  # a tiny side is stretched
+    sy, sx = size[0] / h, size[1] / w
+    (now_rgb, before_rgb), (now, before), span = _small([current, previous], size)
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     dis.setPatchSize(DIS_PATCH[0])
     dis.setPatchStride(DIS_PATCH[1])
     dis.setFinestScale(max(0, int(np.log2(max(size) / DIS_FINEST_SIDE))))
     dis.setVariationalRefinementAlpha(DIS_SMOOTHNESS)
     dis.setVariationalRefinementIterations(DIS_REFINEMENT)
-    deepflow = cv2.optflow.createOptFlow_DeepFlow()
-    return [(method.calc(now, before, None), method.calc(before, now, None)) for method in (dis, deepflow)]
-
-
-def _confidence(back, forth, now_rgb, before_rgb, span, blending):
-    """Per pixel of `now_rgb` (module docstring, step 2): forward-backward agreement × colour match × inside."""
-    import cv2
-    size = back.shape[:2]
+    back = dis.calc(now, before, None)
+    forth = dis.calc(before, now, None)
     cols, rows = _grid(*size)
     map_x, map_y = cols + back[..., 0], rows + back[..., 1]
-    mismatch = np.sum((back + _remap(forth, map_x, map_y)) ** 2, axis=-1)
+    returned = _remap(forth, map_x, map_y)
+    mismatch = np.sum((back + returned) ** 2, axis=-1)
     tolerance = blending.fb_tolerance_px ** 2 + 0.01 * np.sum(back ** 2, axis=-1)
     difference = cv2.GaussianBlur(_remap(before_rgb, map_x, map_y) - now_rgb, (0, 0), PHOTO_BLUR_PX)
     photo = np.sum(difference ** 2, axis=-1) / (blending.photo_tolerance * span) ** 2
     inside = (map_x >= -0.5) & (map_x <= size[1] - 0.5) & (map_y >= -0.5) & (map_y <= size[0] - 0.5)
-    return np.exp(-mismatch / tolerance - photo) * inside
-
-
-def motion(previous, current, blending=Blending()):
-    """The Motion from network input `current` (frame t) back to `previous` (t − 1), both H×W×3: per pixel and
-    direction the flow (_flows) that passes the confidence checks better."""
-    h, w = current.shape[:2]
-    scale = min(1.0, blending.flow_side / max(h, w))
-    size = (max(MIN_FLOW_SIDE, round(h * scale)), max(MIN_FLOW_SIDE, round(w * scale)))  # a tiny side is stretched
-    sy, sx = size[0] / h, size[1] / w
-    (now_rgb, before_rgb), (now, before), span = _small([current, previous], size)
-    (dis_back, dis_forth), (deep_back, deep_forth) = _flows(now, before, size)
-
-    def better(a, b, a_return, b_return, target, source):
-        use_b = _confidence(b, b_return, target, source, span, blending) > _confidence(
-            a, a_return, target, source, span, blending)
-        return np.where(use_b[..., None], b, a)
-
-    back = better(dis_back, deep_back, dis_forth, deep_forth, now_rgb, before_rgb)
-    forth = better(dis_forth, deep_forth, dis_back, deep_back, before_rgb, now_rgb)
-    confidence = _confidence(back, forth, now_rgb, before_rgb, span, blending)
+    confidence = np.exp(-mismatch / tolerance - photo) * inside
     jacobian = [np.gradient(back[..., k], axis=a) for k in (0, 1) for a in (1, 0)]
     area = (1.0 + jacobian[0]) * (1.0 + jacobian[3]) - jacobian[1] * jacobian[2]
     sure = (confidence > 0.5) & (area > 0.1)
     expansion = 0.5 * float(np.median(np.log(area[sure]))) if np.any(sure) else 0.0
-    low, high = blending.trust_ramp
-    trust = np.clip((confidence - low) / (high - low), 0.0, 1.0)
-    return Motion(tiling.resize(back, h, w) / np.array([sx, sy], np.float32),
-                  np.clip(tiling.resize(trust[..., None], h, w)[..., 0], 0.0, 1.0), float(confidence.mean()), expansion)
+    flow = tiling.resize(back, h, w) / np.array([sx, sy], np.float32)
+    return Motion(flow, np.clip(tiling.resize(confidence[..., None], h, w)[..., 0], 0.0, 1.0),
+                  float(confidence.mean()), expansion)
 
 
 def warp(passes, flow):
