@@ -35,7 +35,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MARKER = "@@BENCH_JSON@@"
 # The shipped model's configuration and the records it was trained from (its held-out split is the quality test).
 SHIPPED_FLAGS = os.path.join(REPO, "configs", "shipped.flags")
-SHIPPED_RECORDS = os.path.normpath(os.path.join(REPO, "..", "data", "records256"))
+SHIPPED_RECORDS = os.path.normpath(os.path.join(REPO, "..", "data", "records_layout_b"))
 DEFAULT_MODEL = resources.DEFAULT_MODEL_DIR
 
 

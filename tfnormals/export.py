@@ -20,6 +20,7 @@ stdout is one JSON line describing the export. Exit code 2 for a usage mistake (
 checkpoint, an output that is not a SavedModel folder), 1 when the checkpoint cannot be restored.
 """
 
+import dataclasses
 import os
 
 from absl import flags
@@ -39,14 +40,19 @@ def define_flags():
     flags.DEFINE_string("output", None, "SavedModel folder, or .onnx file, to write.")
     flags.DEFINE_enum("format", "savedmodel", list(FORMATS), "savedmodel: a TensorFlow SavedModel folder; "
                       "onnx: one .onnx file (tf2onnx; run by predict with onnxruntime).")
+    flags.DEFINE_integer("working_size", 0, "Longer side of predict's global pass written into the model (0 = the "
+                         "run's --working_size; choose it with evaluate --working_size: it does not change training).")
 
 
 def _is_savedmodel(path):
     return os.path.isfile(os.path.join(path, layout.SAVEDMODEL_PB))
 
 
-def check_request(checkpoint, output, fmt="savedmodel"):
-    """Raise errors.UsageError, naming the flag, for a missing checkpoint or an output that must not be replaced."""
+def check_request(checkpoint, output, fmt="savedmodel", working_size=0):
+    """Raise errors.UsageError, naming the flag, for a missing checkpoint, a negative working size or an output that
+    must not be replaced."""
+    if working_size < 0:
+        raise errors.UsageError(f"--working_size: must be 0 (the run's) or more, got {working_size}")
     if not (os.path.exists(checkpoint) or os.path.isfile(checkpoint + ".index")):
         raise errors.MissingPathError(f"--checkpoint: {checkpoint}: no such run folder or checkpoint prefix")
     if fmt not in FORMATS:
@@ -59,20 +65,22 @@ def check_request(checkpoint, output, fmt="savedmodel"):
     model_io.check_savedmodel_output(output, "--output")
 
 
-def _restore(checkpoint):
-    """(generator, config, step) of a run folder or checkpoint prefix; errors name --checkpoint."""
+def _restore(checkpoint, working_size=0):
+    """(generator, config, step) of a run folder or checkpoint prefix, the config's working size replaced when
+    `working_size` is given; errors name --checkpoint."""
     import tensorflow as tf
 
     from tfnormals.training import runs
     try:
-        return runs.generator_from_run(checkpoint)
+        generator, config, step = runs.generator_from_run(checkpoint)
     except runs.RunError as e:
         raise errors.UsageError(f"--checkpoint: {e}") from None
     except tf.errors.OpError as e:
         raise errors.Failure(f"--checkpoint: {checkpoint}: cannot restore ({errors.one_line(e.message)[:300]})")
+    return generator, dataclasses.replace(config, working_size=working_size or config.working_size), step
 
 
-def export_onnx(checkpoint, output):
+def export_onnx(checkpoint, output, working_size=0):
     """Write a run's generator or a SavedModel as ONNX; returns the metadata stored in the file."""
     try:
         import tf2onnx  # noqa: F401  (checked here, before a run is restored)
@@ -81,12 +89,14 @@ def export_onnx(checkpoint, output):
     except ImportError as e:
         raise errors.UsageError(f"--format=onnx needs tf2onnx and onnx ({e}; pip install 'tfnormals[onnx]')") from None
     if _is_savedmodel(checkpoint):
+        if working_size:
+            raise errors.UsageError("--working_size: only for a run's checkpoint; a SavedModel keeps its own")
         try:
             return onnx_export.savedmodel_to_onnx(checkpoint, output)
         except errors.UsageError as e:
             raise errors.UsageError(f"--checkpoint: {e}") from None
     from tfnormals.training import runs
-    generator, config, step = _restore(checkpoint)
+    generator, config, step = _restore(checkpoint, working_size)
     return onnx_export.generator_to_onnx(generator, output, runs.metadata(config, step))
 
 
@@ -94,18 +104,19 @@ def main(argv):
     del argv
     if not FLAGS.checkpoint or not FLAGS.output:
         raise errors.UsageError("--checkpoint and --output are required")
-    check_request(FLAGS.checkpoint, FLAGS.output, FLAGS.format)
+    check_request(FLAGS.checkpoint, FLAGS.output, FLAGS.format, FLAGS.working_size)
     if FLAGS.format == "onnx":
-        info = export_onnx(FLAGS.checkpoint, FLAGS.output)
+        info = export_onnx(FLAGS.checkpoint, FLAGS.output, FLAGS.working_size)
         cli.emit({"output": FLAGS.output, "format": "onnx", "step": info.get("step"), "stride": info["stride"],
                   "passes": info["passes"], "opset": info["opset"]})
         return
     from tfnormals.model import serving
     from tfnormals.training import runs
-    generator, config, step = _restore(FLAGS.checkpoint)
+    generator, config, step = _restore(FLAGS.checkpoint, FLAGS.working_size)
     serving.export_generator(generator, FLAGS.output, runs.metadata(config, step))
     cli.emit({"output": FLAGS.output, "step": step, "stride": 2 ** config.levels,
-              "params": generator.count_params(), "signature": "serving_default",
+              "params": generator.count_params(), "working_size": config.global_pass_size,
+              "signature": "serving_default",
               "input": serving.INPUT_NAME, "output_key": serving.OUTPUT_NAME})
 
 

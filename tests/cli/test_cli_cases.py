@@ -344,6 +344,8 @@ CASES = [
     Case("evaluate-working-size-negative", EVALUATE, [M, "--records={records}", "--output_json=e.json",
                                                       "--working_size=-1"], 2,
          "--working_size: must be 0 or more, got -1", absent=("e.json", "e_triptychs")),
+    Case("export-working-size-negative", EXPORT, ["--checkpoint={model}", "--output=sm", "--working_size=-2"], 2,
+         r"--working_size: must be 0 \(the run's\) or more, got -2", absent=("sm",)),
     Case("export-checkpoint-missing", EXPORT, ["--checkpoint=runs/none", "--output=sm"], 2,
          "--checkpoint: runs/none: no such run folder or checkpoint prefix", absent=("sm", "runs")),
     Case("export-output-not-a-savedmodel", EXPORT, ["--checkpoint=run", "--output=precious"], 2,

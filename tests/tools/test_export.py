@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 from helpers import plates, subprocess_env
-from model_fixtures import SMOKE_EVERY, SMOKE_STEPS
+from model_fixtures import SMOKE_EVERY, SMOKE_STEPS, run_python
 
 from tfnormals.core import layout
 from tfnormals.model import serving
@@ -143,3 +143,17 @@ def test_savedmodel_stores_each_weight_once(keras_reference, smoke_export):
     variables = os.path.join(model_dir, "variables")
     stored = sum(os.path.getsize(os.path.join(variables, f)) for f in os.listdir(variables))
     assert weight_bytes <= stored < 1.25 * weight_bytes, (stored, weight_bytes)
+
+
+@pytest.mark.slow
+def test_export_writes_the_working_size_asked_for(smoke_run, smoke_export, tmp_path):
+    """--working_size replaces the run's in the metadata and its config; predict's global pass then uses it."""
+    output = str(tmp_path / "sm96")
+    proc = run_python(["-m", "tfnormals.export", f"--checkpoint={smoke_run.run_dir}", f"--output={output}",
+                       "--working_size=96"])
+    assert json.loads(proc.stdout.strip().splitlines()[-1])["working_size"] == 96
+    with open(os.path.join(output, layout.MODEL_METADATA)) as f:
+        info = json.load(f)
+    assert info["working_size"] == 96 and info["config"]["working_size"] == 96
+    assert NormalsModel(output).working_size == 96
+    assert NormalsModel(smoke_export[0]).working_size == smoke_export[1]["working_size"] != 96

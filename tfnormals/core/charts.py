@@ -5,7 +5,8 @@ import math
 
 from PIL import Image, ImageDraw
 
-SERIES_COLOURS = ((31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189))
+SERIES_COLOURS = ((31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14), (140, 86, 75),
+                  (23, 190, 207), (127, 127, 127))  # distinct for up to 8 series (the six scene families)
 PANEL_SIZE = (420, 240)
 MARGIN = (56, 22, 12, 28)   # left, top, right, bottom: room for tick labels and the title
 
