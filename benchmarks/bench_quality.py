@@ -1,6 +1,7 @@
 """Model quality: tfnormals.evaluate's table (model vs flat, best constant, luminance gradient).
 
-    python -m benchmarks.bench_quality [--model=tfnormals/assets/model] [--records=../data/records_layout_b] [--split=test]
+    python -m benchmarks.bench_quality [--model=tfnormals/assets/model] [--records=../data/records_layout_b] \
+        [--split=test]
 
 The shipped model is evaluated on the held-out split of the records, whole images, over masked
 pixels (mean/median angular error in degrees, % of pixels under 11.25°/22.5°/30°). The
