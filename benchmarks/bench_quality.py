@@ -1,4 +1,4 @@
-"""Model quality: tfnormals.evaluate's table (model vs flat, best constant, luminance gradient).
+r"""Model quality: tfnormals.evaluate's table (model vs flat, best constant, luminance gradient).
 
     python -m benchmarks.bench_quality [--model=tfnormals/assets/model] [--records=../data/records_layout_b] \
         [--split=test]
