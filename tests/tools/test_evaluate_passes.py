@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import REPO, ray_traced_sphere, subprocess_env
+from helpers import REPO, ray_traced_sphere, shipped_metadata, subprocess_env
 
 from tfnormals.core import camera
 from tfnormals.tools import evaluation
@@ -75,5 +75,5 @@ def test_real_checks_command_writes_report_and_gallery(tmp_path):
     native = report["native"]
     assert 0 < native["motorcycle_mean_deg"] < 90
     assert native["motorcycle_mean_deg"] != report["motorcycle"]["model"]["mean"]
-    assert "own resolution" in proc.stdout and report["working_size"] == 256
+    assert "own resolution" in proc.stdout and report["working_size"] == shipped_metadata()["working_size"]
     assert os.path.isfile(gallery)

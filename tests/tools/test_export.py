@@ -4,6 +4,7 @@ TensorFlow. Everything but the missing-path check uses the smoke run, so it is s
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -41,6 +42,25 @@ def keras_reference(smoke_run):
     inputs = {f"b{n}_{h}x{w}": plates(n, h, w, seed=h) for n, h, w in SIZES}
     outputs = {k: generator(v, training=False)["normals"].numpy() for k, v in inputs.items()}
     return dict(generator=generator, config=config, step=step, inputs=inputs, outputs=outputs)
+
+
+@pytest.mark.slow
+def test_a_bf16_runs_generator_is_rebuilt_in_float32(keras_reference, smoke_run, tmp_path):
+    """A run trained in mixed_bfloat16 exports and predicts in float32 (its weights are float32 anyway): the
+    rebuilt generator computes in float32 and gives the float32 run's outputs (bf16 ops broke the ONNX export)."""
+    run_dir = tmp_path / "bf16_run"
+    shutil.copytree(smoke_run.run_dir, run_dir)
+    with open(run_dir / layout.RUN_CONFIG) as f:
+        config = json.load(f)
+    config["precision"] = "mixed_bfloat16"
+    with open(run_dir / layout.RUN_CONFIG, "w") as f:
+        json.dump(config, f)
+    generator, config, _ = runs.generator_from_run(str(run_dir))
+    assert config.precision == "mixed_bfloat16"
+    assert {layer.dtype_policy.compute_dtype for layer in generator.layers} == {"float32"}
+    key = next(iter(keras_reference["inputs"]))
+    np.testing.assert_array_equal(generator(keras_reference["inputs"][key], training=False)["normals"].numpy(),
+                                  keras_reference["outputs"][key])
 
 
 @pytest.mark.slow

@@ -80,14 +80,16 @@ def init_generator_from(generator, path):
 def generator_from_run(run_or_checkpoint):
     """Rebuild a run's generator from its config.json and restore the latest (or given) checkpoint.
 
-    Returns (generator, config, step).
+    The generator computes in float32 whatever precision the run trained in (its weights are float32 either
+    way): exports, ONNX and inference from a run folder get one numeric contract. Returns (generator, config,
+    step).
     """
     run_dir, checkpoint = locate_checkpoint(run_or_checkpoint)
     config_path = os.path.join(run_dir, layout.RUN_CONFIG)
     if not os.path.isfile(config_path):
         raise RunError(f"{run_dir}: no {layout.RUN_CONFIG}; is this a tfnormals run folder?")
     config = TrainConfig.from_json(config_path)
-    with precision(config.precision):
+    with precision("float32"):
         generator = build_generator(**config.generator_kwargs())
     tf.train.Checkpoint(generator=generator).restore(checkpoint).expect_partial()
     step = int(checkpoint.rsplit("-", 1)[-1])
