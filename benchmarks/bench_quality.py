@@ -1,10 +1,11 @@
 r"""Model quality: tfnormals.evaluate's table (model vs flat, best constant, luminance gradient).
 
     python -m benchmarks.bench_quality [--model=tfnormals/assets/model] [--records=../data/records_layout_b] \
-        [--split=test]
+        [--split=test] [--mode=fused]
 
-The shipped model is evaluated on the held-out split of the records, whole images, over masked
-pixels (mean/median angular error in degrees, % of pixels under 11.25°/22.5°/30°). The
+The shipped model is evaluated on the held-out split of the records as predict runs it (`--mode=fused`: each
+image seen whole at the model's working size, finer passes fused; `native`: the network on the whole image at
+its own size), over masked pixels (mean/median angular error in degrees, % of pixels under 11.25°/22.5°/30°). The
 baselines are fitted on the first 64 images of the records' train split
 (evaluation.fit_baselines), as `python -m tfnormals.evaluate` does. Without a model the
 section says so instead of inventing numbers.
@@ -36,12 +37,14 @@ def define_flags():
     flags.DEFINE_string("split", "test", "Split of --records to evaluate.")
     flags.DEFINE_integer("fit_images", 64, "Train images the baselines are fitted on.")
     flags.DEFINE_integer("max_images", 0, "Evaluate at most this many images (0 = all).")
+    flags.DEFINE_enum("mode", "fused", ("native", "fused", "global", "tiled"), "How the network sees each image: "
+                      "native = whole at its own size; otherwise as predict's --mode.")
     common.define_output_flags(child=False)
 
 
 def main(args):
     rel = common.display_path
-    title = f"### Model quality (`{rel(args.model)}` on `{rel(args.records)}` {args.split} split)"
+    title = f"### Model quality (`{rel(args.model)}` on `{rel(args.records)}` {args.split} split, --mode={args.mode})"
     missing = [what for what, ok in (("model", os.path.exists(args.model)),
                                      (f"{args.split} records", common.has_records(args.records, args.split)),
                                      ("train records", common.has_records(args.records, "train"))) if not ok]
@@ -49,12 +52,14 @@ def main(args):
         text = f"{title}\n\nNot measured: no {' and no '.join(missing)} yet."
         return common.finish(MODULE, {"name": "quality", "markdown": text, "skipped": missing, "targets": []},
                              args.json_out)
-    from tfnormals.tools import evaluation
+    from tfnormals.tools import evaluation, fusion
     from tfnormals.tools.model_io import NormalsModel
     start = time.perf_counter()
     model = NormalsModel(args.model)
     fitted = evaluation.fit_baselines(list(evaluation.iter_records(args.records, "train", args.fit_images)))
-    report = evaluation.evaluate(model, evaluation.iter_records(args.records, args.split, args.max_images), fitted)
+    inference = None if args.mode == "native" else fusion.PassSettings(mode=args.mode)
+    report = evaluation.evaluate(model, evaluation.iter_records(args.records, args.split, args.max_images), fitted,
+                                 inference=inference)
     seconds = time.perf_counter() - start
     step = model_step(args.model)
     text = (f"{title}\n\n" + evaluation.format_table(report)

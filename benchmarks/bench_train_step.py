@@ -166,6 +166,7 @@ def measure(kind, batch_size, args):
     import keras
     import tensorflow as tf
 
+    from tfnormals.core import conventions
     from tfnormals.data import augment
     keras.utils.clear_session()
     keras.utils.set_random_seed(0)
@@ -190,13 +191,14 @@ def measure(kind, batch_size, args):
     g_fwd = tf.function(lambda x: gan.generator(x, training=False)["normals"])
     g_s = common.median(common.timed(lambda: g_fwd(crop).numpy(), repeats=3, warmup=1))
     d_fwd = tf.function(lambda a, b: gan.discriminator([a, b], training=False))
+    d_channels = sum(conventions.PASS_CHANNELS[p] for p in gan.d_passes)  # the passes it judges, stacked
     return {"config": kind, "precision": config.precision, "batch": batch_size, "crop": config.crop_size,
             "step_s": step_s,
             "images_per_s": batch_size / step_s, "first_step_s": warm[0], "timed_steps": steps,
             "flops": flops, "raw_flops": raw, "flops_per_s": flops / step_s, "conv_fwd": conv_fwd,
             "conv_bwd": conv_bwd, "other": flops - conv_fwd - conv_bwd, "unknown_ops": dict(unknown),
             "aug_s": aug_s, "g_fwd_s": g_s, "g_fwd_flops": forward_flops(g_fwd, crop_spec),
-            "d_fwd_flops": forward_flops(d_fwd, crop_spec, crop_spec),
+            "d_fwd_flops": forward_flops(d_fwd, crop_spec, tf.TensorSpec(crop.shape[:-1] + (d_channels,))),
             "g_params": gan.generator.count_params(), "d_params": gan.discriminator.count_params(),
             "top_ops": {k: float(v) for k, v in by_type.most_common(6)}}
 
