@@ -18,6 +18,7 @@ import time
 from absl import flags
 
 from benchmarks import common
+from tfnormals.tools import evaluation
 
 MODULE = "benchmarks.bench_quality"
 
@@ -37,8 +38,8 @@ def define_flags():
     flags.DEFINE_string("split", "test", "Split of --records to evaluate.")
     flags.DEFINE_integer("fit_images", 64, "Train images the baselines are fitted on.")
     flags.DEFINE_integer("max_images", 0, "Evaluate at most this many images (0 = all).")
-    flags.DEFINE_enum("mode", "fused", ("native", "fused", "global", "tiled"), "How the network sees each image: "
-                      "native = whole at its own size; otherwise as predict's --mode.")
+    flags.DEFINE_enum("mode", "fused", evaluation.VIEWS, "How the network sees each image: native = whole at its own "
+                      "size; otherwise as predict's --mode.")
     common.define_output_flags(child=False)
 
 
@@ -52,14 +53,12 @@ def main(args):
         text = f"{title}\n\nNot measured: no {' and no '.join(missing)} yet."
         return common.finish(MODULE, {"name": "quality", "markdown": text, "skipped": missing, "targets": []},
                              args.json_out)
-    from tfnormals.tools import evaluation, fusion
     from tfnormals.tools.model_io import NormalsModel
     start = time.perf_counter()
     model = NormalsModel(args.model)
     fitted = evaluation.fit_baselines(list(evaluation.iter_records(args.records, "train", args.fit_images)))
-    inference = None if args.mode == "native" else fusion.PassSettings(mode=args.mode)
     report = evaluation.evaluate(model, evaluation.iter_records(args.records, args.split, args.max_images), fitted,
-                                 inference=inference)
+                                 inference=evaluation.inference_settings(args.mode))
     seconds = time.perf_counter() - start
     step = model_step(args.model)
     text = (f"{title}\n\n" + evaluation.format_table(report)

@@ -32,7 +32,7 @@ from absl import flags
 
 from tfnormals.core import cli, errors, resources
 from tfnormals.data import pairs
-from tfnormals.tools import fusion
+from tfnormals.tools import evaluation, fusion
 
 FLAGS = flags.FLAGS
 
@@ -47,9 +47,9 @@ def define_flags():
     flags.DEFINE_string("output_json", "evaluation.json", "Report file.")
     flags.DEFINE_string("triptych_dir", "", "Where triptychs go (default: <output_json stem>_triptychs).")
     flags.DEFINE_integer("max_images", 0, "Evaluate at most this many images (0 = all).")
-    flags.DEFINE_enum("mode", NATIVE, (NATIVE,) + fusion.MODES, "How the network sees each image: "
-                      f"{NATIVE} = whole, at the image's own size (records and pairs; their default); fused, global "
-                      "or tiled = as predict runs it (the real and temporal checks: fused unless given).")
+    flags.DEFINE_enum("mode", evaluation.NATIVE, evaluation.VIEWS, "How the network sees each image: "
+                      f"{evaluation.NATIVE} = whole, at the image's own size (records and pairs; their default); "
+                      "fused, global or tiled = as predict runs it (the real and temporal checks: fused unless given).")
     flags.DEFINE_integer("working_size", 0, "Longer side of predict's global pass (0 = the model's, from its "
                          "metadata): for --mode=fused/global and the real, scale and temporal checks.")
     flags.DEFINE_boolean("real_checks", False, "Instead of records or pairs: the checks on real photographs "
@@ -71,8 +71,6 @@ def define_flags():
     flags.DEFINE_list("temporal_plates", [], "Temporal checks on these plates (grain and pan sequences of each).")
     pairs.define_pair_format_flags()
 
-
-NATIVE = "native"  # --mode: the network on each whole image at its own size (every held-out table so far)
 
 # What evaluate measures instead of records or pairs, by the flags that ask for it.
 CHECK_FLAGS = {"real": ("real_checks",), "scale": ("scale_checks",),
@@ -96,8 +94,8 @@ def main(argv):
     del argv
     pair_format = pairs.pair_format_from_flags(FLAGS)
     check = asked_check(FLAGS)
-    settings = fusion.PassSettings(mode=fusion.MODES[0] if FLAGS.mode == NATIVE else FLAGS.mode,
-                                   working_size=FLAGS.working_size)
+    inference = evaluation.inference_settings(FLAGS.mode, FLAGS.working_size)  # records and pairs
+    settings = inference or fusion.PassSettings(working_size=FLAGS.working_size)  # the checks run predict's way
     settings.check()
     if check == "temporal":
         from tfnormals.tools import temporal_checks  # TensorFlow
@@ -116,12 +114,11 @@ def main(argv):
         cli.emit(real_checks.format_table(real_checks.check_model(FLAGS.model, FLAGS.output_json, FLAGS.gallery,
                                                                   settings)))
         return
-    from tfnormals.tools import evaluation  # TensorFlow
     report = evaluation.evaluate_model(FLAGS.model, FLAGS.output_json, records=FLAGS.records, split=FLAGS.split,
                                        pairs_dir=FLAGS.pairs_dir, pair_format=pair_format,
                                        train_records=FLAGS.train_records, triptych_dir=FLAGS.triptych_dir,
                                        max_images=FLAGS.max_images,
-                                       inference=None if FLAGS.mode == NATIVE else settings)
+                                       inference=inference)
     cli.emit(evaluation.format_table(report))
 
 

@@ -29,12 +29,19 @@ from absl import logging
 from tfnormals.core import camera, conventions, errors, image_io, layout, normals, outputs
 from tfnormals.core.progress import Progress
 from tfnormals.data import pairs
-from tfnormals.tools import baselines, family_report
+from tfnormals.tools import baselines, family_report, fusion
 
 METHODS = ("model", "flat", "best_constant", "luminance_gradient")
 DEPTH_METHODS = ("model", "constant", "ground_plane")
 ALBEDO_METHODS = ("model", "plate")
 BASELINE_FIT_IMAGES = 64
+NATIVE = "native"  # the network on each whole image at its own size (every held-out table before --mode)
+VIEWS = (NATIVE,) + fusion.MODES  # how the network may see an evaluated image: natively or as predict runs it
+
+
+def inference_settings(view, working_size=0):
+    """The fusion.PassSettings a view asks for (predict's mode at `working_size`), None for NATIVE."""
+    return None if view == NATIVE else fusion.PassSettings(mode=view, working_size=working_size)
 
 
 @dataclasses.dataclass
