@@ -254,13 +254,14 @@ def load_sample(input_dir, sample_id, pair_format):
 
 
 def read_channels(path, channels, role):
-    """A pass file as float32 H×W×C: the named EXR channels, or the whole image for other formats."""
+    """A pass file as float32 H×W×C: the named EXR channels, or the whole image for other formats; SampleError
+    naming the role and the file when it cannot be read."""
     try:
         if channels and image_io.is_float_file(path):
             return image_io.read_exr(path, list(channels))
         return image_io.read_image(path)
-    except image_io.ImageError as e:
-        raise SampleError(f"{role}: {e}") from e
+    except (image_io.ImageError, OSError) as e:
+        raise SampleError(f"{role}: {errors.one_line(e)}") from e
 
 
 def load_scene_info(input_dir, sample_id, pair_format):

@@ -12,7 +12,7 @@ import dataclasses
 
 import numpy as np
 
-from tfnormals.core import colorspaces, conventions, errors, image_io, normals
+from tfnormals.core import colorspaces, conventions, image_io, normals
 from tfnormals.data import pairs
 
 
@@ -47,27 +47,17 @@ class Reference:
     albedo: np.ndarray = None
 
 
-def _read(path, role, channels=()):
-    """An image file as float32 H×W×C (the named EXR channels when given); pairs.SampleError naming it."""
-    try:
-        if channels and image_io.is_float_file(path):
-            return image_io.read_exr(path, list(channels))
-        return image_io.read_image(path)
-    except (image_io.ImageError, OSError) as e:
-        raise pairs.SampleError(f"{path}: cannot read the {role} ({errors.one_line(e)})") from e
-
-
 def _read_files(files, pair_layout):
     """{role: array as stored} of a reference frame's files; pairs.SampleError when their sizes differ."""
-    arrays = {"plate": image_io.fill_nonfinite(_read(files.plate, "plate"))[0],
+    arrays = {"plate": image_io.fill_nonfinite(pairs.read_channels(files.plate, (), "plate"))[0],
               "normals": pairs.read_normals(files.normals, pair_layout)}
     if files.mask:
-        mask = _read(files.mask, "mask")
+        mask = pairs.read_channels(files.mask, (), "mask")
         arrays["mask"] = mask[..., 3] if mask.shape[-1] == 4 else mask[..., 0]
     if files.depth:
-        arrays["depth"] = _read(files.depth, "depth", pair_layout.depth_channels)[..., 0]
+        arrays["depth"] = pairs.read_channels(files.depth, pair_layout.depth_channels, "depth")[..., 0]
     if files.albedo:
-        arrays["albedo"] = image_io.to_rgb(_read(files.albedo, "albedo", pair_layout.albedo_channels))
+        arrays["albedo"] = image_io.to_rgb(pairs.read_channels(files.albedo, pair_layout.albedo_channels, "albedo"))
     sizes = {getattr(files, role): array.shape[:2] for role, array in arrays.items()}
     if len(set(sizes.values())) != 1:
         raise pairs.SampleError(f"frame {files.frame}: size mismatch between files ("
