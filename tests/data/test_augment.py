@@ -193,3 +193,20 @@ def test_zoom_keeps_depth_and_albedo_values_at_silhouettes():
         np.testing.assert_allclose(out["albedo"].numpy()[surface],
                                    np.broadcast_to([0.5, 0.25, 0.8], (surface.sum(), 3)),
                                    rtol=1e-5)
+
+
+def test_mirror_pairs_appends_the_first_half_mirrored(batch):
+    """The paired batch is the first half, then the same images mirrored: beauty and planes reversed in x,
+    normals reversed with X negated, per-image values (ids, flags) copied; an odd last image is dropped."""
+    extra = dict(batch, depth=batch["mask"] + 1.0, has_depth=tf.range(tf.shape(batch["mask"])[0], dtype=tf.float32))
+    paired = augment.mirror_pairs(extra)
+    half = int(extra["beauty"].shape[0]) // 2
+    assert all(int(v.shape[0]) == 2 * half for v in paired.values())
+    for key in ("beauty", "mask", "depth"):
+        np.testing.assert_array_equal(paired[key][:half], extra[key][:half])
+        np.testing.assert_array_equal(paired[key][half:], extra[key][:half, :, ::-1])
+    np.testing.assert_array_equal(paired["normals"][half:], extra["normals"][:half, :, ::-1] * [-1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(paired["has_depth"], np.tile(np.arange(half), 2))
+    # Mirroring the mirrored half back gives the first half: the pair is one image seen both ways.
+    back = augment.mirror({k: paired[k][half:] for k in ("beauty", "normals")})
+    np.testing.assert_array_equal(back["normals"], extra["normals"][:half])

@@ -97,8 +97,27 @@ def _normalize_vectors(n, eps=1e-6):
 
 def hflip(beauty, normals, mask):
     """Mirror left-right; normals' X changes sign (`mask` may hold any scalar planes)."""
-    return (tf.reverse(beauty, [2]), tf.reverse(normals, [2]) * tf.constant([-1.0, 1.0, 1.0]),
-            tf.reverse(mask, [2]))
+    mirrored = mirror({"beauty": beauty, "normals": normals, "mask": mask})
+    return mirrored["beauty"], mirrored["normals"], mirrored["mask"]
+
+
+def mirror(images):
+    """A batch dict mirrored left-right: its [B, H, W, C] images flipped (normals' X changes sign), the rest as is."""
+    flipped = {k: tf.reverse(v, [2]) for k, v in images.items() if v.shape.rank == 4}
+    if "normals" in flipped:
+        flipped["normals"] *= tf.constant([-1.0, 1.0, 1.0], flipped["normals"].dtype)
+    return dict(images, **flipped)
+
+
+def mirror_pairs(batch):
+    """The batch's first half, then the same images mirrored (an odd batch loses its last image).
+
+    Training on such pairs lets a loss compare what the generator makes of an image and of its
+    mirror image (NormalsGAN's flip-consistency term).
+    """
+    half = tf.shape(batch["beauty"])[0] // 2
+    first = {k: v[:half] for k, v in batch.items()}
+    return {k: tf.concat([first[k], v], axis=0) for k, v in mirror(first).items()}
 
 
 def vflip(beauty, normals, mask):

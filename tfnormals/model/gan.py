@@ -7,7 +7,9 @@ discriminator and one generator step with separate optimizers. Generator loss =
   + adversarial_weight · GAN loss                        (the discriminator sees normals, and
                                                          depth/albedo when given d_passes)
   + depth_weight · (scale-invariant log depth + depth_gradient_weight · gradient matching)
-  + albedo_weight · scale-invariant log albedo           for the passes the generator predicts.
+  + albedo_weight · scale-invariant log albedo           for the passes the generator predicts
+  + flip_consistency_weight · L1(normals of the batch's first half, its mirror image's mirrored back),
+                                                         every pixel (augment.mirror_pairs makes the batch).
 A pass missing from a record (schema-1 records have no depth or albedo) is masked out of its
 loss. The discriminator sees normals multiplied by the mask on both sides, so empty pixels
 (sky, padding) cannot give fakes away; depth and albedo, when it sees them, as log values with
@@ -32,13 +34,14 @@ class NormalsGAN(keras.Model):
       l1_weight, angular_weight, adversarial_weight: normals loss weights.
       balance_power: direction-balance exponent of the normals loss (0 = plain mask).
       depth_weight, depth_gradient_weight, albedo_weight: weights of the extra passes' losses.
+      flip_consistency_weight: weight of the flip-consistency term (0 = off: the batch is not paired).
       seed: base seed of the stateless augmentation.
       d_passes: the passes the discriminator sees, 'normals' first (a subset of the generator's).
     """
 
     def __init__(self, generator, discriminator, augment_config=None, l1_weight=500.0, angular_weight=50.0,
                  adversarial_weight=1.0, balance_power=0.0, depth_weight=50.0, depth_gradient_weight=1.0,
-                 albedo_weight=50.0, seed=0, d_passes=("normals",), **kwargs):
+                 albedo_weight=50.0, flip_consistency_weight=0.0, seed=0, d_passes=("normals",), **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
@@ -50,6 +53,7 @@ class NormalsGAN(keras.Model):
         self.depth_weight = depth_weight
         self.depth_gradient_weight = depth_gradient_weight
         self.albedo_weight = albedo_weight
+        self.flip_consistency_weight = flip_consistency_weight
         self.seed = seed
         self.passes = tuple(generator.output.keys())
         if d_passes[0] != "normals" or set(d_passes) - set(self.passes):
@@ -59,6 +63,7 @@ class NormalsGAN(keras.Model):
         names = ["g_loss", "d_loss", "l1", "angular", "adversarial", "angle_deg"]
         names += [n for p, n in (("depth", "depth_si"), ("depth", "depth_grad"), ("albedo", "albedo_si"))
                   if p in self.passes]
+        names += ["flip"] if flip_consistency_weight else []
         self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
         # The sub-models are built functional models, so this wrapper is too. (Unbuilt, fit() under
         # tf.distribute would try to build it by calling it on a whole batch dict.)
@@ -124,6 +129,8 @@ class NormalsGAN(keras.Model):
     def train_step(self, batch):
         if self.augment_config is not None:
             batch = augment.augment_batch(batch, self._augment_seed(), self.augment_config)
+        if self.flip_consistency_weight:
+            batch = augment.mirror_pairs(batch)
         plate, target, mask = batch["beauty"], batch["normals"], batch["mask"]
         # Gradients are summed across replicas, so each replica's loss is scaled to a share of the mean.
         share = 1.0 / tf.distribute.get_strategy().num_replicas_in_sync
@@ -135,6 +142,9 @@ class NormalsGAN(keras.Model):
             terms = self.reconstruction_terms(pred, batch)
             adversarial = losses.adversarial(fake_logits, True)
             g_loss = self.supervised_loss(terms) + self.adversarial_weight * adversarial
+            if self.flip_consistency_weight:
+                terms["flip"] = flip_inconsistency(pred["normals"])
+                g_loss += self.flip_consistency_weight * terms["flip"]
             d_scaled, g_scaled = d_loss * share, g_loss * share
         d_grads = d_tape.gradient(d_scaled, self.discriminator.trainable_weights)
         self.d_optimizer.apply_gradients(zip(d_grads, self.discriminator.trainable_weights))
@@ -153,6 +163,14 @@ class NormalsGAN(keras.Model):
         for name, value in values.items():
             self.trackers[name].update_state(value)
         return {name: self.trackers[name].result() for name in values}
+
+
+def flip_inconsistency(normals):
+    """Mean L1 (every pixel) between the first half's normals and the second half's mirrored back, for a batch
+    made by augment.mirror_pairs."""
+    normals = tf.cast(normals, tf.float32)
+    half = tf.shape(normals)[0] // 2
+    return tf.reduce_mean(tf.abs(normals[:half] - augment.mirror({"normals": normals[half:]})["normals"]))
 
 
 def _surface(batch):

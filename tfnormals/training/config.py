@@ -32,8 +32,8 @@ POSITIVE = ("synth_samples", "synth_resolution", "synth_spp", "batch_size", "loa
             "d_base_filters", "d_levels")
 NON_NEGATIVE = ("val_steps", "monitor_every", "triptych_count", "family_val_images", "working_size", "time_budget_min",
                 "dropout_blocks", "freeze_blocks", "l1_weight", "angular_weight", "adversarial_weight", "balance_power",
-                "depth_weight", "depth_gradient_weight", "albedo_weight", "g_lr", "d_lr", "weight_decay",
-                "logical_devices")
+                "depth_weight", "depth_gradient_weight", "albedo_weight", "flip_consistency_weight", "g_lr", "d_lr",
+                "weight_decay", "logical_devices")
 
 
 def _names(text):
@@ -104,6 +104,9 @@ class TrainConfig:
     depth_weight: float = _field(50.0, "Weight of the scale-invariant log-depth term.")
     depth_gradient_weight: float = _field(1.0, "Gradient-matching term, relative to the depth term.")
     albedo_weight: float = _field(50.0, "Weight of the scale-invariant log-albedo term.")
+    flip_consistency_weight: float = _field(0.0, "Weight of the flip-consistency term: the second half of each batch "
+                                                 "is the first half mirrored, and the generator's normals for the two "
+                                                 "are pulled together, mirrored back, on every pixel (0 = off).")
     g_lr: float = _field(2e-4, "Generator learning rate.")
     d_lr: float = _field(2e-4, "Discriminator learning rate.")
     beta_1: float = _field(0.5, "Adam beta_1.")
