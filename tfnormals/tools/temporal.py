@@ -366,9 +366,10 @@ def pass_settings(mode, settings, spec, *, frames="", colorspace="auto", camera=
     warmup_plates = warmup_paths(spec, frames, warmup)
     cameras = None
     if matchmove_file:
+        from tfnormals.core.camera import CameraSettings
         from tfnormals.tools.matchmove import read_matchmove
         every = list(warmup_plates) + list(plate_paths)
-        cameras = read_matchmove(matchmove_file, spec, every[0] if every else None, camera)
+        cameras = read_matchmove(matchmove_file, spec, every[0] if every else None, camera or CameraSettings())
         cameras.check(every)
     return SequencePasses(settings, colorspace=colorspace, camera=camera, warmup=warmup, warmup_plates=warmup_plates,
                           matchmove=cameras)
