@@ -22,17 +22,18 @@ import numpy as np
 from tfnormals.core import camera, camera_files, errors, image_io
 from tfnormals.core import frames as frame_numbers
 
-FIT_STRIDE = 4          # the scale fit looks at every 4th pixel of the flow's image in each direction
+FIT_POINTS = 4000       # the scale fit looks at a grid of about this many pixels of the flow's image
 FIT_BLUR_PX = 1.0       # the plates are compared blurred this much (pixels of the flow's image)
 FIT_CAP = 0.1           # a pixel's colour difference counts up to this share of the plates' range (moving objects)
-FIT_GRID = 48           # log-spaced inverse-depth factors tried before refining
+FIT_GRID = 24           # log-spaced inverse-depth factors tried before refining
 FIT_SPAN_PX = (0.01, 2.0)  # the grid spans translation flows from 0.01 px to 2 × the image's longer side (median)
-FIT_REFINE_STEPS = 16   # golden-section steps between the best grid point's neighbours
+FIT_REFINE_STEPS = 12   # golden-section steps between the best grid point's neighbours
 
 
-def _rays(h, w, focal):
-    """Camera-space rays (z = −1) through the pixel centres of an h×w image, principal point at its centre."""
-    rows, cols = np.mgrid[0:h, 0:w].astype(np.float32)
+def _rays(h, w, focal, pick=(slice(None), slice(None))):
+    """Camera-space rays (z = −1) through the pixel centres of an h×w image (those `pick` slices out), principal point
+    at its centre."""
+    rows, cols = np.mgrid[0:h, 0:w][(slice(None),) + pick].astype(np.float32)
     return np.stack([(cols + 0.5 - w / 2.0) / focal[0], -(rows + 0.5 - h / 2.0) / focal[1], -np.ones_like(cols)], -1)
 
 
@@ -45,11 +46,12 @@ def _coords(points, focal, h, w):
                      -focal[1] * points[..., 1] * ahead + (h / 2.0 - 0.5)], axis=-1)
 
 
-def _terms(move, inverse_depth, focal_from):
-    """A moved point per pixel is rays + k · offsets (k scales the inverse depth): (rays, offsets), H×W×3 each."""
+def _terms(move, inverse_depth, focal_from, pick=(slice(None), slice(None))):
+    """A moved point per pixel is rays + k · offsets (k scales the inverse depth): (rays, offsets), each ×3, of the
+    pixels `pick` slices out of the image."""
     move = np.asarray(move, np.float64)
-    rays = _rays(*inverse_depth.shape, focal_from) @ move[:3, :3].T.astype(np.float32)
-    return rays, np.asarray(inverse_depth, np.float32)[..., None] * move[:3, 3].astype(np.float32)
+    rays = _rays(*inverse_depth.shape, focal_from, pick) @ move[:3, :3].T.astype(np.float32)
+    return rays, np.asarray(inverse_depth, np.float32)[pick][..., None] * move[:3, 3].astype(np.float32)
 
 
 def rigid_flow(move, inverse_depth, focal_from, focal_to=None, k=1.0):
@@ -71,13 +73,13 @@ def rigid_flow(move, inverse_depth, focal_from, focal_to=None, k=1.0):
 
 def fit_depth_scale(move, inverse_depth, focal_from, focal_to, source_rgb, target_rgb, span):
     """The factor k on `inverse_depth` whose rigid_flow carries `source_rgb` (the other frame's plate, H×W×3) closest
-    to `target_rgb` (this frame's): the mean squared colour difference at every FIT_STRIDE-th pixel, each capped at
+    to `target_rgb` (this frame's): the mean squared colour difference on a grid of ~FIT_POINTS pixels, each capped at
     (FIT_CAP × span)² (span: the plates' range) and the cap for points that leave the frame. 1.0 when the camera does
     not move (translation 0)."""
     import cv2
     h, w = inverse_depth.shape
-    pick = (slice(None, None, FIT_STRIDE),) * 2
-    rays, offsets = (term[pick].reshape(-1, 3).astype(np.float64) for term in _terms(move, inverse_depth, focal_from))
+    pick = (slice(None, None, max(1, round(math.sqrt(h * w / FIT_POINTS)))),) * 2
+    rays, offsets = (term.reshape(-1, 3) for term in _terms(move, inverse_depth, focal_from, pick))
     reach = float(np.median(np.linalg.norm(offsets[:, :2], axis=1))) * max(focal_from)
     if reach <= 1e-12:
         return 1.0
@@ -99,12 +101,17 @@ def fit_depth_scale(move, inverse_depth, focal_from, focal_to, source_rgb, targe
     best = int(np.argmin([cost(k) for k in grid]))
     low, high = math.log(grid[max(best - 1, 0)]), math.log(grid[min(best + 1, FIT_GRID - 1)])
     ratio = (math.sqrt(5.0) - 1.0) / 2.0
+    a, b = high - ratio * (high - low), low + ratio * (high - low)
+    cost_a, cost_b = cost(math.exp(a)), cost(math.exp(b))
     for _ in range(FIT_REFINE_STEPS):
-        a, b = high - ratio * (high - low), low + ratio * (high - low)
-        if cost(math.exp(a)) <= cost(math.exp(b)):
-            high = b
+        if cost_a <= cost_b:
+            high, b, cost_b = b, a, cost_a
+            a = high - ratio * (high - low)
+            cost_a = cost(math.exp(a))
         else:
-            low = a
+            low, a, cost_a = a, b, cost_b
+            b = low + ratio * (high - low)
+            cost_b = cost(math.exp(b))
     return math.exp((low + high) / 2.0)
 
 
