@@ -25,7 +25,7 @@ from tfnormals.core import frames as frame_numbers
 FIT_POINTS = 4000       # the scale fit looks at a grid of about this many pixels of the flow's image
 FIT_BLUR_PX = 1.0       # the plates are compared blurred this much (pixels of the flow's image)
 FIT_CAP = 0.1           # a pixel's colour difference counts up to this share of the plates' range (moving objects)
-FIT_GRID = 24           # log-spaced inverse-depth factors tried before refining
+FIT_GRID = 48           # log-spaced inverse-depth factors tried before refining
 FIT_SPAN_PX = (0.01, 2.0)  # the grid spans translation flows from 0.01 px to 2 × the image's longer side (median)
 FIT_REFINE_STEPS = 12   # golden-section steps between the best grid point's neighbours
 

@@ -54,6 +54,7 @@ class Blending:
     flow_side: int = 480                # longer side at which the flow is computed
     fb_tolerance_px: float = 3.0        # forward-backward mismatch (flow pixels) at which confidence is 1/e
     photo_tolerance: float = 0.2        # colour difference (share of the plates' range) at which it is 1/e
+    camera_photo_tolerance: float = 0.3  # the same where a matchmove's flow is taken: a flow of still surfaces
     cut_share: float = 0.15             # below this mean confidence the frames are unrelated: reset
     rotation_deadband_deg: float = 0.6  # a frame-to-frame rotation of the normals below this is noise
 
@@ -96,9 +97,10 @@ class Motion:
     rigid_share: float = 0.0  # with a matchmove: the share of pixels whose flow is the camera's
 
 
-def _confidence(back, forth, before_rgb, now_rgb, span, blending):
+def _confidence(back, forth, before_rgb, now_rgb, span, blending, photo_tolerance=None):
     """Per pixel of frame t, how far to trust flow `back` (t → t − 1) given `forth` (t − 1 → t) and the two plates:
-    the forward-backward check, the colour of the previous plate carried along, and the point inside that frame."""
+    the forward-backward check, the colour of the previous plate carried along (photo_tolerance: per pixel, else
+    the blending's), and the point inside that frame."""
     import cv2
     h, w = back.shape[:2]
     cols, rows = _grid(h, w)
@@ -107,7 +109,8 @@ def _confidence(back, forth, before_rgb, now_rgb, span, blending):
     mismatch = np.sum((back + returned) ** 2, axis=-1)
     tolerance = blending.fb_tolerance_px ** 2 + 0.01 * np.sum(back ** 2, axis=-1)
     difference = cv2.GaussianBlur(_remap(before_rgb, map_x, map_y) - now_rgb, (0, 0), PHOTO_BLUR_PX)
-    photo = np.sum(difference ** 2, axis=-1) / (blending.photo_tolerance * span) ** 2
+    tolerance_rgb = blending.photo_tolerance if photo_tolerance is None else photo_tolerance
+    photo = np.sum(difference ** 2, axis=-1) / (tolerance_rgb * span) ** 2
     inside = (map_x >= -0.5) & (map_x <= w - 0.5) & (map_y >= -0.5) & (map_y <= h - 0.5)
     return np.exp(-mismatch / tolerance - photo) * inside
 
@@ -123,7 +126,7 @@ def _colour_gap(flow, source_rgb, target_rgb):
 def _camera_flows(back, forth, before_rgb, now_rgb, span, blending, camera_move, depths, scale):
     """The flows both ways with a matchmove: per pixel the camera's rigid flow (matchmove.depth_flows, its depth
     scale fitted to the plates) or DIS's, whichever carries the other plate closer to this one's
-    colours; ties go to the camera. Returns (back, forth, share of pixels that took the camera's flow)."""
+    colours; ties go to the camera. Returns (back, forth, where back took the camera's flow)."""
     from tfnormals.tools import matchmove
     rigid = matchmove.depth_flows(camera_move, *depths, scale, before_rgb, now_rgb, span)
     margin = (CHOICE_MARGIN * span) ** 2
@@ -132,7 +135,7 @@ def _camera_flows(back, forth, before_rgb, now_rgb, span, blending, camera_move,
                                                     (forth, rigid[1], now_rgb, before_rgb)):
         take = np.isfinite(camera_flow[..., 0]) & (
             _colour_gap(camera_flow, source, target) <= _colour_gap(image_flow, source, target) + margin)
-        chosen.append((np.where(take[..., None], camera_flow, image_flow).astype(np.float32), float(take.mean())))
+        chosen.append((np.where(take[..., None], camera_flow, image_flow).astype(np.float32), take))
     return chosen[0][0], chosen[1][0], chosen[0][1]
 
 
@@ -156,13 +159,15 @@ def motion(previous, current, blending=Blending(), camera_move=None, depths=(Non
     dis.setVariationalRefinementIterations(DIS_REFINEMENT)
     back = dis.calc(now, before, None)
     forth = dis.calc(before, now, None)
-    rigid_share = 0.0
+    rigid_share, photo_tolerance = 0.0, None
     if camera_move is not None:
         small = [None if d is None else tiling.resize(np.asarray(d, np.float32).reshape(h, w, 1), *size)[..., 0]
                  for d in depths]
-        back, forth, rigid_share = _camera_flows(back, forth, before_rgb, now_rgb, span, blending, camera_move, small,
-                                                 (sx, sy))
-    confidence = _confidence(back, forth, before_rgb, now_rgb, span, blending)
+        back, forth, rigid = _camera_flows(back, forth, before_rgb, now_rgb, span, blending, camera_move, small,
+                                           (sx, sy))
+        rigid_share = float(rigid.mean())
+        photo_tolerance = np.where(rigid, blending.camera_photo_tolerance, blending.photo_tolerance)
+    confidence = _confidence(back, forth, before_rgb, now_rgb, span, blending, photo_tolerance)
     jacobian = [np.gradient(back[..., k], axis=a) for k in (0, 1) for a in (1, 0)]
     area = (1.0 + jacobian[0]) * (1.0 + jacobian[3]) - jacobian[1] * jacobian[2]
     sure = (confidence > 0.5) & (area > 0.1)
