@@ -17,6 +17,12 @@ previous frame's output, carried to this frame by optical flow. Per frame t:
    aligned to it (median offset), so the shot keeps one scale; albedo's log is aligned per channel.
 4. Blend: history weight (1 − alpha) × confidence. Normals are renormalized; depth and albedo blend as logs.
 
+With a matchmove (predict --matchmove: the cameras of the frames), step 1 takes per pixel the camera's rigid flow
+(tfnormals.tools.matchmove: the predicted depth moved by the cameras' move) or DIS's, whichever carries the other
+plate closer to this one's colours; step 2 checks the colour of the camera's pixels more loosely
+(`camera_photo_tolerance`: still surfaces whose flow is geometric); step 3 turns the normals by the cameras' own
+rotation.
+
 The state is exactly the last output and its plate, so a resumed run that reads back the last frame it
 wrote continues as if never stopped (SequencePasses.follow). A farm task that starts inside a shot warms up
 on up to DEFAULT_WARMUP plates before its first frame (predicted, not written): its frames are an
