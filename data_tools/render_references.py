@@ -8,7 +8,7 @@ Usage:
 The mesh (OBJ, PLY or binary glTF; its own vertex normals when the file has them, else smooth ones) is placed
 by --transform and rendered with Mitsuba's aov integrator through each frame's camera (--cameras: a JSON of
 camera_to_world matrices with focal lengths, a render_shots shot.json, or a Nuke .chan file; see
-data_tools.camera_files). For every frame, DIR holds (names as render_shots writes them):
+tfnormals.core.camera_files). For every frame, DIR holds (names as render_shots writes them):
   normals.####.exr  R, G, B = camera-space normals (project convention), A = coverage; zero off the mesh
   depth.####.exr    Z = distance along the view axis; 0 off the mesh
   alpha.####.exr    A = coverage (the mesh's share of each pixel)
@@ -23,9 +23,9 @@ import time
 import numpy as np
 from absl import flags
 
-from data_tools import camera_files, import_assets, mitsuba_render
+from data_tools import import_assets, mitsuba_render
 from data_tools.scene import meshes
-from tfnormals.core import camera, cli, errors, image_io, layout, outputs
+from tfnormals.core import camera, camera_files, cli, errors, image_io, layout, outputs
 from tfnormals.core import frames as frame_numbers
 from tfnormals.core.progress import Progress
 

@@ -7,6 +7,7 @@ Usage:
   python -m tfnormals.evaluate --model=M --real_checks --output_json=real.json [--gallery=gallery.png]
   python -m tfnormals.evaluate --model=M --scale_checks --output_json=scale.json [--scale_renders=R256,R1024,R2048]
   python -m tfnormals.evaluate --model=M --shots=SHOTS_DIR --temporal_checks --output_json=temporal.json
+  python -m tfnormals.evaluate --model=M --shots=SHOTS_DIR --temporal_matchmove --output_json=temporal.json
 
 Records and pairs: normals metrics over masked pixels (mean and median angular error in degrees,
 % of pixels under 11.25°, 22.5° and 30°) for "model", "flat", "best_constant" and
@@ -20,7 +21,8 @@ Temporal checks, per-frame prediction against predict's temporal mode (tfnormals
 rendered shots (--shots, data_tools.render_shots) the accuracy and the flicker between corresponding pixels of
 consecutive frames beyond the truth's own change; on plates without truth (--temporal_checks: scikit-image's
 astronaut and coffee and the motorcycle; --temporal_plates: your own) the change between consecutive frames of a
-still plate with fresh grain and of a slow pan.
+still plate with fresh grain and of a slow pan. --temporal_matchmove adds, on the shots, the temporal mode given
+each shot's recorded cameras (predict --matchmove).
 
 stdout is the metrics table. Nothing is written unless the evaluation succeeds; a damaged shard
 is named (exit 1) before the model is loaded. Exit code 2 for a usage mistake (tfnormals.core.cli).
@@ -69,12 +71,14 @@ def define_flags():
     flags.DEFINE_boolean("temporal_checks", False, "Temporal checks on the bundled plates (grain and pan sequences; "
                          "needs the eval extra).")
     flags.DEFINE_list("temporal_plates", [], "Temporal checks on these plates (grain and pan sequences of each).")
+    flags.DEFINE_boolean("temporal_matchmove", False, "With --shots: also the temporal mode given each shot's recorded "
+                         "cameras (its shot.json, as predict --matchmove reads it), beside the plain temporal mode.")
     pairs.define_pair_format_flags()
 
 
 # What evaluate measures instead of records or pairs, by the flags that ask for it.
 CHECK_FLAGS = {"real": ("real_checks",), "scale": ("scale_checks",),
-               "temporal": ("shots", "temporal_checks", "temporal_plates")}
+               "temporal": ("shots", "temporal_checks", "temporal_plates", "temporal_matchmove")}
 
 
 def asked_check(flag_values):
@@ -101,7 +105,7 @@ def main(argv):
         from tfnormals.tools import temporal_checks  # TensorFlow
         report = temporal_checks.check_model(FLAGS.model, FLAGS.output_json, shot_dirs=FLAGS.shots,
                                              plate_paths=FLAGS.temporal_plates, bundled=FLAGS.temporal_checks,
-                                             inference=settings)
+                                             inference=settings, matchmove=FLAGS.temporal_matchmove)
         cli.emit(temporal_checks.format_table(report))
         return
     if check == "scale":

@@ -22,7 +22,9 @@ soft), tiled (native resolution in tiles: sharp, but without the frame's context
 EXR outputs keep the plate's data/display windows and metadata. An .onnx model runs with
 onnxruntime, without TensorFlow. A frame pattern is predicted as a sequence (--temporal=auto; on, off): each
 plate's passes blended with the flow-warped passes of the frames before it (tfnormals.tools.temporal); a resumed
-run continues from the last frame written, and a --frames chunk first warms up on --temporal_warmup plates.
+run continues from the last frame written, and a --frames chunk first warms up on --temporal_warmup plates. With
+--matchmove=CAMERAS (the shot's camera per frame) still surfaces follow the camera's move with the predicted depth
+(tfnormals.tools.matchmove); a frame the file has no camera for is a usage error before any work.
 
 stdout is one JSON line: counts ("written", "skipped_existing", "failed", "missing", "nonfinite")
 and the frames behind them ("failed_frames": {plate: reason}, "missing_frames": [...],
@@ -67,6 +69,10 @@ def define_flags():
                       "blended with the flow-warped passes before it (auto: on for a frame pattern; off: per frame).")
     flags.DEFINE_integer("temporal_warmup", temporal.DEFAULT_WARMUP, "With --frames: plates before the first frame "
                          "predicted (not written) to fill the temporal history, so farm tasks join up.")
+    flags.DEFINE_string("matchmove", "", "Temporal mode: the plates' cameras, by frame number (a camera JSON, a "
+                        "render_shots shot.json or a Nuke .chan in ZXY order; tfnormals.core.camera_files): still "
+                        "surfaces follow the camera's move, not only the image flow (lenses the file does not give: "
+                        "--hfov or --focal_mm).")
 
 
 def main(argv):
@@ -83,7 +89,8 @@ def main(argv):
     inference = fusion.PassSettings(mode=FLAGS.mode, working_size=FLAGS.working_size, max_pass=FLAGS.max_pass,
                                     tile=FLAGS.tile, overlap=FLAGS.overlap, detail=FLAGS.detail)
     inference = temporal.pass_settings(FLAGS.temporal, inference, FLAGS.input, frames=FLAGS.frames,
-                                       colorspace=FLAGS.input_colorspace, camera=settings, warmup=FLAGS.temporal_warmup)
+                                       colorspace=FLAGS.input_colorspace, camera=settings, warmup=FLAGS.temporal_warmup,
+                                       matchmove_file=FLAGS.matchmove, plate_paths=plates.paths)
     options = dict(colorspace=FLAGS.input_colorspace, inference=inference, settings=settings)
     prediction.check_request(plates.paths, FLAGS.output, combined=FLAGS.combined, **options)
     from tfnormals.tools import model_io  # TensorFlow (not for .onnx): only once the request is known to be sound

@@ -77,6 +77,15 @@ def _frames_with_gap(f, d=None):
         png(f"{f}/in/p.{frame}.png", 16, 16, frame)
 
 
+def _frames_with_cameras(f, d=None):
+    """Plates p.1001-1003 and a camera JSON (cam.json) that has cameras for 1001 and 1002 only."""
+    for frame in (1001, 1002, 1003):
+        png(f"{f}/in/p.{frame}.png", 16, 16, frame)
+    frames = {str(frame): {"camera_to_world": np.eye(4).tolist()} for frame in (1001, 1002)}
+    with open(f"{f}/in/cam.json", "w") as out:
+        json.dump({"resolution": [16, 16], "frames": frames}, out)
+
+
 def _exr_with_chatter(f, d=None):
     """A good EXR and a truncated one (OpenEXR prints a warning on stdout while failing to read it)."""
     exr(f"{f}/in/a.exr", rgb(64, 64))
@@ -270,6 +279,17 @@ CASES = [
          setup=_frames_with_gap, check=_check_missing(["in/p.1002.png"])),
     Case("predict-missing-in-range", PREDICT, ["--input=in/p.####.png", "--frames=1001-1004", "--output=out", M], 1,
          "2 missing", setup=_frames_with_gap, check=_check_missing(["in/p.1002.png", "in/p.1004.png"])),
+    # A matchmove (--matchmove) must give every frame's camera before any work.
+    Case("predict-matchmove-missing", PREDICT, ["--input=in/p.####.png", "--output=out", M, "--matchmove=in/no.json"],
+         2, r"--matchmove: in/no\.json: no such file$", setup=_frames_with_cameras, absent=("out",)),
+    Case("predict-matchmove-frame", PREDICT, ["--input=in/p.####.png", "--output=out", M, "--matchmove=in/cam.json"],
+         2, r"--matchmove: in/cam\.json: no camera for frame 1003 \(p\.1003\.png; the file has frames 1001-1002\)$",
+         setup=_frames_with_cameras, absent=("out",)),
+    Case("predict-matchmove-per-frame", PREDICT, ["--input=in/p.####.png", "--output=out", M, "--temporal=off",
+                                                  "--matchmove=in/cam.json"], 2,
+         r"--matchmove: the cameras feed the temporal mode, which is off here", setup=_frames_with_cameras),
+    Case("predict-matchmove-in-range", PREDICT, ["--input=in/p.####.png", "--frames=1001-1002", "--output=out", M,
+                                                 "--matchmove=in/cam.json"], 0, setup=_frames_with_cameras),
     # 5. Unwritable output, output that is a file, new folder under a file.
     Case("predict-output-unwritable", PREDICT, ["--input=in/a.png", "--output={unwritable}/new/out", M], 2,
          r"--output: cannot create .*/new/out in", setup=lambda f, d: png(f"{f}/in/a.png")),
@@ -333,6 +353,9 @@ CASES = [
          "--records: none: no such folder", absent=("e.json", "e_triptychs")),
     Case("evaluate-model-missing", EVALUATE, ["--model=none", "--records={records}", "--output_json=e.json"], 2,
          "--model: none: no such model", absent=("e.json", "e_triptychs")),
+    Case("evaluate-matchmove-without-shots", EVALUATE, [M, "--temporal_checks", "--temporal_matchmove",
+                                                        "--output_json=e.json"], 2,
+         r"--temporal_matchmove: runs on rendered shots \(their recorded cameras\); give --shots$", absent=("e.json",)),
     Case("evaluate-two-checks", EVALUATE, [M, "--scale_checks", "--shots=shots", "--output_json=e.json"], 2,
          r"--scale_checks and --shots: give the flags of one check", absent=("e.json",)),
     Case("evaluate-a-check-and-records", EVALUATE, [M, "--temporal_checks", "--records={records}",

@@ -1,6 +1,8 @@
 """The temporal mode (tfnormals.tools.temporal) on tiny plates and random-weight models: grain on a still plate
 is held, a pan is followed, a cut starts afresh, and a resumed or split run writes one uninterrupted run's frames."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -73,14 +75,15 @@ def _write_pan(folder, frames=6):
     return str(folder / "plate.####.png")
 
 
-def _predict(model, pattern, output, frames, warmup=temporal.DEFAULT_WARMUP, settings=camera.CameraSettings()):
-    """What predict --frames does with the temporal mode on."""
+def _predict(model, pattern, output, frames, warmup=temporal.DEFAULT_WARMUP, settings=camera.CameraSettings(),
+             matchmove=""):
+    """What predict --frames [--matchmove] does with the temporal mode on."""
     from tfnormals.tools import plates
+    paths = plates.expand_inputs(pattern, frames).paths
     inference = temporal.pass_settings("auto", fusion.PassSettings(), pattern, frames=frames, camera=settings,
-                                       warmup=warmup)
+                                       warmup=warmup, matchmove_file=matchmove, plate_paths=paths)
     assert isinstance(inference, temporal.SequencePasses)
-    result = prediction.predict_files(model, plates.expand_inputs(pattern, frames).paths, str(output),
-                                      inference=inference, settings=settings)
+    result = prediction.predict_files(model, paths, str(output), inference=inference, settings=settings)
     assert not result["failed"]
     return result
 
@@ -90,24 +93,47 @@ def _outputs(folder, frame):
             for kind in ("normals", "depth", "albedo")}
 
 
-def test_resume_and_task_split_give_the_frames_of_one_uninterrupted_run(tiny_multipass_model, tmp_path):
+def _write_cameras(path, frames=range(1001, 1007)):
+    """A matchmove (camera JSON) of a camera that turns 0.7° a frame, as the pan's picture moves, and creeps
+    sideways."""
+    cameras = {}
+    for k, frame in enumerate(frames):
+        angle = np.radians(-0.7 * k)
+        matrix = camera.look_at([0.03 * k, 0, 0], [0.03 * k + np.sin(angle), 0, -np.cos(angle)], [0, 1, 0])
+        cameras[str(frame)] = {"camera_to_world": matrix.tolist(), "fov_deg": 40.0}
+    path.write_text(json.dumps({"frames": cameras}))
+    return str(path)
+
+
+@pytest.mark.parametrize("with_matchmove", [False, True], ids=["image_flow", "matchmove"])
+def test_resume_and_task_split_give_the_frames_of_one_uninterrupted_run(tiny_multipass_model, tmp_path,
+                                                                        with_matchmove):
     pattern = _write_pan(tmp_path)
     settings = camera.CameraSettings(reference_distance=3.0)  # depth is written scaled and read back
-    _predict(tiny_multipass_model, pattern, tmp_path / "whole", "1001-1006", settings=settings)
+    options = dict(settings=settings, matchmove=_write_cameras(tmp_path / "cam.json") if with_matchmove else "")
+    _predict(tiny_multipass_model, pattern, tmp_path / "whole", "1001-1006", **options)
 
-    _predict(tiny_multipass_model, pattern, tmp_path / "resumed", "1001-1002", settings=settings)
-    again = _predict(tiny_multipass_model, pattern, tmp_path / "resumed", "1001-1006", settings=settings)
+    _predict(tiny_multipass_model, pattern, tmp_path / "resumed", "1001-1002", **options)
+    again = _predict(tiny_multipass_model, pattern, tmp_path / "resumed", "1001-1006", **options)
     assert len(again["skipped_existing"]) == 2 and len(again["written"]) == 4
 
     for chunk in ("1001-1003", "1004-1006"):  # two farm tasks; the second warms up on 1001-1003
-        _predict(tiny_multipass_model, pattern, tmp_path / "split", chunk, settings=settings)
-    _predict(tiny_multipass_model, pattern, tmp_path / "cold", "1004-1006", warmup=0, settings=settings)
+        _predict(tiny_multipass_model, pattern, tmp_path / "split", chunk, **options)
+    _predict(tiny_multipass_model, pattern, tmp_path / "cold", "1004-1006", warmup=0, **options)
 
     for frame in range(1001, 1007):
         whole = _outputs(tmp_path / "whole", frame)
         for run in ("resumed", "split"):
             for kind, value in _outputs(tmp_path / run, frame).items():
                 np.testing.assert_allclose(value, whole[kind], atol=1e-5, err_msg=f"{run} {kind} {frame}")
+    if with_matchmove:  # the matchmove is stamped: a run without it does not take these frames for its own
+        from tfnormals.tools import plates
+        paths = plates.expand_inputs(pattern).paths
+        plain = temporal.pass_settings("auto", fusion.PassSettings(), pattern, camera=settings)
+        again = prediction.predict_files(tiny_multipass_model, paths, str(tmp_path / "whole"), inference=plain,
+                                         settings=settings)
+        assert all("made with other settings (--matchmove)" in reason for reason in again["failed"].values())
+        assert len(again["failed"]) == 6
     # Without its warm-up the second task starts from scratch: its frames differ, so the warm-up is what joins them.
     cold, whole = _outputs(tmp_path / "cold", 1004), _outputs(tmp_path / "whole", 1004)
     assert normals.angular_error_deg(cold["normals"][..., :3], whole["normals"][..., :3]).mean() > 0.05

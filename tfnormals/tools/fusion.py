@@ -190,7 +190,8 @@ class PassSettings:
         """predict skipped `path` (its outputs exist): nothing carries over from plate to plate here (it does in
         the temporal mode, tfnormals.tools.temporal.SequencePasses)."""
 
-    def passes(self, model, image):
-        """Every pass of `model` (an inference.PassModel) for an H×W×3 network input, at its size."""
+    def passes(self, model, image, plate=None):
+        """Every pass of `model` (an inference.PassModel) for an H×W×3 network input, at its size (`plate`, the file
+        it came from, matters only in the temporal mode: a matchmove finds the plate's camera by it)."""
         return predict_plate(model.predict_passes, image, self.mode, self.working_size or model.working_size,
                              self.max_pass or max(image.shape[:2]), self.tile, self.overlap, detail=self.detail)

@@ -195,7 +195,7 @@ def predict_plate_file(model, path, files, *, colorspace="auto", inference=fusio
     if nonfinite:
         logging.warning("%s: %d pixel(s) with NaN/inf values replaced before inference (%s)",
                         path, nonfinite, image_io.NONFINITE_FILL_TEXT)
-    passes = inference.passes(model, network_input(plate, path, colorspace))
+    passes = inference.passes(model, network_input(plate, path, colorspace), plate=path)
     for name, value in passes.items():
         if not np.all(np.isfinite(value)):
             raise errors.Failure(f"{path}: the model returned non-finite {name}")

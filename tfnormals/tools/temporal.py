@@ -17,6 +17,12 @@ previous frame's output, carried to this frame by optical flow. Per frame t:
    aligned to it (median offset), so the shot keeps one scale; albedo's log is aligned per channel.
 4. Blend: history weight (1 − alpha) × confidence. Normals are renormalized; depth and albedo blend as logs.
 
+With a matchmove (predict --matchmove: the cameras of the frames), step 1 takes per pixel the camera's rigid flow
+(tfnormals.tools.matchmove: the predicted depth moved by the cameras' move) or DIS's, whichever carries the other
+plate closer to this one's colours; step 2 checks the colour of the camera's pixels more loosely
+(`camera_photo_tolerance`: still surfaces whose flow is geometric); step 3 turns the normals by the cameras' own
+rotation.
+
 The state is exactly the last output and its plate, so a resumed run that reads back the last frame it
 wrote continues as if never stopped (SequencePasses.follow). A farm task that starts inside a shot warms up
 on up to DEFAULT_WARMUP plates before its first frame (predicted, not written): its frames are an
@@ -41,6 +47,8 @@ DIS_PATCH = (24, 6)     # DIS patch size and stride (pixels of the flow's resolu
 DIS_FINEST_SIDE = 120   # DIS stops at its coarsest halving of the flow whose longer side is still this long
 DIS_SMOOTHNESS = 300.0  # DIS variational refinement's smoothness weight (OpenCV's default: 20)
 DIS_REFINEMENT = 30     # its iterations (default 5)
+CHOICE_BLUR_PX = 4.0    # with a matchmove: the colour gaps that choose camera or image flow are blurred this much
+CHOICE_MARGIN = 0.1     # and the camera's flow is kept unless the image flow's gap is smaller by this (share of range)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +60,7 @@ class Blending:
     flow_side: int = 480                # longer side at which the flow is computed
     fb_tolerance_px: float = 3.0        # forward-backward mismatch (flow pixels) at which confidence is 1/e
     photo_tolerance: float = 0.2        # colour difference (share of the plates' range) at which it is 1/e
+    camera_photo_tolerance: float = 0.3  # the same where a matchmove's flow is taken: a flow of still surfaces
     cut_share: float = 0.15             # below this mean confidence the frames are unrelated: reset
     rotation_deadband_deg: float = 0.6  # a frame-to-frame rotation of the normals below this is noise
 
@@ -91,10 +100,57 @@ class Motion:
     confidence: np.ndarray
     trusted: float
     expansion: float
+    rigid_share: float = 0.0  # with a matchmove: the share of pixels whose flow is the camera's
 
 
-def motion(previous, current, blending=Blending()):
-    """The Motion from network input `current` (frame t) back to `previous` (t − 1), both H×W×3."""
+def _confidence(back, forth, before_rgb, now_rgb, span, blending, photo_tolerance=None):
+    """Per pixel of frame t, how far to trust flow `back` (t → t − 1) given `forth` (t − 1 → t) and the two plates:
+    the forward-backward check, the colour of the previous plate carried along (photo_tolerance: per pixel, else
+    the blending's), and the point inside that frame."""
+    import cv2
+    h, w = back.shape[:2]
+    cols, rows = _grid(h, w)
+    map_x, map_y = cols + back[..., 0], rows + back[..., 1]
+    returned = _remap(forth, map_x, map_y)
+    mismatch = np.sum((back + returned) ** 2, axis=-1)
+    tolerance = blending.fb_tolerance_px ** 2 + 0.01 * np.sum(back ** 2, axis=-1)
+    difference = cv2.GaussianBlur(_remap(before_rgb, map_x, map_y) - now_rgb, (0, 0), PHOTO_BLUR_PX)
+    tolerance_rgb = blending.photo_tolerance if photo_tolerance is None else photo_tolerance
+    photo = np.sum(difference ** 2, axis=-1) / (tolerance_rgb * span) ** 2
+    inside = (map_x >= -0.5) & (map_x <= w - 0.5) & (map_y >= -0.5) & (map_y <= h - 0.5)
+    return np.exp(-mismatch / tolerance - photo) * inside
+
+
+def _colour_gap(flow, source_rgb, target_rgb):
+    """Per pixel of the target, the colour difference (squared, blurred) of the source plate carried by `flow`."""
+    import cv2
+    cols, rows = _grid(*flow.shape[:2])
+    carried = _remap(source_rgb, cols + np.nan_to_num(flow[..., 0], nan=-1e4), rows + np.nan_to_num(flow[..., 1]))
+    return cv2.GaussianBlur(np.sum((carried - target_rgb) ** 2, axis=-1), (0, 0), CHOICE_BLUR_PX)
+
+
+def _camera_flows(back, forth, before_rgb, now_rgb, span, blending, camera_move, depths, scale):
+    """The flows both ways with a matchmove: per pixel the camera's rigid flow (matchmove.depth_flows, its depth
+    scale fitted to the plates) or DIS's, whichever carries the other plate closer to this one's
+    colours; ties go to the camera. Returns (back, forth, where back took the camera's flow)."""
+    from tfnormals.tools import matchmove
+    rigid = matchmove.depth_flows(camera_move, *depths, scale, before_rgb, now_rgb, span)
+    margin = (CHOICE_MARGIN * span) ** 2
+    chosen = []
+    for image_flow, camera_flow, source, target in ((back, rigid[0], before_rgb, now_rgb),
+                                                    (forth, rigid[1], now_rgb, before_rgb)):
+        take = np.isfinite(camera_flow[..., 0]) & (
+            _colour_gap(camera_flow, source, target) <= _colour_gap(image_flow, source, target) + margin)
+        chosen.append((np.where(take[..., None], camera_flow, image_flow).astype(np.float32), take))
+    return chosen[0][0], chosen[1][0], chosen[0][1]
+
+
+def motion(previous, current, blending=Blending(), camera_move=None, depths=(None, None)):
+    """The Motion from network input `current` (frame t) back to `previous` (t − 1), both H×W×3.
+
+    camera_move: matchmove.CameraMove of the two frames (predict --matchmove), with `depths` (t's, t − 1's: H×W
+    relative depth at the plates' size, or None): the camera's rigid flow where it fits the plates better than DIS.
+    """
     import cv2
     h, w = current.shape[:2]
     scale = min(1.0, blending.flow_side / max(h, w))
@@ -109,22 +165,22 @@ def motion(previous, current, blending=Blending()):
     dis.setVariationalRefinementIterations(DIS_REFINEMENT)
     back = dis.calc(now, before, None)
     forth = dis.calc(before, now, None)
-    cols, rows = _grid(*size)
-    map_x, map_y = cols + back[..., 0], rows + back[..., 1]
-    returned = _remap(forth, map_x, map_y)
-    mismatch = np.sum((back + returned) ** 2, axis=-1)
-    tolerance = blending.fb_tolerance_px ** 2 + 0.01 * np.sum(back ** 2, axis=-1)
-    difference = cv2.GaussianBlur(_remap(before_rgb, map_x, map_y) - now_rgb, (0, 0), PHOTO_BLUR_PX)
-    photo = np.sum(difference ** 2, axis=-1) / (blending.photo_tolerance * span) ** 2
-    inside = (map_x >= -0.5) & (map_x <= size[1] - 0.5) & (map_y >= -0.5) & (map_y <= size[0] - 0.5)
-    confidence = np.exp(-mismatch / tolerance - photo) * inside
+    rigid_share, photo_tolerance = 0.0, None
+    if camera_move is not None:
+        small = [None if d is None else tiling.resize(np.asarray(d, np.float32).reshape(h, w, 1), *size)[..., 0]
+                 for d in depths]
+        back, forth, rigid = _camera_flows(back, forth, before_rgb, now_rgb, span, blending, camera_move, small,
+                                           (sx, sy))
+        rigid_share = float(rigid.mean())
+        photo_tolerance = np.where(rigid, blending.camera_photo_tolerance, blending.photo_tolerance)
+    confidence = _confidence(back, forth, before_rgb, now_rgb, span, blending, photo_tolerance)
     jacobian = [np.gradient(back[..., k], axis=a) for k in (0, 1) for a in (1, 0)]
     area = (1.0 + jacobian[0]) * (1.0 + jacobian[3]) - jacobian[1] * jacobian[2]
     sure = (confidence > 0.5) & (area > 0.1)
     expansion = 0.5 * float(np.median(np.log(area[sure]))) if np.any(sure) else 0.0
     flow = tiling.resize(back, h, w) / np.array([sx, sy], np.float32)
     return Motion(flow, np.clip(tiling.resize(confidence[..., None], h, w)[..., 0], 0.0, 1.0),
-                  float(confidence.mean()), expansion)
+                  float(confidence.mean()), expansion, rigid_share)
 
 
 def warp(passes, flow):
@@ -162,13 +218,15 @@ def _from_log(passes):
     return out
 
 
-def blend(history, history_image, image, passes, blending=Blending()):
-    """One frame's passes blended with the history (the previous output and its network input).
+def blend(history, history_image, image, passes, blending=Blending(), camera_move=None):
+    """One frame's passes blended with the history (the previous output and its network input); camera_move: the
+    two frames' matchmove.CameraMove, when a matchmove gives them (motion).
 
     Returns (passes, info): the output passes (normals unit length, depth in the history's scale, albedo in
     [0, 1]) and {'cut': bool, 'trusted': mean confidence, 'rotation_deg': the rotation applied}.
     """
-    found = motion(history_image, image, blending)
+    depths = tuple(p["depth"][..., 0] if "depth" in p else None for p in (passes, history))
+    found = motion(history_image, image, blending, camera_move, depths)
     if found.trusted < blending.cut_share:
         return passes, {"cut": True, "trusted": found.trusted, "rotation_deg": 0.0}
     old, new = warp(fusion.to_fusion_space(history), found.flow), fusion.to_fusion_space(passes)
@@ -178,8 +236,11 @@ def blend(history, history_image, image, passes, blending=Blending()):
     if not np.any(sure):
         return passes, {"cut": True, "trusted": found.trusted, "rotation_deg": 0.0}
     sub = lambda a: a[::step, ::step][sure]
-    rotation = rotation_onto(sub(normals.normalize(old["normals"])), sub(new["normals"]),
-                             sub(found.confidence), blending.rotation_deadband_deg)
+    if camera_move is not None:
+        rotation = camera_move.back[:3, :3].T  # normals in t − 1's camera space into t's: the camera's turn
+    else:
+        rotation = rotation_onto(sub(normals.normalize(old["normals"])), sub(new["normals"]),
+                                 sub(found.confidence), blending.rotation_deadband_deg)
     old["normals"] = old["normals"] @ rotation.T.astype(np.float32)
     if "depth" in old:
         old["depth"] = old["depth"] + found.expansion
@@ -193,18 +254,24 @@ def blend(history, history_image, image, passes, blending=Blending()):
 
 
 class History:
-    """A sequence's state: the last output and the network input it came from (`update` a frame at a time)."""
+    """A sequence's state: the last output, the network input it came from and, with a matchmove, its camera
+    (`update` a frame at a time)."""
 
     def __init__(self, blending=Blending()):
         self.blending = blending
-        self.image = self.passes = None
+        self.image = self.passes = self.camera = None
 
-    def update(self, image, passes):
-        """The output for the next frame from its own passes; it becomes the history. Returns (passes, info)."""
+    def update(self, image, passes, camera=None):
+        """The output for the next frame from its own passes (camera: its core.shots.FrameCamera when a matchmove
+        gives it); it becomes the history. Returns (passes, info)."""
         info = {"cut": self.passes is None, "trusted": 0.0, "rotation_deg": 0.0}
         if self.passes is not None and set(self.passes) == set(passes) and self.image.shape == image.shape:
-            passes, info = blend(self.passes, self.image, image, passes, self.blending)
-        self.image, self.passes = image, passes
+            move = None
+            if camera is not None and self.camera is not None:
+                from tfnormals.tools.matchmove import CameraMove
+                move = CameraMove.between(self.camera, camera, image.shape[1])
+            passes, info = blend(self.passes, self.image, image, passes, self.blending, move)
+        self.image, self.passes, self.camera = image, passes, camera
         return passes, info
 
 
@@ -231,42 +298,50 @@ class SequencePasses:
       warmup: predict's --temporal_warmup (stamped in the outputs: it decides a farm task's first frames).
       warmup_plates: plates before the first one (a farm task's chunk), predicted to fill the history, not written.
       blending: Blending.
+      matchmove: matchmove.Matchmove, the plates' cameras (predict --matchmove), or None.
     """
 
     in_order = True  # a plate's passes depend on the plates before it: predict waits for a frame another run holds
 
     def __init__(self, settings, *, colorspace="auto", camera=None, warmup=DEFAULT_WARMUP, warmup_plates=(),
-                 blending=Blending()):
+                 blending=Blending(), matchmove=None):
         from tfnormals.core.camera import CameraSettings
         self.settings, self.colorspace, self.camera = settings, colorspace, camera or CameraSettings()
         self.warmup, self.warmup_plates, self.history = warmup, list(warmup_plates), History(blending)
-        self._written = None
+        self.matchmove, self._written = matchmove, None
 
     def check(self):
         self.settings.check()
 
     def run_flags(self, model):
         """The per-plate settings' run_flags and the temporal ones, by flag name (predict stamps them)."""
-        return {**self.settings.run_flags(model), "temporal": "on", "temporal_warmup": self.warmup}
+        flags = {**self.settings.run_flags(model), "temporal": "on", "temporal_warmup": self.warmup}
+        if self.matchmove:
+            flags["matchmove"] = self.matchmove.stamp()
+        return flags
 
     def follow(self, path, files):
         """predict skipped `path`, whose outputs exist: the next plate continues from what they hold (resume)."""
         self._written, self.warmup_plates = (path, files), []
 
-    def passes(self, model, image):
-        """The next plate's passes (network input `image`), blended with the frames before it."""
+    def _camera(self, plate):
+        return self.matchmove.camera(plate) if self.matchmove and plate else None
+
+    def passes(self, model, image, plate=None):
+        """The next plate's passes (network input `image` of file `plate`), blended with the frames before it."""
         if self._written:
             self.history.image, self.history.passes = read_outputs(*self._written, self.colorspace, self.camera)
+            self.history.camera = self._camera(self._written[0])
             self._written = None
         for path in self.warmup_plates:
-            plate, _ = image_io.fill_nonfinite(image_io.read_image(path))
-            self._update(model, prediction.network_input(plate, path, self.colorspace))
+            warmup_plate, _ = image_io.fill_nonfinite(image_io.read_image(path))
+            self._update(model, prediction.network_input(warmup_plate, path, self.colorspace), path)
         self.warmup_plates = []
-        return self._update(model, image)
+        return self._update(model, image, plate)
 
-    def _update(self, model, image):
+    def _update(self, model, image, plate):
         restart = self.history.passes is not None
-        passes, info = self.history.update(image, self.settings.passes(model, image))
+        passes, info = self.history.update(image, self.settings.passes(model, image), self._camera(plate))
         if info["cut"] and restart:
             logging.info("temporal: the plate does not follow the one before it (%.0f%% of its pixels trusted): "
                          "history reset", 100.0 * info["trusted"])
@@ -284,14 +359,28 @@ def warmup_paths(spec, frames, count=DEFAULT_WARMUP):
     return plates.expand_inputs(spec, f"{max(0, first - count)}-{first - 1}").paths
 
 
-def pass_settings(mode, settings, spec, *, frames="", colorspace="auto", camera=None, warmup=DEFAULT_WARMUP):
+def pass_settings(mode, settings, spec, *, frames="", colorspace="auto", camera=None, warmup=DEFAULT_WARMUP,
+                  matchmove_file="", plate_paths=()):
     """What predict runs plates through for --temporal=`mode` ('auto': on for a frame pattern): `settings`
-    (fusion.PassSettings) itself, or a SequencePasses around it."""
+    (fusion.PassSettings) itself, or a SequencePasses around it; with `matchmove_file` (predict --matchmove) the
+    cameras of `plate_paths` and of the warm-up plates read from it (errors.UsageError naming --matchmove when it
+    cannot give every one of them)."""
     if mode not in MODES:
         raise errors.UsageError(f"--temporal: must be one of {', '.join(MODES)}, not {mode!r}")
     if warmup < 0:
         raise errors.UsageError(f"--temporal_warmup: must be 0 or more, got {warmup}")
     if mode == "off" or (mode == "auto" and not is_frame_pattern(spec)):
+        if matchmove_file:
+            raise errors.UsageError("--matchmove: the cameras feed the temporal mode, which is off here "
+                                    f"(--temporal={mode}{'' if mode == 'off' else ' and --input is no frame pattern'})")
         return settings
-    return SequencePasses(settings, colorspace=colorspace, camera=camera, warmup=warmup,
-                          warmup_plates=warmup_paths(spec, frames, warmup))
+    warmup_plates = warmup_paths(spec, frames, warmup)
+    cameras = None
+    if matchmove_file:
+        from tfnormals.core.camera import CameraSettings
+        from tfnormals.tools.matchmove import read_matchmove
+        every = list(warmup_plates) + list(plate_paths)
+        cameras = read_matchmove(matchmove_file, spec, every[0] if every else None, camera or CameraSettings())
+        cameras.check(every)
+    return SequencePasses(settings, colorspace=colorspace, camera=camera, warmup=warmup, warmup_plates=warmup_plates,
+                          matchmove=cameras)

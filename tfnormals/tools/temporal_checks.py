@@ -21,7 +21,7 @@ import os
 
 import numpy as np
 
-from tfnormals.core import errors, image_io, layout, normals, outputs, shots
+from tfnormals.core import camera_files, errors, image_io, layout, normals, outputs, shots
 from tfnormals.tools import fusion, prediction, temporal
 
 GRAIN_SIGMA = 0.02       # film grain of the still sequence, sRGB
@@ -29,17 +29,24 @@ PAN_GRAIN_SIGMA = 0.005  # light grain of the pan
 PAN_PX_PER_FRAME = 1
 SEQUENCE_FRAMES = 8
 CHECK_PHOTOS = ("astronaut", "coffee", "motorcycle")
+MATCHMOVE = "temporal_matchmove"  # the temporal mode given each shot's recorded cameras (evaluate --temporal_matchmove)
 
 
-def predicted_sequences(model, images, inference, blending=temporal.Blending()):
-    """{'per_frame': [passes], 'temporal': [passes]} of a list of network inputs, each frame predicted once."""
-    history = temporal.History(blending)
-    per_frame, blended = [], []
-    for image in images:
+def predicted_sequences(model, images, inference, blending=temporal.Blending(), cameras=None):
+    """{'per_frame': [passes], 'temporal': [passes]} of a list of network inputs, each frame predicted once; with
+    `cameras` (a core.shots.FrameCamera per frame) also 'temporal_matchmove', the temporal mode given those cameras
+    (predict --matchmove)."""
+    histories = {"temporal": temporal.History(blending)}
+    if cameras is not None:
+        histories[MATCHMOVE] = temporal.History(blending)
+    sequences = {"per_frame": [], **{method: [] for method in histories}}
+    for index, image in enumerate(images):
         passes = inference.passes(model, image)
-        per_frame.append(passes)
-        blended.append(history.update(image, passes)[0])
-    return {"per_frame": per_frame, "temporal": blended}
+        sequences["per_frame"].append(passes)
+        for method, history in histories.items():
+            camera = cameras[index] if method == MATCHMOVE else None
+            sequences[method].append(history.update(image, passes, camera)[0])
+    return sequences
 
 
 # --- Rendered shots with truth.
@@ -99,13 +106,18 @@ def shot_report(shot, sequences, truths):
     return report
 
 
-def shots_report(model, folders, inference, blending=temporal.Blending()):
-    """{shot folder: shot_report} for every shot folder in `folders` (shot_folders)."""
+def shots_report(model, folders, inference, blending=temporal.Blending(), matchmove=False):
+    """{shot folder: shot_report} for every shot folder in `folders` (shot_folders); with `matchmove` also the
+    temporal mode with the shot's own recorded cameras (its shot.json read as predict --matchmove reads it)."""
     report = {}
     for folder in folders:
         shot = shots.read_shot(folder)
         images, truths = shot_frames(shot)
-        report[folder] = shot_report(shot, predicted_sequences(model, images, inference, blending), truths)
+        cameras = None
+        if matchmove:
+            recorded = camera_files.read_cameras(os.path.join(folder, layout.SHOT_JSON))
+            cameras = [recorded[frame] for frame in shot.frames]
+        report[folder] = shot_report(shot, predicted_sequences(model, images, inference, blending, cameras), truths)
     return report
 
 
@@ -190,11 +202,13 @@ def read_plates(paths):
 
 
 def check_model(model_path, output_json, *, shot_dirs=(), plate_paths=(), bundled=False,
-                inference=fusion.PassSettings()):
+                inference=fusion.PassSettings(), matchmove=False):
     """What `python -m tfnormals.evaluate --shots=DIR` and `--temporal_checks` do: the shots' flicker and accuracy,
-    the grain and pan checks of the plates (the bundled ones with `bundled`), per frame and temporal; writes the JSON
-    report and returns it."""
+    the grain and pan checks of the plates (the bundled ones with `bundled`), per frame and temporal (with
+    `matchmove`, the shots also with their recorded cameras); writes the JSON report and returns it."""
     from tfnormals.tools.model_io import load_model
+    if matchmove and not shot_dirs:
+        raise errors.UsageError("--temporal_matchmove: runs on rendered shots (their recorded cameras); give --shots")
     if not os.path.exists(model_path):
         raise errors.MissingPathError(f"--model: {model_path}: no such model")
     outputs.check_writable_file(output_json, "--output_json")
@@ -205,7 +219,7 @@ def check_model(model_path, output_json, *, shot_dirs=(), plate_paths=(), bundle
     report = {"model": model_path, "settings": dataclasses.asdict(inference),
               "blending": dataclasses.asdict(temporal.Blending())}
     if folders:
-        report["shots"] = shots_report(model, folders, inference)
+        report["shots"] = shots_report(model, folders, inference, matchmove=matchmove)
     if plates:
         report["plates"] = plates_report(model, plates, inference)
     with image_io.atomic_output(output_json) as tmp:
@@ -215,15 +229,16 @@ def check_model(model_path, output_json, *, shot_dirs=(), plate_paths=(), bundle
 
 
 METHODS = ("per_frame", "temporal")
+METHOD_NAMES = {"per_frame": "per-frame", "temporal": "temporal", MATCHMOVE: "matchmove"}
 
 
-def _shot_row(name, rows):
-    mean = {m: {k: float(np.mean([r[m][k] for r in rows])) for k in rows[0][m]} for m in METHODS}
-    flicker = [mean[m]["flicker_normals_deg"] for m in METHODS]
-    cells = [name] + [f"{mean[m]['accuracy_deg']:.2f}" for m in METHODS] + [f"{f:.2f}" for f in flicker]
-    cells.append(f"{flicker[0] / flicker[1]:.1f}×" if flicker[1] > 0 else "–")
+def _shot_row(name, rows, methods):
+    mean = {m: {k: float(np.mean([r[m][k] for r in rows])) for k in rows[0][m]} for m in methods}
+    flicker = [mean[m]["flicker_normals_deg"] for m in methods]
+    cells = [name] + [f"{mean[m]['accuracy_deg']:.2f}" for m in methods] + [f"{f:.2f}" for f in flicker]
+    cells += [f"{flicker[0] / f:.1f}×" if f > 0 else "–" for f in flicker[1:]]
     if "flicker_depth_pct" in mean["per_frame"]:
-        cells += [f"{mean[m]['flicker_depth_pct']:.2f}" for m in METHODS]
+        cells += [f"{mean[m]['flicker_depth_pct']:.2f}" for m in methods]
     return "| " + " | ".join(cells) + " |"
 
 
@@ -232,20 +247,23 @@ def format_table(report):
     parts = []
     if "shots" in report:
         shots_found = report["shots"]
-        headers = ["shot", "accuracy per-frame °", "accuracy temporal °", "flicker per-frame °", "flicker temporal °",
-                   "flicker lower by"]
-        if "flicker_depth_pct" in next(iter(shots_found.values()))["per_frame"]:
-            headers += ["depth flicker per-frame %", "depth flicker temporal %"]
+        first = next(iter(shots_found.values()))
+        methods = [m for m in METHOD_NAMES if m in first]
+        names = [METHOD_NAMES[m] for m in methods]
+        headers = (["shot"] + [f"accuracy {n} °" for n in names] + [f"flicker {n} °" for n in names]
+                   + [f"flicker lower by ({n})" for n in names[1:]])
+        if "flicker_depth_pct" in first["per_frame"]:
+            headers += [f"depth flicker {n} %" for n in names]
         lines = ["| " + " | ".join(headers) + " |", "|---" * len(headers) + "|"]
         for folder, row in shots_found.items():
             moving = ", moving objects" if row["moving_objects"] else ""
             name = os.path.join(os.path.basename(os.path.dirname(os.path.abspath(folder))), os.path.basename(folder))
-            lines.append(_shot_row(f"{name} ({row['camera_path']}{moving})", [row]))
+            lines.append(_shot_row(f"{name} ({row['camera_path']}{moving})", [row], methods))
         rows = list(shots_found.values())
-        lines.append(_shot_row(f"**all {len(rows)} shots**", rows))
+        lines.append(_shot_row(f"**all {len(rows)} shots**", rows, methods))
         moving = [r for r in rows if r["moving_objects"]]
         if moving:
-            lines.append(_shot_row(f"**{len(moving)} with moving objects**", moving))
+            lines.append(_shot_row(f"**{len(moving)} with moving objects**", moving, methods))
         parts.append("\n".join(lines))
     if "plates" in report:
         lines = ["| plate | grain per-frame ° | grain temporal ° | pan per-frame ° | pan temporal ° |",

@@ -1,4 +1,5 @@
-"""Per-frame cameras from a matchmove: a JSON file (ours, or a render_shots shot.json) or a Nuke `.chan` file.
+"""Per-frame cameras from a matchmove: a JSON file (ours, or a render_shots shot.json) or a Nuke `.chan` file
+(data_tools.render_references renders references through them; predict --matchmove feeds them to the temporal mode).
 
 JSON, either of:
   {"focal_mm": 35, "sensor_width_mm": 36, "resolution": [1920, 1080],
