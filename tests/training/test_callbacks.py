@@ -136,3 +136,21 @@ def test_triptychs_show_input_truth_and_prediction_masked(gan, tmp_path):
     np.testing.assert_allclose(row[:, 2 * size:], normals.encode(prediction) * mask[..., None], atol=tolerance)
     empty = mask == 0
     assert empty.any() and not row[:, size:2 * size][empty].any() and not row[:, 2 * size:][empty].any()
+
+
+def test_history_logger_widens_the_header_when_a_resumed_segment_logs_more(tmp_path):
+    """A resumed run that turns a loss term on logs a new column: earlier rows get a blank there and every value
+    stays under its own name (Keras' CSVLogger put the new segment's values under the old header's names)."""
+    from tfnormals.core import charts
+    path = str(tmp_path / layout.RUN_HISTORY)
+    first = callbacks.HistoryLogger(path)
+    first.on_epoch_end(0, {"step": 500, "g_loss": 3.0, "l1": 0.25})
+    first.on_epoch_end(1, {"step": 1000, "g_loss": 2.5, "l1": 0.2})
+    resumed = callbacks.HistoryLogger(path)  # a new segment: a new process, a new logger on the same file
+    resumed.on_epoch_end(0, {"step": 1500, "flip": 0.07, "g_loss": 2.4, "l1": 0.19})
+    history = charts.read_history(path)
+    assert list(history) == ["epoch", "step", "g_loss", "l1", "flip"]
+    assert history["step"] == [500, 1000, 1500] and history["l1"] == [0.25, 0.2, 0.19]
+    assert history["g_loss"] == [3.0, 2.5, 2.4]
+    assert np.isnan(history["flip"][0]) and np.isnan(history["flip"][1]) and history["flip"][2] == 0.07
+    assert os.listdir(tmp_path) == [layout.RUN_HISTORY]  # no temporary left beside it

@@ -29,7 +29,8 @@ def _number(text):
 
 
 def read_history(path):
-    """Columns of a Keras CSVLogger file as {name: [float, ...]} (empty and 'NA' cells become NaN)."""
+    """Columns of a run's history.csv (training.callbacks.HistoryLogger) as {name: [float, ...]} (empty and 'NA'
+    cells become NaN)."""
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     names = rows[0].keys() if rows else ()

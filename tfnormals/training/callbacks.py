@@ -1,5 +1,6 @@
 """Training callbacks: checkpoints, progress lines, the curves chart, the monitor-image GIF and validation triptychs."""
 
+import csv
 import glob
 import os
 import time
@@ -9,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from tfnormals.core import charts, conventions, image_io, layout, normals
+from tfnormals.core import charts, conventions, image_io, layout, normals, outputs
 from tfnormals.core.progress import format_duration
 
 
@@ -80,8 +81,35 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class HistoryLogger(keras.callbacks.Callback):
+    """Append each epoch's logs as a row of <run>/history.csv, one column per metric.
+
+    A resumed segment may log metrics the earlier ones did not (a loss term turned on): the file is then
+    rewritten with the wider header, earlier rows left blank there, so no row's values land under another
+    column's name (Keras' CSVLogger writes them under the first segment's header).
+    """
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = path
+
+    def on_epoch_end(self, epoch, logs=None):
+        row = {"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}}
+        rows = []
+        if os.path.exists(self.path):
+            with open(self.path, newline="") as f:
+                rows = list(csv.DictReader(f))
+        header = list(rows[0].keys()) if rows else []
+        header += [k for k in row if k not in header]
+        with outputs.atomic_output(self.path) as tmp:
+            with open(tmp, "w", newline="") as f:
+                writer = csv.DictWriter(f, header, restval="")
+                writer.writeheader()
+                writer.writerows(rows + [row])
+
+
 class CurvesChart(keras.callbacks.Callback):
-    """Redraw <run>/curves.png from history.csv at every epoch end (put it after the CSVLogger).
+    """Redraw <run>/curves.png from history.csv at every epoch end (put it after the HistoryLogger).
 
     The whole history is drawn, so a resumed run's chart continues the earlier segments.
     """
@@ -151,7 +179,7 @@ def triptych(plate, target, prediction, mask):
 class FamilyValidation(keras.callbacks.Callback):
     """At each epoch end, the mean angular error per scene family and on floor pixels of fixed validation images.
 
-    Adds `val_family_<family>` and `val_floor_deg` to the epoch's logs (put it before the CSVLogger), so the
+    Adds `val_family_<family>` and `val_floor_deg` to the epoch's logs (put it before the HistoryLogger), so the
     history and its chart show whether a change of the data mix helps the family it targets.
     """
 

@@ -190,7 +190,7 @@ def train(config, run_dir, resume=False, export_dir="", log=logging.info):
     by_family = family_examples(records_dir, config)
     if by_family is not None:
         cbs.append(callbacks.FamilyValidation(by_family, config.batch_size))
-    cbs += [keras.callbacks.CSVLogger(os.path.join(run_dir, layout.RUN_HISTORY), append=True),
+    cbs += [callbacks.HistoryLogger(os.path.join(run_dir, layout.RUN_HISTORY)),
            callbacks.CurvesChart(run_dir),
            keras.callbacks.TensorBoard(os.path.join(run_dir, layout.RUN_LOGS_DIR), update_freq=50)]
     if config.time_budget_min > 0:
