@@ -40,13 +40,13 @@ def test_bench_backends_compares_every_backend_with_tensorflow(tmp_path):
 
 
 @pytest.mark.slow
-def test_bench_temporal_times_both_modes_on_a_tiny_sequence(tmp_path):
+def test_bench_temporal_times_every_mode_on_a_tiny_sequence(tmp_path):
     out = tmp_path / "temporal.json"
     proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_temporal", f"--model={resources.DEFAULT_MODEL_DIR}",
                            "--sizes=160x96", "--frames=3", f"--json_out={out}"], cwd=REPO, env=subprocess_env(),
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = json.loads(out.read_text())["rows"]
-    assert [r["mode"] for r in rows] == ["per_frame", "temporal"]
-    assert all(r["seconds"] > 0 for r in rows) and rows[1]["blend_s"] > 0
-    assert "| 160×96 | temporal |" in proc.stdout
+    assert [r["mode"] for r in rows] == ["per_frame", "temporal", "temporal --matchmove"]
+    assert all(r["seconds"] > 0 for r in rows) and rows[1]["blend_s"] > 0 and rows[2]["blend_s"] > 0
+    assert "| 160×96 | temporal |" in proc.stdout and "| 160×96 | temporal --matchmove |" in proc.stdout
