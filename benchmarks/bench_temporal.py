@@ -8,9 +8,9 @@ temporal mode, timing each frame's parts: the plate's own passes (fusion.PassSet
 default fused mode: all that per-frame prediction does), temporal.History.update (flow both ways at the flow's
 size, warp, alignment, blend), and the same update given the frame's camera, as with predict --matchmove (a camera
 turning PAN_PX a frame: the rigid flows and their depth-scale fits besides). All parts are timed on the same frames,
-one after the other, so a load that changes during the run (other jobs on the cores) moves them alike. The first frame is a warm-up; figures are
-medians over the others. Reading and writing files is not included. Without a model at --model, a random-weight
-stand-in is exported as bench_inference does.
+one after the other, so a load that changes during the run (other jobs on the cores) moves them alike. The first
+frame is a warm-up; figures are medians over the others. Reading and writing files is not included. Without a model
+at --model, a random-weight stand-in is exported as bench_inference does.
 """
 
 import json
