@@ -114,7 +114,7 @@ def main(args):
           f"{r['overhead']:+.0%}" if r["blend_s"] is not None else "–"] for r in rows])
     source = f"`{common.display_path(args.model)}`" if not stand_in else "a random-weight stand-in"
     machine = common.machine_info()
-    text = (f"### Temporal mode (model: {source}, predict's fused passes; both parts of each frame timed in one "
+    text = (f"### Temporal mode (model: {source}, predict's fused passes; every part of each frame timed in one "
             f"process; medians of {args.frames - 1} frames after a warm-up; peak RSS {rows[-1]['peak_rss_mb']:.0f} MB; "
             f"load average at start {machine['loadavg']})\n\n" + table)
     return common.finish(MODULE, {"name": "temporal", "markdown": text, "rows": rows, "stand_in": bool(stand_in),
