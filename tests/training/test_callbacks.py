@@ -154,3 +154,4 @@ def test_history_logger_widens_the_header_when_a_resumed_segment_logs_more(tmp_p
     assert history["g_loss"] == [3.0, 2.5, 2.4]
     assert np.isnan(history["flip"][0]) and np.isnan(history["flip"][1]) and history["flip"][2] == 0.07
     assert os.listdir(tmp_path) == [layout.RUN_HISTORY]  # no temporary left beside it
+    assert (tmp_path / layout.RUN_HISTORY).read_text().splitlines()[3].startswith("0,1500,")  # steps stay integers

@@ -94,7 +94,7 @@ class HistoryLogger(keras.callbacks.Callback):
         self.path = path
 
     def on_epoch_end(self, epoch, logs=None):
-        row = {"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}}
+        row = {"epoch": epoch, **{k: v if isinstance(v, int) else float(v) for k, v in (logs or {}).items()}}
         rows = []
         if os.path.exists(self.path):
             with open(self.path, newline="") as f:
