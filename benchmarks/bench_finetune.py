@@ -16,7 +16,6 @@ Errors are mean angles in degrees over the truth's surface pixels. Shot models a
 on a re-run (--redo fine-tunes again).
 """
 
-import argparse
 import json
 import os
 import subprocess
@@ -24,6 +23,7 @@ import sys
 import time
 
 import numpy as np
+from absl import flags
 
 from benchmarks import common
 
@@ -32,25 +32,24 @@ TARGET_REDUCTION = 0.30   # the issue's: the shot's other frames, relative to th
 GUARD_DEG = 2.0           # the issue's: at most this much worse on frames of a different shot
 
 
-def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--work", default=os.path.join(common.REPO, "outputs", "bench_finetune"),
-                   help="Folder for the shots, the shot models and the motorcycle's files.")
-    p.add_argument("--model", default=common.DEFAULT_MODEL, help="Base model.")
-    p.add_argument("--num_shots", type=int, default=8)
-    p.add_argument("--num_frames", type=int, default=16)
-    p.add_argument("--resolution", type=int, default=256)
-    p.add_argument("--seed", type=int, default=20)
-    p.add_argument("--reference_frames", default="1001,1008,1016")
-    p.add_argument("--pick", type=int, default=3, help="Fine-tune on this many of the base model's worst shots.")
-    p.add_argument("--minutes", type=float, default=10.0, help="Each fine-tune's training budget.")
-    p.add_argument("--finetune_args", default="", help="More tfnormals.finetune flags, space separated.")
-    p.add_argument("--motorcycle", action=argparse.BooleanOptionalAction, default=True)
-    p.add_argument("--redo", action="store_true", help="Fine-tune again even when a shot model exists.")
-    p.add_argument("--picture", default="", help="Write the before/after picture here (PNG).")
-    p.add_argument("--picture_side", type=int, default=160, help="Width of each panel of the picture.")
-    common.add_output_args(p)
-    return p.parse_args(argv)
+def define_flags():
+    """Command-line flags (defined only when run as a program)."""
+    flags.DEFINE_string("work", os.path.join(common.REPO, "outputs", "bench_finetune"),
+                        "Folder for the shots, the shot models and the motorcycle's files.")
+    flags.DEFINE_string("model", common.DEFAULT_MODEL, "Base model.")
+    flags.DEFINE_integer("num_shots", 8, "Shots to render.", lower_bound=2)
+    flags.DEFINE_integer("num_frames", 16, "Frames per shot.", lower_bound=2)
+    flags.DEFINE_integer("resolution", 256, "Side of the shots' frames.", lower_bound=16)
+    flags.DEFINE_integer("seed", 20, "render_shots seed.")
+    flags.DEFINE_string("reference_frames", "1001,1008,1016", "Frames given as references.")
+    flags.DEFINE_integer("pick", 3, "Fine-tune on this many of the base model's worst shots.", lower_bound=1)
+    flags.DEFINE_float("minutes", 10.0, "Each fine-tune's training budget.", lower_bound=0.0)
+    flags.DEFINE_string("finetune_args", "", "More tfnormals.finetune flags, space separated.")
+    flags.DEFINE_boolean("motorcycle", True, "Also the real check on the Middlebury motorcycle.")
+    flags.DEFINE_boolean("redo", False, "Fine-tune again even when a shot model exists.")
+    flags.DEFINE_string("picture", "", "Write the before/after picture here (PNG).")
+    flags.DEFINE_integer("picture_side", 160, "Width of each panel of the picture.", lower_bound=16)
+    common.define_output_flags()
 
 
 def finetune(args, output, plates, references, frames, masks=""):
@@ -107,8 +106,7 @@ def panel_row(plate, truth, mask, base, tuned, side=256, split=False):
     return np.concatenate(shown, axis=1)
 
 
-def main(argv=None):
-    argv, args = common.begin(argv, parse_args)
+def main(args):
     from tfnormals.core import frames as frame_numbers
     from tfnormals.core import layout
     shots_dir = os.path.join(args.work, "shots")
@@ -189,9 +187,10 @@ def main(argv=None):
     if pictures:
         image_io.write_png(args.picture, np.concatenate(pictures, axis=0))
         text += f"\n\nPicture: {common.display_path(args.picture)}."
-    return common.finish(MODULE, argv, {"name": "finetune", "markdown": text, "record": record, "targets": targets},
+    return common.finish(MODULE, {"name": "finetune", "markdown": text, "record": record, "targets": targets},
                          args.json_out)
 
 
 if __name__ == "__main__":
-    main()
+    define_flags()
+    common.run(main, MODULE)

@@ -2,8 +2,8 @@
 tfnormals.training.finetune).
 
 Usage:
-  python -m tfnormals.finetune --plates=shot/beauty.####.exr --references=refs/normals.####.exr \
-      --frames=1001,1040,1090 --minutes=10 --output=shot_model [--model=BASE] \
+  python -m tfnormals.finetune --plates=shot/beauty.####.exr --references=refs/normals.####.exr \\
+      --frames=1001,1040,1090 --minutes=10 --output=shot_model [--model=BASE] \\
       [--depth_references=refs/depth.####.exr] [--albedo_references=...] [--reference_masks=refs/mask.####.png]
   python -m tfnormals.finetune ... --resume        # continue after Ctrl-C (or with a larger --minutes/--steps)
 

@@ -15,9 +15,10 @@ from cli_support import REPO
 pytestmark = pytest.mark.slow
 
 COMMANDS = ["tfnormals.train", "tfnormals.export", "tfnormals.evaluate", "tfnormals.predict", "tfnormals.relight",
-            "data_tools.render", "data_tools.make_records", "data_tools.stats", "data_tools.import_assets",
+            "tfnormals.finetune", "data_tools.render", "data_tools.render_shots", "data_tools.render_references",
+            "data_tools.make_records", "data_tools.stats", "data_tools.import_assets",
             "benchmarks", "benchmarks.run_all"] + [f"benchmarks.bench_{name}" for name in (
-                "backends", "encoders", "inference", "pipeline", "quality", "records", "render", "temporal",
+                "backends", "encoders", "finetune", "inference", "pipeline", "quality", "records", "render", "temporal",
                 "train_step")]
 # Flags a user of the command needs, many declared outside the command's module (issue 22's list; issue 18's
 # sequences).
