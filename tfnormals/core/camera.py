@@ -35,16 +35,22 @@ def position_from_depth(depth, focal_px, centre=None):
 
     Args:
       depth: distance along the view axis, positive.
-      focal_px: focal length in pixels (square pixels).
+      focal_px: focal length in pixels, or (fx, fy) for an image stretched from its frame (non-square pixels).
       centre: principal point (cx, cy) in pixels; default the image centre.
     """
     depth = np.asarray(depth, np.float64)
     h, w = depth.shape
     cx, cy = centre if centre is not None else (w / 2.0, h / 2.0)
+    fx, fy = _focal_xy(focal_px)
     rows, cols = np.mgrid[0:h, 0:w]
-    x = (cols + 0.5 - cx) / focal_px * depth
-    y = -(rows + 0.5 - cy) / focal_px * depth
+    x = (cols + 0.5 - cx) / fx * depth
+    y = -(rows + 0.5 - cy) / fy * depth
     return np.stack([x, y, -depth], axis=-1).astype(np.float32)
+
+
+def _focal_xy(focal_px):
+    """(fx, fy) of a focal length in pixels given as one number (square pixels) or as the pair."""
+    return np.broadcast_to(np.asarray(focal_px, np.float64), (2,))
 
 
 def look_at(origin, target, up):
@@ -72,10 +78,11 @@ def project(position, focal_px, width, height, centre=None):
     """
     p = np.asarray(position, np.float64)
     cx, cy = centre if centre is not None else (width / 2.0, height / 2.0)
+    fx, fy = _focal_xy(focal_px)
     depth = -p[..., 2]
     with np.errstate(divide="ignore", invalid="ignore"):
-        scale = np.where(depth > 0, focal_px / depth, np.nan)
-    return np.stack([p[..., 0] * scale + cx - 0.5, -p[..., 1] * scale + cy - 0.5], axis=-1)
+        ahead = np.where(depth > 0, 1.0 / depth, np.nan)
+    return np.stack([fx * p[..., 0] * ahead + cx - 0.5, -fy * p[..., 1] * ahead + cy - 0.5], axis=-1)
 
 
 def normals_from_position(position, valid=None):

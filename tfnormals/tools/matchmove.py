@@ -30,27 +30,12 @@ FIT_SPAN_PX = (0.01, 2.0)  # the grid spans translation flows from 0.01 px to 2 
 FIT_REFINE_STEPS = 12   # golden-section steps between the best grid point's neighbours
 
 
-def _rays(h, w, focal, pick=(slice(None), slice(None))):
-    """Camera-space rays (z = −1) through the pixel centres of an h×w image (those `pick` slices out), principal point
-    at its centre."""
-    rows, cols = np.mgrid[0:h, 0:w][(slice(None),) + pick].astype(np.float32)
-    return np.stack([(cols + 0.5 - w / 2.0) / focal[0], -(rows + 0.5 - h / 2.0) / focal[1], -np.ones_like(cols)], -1)
-
-
-def _coords(points, focal, h, w):
-    """Pixel coordinates (col, row) of camera-space points (…×3) in an h×w image; NaN behind the camera."""
-    depth = -points[..., 2]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ahead = np.where(depth > 1e-6, 1.0 / depth, np.nan)
-    return np.stack([focal[0] * points[..., 0] * ahead + (w / 2.0 - 0.5),
-                     -focal[1] * points[..., 1] * ahead + (h / 2.0 - 0.5)], axis=-1)
-
-
 def _terms(move, inverse_depth, focal_from, pick=(slice(None), slice(None))):
     """A moved point per pixel is rays + k · offsets (k scales the inverse depth): (rays, offsets), each ×3, of the
-    pixels `pick` slices out of the image."""
+    pixels `pick` slices out of the image (the rays: each pixel's point at distance 1, turned by the move)."""
     move = np.asarray(move, np.float64)
-    rays = _rays(*inverse_depth.shape, focal_from, pick) @ move[:3, :3].T.astype(np.float32)
+    rays = camera.position_from_depth(np.ones(inverse_depth.shape), focal_from)[pick] @ move[:3, :3].T.astype(
+        np.float32)
     return rays, np.asarray(inverse_depth, np.float32)[pick][..., None] * move[:3, 3].astype(np.float32)
 
 
@@ -68,7 +53,8 @@ def rigid_flow(move, inverse_depth, focal_from, focal_to=None, k=1.0):
     h, w = inverse_depth.shape
     rays, offsets = _terms(move, inverse_depth, focal_from)
     rows, cols = np.mgrid[0:h, 0:w].astype(np.float32)
-    return (_coords(rays + k * offsets, focal_to or focal_from, h, w) - np.stack([cols, rows], -1)).astype(np.float32)
+    coords = camera.project(rays + k * offsets, focal_to or focal_from, w, h)
+    return (coords - np.stack([cols, rows], -1)).astype(np.float32)
 
 
 def fit_depth_scale(move, inverse_depth, focal_from, focal_to, source_rgb, target_rgb, span):
@@ -88,7 +74,7 @@ def fit_depth_scale(move, inverse_depth, focal_from, focal_to, source_rgb, targe
     cap = (FIT_CAP * span) ** 2
 
     def cost(k):
-        coords = _coords(rays + k * offsets, focal_to, h, w).astype(np.float32)
+        coords = camera.project(rays + k * offsets, focal_to, w, h).astype(np.float32)
         with np.errstate(invalid="ignore"):
             inside = (coords[:, 0] >= -0.5) & (coords[:, 0] <= w - 0.5) & (coords[:, 1] >= -0.5) & (
                 coords[:, 1] <= h - 0.5)
@@ -193,7 +179,7 @@ def read_matchmove(path, pattern, first_plate, settings=camera.CameraSettings())
                                 "plate's camera is found by its frame number")
     if not os.path.isfile(path):
         raise errors.MissingPathError(f"--matchmove: {path}: no such file")
-    resolution = image_io.read_image(first_plate).shape[1::-1] if first_plate else None
+    resolution = tuple(image_io.read_frame(first_plate).data_window[2:]) if first_plate else None  # no pixels read
     focal_mm = settings.sensor_width_mm / (2.0 * math.tan(math.radians(settings.hfov) / 2.0)) if settings.hfov \
         else settings.focal_mm
     try:
