@@ -21,7 +21,7 @@ import os
 
 import numpy as np
 
-from tfnormals.core import camera_files, errors, image_io, layout, normals, outputs, shots
+from tfnormals.core import errors, image_io, layout, normals, outputs, shots
 from tfnormals.tools import fusion, prediction, temporal
 
 GRAIN_SIGMA = 0.02       # film grain of the still sequence, sRGB
@@ -108,15 +108,12 @@ def shot_report(shot, sequences, truths):
 
 def shots_report(model, folders, inference, blending=temporal.Blending(), matchmove=False):
     """{shot folder: shot_report} for every shot folder in `folders` (shot_folders); with `matchmove` also the
-    temporal mode with the shot's own recorded cameras (its shot.json read as predict --matchmove reads it)."""
+    temporal mode with the shot's own recorded cameras (the shot.json's, as predict --matchmove=shot.json has them)."""
     report = {}
     for folder in folders:
         shot = shots.read_shot(folder)
         images, truths = shot_frames(shot)
-        cameras = None
-        if matchmove:
-            recorded = camera_files.read_cameras(os.path.join(folder, layout.SHOT_JSON))
-            cameras = [recorded[frame] for frame in shot.frames]
+        cameras = [shot.camera(frame) for frame in shot.frames] if matchmove else None
         report[folder] = shot_report(shot, predicted_sequences(model, images, inference, blending, cameras), truths)
     return report
 
