@@ -46,13 +46,10 @@ def pan_camera(frame, width, height):
     """The camera of `frame` for sequence(): turning right so the plate moves PAN_PX a frame at its centre."""
     import math
 
-    import numpy as np
-
     from tfnormals.core import camera
     from tfnormals.core.shots import FrameCamera
-    angle = -frame * math.atan(PAN_PX / camera.focal_pixels(width, MATCHMOVE_FOV_DEG))
-    turn = np.eye(4)
-    turn[[0, 0, 2, 2], [0, 2, 0, 2]] = math.cos(angle), math.sin(angle), -math.sin(angle), math.cos(angle)
+    angle = frame * math.atan(PAN_PX / camera.focal_pixels(width, MATCHMOVE_FOV_DEG))
+    turn = camera.look_at((0.0, 0.0, 0.0), (math.sin(angle), 0.0, -math.cos(angle)), (0.0, 1.0, 0.0))
     return FrameCamera(turn, MATCHMOVE_FOV_DEG, width, height)
 
 
