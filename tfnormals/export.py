@@ -3,6 +3,7 @@
 Usage:
   python -m tfnormals.export --checkpoint=checkpoints/RUN --output=SAVEDMODEL_DIR
   python -m tfnormals.export --format=onnx --checkpoint=RUN_OR_SAVEDMODEL --output=model.onnx
+  python -m tfnormals.export --checkpoint=RUN/ckpt/ckpt-A,RUN/ckpt/ckpt-B [--average_weights=1,1] --output=DIR
 
 The SavedModel's `serving_default` signature takes `images`: float32 [N, H, W, 3], sRGB-encoded
 in [0, 1], any H and W, and returns `normals`: float32 [N, H, W, 3], unit camera-space normals
@@ -16,6 +17,8 @@ in [0, 1], any H and W, and returns `normals`: float32 [N, H, W, 3], unit camera
 --format=onnx converts a run or an existing SavedModel (e.g. tfnormals/assets/model) with tf2onnx
 (tfnormals.tools.onnx_export): the same input and outputs, any H×W, the metadata inside the file;
 `predict --model=model.onnx` runs it with onnxruntime, without TensorFlow (needs the `onnx` extra).
+Several checkpoints (comma-separated) export the weighted mean of their weights (checkpoint averaging; one
+architecture; the metadata lists them with their steps and weights).
 stdout is one JSON line describing the export. Exit code 2 for a usage mistake (a missing
 checkpoint, an output that is not a SavedModel folder), 1 when the checkpoint cannot be restored.
 """
@@ -36,7 +39,10 @@ FLAGS = flags.FLAGS
 def define_flags():
     """Command-line flags (defined only when run as a program, so importing defines none)."""
     flags.DEFINE_string("checkpoint", None, "Run folder (with config.json and ckpt/), a checkpoint prefix, or "
-                        "(--format=onnx) a SavedModel folder.")
+                        "(--format=onnx) a SavedModel folder; several run folders or prefixes, comma-separated, "
+                        "export the mean of their weights.")
+    flags.DEFINE_list("average_weights", [], "Weights of the comma-separated --checkpoint list in the mean "
+                      "(default: equal).")
     flags.DEFINE_string("output", None, "SavedModel folder, or .onnx file, to write.")
     flags.DEFINE_enum("format", "savedmodel", list(FORMATS), "savedmodel: a TensorFlow SavedModel folder; "
                       "onnx: one .onnx file (tf2onnx; run by predict with onnxruntime).")
@@ -48,13 +54,18 @@ def _is_savedmodel(path):
     return os.path.isfile(os.path.join(path, layout.SAVEDMODEL_PB))
 
 
-def check_request(checkpoint, output, fmt="savedmodel", working_size=0):
-    """Raise errors.UsageError, naming the flag, for a missing checkpoint, a negative working size or an output that
-    must not be replaced."""
+def check_request(checkpoint, output, fmt="savedmodel", working_size=0, average_weights=()):
+    """Raise errors.UsageError, naming the flag, for a missing checkpoint, a negative working size, averaging
+    weights that do not fit the checkpoints or an output that must not be replaced."""
     if working_size < 0:
         raise errors.UsageError(f"--working_size: must be 0 (the run's) or more, got {working_size}")
-    if not (os.path.exists(checkpoint) or os.path.isfile(checkpoint + ".index")):
-        raise errors.MissingPathError(f"--checkpoint: {checkpoint}: no such run folder or checkpoint prefix")
+    checkpoints = checkpoint_list(checkpoint)
+    for path in checkpoints:
+        if not (os.path.exists(path) or os.path.isfile(path + ".index")):
+            raise errors.MissingPathError(f"--checkpoint: {path}: no such run folder or checkpoint prefix")
+    averaging_weights(average_weights, len(checkpoints))
+    if len(checkpoints) > 1 and any(_is_savedmodel(path) for path in checkpoints):
+        raise errors.UsageError("--checkpoint: only run folders and checkpoint prefixes average, not SavedModels")
     if fmt not in FORMATS:
         raise errors.UsageError(f"--format: must be one of {', '.join(FORMATS)}, not {fmt!r}")
     if fmt == "onnx":
@@ -65,22 +76,54 @@ def check_request(checkpoint, output, fmt="savedmodel", working_size=0):
     model_io.check_savedmodel_output(output, "--output")
 
 
-def _restore(checkpoint, working_size=0):
-    """(generator, config, step) of a run folder or checkpoint prefix, the config's working size replaced when
-    `working_size` is given; errors name --checkpoint."""
+def checkpoint_list(checkpoint):
+    """The run folders or checkpoint prefixes of a --checkpoint value (comma-separated)."""
+    return [path.strip() for path in checkpoint.split(",") if path.strip()]
+
+
+def averaging_weights(values, count):
+    """The --average_weights as floats (None: equal weights); errors.UsageError unless there is one non-negative
+    number per checkpoint, with a positive sum."""
+    if not values:
+        return None
+    try:
+        weights = [float(v) for v in values]
+    except ValueError:
+        raise errors.UsageError(f"--average_weights: {','.join(values)}: not a list of numbers") from None
+    if len(weights) != count or min(weights) < 0 or sum(weights) <= 0:
+        raise errors.UsageError(f"--average_weights: needs one non-negative weight per --checkpoint ({count}) with "
+                                f"a positive sum, got {','.join(values)}")
+    return weights
+
+
+def _restore(checkpoint, working_size=0, average_weights=()):
+    """(generator, config, step, metadata) of a run folder or checkpoint prefix, or the weighted mean of several,
+    the config's working size replaced when `working_size` is given; errors name --checkpoint."""
     import tensorflow as tf
 
     from tfnormals.training import runs
+    checkpoints = checkpoint_list(checkpoint)
+    weights = averaging_weights(average_weights, len(checkpoints))
     try:
-        generator, config, step = runs.generator_from_run(checkpoint)
+        if len(checkpoints) > 1:
+            generator, config, step = runs.averaged_generator(checkpoints, weights)
+        else:
+            generator, config, step = runs.generator_from_run(checkpoints[0])
     except runs.RunError as e:
         raise errors.UsageError(f"--checkpoint: {e}") from None
     except tf.errors.OpError as e:
         raise errors.Failure(f"--checkpoint: {checkpoint}: cannot restore ({errors.one_line(e.message)[:300]})")
-    return generator, dataclasses.replace(config, working_size=working_size or config.working_size), step
+    config = dataclasses.replace(config, working_size=working_size or config.working_size)
+    info = runs.metadata(config, step)
+    if len(checkpoints) > 1:
+        weights = weights or [1.0] * len(checkpoints)
+        info["averaged_checkpoints"] = [
+            {"checkpoint": path, "step": int(runs.locate_checkpoint(path)[1].rsplit("-", 1)[-1]),
+             "weight": weight / sum(weights)} for path, weight in zip(checkpoints, weights)]
+    return generator, config, step, info
 
 
-def export_onnx(checkpoint, output, working_size=0):
+def export_onnx(checkpoint, output, working_size=0, average_weights=()):
     """Write a run's generator or a SavedModel as ONNX; returns the metadata stored in the file."""
     try:
         import tf2onnx  # noqa: F401  (checked here, before a run is restored)
@@ -95,25 +138,23 @@ def export_onnx(checkpoint, output, working_size=0):
             return onnx_export.savedmodel_to_onnx(checkpoint, output)
         except errors.UsageError as e:
             raise errors.UsageError(f"--checkpoint: {e}") from None
-    from tfnormals.training import runs
-    generator, config, step = _restore(checkpoint, working_size)
-    return onnx_export.generator_to_onnx(generator, output, runs.metadata(config, step))
+    generator, _, _, info = _restore(checkpoint, working_size, average_weights)
+    return onnx_export.generator_to_onnx(generator, output, info)
 
 
 def main(argv):
     del argv
     if not FLAGS.checkpoint or not FLAGS.output:
         raise errors.UsageError("--checkpoint and --output are required")
-    check_request(FLAGS.checkpoint, FLAGS.output, FLAGS.format, FLAGS.working_size)
+    check_request(FLAGS.checkpoint, FLAGS.output, FLAGS.format, FLAGS.working_size, FLAGS.average_weights)
     if FLAGS.format == "onnx":
-        info = export_onnx(FLAGS.checkpoint, FLAGS.output, FLAGS.working_size)
+        info = export_onnx(FLAGS.checkpoint, FLAGS.output, FLAGS.working_size, FLAGS.average_weights)
         cli.emit({"output": FLAGS.output, "format": "onnx", "step": info.get("step"), "stride": info["stride"],
                   "passes": info["passes"], "opset": info["opset"]})
         return
     from tfnormals.model import serving
-    from tfnormals.training import runs
-    generator, config, step = _restore(FLAGS.checkpoint, FLAGS.working_size)
-    serving.export_generator(generator, FLAGS.output, runs.metadata(config, step))
+    generator, config, step, info = _restore(FLAGS.checkpoint, FLAGS.working_size, FLAGS.average_weights)
+    serving.export_generator(generator, FLAGS.output, info)
     cli.emit({"output": FLAGS.output, "step": step, "stride": 2 ** config.levels,
               "params": generator.count_params(), "working_size": config.global_pass_size,
               "signature": "serving_default",

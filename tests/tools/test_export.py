@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import plates, subprocess_env
+from helpers import REPO, plates, subprocess_env
 from model_fixtures import SMOKE_EVERY, SMOKE_STEPS, run_python
 
 from tfnormals.core import layout
@@ -177,3 +177,33 @@ def test_export_writes_the_working_size_asked_for(smoke_run, smoke_export, tmp_p
     assert info["working_size"] == 96 and info["config"]["working_size"] == 96
     assert NormalsModel(output).working_size == 96
     assert NormalsModel(smoke_export[0]).working_size == smoke_export[1]["working_size"] != 96
+
+
+@pytest.mark.slow
+def test_export_averages_checkpoints_weight_by_weight(smoke_run, tmp_path):
+    """Two checkpoints of one run, comma-separated with weights 3:1, export the weighted mean of their weights
+    (not either checkpoint's), list both in the metadata, and take the later step; a weight list of the wrong
+    length is one usage line naming --average_weights."""
+    early = os.path.join(smoke_run.run_dir, "ckpt", f"ckpt-{SMOKE_EVERY}")
+    late = os.path.join(smoke_run.run_dir, "ckpt", f"ckpt-{SMOKE_STEPS}")
+    output = str(tmp_path / "averaged")
+    run_python(["-m", "tfnormals.export", f"--checkpoint={early},{late}", "--average_weights=3,1",
+                f"--output={output}"])
+    generator, _, _ = runs.load_model_generator(output)
+    a, _, _ = runs.generator_from_run(early)
+    b, _, _ = runs.generator_from_run(late)
+    pairs = [(g.numpy(), x.numpy(), y.numpy()) for g, x, y in zip(generator.weights, a.weights, b.weights)
+             if "seed_generator" not in g.path]
+    assert any(not np.array_equal(x, y) for _, x, y in pairs)
+    for got, x, y in pairs:
+        np.testing.assert_allclose(got, 0.75 * x + 0.25 * y, rtol=1e-5, atol=1e-6)
+    with open(os.path.join(output, layout.MODEL_METADATA)) as f:
+        info = json.load(f)
+    assert info["step"] == SMOKE_STEPS
+    averaged = [(c["step"], c["weight"]) for c in info["averaged_checkpoints"]]
+    assert averaged == [(SMOKE_EVERY, 0.75), (SMOKE_STEPS, 0.25)]
+    proc = subprocess.run([sys.executable, "-m", "tfnormals.export", f"--checkpoint={early},{late}",
+                           "--average_weights=1", f"--output={tmp_path / 'never'}"], cwd=REPO,
+                          env=subprocess_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "--average_weights" in proc.stderr and "Traceback" not in proc.stderr
+    assert not os.path.exists(tmp_path / "never")
