@@ -201,3 +201,21 @@ def test_depth_and_albedo_references_train_their_heads(shot, tmp_path):
     for h in ("depth_conv", "albedo_conv"):
         np.testing.assert_array_equal(heads["without"][h], original.get_layer(h).weights[0].numpy())
         assert np.abs(heads["with"][h] - original.get_layer(h).weights[0].numpy()).max() > 1e-4
+
+
+def test_rehearsal_targets_are_the_base_outputs_on_each_augmented_view(tiny_model, shot):
+    """Rehearsal views are brightened/darkened per step and the base's outputs are computed on those very views
+    (targets kept from the plain views would ask the untrained shot model to change): before any step the
+    rehearsal loss is 0 on every step's views, which differ from the stored views, whose outputs differ too."""
+    config = finetune_config.FinetuneConfig.from_flat(dict(TINY, rehearsal_views=3, rehearsal_exposure_stops=2.0))
+    generator, base_config, _ = runs.load_model_generator(tiny_model.path)
+    frames, evaluation = shot_frames.prepare_frames(load(reference_files(shot)), config, base_config.global_pass_size)
+    tuner = finetune.FineTuner(generator, base_config, frames, evaluation, config,
+                               rehearsal=list(plates(4, 48, 48, seed=5)))
+    for step in range(3):
+        plain, views, target = tuner.rehearsal_batch(tf.constant(step, tf.int64))
+        assert float(tf.reduce_max(tf.abs(views - plain))) > 0.05
+        plain_normals = generator(plain, training=False)["normals"]
+        assert float(tf.reduce_max(tf.abs(target["normals"] - plain_normals))) > 1e-3
+        assert float(tuner.rehearsal_loss(tf.constant(step, tf.int64))) < 1e-4
+

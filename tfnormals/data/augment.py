@@ -242,7 +242,9 @@ def jpeg_like(images, quality_scale):
     return rgb / 255.0
 
 
-def _photometric(beauty, seed, config):
+def photometric(beauty, seed, config):
+    """The photometric part of augment_batch on a beauty batch alone (exposure, white balance, gamma, blur, noise,
+    JPEG-like blocking) with a stateless [2] int seed."""
     b = tf.shape(beauty)[0]
     seeds = tf.random.experimental.stateless_split(seed, 10)
     linear = srgb.srgb_to_linear(beauty, xp=tnp)
@@ -271,4 +273,4 @@ def augment_batch(batch, seed, config):
     seed = tf.cast(seed, tf.int64)
     geometry_seed, photo_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
     batch = _geometry(batch, geometry_seed, config)
-    return dict(batch, beauty=_photometric(batch["beauty"], photo_seed, config))
+    return dict(batch, beauty=photometric(batch["beauty"], photo_seed, config))

@@ -8,9 +8,12 @@ reference frames (data.references: the plate and what is known of its passes):
 - loss: the training losses (normals L1 + angular; depth and albedo when references are given),
   masked to the known pixels, plus two pulls toward the base, so the shot model stays sane outside
   what the references show: in weight space L2-SP, anchor_weight · Σ (w − w_base)², and in function
-  space rehearsal: on plates of scenes unlike the shot (renders bundled for it) the same losses with
-  the base's own outputs as targets, times rehearsal_weight. L2-SP alone let other shots drift by
-  8–17° (BUILD_NOTES.md "Fine-tuning on a shot"); rehearsal keeps them within about 2°;
+  space rehearsal: on views of plates of scenes unlike the shot (renders bundled for it), brightened,
+  darkened and otherwise photometrically augmented at every step, the same losses with the base's own
+  outputs on those very views as targets, times rehearsal_weight. L2-SP alone let other shots drift by
+  8–17° (BUILD_NOTES.md "Fine-tuning on a shot"); rehearsal on 32 plates as they are left a shot that
+  taught "a bright, textureless surface faces right" 9° worse on another shot's blown-out ground, 256
+  augmented plates 3.4° ("Augmented rehearsal");
 - batch normalization runs in inference mode (its statistics stay the base's) and dropout is off;
 - a share of each frame's known pixels, in square blocks, is held out of the loss; their error at
   the working size is measured every eval_every steps, shown on the progress line and used to keep
@@ -89,7 +92,7 @@ class FineTuner:
       config: FinetuneConfig.
       passes: the reference passes given ({'depth', 'albedo'} subset) that get a loss.
       rehearsal: square plates of scenes unlike the shot (network input, H×W×3 each), or None: the shot model's
-        outputs on rehearsal_views() of them are kept close to the base's on the same views.
+        outputs on augmented rehearsal_views() of them are kept close to the base's on the same views.
     """
 
     def __init__(self, base_generator, base_config, frames, evaluation, config, passes=(), rehearsal=None):
@@ -98,9 +101,12 @@ class FineTuner:
         self.rehearsal = None
         if rehearsal is not None and len(rehearsal) and config.rehearsal_weight > 0:
             crop = config.augment.crop_size
-            plates = rehearsal_views(rehearsal, sorted({crop, max(crop, base_config.global_pass_size)}), crop)
-            teacher = base_generator(plates, training=False)  # the base's outputs, before any weight changes
-            self.rehearsal = dict({name: tf.constant(value) for name, value in teacher.items()}, beauty=plates)
+            self.rehearsal = rehearsal_views(rehearsal, sorted({crop, max(crop, base_config.global_pass_size)}), crop)
+            self.rehearsal_augment = dataclasses.replace(config.augment,
+                                                         exposure_stops=config.rehearsal_exposure_stops)
+            with precision("float32"):
+                self.teacher = build_generator(**base_config.generator_kwargs())  # the base, never trained
+            _copy_weights(base_generator, self.teacher)
         policy = resolved_precision(config.precision)
         if policy == "float32":
             self.generator = base_generator
@@ -155,14 +161,22 @@ class FineTuner:
             loss += c.albedo_weight * losses.scale_invariant_log_albedo(pred["albedo"], target["albedo"], surface)
         return loss
 
-    def rehearsal_loss(self, step):
-        """How far the outputs on `rehearsal_views` rehearsal views (drawn by the step) are from the base's."""
-        count = self.rehearsal["beauty"].shape[0]
+    def rehearsal_batch(self, step):
+        """(picked views as stored, the same views photometrically augmented, the base's outputs on the augmented
+        views) of step `step`: `rehearsal_views` of them, a pure function of (seed, step)."""
+        count = self.rehearsal.shape[0]
         seed = tf.stack([tf.constant(self.config.seed + 1, tf.int64), tf.cast(step, tf.int64)])
-        picks = tf.random.stateless_uniform([self.config.rehearsal_views], seed, 0, count, tf.int32)
-        target = {name: tf.gather(value, picks) for name, value in self.rehearsal.items()}
-        pred = self.generator(target["beauty"], training=False)
-        return self.supervised_loss(pred, target, tf.ones_like(target["normals"][..., :1]), tuple(pred))
+        pick_seed, photo_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+        picks = tf.random.stateless_uniform([self.config.rehearsal_views], pick_seed, 0, count, tf.int32)
+        plain = tf.gather(self.rehearsal, picks)
+        views = augment.photometric(plain, photo_seed, self.rehearsal_augment)
+        return plain, views, self.teacher(views, training=False)
+
+    def rehearsal_loss(self, step):
+        """How far the outputs on the step's augmented rehearsal views are from the base's on the same views."""
+        _, views, target = self.rehearsal_batch(step)
+        pred = self.generator(views, training=False)
+        return self.supervised_loss(pred, target, tf.ones_like(views[..., :1]), tuple(pred))
 
     def anchor_loss(self):
         """L2-SP: the squared distance of the weights from the base's."""

@@ -19,7 +19,7 @@ _field = dataclass_flags.field
 PRECISIONS = ("auto",) + TRAIN_PRECISIONS
 POSITIVE = ("batch_size", "view_size", "heldout_blocks", "eval_every", "checkpoint_every", "max_pass",
             "rehearsal_views")
-NON_NEGATIVE = ("minutes", "steps", "anchor_weight", "rehearsal_weight", "seed")
+NON_NEGATIVE = ("minutes", "steps", "anchor_weight", "rehearsal_weight", "rehearsal_exposure_stops", "seed")
 
 
 def _finetune_augment():
@@ -40,6 +40,10 @@ class FinetuneConfig:
     rehearsal_weight: float = _field(3.0, "Weight of keeping the base's outputs on the rehearsal plates (scenes "
                                           "unlike the shot), relative to the reference loss (0 = off).")
     rehearsal_views: int = _field(4, "Rehearsal views per step (crops of the rehearsal plates).")
+    rehearsal_exposure_stops: float = _field(2.5, "Exposure range in stops of the rehearsal views' photometric "
+                                                  "augmentation (the base's outputs are computed on each augmented "
+                                                  "view, so the shot model keeps them on brighter and darker "
+                                                  "scenes too).")
     heldout_share: float = _field(0.2, "Share of each frame's known blocks held out of the loss (0 = none; the "
                                        "best weights are then the last).")
     heldout_blocks: int = _field(8, "Held-out blocks along a frame's longer side.")
