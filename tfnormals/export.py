@@ -106,21 +106,21 @@ def _restore(checkpoint, working_size=0, average_weights=()):
     weights = averaging_weights(average_weights, len(checkpoints))
     try:
         if len(checkpoints) > 1:
-            generator, config, step = runs.averaged_generator(checkpoints, weights)
+            generator, config, steps = runs.averaged_generator(checkpoints, weights)
         else:
             generator, config, step = runs.generator_from_run(checkpoints[0])
+            steps = [step]
     except runs.RunError as e:
         raise errors.UsageError(f"--checkpoint: {e}") from None
     except tf.errors.OpError as e:
         raise errors.Failure(f"--checkpoint: {checkpoint}: cannot restore ({errors.one_line(e.message)[:300]})")
     config = dataclasses.replace(config, working_size=working_size or config.working_size)
-    info = runs.metadata(config, step)
+    info = runs.metadata(config, max(steps))  # an average is as far along as its latest checkpoint
     if len(checkpoints) > 1:
         weights = weights or [1.0] * len(checkpoints)
-        info["averaged_checkpoints"] = [
-            {"checkpoint": path, "step": int(runs.locate_checkpoint(path)[1].rsplit("-", 1)[-1]),
-             "weight": weight / sum(weights)} for path, weight in zip(checkpoints, weights)]
-    return generator, config, step, info
+        info["averaged_checkpoints"] = [{"checkpoint": path, "step": step, "weight": weight / sum(weights)}
+                                        for path, step, weight in zip(checkpoints, steps, weights)]
+    return generator, config, max(steps), info
 
 
 def export_onnx(checkpoint, output, working_size=0, average_weights=()):
