@@ -82,10 +82,10 @@ def checkpoint_list(checkpoint):
 
 
 def averaging_weights(values, count):
-    """The --average_weights as floats (None: equal weights); errors.UsageError unless there is one non-negative
-    number per checkpoint, with a positive sum."""
+    """Each checkpoint's share of the mean (summing to 1; equal without --average_weights); errors.UsageError unless
+    there is one non-negative number per checkpoint, with a positive sum."""
     if not values:
-        return None
+        return [1.0 / count] * count
     try:
         weights = [float(v) for v in values]
     except ValueError:
@@ -93,7 +93,7 @@ def averaging_weights(values, count):
     if len(weights) != count or min(weights) < 0 or sum(weights) <= 0:
         raise errors.UsageError(f"--average_weights: needs one non-negative weight per --checkpoint ({count}) with "
                                 f"a positive sum, got {','.join(values)}")
-    return weights
+    return [weight / sum(weights) for weight in weights]
 
 
 def _restore(checkpoint, working_size=0, average_weights=()):
@@ -103,10 +103,10 @@ def _restore(checkpoint, working_size=0, average_weights=()):
 
     from tfnormals.training import runs
     checkpoints = checkpoint_list(checkpoint)
-    weights = averaging_weights(average_weights, len(checkpoints))
+    shares = averaging_weights(average_weights, len(checkpoints))
     try:
         if len(checkpoints) > 1:
-            generator, config, steps = runs.averaged_generator(checkpoints, weights)
+            generator, config, steps = runs.averaged_generator(checkpoints, shares)
         else:
             generator, config, step = runs.generator_from_run(checkpoints[0])
             steps = [step]
@@ -117,9 +117,8 @@ def _restore(checkpoint, working_size=0, average_weights=()):
     config = dataclasses.replace(config, working_size=working_size or config.working_size)
     info = runs.metadata(config, max(steps))  # an average is as far along as its latest checkpoint
     if len(checkpoints) > 1:
-        weights = weights or [1.0] * len(checkpoints)
-        info["averaged_checkpoints"] = [{"checkpoint": path, "step": step, "weight": weight / sum(weights)}
-                                        for path, step, weight in zip(checkpoints, steps, weights)]
+        info["averaged_checkpoints"] = [{"checkpoint": path, "step": step, "weight": share}
+                                        for path, step, share in zip(checkpoints, steps, shares)]
     return generator, config, max(steps), info
 
 

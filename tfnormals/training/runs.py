@@ -96,24 +96,22 @@ def generator_from_run(run_or_checkpoint):
     return generator, config, step
 
 
-def averaged_generator(checkpoints, weights=None):
-    """(generator, config, steps) whose weights are the weighted mean of several checkpoints' (run folders or
-    checkpoint prefixes) of one architecture: checkpoint averaging, which lands between the checkpoints of one
-    run and can beat each (BUILD_NOTES.md "Averaged checkpoints"). The config is the first checkpoint's, the
-    steps each checkpoint's. `weights` (one per checkpoint, non-negative, positive sum: export.averaging_weights
-    checks the flag) default to equal and are normalised to sum to 1. RunError names a checkpoint whose network
-    differs."""
-    weights = list(weights) if weights else [1.0] * len(checkpoints)
+def averaged_generator(checkpoints, shares):
+    """(generator, config, steps) whose weights are the mean of several checkpoints' (run folders or checkpoint
+    prefixes) of one architecture, each counted by its share (`shares`: one per checkpoint, summing to 1):
+    checkpoint averaging, which lands between the checkpoints of one run and can beat each (BUILD_NOTES.md
+    "Averaged checkpoints"). The config is the first checkpoint's, the steps each checkpoint's. RunError names a
+    checkpoint whose network differs."""
     generator, config, step = generator_from_run(checkpoints[0])
     steps = [step]
-    total = [w.numpy() * (weights[0] / sum(weights)) for w in generator.weights]
-    for checkpoint, weight in zip(checkpoints[1:], weights[1:]):
+    total = [w.numpy() * shares[0] for w in generator.weights]
+    for checkpoint, share in zip(checkpoints[1:], shares[1:]):
         other, other_config, other_step = generator_from_run(checkpoint)
         steps.append(other_step)
         if other_config.generator_kwargs() != config.generator_kwargs():
             raise RunError(f"{checkpoint}: its generator differs from {checkpoints[0]}'s (settings of the network); "
                            "only checkpoints of one architecture average")
-        total = [t + v.numpy() * (weight / sum(weights)) for t, v in zip(total, other.weights)]
+        total = [t + v.numpy() * share for t, v in zip(total, other.weights)]
     for variable, value in zip(generator.weights, total):
         if "seed_generator" not in variable.path:  # dropout RNG state, not a weight
             variable.assign(value.astype(variable.dtype))
