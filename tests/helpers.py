@@ -8,6 +8,7 @@ them out, so the fast tests exercise the real readers and record writer without 
 import json
 import os
 import shutil
+import signal
 
 import numpy as np
 
@@ -51,6 +52,12 @@ def subprocess_env(**extra):
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.update(extra)
     return env
+
+
+def default_ctrl_c():
+    """preexec_fn for a child a test sends Ctrl-C (SIGINT): a shell started in the background (nohup CMD &) leaves
+    SIGINT ignored, and children inherit that, so the child would never see the test's Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def view_directions(camera, resolution, offset=(0.5, 0.5)):

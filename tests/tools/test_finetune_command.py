@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 import pytest
-from helpers import subprocess_env, write_synthetic_shot
+from helpers import default_ctrl_c, subprocess_env, write_synthetic_shot
 
 from tfnormals.core import image_io, layout
 
@@ -70,7 +70,7 @@ def test_the_shot_model_runs_in_predict_and_as_onnx(tiny_model, shot, tmp_path):
 def test_ctrl_c_saves_and_resume_finishes(tiny_model, shot, tmp_path):
     args = finetune_args(tiny_model.path, shot, tmp_path / "m", "--minutes=0", "--steps=100000")
     proc = subprocess.Popen([sys.executable, "-m", *args], cwd=tmp_path, env=subprocess_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_ctrl_c)
     history = tmp_path / ("m" + layout.FINETUNE_SUFFIX) / layout.RUN_HISTORY
     deadline = time.monotonic() + 300
     while not (history.is_file() and len(history.read_text().splitlines()) >= 4):  # header, step 0, 1, 2

@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import REPO, plates, subprocess_env
+from helpers import REPO, default_ctrl_c, plates, subprocess_env
 from model_fixtures import (
     HELD_OUT_SPLITS,
     LEARN_MARGIN_DEG,
@@ -235,7 +235,8 @@ def test_interrupted_run_saves_its_step_and_resumes_to_the_exact_step_count(smok
     proc = subprocess.Popen(
         [sys.executable, "-m", "tfnormals.train", f"--records_dir={smoke_records}", f"--checkpoint_root={root}",
          "--run_name=r", "--steps=5000", f"--checkpoint_every={every}", *flags],
-        cwd=REPO, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        cwd=REPO, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            preexec_fn=default_ctrl_c)
     run_dir = os.path.join(root, "r")
     history_path = os.path.join(run_dir, "history.csv")
     try:
