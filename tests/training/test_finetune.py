@@ -218,4 +218,3 @@ def test_rehearsal_targets_are_the_base_outputs_on_each_augmented_view(tiny_mode
         plain_normals = generator(plain, training=False)["normals"]
         assert float(tf.reduce_max(tf.abs(target["normals"] - plain_normals))) > 1e-3
         assert float(tuner.rehearsal_loss(tf.constant(step, tf.int64))) < 1e-4
-

@@ -236,7 +236,7 @@ def test_interrupted_run_saves_its_step_and_resumes_to_the_exact_step_count(smok
         [sys.executable, "-m", "tfnormals.train", f"--records_dir={smoke_records}", f"--checkpoint_root={root}",
          "--run_name=r", "--steps=5000", f"--checkpoint_every={every}", *flags],
         cwd=REPO, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            preexec_fn=default_ctrl_c)
+        preexec_fn=default_ctrl_c)
     run_dir = os.path.join(root, "r")
     history_path = os.path.join(run_dir, "history.csv")
     try:
