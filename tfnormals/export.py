@@ -97,19 +97,16 @@ def averaging_weights(values, count):
 
 
 def _restore(checkpoint, working_size=0, average_weights=()):
-    """(generator, config, step, metadata) of a run folder or checkpoint prefix, or the weighted mean of several,
-    the config's working size replaced when `working_size` is given; errors name --checkpoint."""
+    """(generator, config, metadata) of a run folder or checkpoint prefix, or the weighted mean of several (one
+    checkpoint is the mean with a share of 1), the config's working size replaced when `working_size` is given;
+    errors name --checkpoint."""
     import tensorflow as tf
 
     from tfnormals.training import runs
     checkpoints = checkpoint_list(checkpoint)
     shares = averaging_weights(average_weights, len(checkpoints))
     try:
-        if len(checkpoints) > 1:
-            generator, config, steps = runs.averaged_generator(checkpoints, shares)
-        else:
-            generator, config, step = runs.generator_from_run(checkpoints[0])
-            steps = [step]
+        generator, config, steps = runs.averaged_generator(checkpoints, shares)
     except runs.RunError as e:
         raise errors.UsageError(f"--checkpoint: {e}") from None
     except tf.errors.OpError as e:
@@ -119,7 +116,7 @@ def _restore(checkpoint, working_size=0, average_weights=()):
     if len(checkpoints) > 1:
         info["averaged_checkpoints"] = [{"checkpoint": path, "step": step, "weight": share}
                                         for path, step, share in zip(checkpoints, steps, shares)]
-    return generator, config, max(steps), info
+    return generator, config, info
 
 
 def export_onnx(checkpoint, output, working_size=0, average_weights=()):
@@ -137,7 +134,7 @@ def export_onnx(checkpoint, output, working_size=0, average_weights=()):
             return onnx_export.savedmodel_to_onnx(checkpoint, output)
         except errors.UsageError as e:
             raise errors.UsageError(f"--checkpoint: {e}") from None
-    generator, _, _, info = _restore(checkpoint, working_size, average_weights)
+    generator, _, info = _restore(checkpoint, working_size, average_weights)
     return onnx_export.generator_to_onnx(generator, output, info)
 
 
@@ -152,9 +149,9 @@ def main(argv):
                   "passes": info["passes"], "opset": info["opset"]})
         return
     from tfnormals.model import serving
-    generator, config, step, info = _restore(FLAGS.checkpoint, FLAGS.working_size, FLAGS.average_weights)
+    generator, config, info = _restore(FLAGS.checkpoint, FLAGS.working_size, FLAGS.average_weights)
     serving.export_generator(generator, FLAGS.output, info)
-    cli.emit({"output": FLAGS.output, "step": step, "stride": 2 ** config.levels,
+    cli.emit({"output": FLAGS.output, "step": info["step"], "stride": 2 ** config.levels,
               "params": generator.count_params(), "working_size": config.global_pass_size,
               "signature": "serving_default",
               "input": serving.INPUT_NAME, "output_key": serving.OUTPUT_NAME})

@@ -97,11 +97,11 @@ def generator_from_run(run_or_checkpoint):
 
 
 def averaged_generator(checkpoints, shares):
-    """(generator, config, steps) whose weights are the mean of several checkpoints' (run folders or checkpoint
-    prefixes) of one architecture, each counted by its share (`shares`: one per checkpoint, summing to 1):
-    checkpoint averaging, which lands between the checkpoints of one run and can beat each (BUILD_NOTES.md
-    "Averaged checkpoints"). The config is the first checkpoint's, the steps each checkpoint's. RunError names a
-    checkpoint whose network differs."""
+    """(generator, config, steps) whose weights are the mean of checkpoints' (run folders or checkpoint prefixes;
+    one gives its own weights) of one architecture, each counted by its share (`shares`: one per checkpoint,
+    summing to 1): checkpoint averaging, which lands between the checkpoints of one run and can beat each
+    (BUILD_NOTES.md "Averaged checkpoints"). The config is the first checkpoint's, the steps each checkpoint's.
+    RunError names a checkpoint whose network differs."""
     generator, config, step = generator_from_run(checkpoints[0])
     steps = [step]
     total = [w.numpy() * shares[0] for w in generator.weights]
