@@ -110,6 +110,19 @@ def test_loaders_agree_at_every_size(shipped_onnx):
         assert onnx(batch).shape == (1, h, w, 3)
 
 
+def test_every_output_ends_in_its_own_four_dimensional_reshape(shipped_onnx):
+    """Each pass leaves the graph through the converter's last Reshape to [N, H, W, C]: tf2onnx sometimes dropped
+    the Squeeze after its one-channel transpose (a 5-D depth), which only a rare conversion showed."""
+    import onnx
+
+    graph = onnx.load(shipped_onnx).graph
+    producers = {name: node for node in graph.node for name in node.output}
+    for output in graph.output:
+        node = producers[output.name]
+        assert node.op_type == "Reshape", output.name
+        assert len(output.type.tensor_type.shape.dim) == 4, output.name
+
+
 @pytest.mark.parametrize("mode", fusion.MODES)
 def test_loaders_agree_in_every_predict_mode(shipped_onnx, mode):
     """Every mode of predict (fused pyramid, global, tiled) gives the same passes through ONNX and TensorFlow,

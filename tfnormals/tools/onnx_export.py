@@ -5,8 +5,11 @@ Converted as is, the generator's pad-to-stride does not survive: tf2onnx 1.17 tu
 "pad" crops: a 77×131 plate came back 64×128), and SYMMETRIC mirror padding into ONNX's
 `reflect` mode (which skips the edge row). The converted function therefore pads first, with a
 non-negative remainder and Slice/Reverse/Concat (symmetric, as the SavedModel does), and crops
-the outputs back; the generator's own padding then has nothing to do. Outputs match the
-SavedModel's within 1e-4 at any size (tests/vfx/test_onnx.py).
+the outputs back; the generator's own padding then has nothing to do. Each output is reshaped to
+[N, H, W, C] last: tf2onnx turns the NCHW→NHWC transpose of a one-channel pass (depth) into a
+Reshape to [1, N, H, W, 1] and a Squeeze, and now and then its optimizer drops the Squeeze (a
+5-D depth output; seen once in a clean-clone test run, not reproducible on demand). Outputs match
+the SavedModel's within 1e-4 at any size (tests/vfx/test_onnx.py).
 
 The model's tfnormals.json goes into the .onnx as metadata_props (tfnormals.tools.onnx_model).
 """
@@ -34,7 +37,9 @@ def _padded_signature(signature, input_name, stride):
         pad_h, pad_w = (stride - h % stride) % stride, (stride - w % stride) % stride
         x = tf.concat([images, tf.reverse(images[:, h - pad_h:], [1])], axis=1)
         x = tf.concat([x, tf.reverse(x[:, :, w - pad_w:], [2])], axis=2)
-        return {name: value[:, :h, :w] for name, value in signature(**{input_name: x}).items()}
+        n = tf.shape(images)[0]
+        return {name: tf.reshape(value[:, :h, :w], tf.stack([n, h, w, tf.shape(value)[-1]]))
+                for name, value in signature(**{input_name: x}).items()}
 
     return padded
 
