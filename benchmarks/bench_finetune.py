@@ -7,7 +7,8 @@
 2. Picks the --pick shots the base model does worst on and fine-tunes it on each, on --reference_frames with
    the shots' own normals as references, for --minutes (the command as a user runs it, one process each).
 3. Per picked shot: the error on the shot's other frames, base vs shot model (the relative reduction).
-   Guard: every shot model on the frames of every other shot, against the base there.
+   Guard: every shot model on the frames of every other shot, against the base there. For a shot model with a
+   fallback to the base: how much the shot network answers on its own frames and on the others'.
 4. Real check: the Middlebury motorcycle as a one-frame shot whose references are its left half's ground truth;
    the error on the right half, base vs shot model.
 5. --picture: plate | truth | base | shot model, for a frame of the first picked shot no reference showed
@@ -92,6 +93,25 @@ def mean_over(errors, frames):
     return float(np.mean([errors[f] for f in frames]))
 
 
+def has_fallback(model_dir):
+    """Whether a shot model carries its base (its metadata's finetune.fallback)."""
+    from tfnormals.core import layout
+    with open(os.path.join(model_dir, layout.MODEL_METADATA)) as f:
+        return bool(json.load(f).get("finetune", {}).get("fallback"))
+
+
+def fallback_shares(model_dir, shot, frames, other_shots):
+    """The shot weights of every network input of `frames` of the model's own shot and of every frame of the other
+    shots: shares at 1 (own) and 0 (others), and the means."""
+    from tfnormals.tools import shot_checks
+    probe = shot_checks.FallbackProbe(model_dir)
+    own = np.concatenate([probe.weights(shot_checks.frame_truth(shot, f)[0]) for f in frames])
+    other = np.concatenate([probe.weights(shot_checks.frame_truth(o, f)[0]) for o in other_shots
+                            for f in shot_checks.shot_frames(o)])
+    return {"own_alone": float(np.mean(own >= 1.0)), "own_mean": float(own.mean()),
+            "other_base": float(np.mean(other <= 0.0)), "other_mean": float(other.mean())}
+
+
 def panel_row(plate, truth, mask, base, tuned, side=256, split=False):
     """plate | truth (black off the mask) | base | shot model, each `side` wide; `split` draws a white line down the
     middle of the truth (the motorcycle's references are its left half)."""
@@ -122,7 +142,8 @@ def main(args):
     base_errors = {shot: shot_checks.shot_errors(base, shot) for shot in shots}
     ranked = sorted(shots, key=lambda s: -np.mean(list(base_errors[s].values())))
     picked = ranked[:args.pick]
-    rows, guards, targets, record = [], [], [], {"machine": common.machine_info(), "shots": {}}
+    rows, guards, fallbacks, targets = [], [], [], []
+    record = {"machine": common.machine_info(), "shots": {}}
     for shot in picked:
         name = os.path.basename(shot)
         output = os.path.join(args.work, f"model_{name}")
@@ -144,13 +165,18 @@ def main(args):
         guards.append([name, f"{np.mean(list(guard.values())):+.2f}", f"{worst} {guard[worst]:+.2f}"])
         record["shots"][name] = {"base": base_errors[shot], "tuned": tuned_errors, "summary": summary,
                                  "guard_deg": guard, "reduction": 1 - after / before}
+        if has_fallback(output):
+            fallback = fallback_shares(output, shot, others, [o for o in shots if o != shot])
+            record["shots"][name]["fallback"] = fallback
+            fallbacks.append([name, f"{100 * fallback['own_alone']:.0f}%", f"{fallback['own_mean']:.2f}",
+                              f"{100 * fallback['other_base']:.0f}%", f"{fallback['other_mean']:.2f}"])
     reductions = [record["shots"][os.path.basename(s)]["reduction"] for s in picked]
     worst_guard = max(max(r["guard_deg"].values()) for r in record["shots"].values())
     targets.append(common.target(f"shot's other frames ≥ {100 * TARGET_REDUCTION:.0f}% lower error, {args.pick} worst "
                                  f"shots, {args.minutes:g} min each", ", ".join(f"{100 * r:.0f}%" for r in reductions),
                                  min(reductions) >= TARGET_REDUCTION, "training minutes on a loaded machine"))
     targets.append(common.target(f"other shots at most {GUARD_DEG:g}° worse", f"worst {worst_guard:+.2f}°",
-                                 worst_guard <= GUARD_DEG, "rehearsal weight vs how far the shot pulls"))
+                                 worst_guard <= GUARD_DEG, "how near another shot looks to the references (the fallback)"))
     pictures = []
     if args.picture:
         shot = picked[0]
@@ -166,6 +192,12 @@ def main(args):
                                      "steps", "held-out ° (base → best)"], rows)
             + "\n\nGuard: each shot model on the frames of every other shot, minus the base there (degrees):\n\n"
             + common.markdown_table(["shot model", "mean over other shots", "worst shot"], guards))
+    if fallbacks:
+        text += ("\n\nFallback to the base (model.shot_gate), over every image predict feeds each shot model's "
+                 "network: on the shot's other frames, the share the shot network answers alone and the mean shot "
+                 "weight; on the other shots' frames, the share the base answers alone and the mean shot weight:\n\n"
+                 + common.markdown_table(["shot model", "own: shot alone", "own: mean weight", "others: base alone",
+                                          "others: mean weight"], fallbacks))
     if args.motorcycle:
         truth, _, right = shot_checks.motorcycle_halves()
         plate_pattern, reference_pattern = shot_checks.write_motorcycle_references(os.path.join(args.work, "moto"),

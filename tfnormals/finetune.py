@@ -13,11 +13,14 @@ A reference may cover part of the frame: its alpha, the mask, or non-finite valu
 which no loss sees. A share of the known pixels is held out; their error is shown live and picks the
 weights kept. The result is a SavedModel like the shipped model (predict, relight and
 `export --format=onnx` take it) whose tfnormals.json names the base model, frames, steps and held-out
-errors. The resumable state lives in --work_dir (default OUTPUT.finetune).
+errors. It carries the base model too and falls back to it, image by image, on plates unlike the
+references (--fallback; calibrated on the rehearsal plates), so it runs two networks per image.
+The resumable state lives in --work_dir (default OUTPUT.finetune).
 
-stdout is one JSON line: the output, steps, best step, held-out errors (base and shot model) and the
-training minutes. Exit code 2 for a usage mistake (a missing file, a malformed flag), 1 when a reference
-cannot be read, 130 when interrupted (the state is saved; --resume continues).
+stdout is one JSON line: the output, steps, best step, held-out errors (base and shot model), the
+training minutes and the fallback's calibration (null without one). Exit code 2 for a usage mistake (a
+missing file, a malformed flag), 1 when a reference cannot be read, 130 when interrupted (the state is
+saved; --resume continues).
 """
 
 import dataclasses
@@ -29,7 +32,7 @@ from absl import flags
 from tfnormals.core import cli, colorspaces, errors, layout, outputs, resources, resume
 from tfnormals.core import frames as frame_numbers
 from tfnormals.data import pairs, references
-from tfnormals.tools import inference, model_io, plates
+from tfnormals.tools import fusion, inference, model_io, plates
 from tfnormals.training import finetune, finetune_config  # TensorFlow (as tfnormals.train)
 
 FLAGS = flags.FLAGS
@@ -145,12 +148,23 @@ def main(argv):
     check_outputs(FLAGS.output, work_dir, FLAGS.model, inputs)
     loaded = [references.load_reference(f, pair_format) for f in files]
     request = request_of(FLAGS, frames, files, settings, rehearsal)
+    fed = network_inputs(FLAGS.model, loaded) if rehearsal and settings.fallback else None
     summary = finetune.finetune(loaded, request, FLAGS.output, work_dir, FLAGS.resume, log=_log,
-                                rehearsal=plates.square_plates(rehearsal) if rehearsal else None)
+                                rehearsal=plates.square_plates(rehearsal) if rehearsal else None, network_inputs=fed)
     cli.emit({"output": FLAGS.output, "frames": frames, "steps": summary["steps"], "best_step": summary["best_step"],
               "heldout_error_deg": summary["heldout_error_deg"],
               "base_heldout_error_deg": summary["base_heldout_error_deg"],
-              "train_minutes": summary["train_minutes"], "precision": summary["precision"], "work_dir": work_dir})
+              "train_minutes": summary["train_minutes"], "precision": summary["precision"],
+              "fallback": summary["fallback"], "work_dir": work_dir})
+
+
+def network_inputs(model_path, references):
+    """What predict feeds the network for the reference frames' plates (fusion.network_inputs, the base model
+    predicting): the shot model's fallback bank holds their looks, so on its own frames, at every scale, it is the
+    shot model alone."""
+    model = model_io.load_model(model_path)
+    return [image for r in references for image in fusion.network_inputs(model.predict_passes, r.plate,
+                                                                         model.working_size)]
 
 
 def _log(message):

@@ -1,5 +1,5 @@
-"""python -m tfnormals.finetune as a user runs it: the shot model loads in predict, exports to ONNX and runs there;
-Ctrl-C saves the state (exit 130) and --resume finishes the fine-tune."""
+"""python -m tfnormals.finetune as a user runs it: the shot model (with its fallback to the base) loads in predict,
+exports to ONNX and runs there; Ctrl-C saves the state (exit 130) and --resume finishes the fine-tune."""
 
 import glob
 import json
@@ -49,6 +49,7 @@ def test_the_shot_model_runs_in_predict_and_as_onnx(tiny_model, shot, tmp_path):
     with open(tmp_path / "shot_model" / layout.MODEL_METADATA) as f:
         info = json.load(f)
     assert info["finetune"]["steps"] == 3 and info["stride"] == tiny_model.stride
+    assert info["finetune"]["fallback"]["calibration_views"] > 0  # the bundled rehearsal plates calibrated it
 
     proc = command(["tfnormals.predict", f"--input={shot}/beauty.####.exr", "--output=passes",
                     f"--model={tmp_path / 'shot_model'}"], tmp_path)

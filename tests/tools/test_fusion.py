@@ -131,3 +131,15 @@ def test_a_model_declares_its_working_size_and_the_settings_may_override_it(tiny
     finally:
         del tiny_model.predict_passes
     assert calls == [(128, 256), (50, 100)]
+
+
+def test_network_inputs_are_the_images_predict_feeds_the_network():
+    """Whole passes up to the tile size, then tiles: exactly the calls predict_plate makes, pixels included."""
+    plate, _ = scene(400, 600)
+    predictor = ReadsItsInput()
+    fed = fusion.network_inputs(predictor, plate, working_size=128)
+    assert fusion.pyramid_sides(600, 128, fusion.DEFAULT_MAX_PASS) == [128, 256, 600]
+    assert [image.shape[:2] for image in fed] == [(85, 128), (171, 256), (400, 512), (400, 512)]  # 600: two tiles
+    np.testing.assert_array_equal(fed[2], plate[:, :512])
+    np.testing.assert_array_equal(fed[3], plate[:, -512:])
+    assert [tuple(s) for s in predictor.calls] == [(85, 128), (171, 256), (400, 512)]  # the tiles in one batch

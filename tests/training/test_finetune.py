@@ -173,10 +173,35 @@ def test_rehearsal_keeps_the_base_outputs_on_other_scenes(tiny_model, shot, tmp_
     for weight in (0.0, 20.0):
         out = tmp_path / f"rehearsal{weight:g}"
         run(tiny_model, shot, out, rehearsal=others, steps=8, learning_rate=3e-3, anchor_weight=0.0,
-            rehearsal_weight=weight, rehearsal_views=2, heldout_share=0.0)
+            rehearsal_weight=weight, rehearsal_views=2, heldout_share=0.0, fallback=False)
         moved[weight] = float(normals.angular_error_deg(NormalsModel(str(out))(np.stack(others)),
                                                         tiny_model(np.stack(others))).mean())
     assert moved[20.0] < 0.5 * moved[0.0], moved
+
+
+@pytest.mark.slow
+def test_a_shot_model_falls_back_to_its_base_on_images_unlike_its_references(tiny_model, shot, tmp_path):
+    """Calibrated on rehearsal plates, the exported shot model holds its base: on its reference frames it gives the
+    shot network's passes, on plates unlike them (not the rehearsal's) the base's; it loads as its shot network."""
+    from tfnormals.tools import shot_checks
+    from tfnormals.tools.model_io import NormalsModel
+    summary = run(tiny_model, shot, tmp_path / "gated", rehearsal=list(plates(12, 48, 48, seed=5)), steps=4,
+                  learning_rate=1e-2, anchor_weight=0.0, rehearsal_weight=0.0, heldout_share=0.0, fallback_views=8)
+    assert summary["fallback"]["bank_views"] == 8 + 2 * len(FRAMES)  # views, and each frame whole at two sizes
+    assert 0 < summary["fallback"]["near"] < summary["fallback"]["far"]
+    gated = NormalsModel(str(tmp_path / "gated"))
+    network, _, _ = runs.load_model_generator(str(tmp_path / "gated"))
+    frames = np.stack([r.plate for r in load(reference_files(shot))])
+    shot_network = network(frames, training=False)["normals"].numpy()
+    assert normals.angular_error_deg(shot_network, tiny_model(frames)).mean() > 1.0  # the fine-tune moved it
+    np.testing.assert_allclose(gated(frames), shot_network, atol=1e-4)
+    unlike = np.stack(list(plates(6, 48, 48, seed=9)))
+    moved = normals.angular_error_deg(network(unlike, training=False)["normals"].numpy(), tiny_model(unlike))
+    kept = normals.angular_error_deg(gated(unlike), tiny_model(unlike))
+    assert moved.mean() > 1.0 and np.sum(kept.mean(axis=(1, 2)) < 0.01) >= 4, (moved.mean(), kept.mean(axis=(1, 2)))
+    probe = shot_checks.FallbackProbe(str(tmp_path / "gated"))  # the decisions read back, as the benchmark does
+    assert all((probe.weights(frame) == 1.0).all() for frame in frames)
+    assert sum((probe.weights(image) == 0.0).all() for image in unlike) >= 4
 
 
 @pytest.mark.slow

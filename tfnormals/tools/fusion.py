@@ -154,6 +154,19 @@ def predict_plate(predict, image, mode="fused", working_size=DEFAULT_WORKING_SIZ
     return _from_fusion_space(guided_upsample(fused, image))
 
 
+def network_inputs(predict, image, working_size=DEFAULT_WORKING_SIZE):
+    """Every image predict_plate's default mode feeds `predict` for one plate (whole at each pyramid side, tiles of
+    the larger ones), recorded while it runs: what a shot model's fallback bank holds (model.shot_gate)."""
+    fed = []
+
+    def record(images):
+        fed.extend(images)
+        return predict(images)
+
+    predict_plate(record, image, working_size=working_size)
+    return fed
+
+
 @dataclasses.dataclass(frozen=True)
 class PassSettings:
     """How predict runs the network on a plate (the command's --mode, --working_size, --max_pass, --tile, --overlap).

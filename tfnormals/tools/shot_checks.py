@@ -3,15 +3,19 @@ fine-tuning on a shot (tfnormals.finetune) is judged by.
 
 Every frame is predicted as predict predicts it (tools.fusion's default mode at the model's working size) and
 compared with the shot's true normals over its surface pixels (mask ≥ 0.5): mean angular error in degrees.
+FallbackProbe reads a shot model's fallback decisions back: how much of each image the shot network answers.
 """
 
 import json
 import os
 
 import numpy as np
+import tensorflow as tf
 
 from tfnormals.core import conventions, image_io, layout, normals
+from tfnormals.model import shot_gate
 from tfnormals.tools import fusion, prediction, real_checks
+from tfnormals.training import runs
 
 
 def shot_frames(shot_dir):
@@ -68,3 +72,31 @@ def write_motorcycle_references(folder, truth=None):
     image_io.write_rgb_exr(reference.replace("####", "0001"), truth["normals"] * left[..., None],
                            alpha=left.astype(np.float32))
     return plate, reference
+
+
+class FallbackProbe:
+    """A shot model's fallback decisions (model.shot_gate), read back from its SavedModel (the bank) and metadata
+    (near, far): how much of each image predict feeds its network the shot network answers."""
+
+    def __init__(self, model_dir):
+        self.network, config, info = runs.load_model_generator(model_dir)
+        self.near, self.far = info["finetune"]["fallback"]["near"], info["finetune"]["fallback"]["far"]
+        loaded = tf.saved_model.load(model_dir)
+        self.bank = [tf.constant(v.numpy()) for v in loaded.signatures["serving_default"].variables
+                     if v.name.startswith(f"{shot_gate.FALLBACK_SCOPE}/bank")][0]
+        self.with_features = shot_gate.with_features(self.network)
+        self.working_size = config.working_size
+
+    def weight(self, image):
+        """The shot weight of one H×W×3 network input."""
+        _, features = self.with_features(image[None], training=False)
+        return float(shot_gate.shot_weight(shot_gate.distances(features, self.bank), self.near, self.far)[0])
+
+    def weights(self, plate):
+        """The shot weight of every image predict feeds the network for a network-input plate (1: the shot network
+        alone, 0: the base alone)."""
+        return np.array([self.weight(image) for image in fusion.network_inputs(self._predict, plate,
+                                                                                  self.working_size)])
+
+    def _predict(self, images):
+        return {name: value.numpy() for name, value in self.network(images, training=False).items()}

@@ -22,7 +22,10 @@ reference frames (data.references: the plate and what is known of its passes):
   the state (checkpoint, history, request), so --resume continues where it stopped and gives the
   same weights as an uninterrupted run of as many steps (every random choice is keyed by the step).
 The result is a float32 SavedModel with the base's contract (serving.export_generator) and its
-metadata plus a `finetune` block: base model, frames, steps, held-out errors.
+metadata plus a `finetune` block: base model, frames, steps, held-out errors. With rehearsal plates
+(and config.fallback) it holds the base too and blends toward it on images unlike the references
+(model.shot_gate, calibrated on the rehearsal views): rehearsal alone could not keep other shots
+within 2° without giving up most of the gain on the shot (BUILD_NOTES.md "A shot model that knows its shot").
 """
 
 import csv
@@ -39,7 +42,7 @@ import tensorflow as tf
 from tfnormals.core import conventions, errors, layout, normals, outputs
 from tfnormals.core.progress import Progress
 from tfnormals.data import augment, dataset
-from tfnormals.model import losses, serving
+from tfnormals.model import losses, serving, shot_gate
 from tfnormals.model.unet import build_generator, precision
 from tfnormals.training import runs, shot_frames
 from tfnormals.training.finetune_config import FinetuneConfig, resolved_precision
@@ -99,14 +102,17 @@ class FineTuner:
         self.config, self.base_config, self.frames, self.evaluation = config, base_config, frames, evaluation
         self.eval_generator = base_generator
         self.rehearsal = None
-        if rehearsal is not None and len(rehearsal) and config.rehearsal_weight > 0:
+        if rehearsal is not None and len(rehearsal):
             crop = config.augment.crop_size
             self.rehearsal = rehearsal_views(rehearsal, sorted({crop, max(crop, base_config.global_pass_size)}), crop)
             self.rehearsal_augment = dataclasses.replace(config.augment,
                                                          exposure_stops=config.rehearsal_exposure_stops)
-            with precision("float32"):
-                self.teacher = build_generator(**base_config.generator_kwargs())  # the base, never trained
-            _copy_weights(base_generator, self.teacher)
+        self.rehearse = self.rehearsal is not None and config.rehearsal_weight > 0
+        self.base_copy = None  # the base, never trained: the rehearsal's teacher and the shot model's fallback
+        if self.rehearse or config.fallback:
+            with precision("float32"), keras.name_scope(shot_gate.FALLBACK_SCOPE):
+                self.base_copy = build_generator(**base_config.generator_kwargs())
+            _copy_weights(base_generator, self.base_copy)
         policy = resolved_precision(config.precision)
         if policy == "float32":
             self.generator = base_generator
@@ -170,7 +176,7 @@ class FineTuner:
         picks = tf.random.stateless_uniform([self.config.rehearsal_views], pick_seed, 0, count, tf.int32)
         plain = tf.gather(self.rehearsal, picks)
         views = augment.photometric(plain, photo_seed, self.rehearsal_augment)
-        return plain, views, self.teacher(views, training=False)
+        return plain, views, self.base_copy(views, training=False)
 
     def rehearsal_loss(self, step):
         """How far the outputs on the step's augmented rehearsal views are from the base's on the same views."""
@@ -189,7 +195,7 @@ class FineTuner:
             pred = self.generator(batch["beauty"], training=False)  # batch norm keeps the base's statistics
             data = self.data_loss(pred, batch)
             loss = data + self.config.anchor_weight * self.anchor_loss()
-            if self.rehearsal is not None:
+            if self.rehearse:
                 loss += self.config.rehearsal_weight * self.rehearsal_loss(step)
         grads = tape.gradient(loss, self.trainables)
         self.optimizer.apply_gradients(zip(grads, self.trainables))
@@ -227,6 +233,31 @@ class FineTuner:
             _copy_weights(self.generator, self.eval_generator)
         return self.eval_generator, step, final_error
 
+    def with_fallback(self, generator, network_inputs=None):
+        """(the model to export, its fallback's summary or None): with config.fallback and rehearsal plates, a
+        model.shot_gate.GatedShotModel whose bank is the shot generator's features of fallback_views reference views
+        (the training views of steps no fine-tune takes) and of `network_inputs` (H×W×3 images: what predict feeds
+        the network for the reference frames; default the frames whole at their size and the working size),
+        calibrated on the rehearsal views; else the generator itself."""
+        config = self.config
+        if not config.fallback or self.rehearsal is None:
+            return generator, None
+        features = shot_gate.with_features(generator)
+        pool = tf.function(lambda x: features(x, training=False)[1])
+        bank = [pool(self.views(tf.constant(-1 - i, tf.int64))["beauty"])
+                for i in range(math.ceil(config.fallback_views / config.batch_size))]
+        bank = tf.concat(bank, 0)[:config.fallback_views]
+        if network_inputs is None:
+            network_inputs = [images[i] for images in (self.frames["beauty"], self.evaluation["beauty"])
+                              for i in range(images.shape[0])]
+        whole = [pool(tf.constant(image, tf.float32)[None]) for image in network_inputs]
+        bank = tf.concat([bank] + whole, 0).numpy()
+        unlike = tf.concat([pool(self.rehearsal[i:i + 64]) for i in range(0, self.rehearsal.shape[0], 64)], 0).numpy()
+        near, far = shot_gate.calibrate(bank, unlike, config.fallback_quantile, config.fallback_start)
+        return (shot_gate.GatedShotModel(generator, self.base_copy, bank, near, far),
+                {"bank_views": int(bank.shape[0]), "near": round(near, 5), "far": round(far, 5),
+                 "calibration_views": int(unlike.shape[0])})
+
 
 def _check_resume(work_dir, request, resume):
     """Refuse a work folder holding another fine-tune, or one in progress without --resume."""
@@ -263,7 +294,8 @@ def _append_history(work_dir, row):
         writer.writerow(row)
 
 
-def finetune(references, request, output_dir, work_dir, resume=False, log=print, on_step=None, rehearsal=None):
+def finetune(references, request, output_dir, work_dir, resume=False, log=print, on_step=None, rehearsal=None,
+             network_inputs=None):
     """Fine-tune request.base_model on data.references.Reference frames and export the shot model to output_dir.
 
     Args:
@@ -275,6 +307,8 @@ def finetune(references, request, output_dir, work_dir, resume=False, log=print,
       log: where progress lines and messages go.
       on_step: optional function(step) called after every step (tests stop a run there).
       rehearsal: square plates of scenes unlike the shot (network input; request.rehearsal names them), or None.
+      network_inputs: the images predict feeds the network for the reference frames (FineTuner.with_fallback), or
+        None.
 
     Returns the summary dict (also the metadata's `finetune` block).
     """
@@ -350,8 +384,11 @@ def finetune(references, request, output_dir, work_dir, resume=False, log=print,
                "train_minutes": round(float(state.seconds.numpy()) / 60.0, 2), "precision": tuner.policy,
                "passes_trained": ["normals", *tuner.passes], "config": config.to_dict(),
                "references": [f["normals"] for f in request.files]}
+    model, summary["fallback"] = tuner.with_fallback(generator, network_inputs)
+    if config.fallback and model is generator:
+        log("warning: no rehearsal plates to calibrate on: the shot model has no fallback to the base (--rehearsal)")
     info = dict(runs.metadata(base_config, base_metadata.get("step", 0)), finetune=summary)
-    serving.export_generator(generator, output_dir, info)
+    serving.export_generator(model, output_dir, info)
     log(f"exported the shot model to {output_dir}: held-out error {best_error:.2f}° (base {base_error:.2f}°), "
         f"best at step {best_step} of {step}")
     return summary

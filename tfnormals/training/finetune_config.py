@@ -1,9 +1,9 @@
 """Settings of a fine-tune on a shot (tfnormals.finetune's flags) and the request it records.
 
-The defaults are the measured ones (BUILD_NOTES.md "Fine-tuning on a shot"); the augmentation is the project's
-(data.augment.AugmentConfig) with milder crops, since the views already set the scale. The flags are generated
-from the fields (tfnormals.core.dataclass_flags), as the train command's are, and `FinetuneConfig.validate` is
-the one place that checks them.
+The defaults are the measured ones (BUILD_NOTES.md "Fine-tuning on a shot" to "A shot model that knows its
+shot"); the augmentation is the project's (data.augment.AugmentConfig) with milder crops, since the views already
+set the scale. The flags are generated from the fields (tfnormals.core.dataclass_flags), as the train command's
+are, and `FinetuneConfig.validate` is the one place that checks them.
 """
 
 import dataclasses
@@ -18,7 +18,7 @@ from tfnormals.training.config import check_at_least, nested_from_flat
 _field = dataclass_flags.field
 PRECISIONS = ("auto",) + TRAIN_PRECISIONS
 POSITIVE = ("batch_size", "view_size", "heldout_blocks", "eval_every", "checkpoint_every", "max_pass",
-            "rehearsal_views")
+            "rehearsal_views", "fallback_views")
 NON_NEGATIVE = ("minutes", "steps", "anchor_weight", "rehearsal_weight", "rehearsal_exposure_stops", "seed")
 
 
@@ -35,15 +35,23 @@ class FinetuneConfig:
     steps: int = _field(0, "Stop after this many steps in all (0 = only the time budget).")
     batch_size: int = _field(4, "Views per step.")
     view_size: int = _field(128, "Side of the square views cut from the reference frames (before the crop).")
-    learning_rate: float = _field(3e-5, "Adam learning rate.")
+    learning_rate: float = _field(1e-4, "Adam learning rate.")
     anchor_weight: float = _field(1.0, "Weight of the L2-SP term: sum of squared differences from the base weights.")
-    rehearsal_weight: float = _field(3.0, "Weight of keeping the base's outputs on the rehearsal plates (scenes "
+    rehearsal_weight: float = _field(9.0, "Weight of keeping the base's outputs on the rehearsal plates (scenes "
                                           "unlike the shot), relative to the reference loss (0 = off).")
     rehearsal_views: int = _field(4, "Rehearsal views per step (crops of the rehearsal plates).")
     rehearsal_exposure_stops: float = _field(2.5, "Exposure range in stops of the rehearsal views' photometric "
                                                   "augmentation (the base's outputs are computed on each augmented "
                                                   "view, so the shot model keeps them on brighter and darker "
                                                   "scenes too).")
+    fallback: bool = _field(True, "Blend toward the base model on images unlike the references (the exported shot "
+                                  "model holds both networks; needs --rehearsal plates to calibrate on).")
+    fallback_views: int = _field(256, "Views of the reference frames whose features make the fallback's bank.")
+    fallback_quantile: float = _field(0.05, "Share of the rehearsal views the shot model may still reach: images "
+                                            "farther from the references than this quantile of the rehearsal "
+                                            "views' distances get the base model alone.")
+    fallback_start: float = _field(0.5, "Where the blend toward the base starts, as a share of that distance "
+                                        "(nearer images get the shot model alone).")
     heldout_share: float = _field(0.2, "Share of each frame's known blocks held out of the loss (0 = none; the "
                                        "best weights are then the last).")
     heldout_blocks: int = _field(8, "Held-out blocks along a frame's longer side.")
@@ -70,6 +78,9 @@ class FinetuneConfig:
         if not (self.minutes or self.steps):
             raise errors.UsageError(f"--minutes ({self.minutes}) and --steps ({self.steps}): one of them must be "
                                     "positive")
+        for name in ("fallback_quantile", "fallback_start"):
+            if not 0.0 < getattr(self, name) < 1.0:
+                raise errors.UsageError(f"--{name}: must be in (0, 1), got {getattr(self, name)}")
         if not 0.0 <= self.heldout_share < 1.0:
             raise errors.UsageError(f"--heldout_share: must be in [0, 1), got {self.heldout_share}")
         if not self.learning_rate > 0:

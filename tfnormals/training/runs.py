@@ -7,7 +7,7 @@ import os
 import tensorflow as tf
 
 from tfnormals.core import errors, layout
-from tfnormals.model import serving
+from tfnormals.model import serving, shot_gate
 from tfnormals.model.unet import build_generator, precision
 from tfnormals.training.config import TrainConfig
 
@@ -51,7 +51,8 @@ def locate_checkpoint(run_or_checkpoint):
 
 
 def init_generator_from(generator, path):
-    """Copy weights into `generator` from a SavedModel or a run folder/checkpoint, variable by variable.
+    """Copy weights into `generator` from a SavedModel (a shot model: its own network) or a run folder/checkpoint,
+    variable by variable.
 
     Variables match by layer path and shape (so a normals-only model can seed a multi-pass one
     with the same encoder); the rest keep their initial values. Returns (copied, total); raises RunError
@@ -64,7 +65,9 @@ def init_generator_from(generator, path):
     else:
         source_generator, _, _ = generator_from_run(path)
         source = {v.path: v for v in source_generator.variables}
-    source = {name: v for name, v in source.items() if "seed_generator" not in name}  # dropout RNG state
+    # Not weights of the network: dropout's RNG state, and a shot model's copy of its base (model.shot_gate).
+    source = {name: v for name, v in source.items()
+              if "seed_generator" not in name and not name.startswith(shot_gate.FALLBACK_SCOPE + "/")}
     copied = 0
     for variable in generator.weights:
         match = source.get(variable.path)
