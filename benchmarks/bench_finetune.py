@@ -176,7 +176,7 @@ def main(args):
                                  f"shots, {args.minutes:g} min each", ", ".join(f"{100 * r:.0f}%" for r in reductions),
                                  min(reductions) >= TARGET_REDUCTION, "training minutes on a loaded machine"))
     targets.append(common.target(f"other shots at most {GUARD_DEG:g}° worse", f"worst {worst_guard:+.2f}°",
-                                 worst_guard <= GUARD_DEG, "how near another shot looks to the references (the fallback)"))
+                                 worst_guard <= GUARD_DEG, "how near another shot looks to the references"))
     pictures = []
     if args.picture:
         shot = picked[0]
