@@ -109,7 +109,7 @@ class FineTuner:
                                                          exposure_stops=config.rehearsal_exposure_stops)
         self.rehearse = self.rehearsal is not None and config.rehearsal_weight > 0
         self.base_copy = None  # the base, never trained: the rehearsal's teacher and the shot model's fallback
-        if self.rehearse or config.fallback:
+        if self.rehearsal is not None and (self.rehearse or config.fallback):
             with precision("float32"), keras.name_scope(shot_gate.FALLBACK_SCOPE):
                 self.base_copy = build_generator(**base_config.generator_kwargs())
             _copy_weights(base_generator, self.base_copy)
