@@ -59,6 +59,11 @@ def shot_weight(distance, near, far):
     return tf.clip_by_value((far - distance) / max(far - near, 1e-9), 0.0, 1.0)
 
 
+def image_weights(features, bank, near, far):
+    """[B] shot weights of images by their pooled features: shot_weight of their distances from the bank."""
+    return shot_weight(distances(features, bank), near, far)
+
+
 def _blend(shot, base, weight):
     """Per image, weight · shot + (1 − weight) · base of every pass: normals renormalised, depth (scale free) with
     each model's per-image mean brought to one first."""
@@ -94,14 +99,9 @@ class GatedShotModel(tf.Module):
             self.bank = tf.Variable(np.asarray(bank, np.float32), trainable=False, name="bank")
         self.near, self.far = float(near), float(far)
 
-    def weights_of(self, images):
-        """[B] shot weights of a batch of images."""
-        _, features = self.shot(images, training=False)
-        return shot_weight(distances(features, self.bank), self.near, self.far)
-
     def __call__(self, images, training=False):
         shot, features = self.shot(images, training=False)
-        weight = shot_weight(distances(features, self.bank), self.near, self.far)
+        weight = image_weights(features, self.bank, self.near, self.far)
         # Both networks run on every image: TensorFlow's convolutions fail on an empty batch, and tf2onnx turns
         # a tf.cond around the base into an invalid ONNX graph.
         return _blend(shot, self.base(images, training=False), weight)

@@ -79,24 +79,23 @@ class FallbackProbe:
     (near, far): how much of each image predict feeds its network the shot network answers."""
 
     def __init__(self, model_dir):
-        self.network, config, info = runs.load_model_generator(model_dir)
+        network, config, info = runs.load_model_generator(model_dir)
         self.near, self.far = info["finetune"]["fallback"]["near"], info["finetune"]["fallback"]["far"]
         loaded = tf.saved_model.load(model_dir)
         self.bank = [tf.constant(v.numpy()) for v in loaded.signatures["serving_default"].variables
                      if v.name.startswith(f"{shot_gate.FALLBACK_SCOPE}/bank")][0]
-        self.with_features = shot_gate.with_features(self.network)
+        self.with_features = shot_gate.with_features(network)
         self.working_size = config.working_size
 
-    def weight(self, image):
-        """The shot weight of one H×W×3 network input."""
-        _, features = self.with_features(image[None], training=False)
-        return float(shot_gate.shot_weight(shot_gate.distances(features, self.bank), self.near, self.far)[0])
-
     def weights(self, plate):
-        """The shot weight of every image predict feeds the network for a network-input plate (1: the shot network
-        alone, 0: the base alone)."""
-        return np.array([self.weight(image) for image in fusion.network_inputs(self._predict, plate,
-                                                                                  self.working_size)])
+        """The shot weight of every image predict feeds the network for a network-input plate, in the order fed (1:
+        the shot network alone, 0: the base alone); one network pass per image."""
+        found = []
 
-    def _predict(self, images):
-        return {name: value.numpy() for name, value in self.network(images, training=False).items()}
+        def predict(images):
+            passes, features = self.with_features(images, training=False)
+            found.extend(shot_gate.image_weights(features, self.bank, self.near, self.far).numpy())
+            return {name: value.numpy() for name, value in passes.items()}
+
+        fusion.predict_plate(predict, plate, working_size=self.working_size)
+        return np.array(found)
