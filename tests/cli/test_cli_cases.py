@@ -434,6 +434,8 @@ CASES = [
     Case("finetune-reference-empty", FINETUNE, FT + ["--frames=1001-1003", "--output=m"], 1,
          "shot/normals.1002.exr: no known pixel in frame 1002", setup=_shot_with_empty_reference,
          absent=("m", "m.finetune")),
+    Case("finetune-fallback-quantile-1", FINETUNE, FT + ["--frames=1001", "--output=m", "--fallback_quantile=1"], 2,
+         r"--fallback_quantile: must be in \(0, 1\), got 1.0", setup=_shot, absent=("m", "m.finetune")),
     Case("finetune-resume-nothing", FINETUNE, FT + ["--frames=1001", "--output=m", "--resume"], 2,
          "--resume: m.finetune holds no fine-tune to resume", setup=_shot, absent=("m",)),
     Case("references-mesh-missing", REFERENCES, ["--mesh=none.obj", "--cameras=cameras.json", "--output_dir=out"], 2,
