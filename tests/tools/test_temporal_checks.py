@@ -64,8 +64,9 @@ def test_grain_and_pan_sequences():
 def test_the_command_measures_a_rendered_shot_and_a_plate(tmp_path):
     run = lambda module, *args: subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, env=subprocess_env(),
                                                capture_output=True, text=True, timeout=600)
+    # seed 6: its moving objects stay in view, so the flicker is split between them and the rest
     rendered = run("data_tools.render_shots", f"--output_dir={tmp_path / 'shots'}", "--num_shots=1", "--num_frames=3",
-                   "--resolution=32", "--spp=1", "--seed=3", "--camera_paths=pan", "--moving_share=1")
+                   "--resolution=32", "--spp=1", "--seed=6", "--camera_paths=pan", "--moving_share=1")
     assert rendered.returncode == 0, rendered.stderr[-3000:]
     plate = tmp_path / "plate.png"
     image_io.write_png(str(plate), np.random.default_rng(2).uniform(0.1, 0.9, (40, 56, 3)))
@@ -77,9 +78,31 @@ def test_the_command_measures_a_rendered_shot_and_a_plate(tmp_path):
     (shot,) = report["shots"].values()
     assert shot["frames"] == 3 and shot["moving_objects"] and shot["camera_path"] == "pan"
     for method in ("per_frame", "temporal", "temporal_matchmove"):  # the last with the shot's recorded cameras
-        assert set(shot[method]) == {"accuracy_deg", "flicker_normals_deg", "flicker_depth_pct"}
+        assert set(shot[method]) == {"accuracy_deg", "flicker_normals_deg", "flicker_depth_pct",
+                                     "flicker_moving_normals_deg", "flicker_still_normals_deg"}
         assert all(np.isfinite(v) for v in shot[method].values()) and 0 < shot[method]["accuracy_deg"] < 90
     checks = report["plates"]["plate.png"]
     assert set(checks) == {"grain", "pan"} and all(checks[k]["per_frame"] > 0 for k in checks)
     assert "| shots/shot00000 (pan, moving objects) |" in done.stdout and "| plate.png |" in done.stdout
     assert "flicker lower by (temporal) | flicker lower by (matchmove)" in done.stdout
+    assert 0.0 < shot["moving_share"] < 1.0  # the flicker split between the moving object and the rest
+    assert "| on moving objects, per-frame ° | on moving objects, temporal ° |" in done.stdout
+
+
+def test_flicker_is_split_between_moving_objects_and_still_surfaces():
+    rng = np.random.default_rng(3)
+    n = normals.normalize(rng.normal(0, 0.3, (H, W, 3)) * [0.0, 1.0, 1.0] + [0.0, 0.0, 1.0])
+    depth = np.ones((H, W), np.float32)
+    truth = {"normals": n, "depth": depth, "mask": np.ones((H, W), bool)}
+    ids = np.zeros((H, W), np.int32)
+    ids[:, :4] = 8  # a moving object (ID 8) on the first 4 of 16 columns
+    match = shots.Correspondence(np.zeros((H, W, 2), np.float32), np.ones((H, W), bool), depth, ids,
+                                 {0: np.eye(3), 8: np.eye(3)})
+    turned = n.copy()
+    turned[:, :4] = n[:, :4] @ rotation_x(8.0).T  # only the object's normals change between the frames
+    changes = temporal_checks.pair_changes(match, {"normals": n}, {"normals": turned}, truth, truth, moving_ids=[8])
+    assert changes["moving_normals_deg"] == pytest.approx(8.0, abs=0.05)
+    assert changes["still_normals_deg"] == pytest.approx(0.0, abs=1e-3)
+    assert changes["normals_deg"] == pytest.approx(8.0 * 4 / 16, abs=0.05)  # the whole frame's mean
+    assert set(temporal_checks.pair_changes(match, {"normals": n}, {"normals": turned}, truth, truth)) == {
+        "normals_deg"}  # no moving objects named: no split

@@ -68,18 +68,23 @@ def _log(depth):
     return np.log(np.maximum(depth, 1e-6))
 
 
-def pair_changes(match, predicted_a, predicted_b, truth_a, truth_b):
+def pair_changes(match, predicted_a, predicted_b, truth_a, truth_b, moving_ids=()):
     """Flicker between frames a and b (match: their shots.Correspondence): {'normals_deg', 'depth_pct'}, each the
-    prediction's change beyond the truth's own over the pixels both frames see (module docstring)."""
+    prediction's change beyond the truth's own over the pixels both frames see (module docstring); with
+    `moving_ids` (the moving objects' IDs) also 'moving_normals_deg' and 'still_normals_deg', the same over a's
+    pixels on those objects and over the others, where there are any."""
     valid = match.valid & truth_a["mask"]
     if not np.any(valid):
         return None
-
-    def angle_change(a, b):
-        return float(normals.angular_error_deg(match.transfer_normals(a), match.sample(b))[valid].mean())
-
-    result = {"normals_deg": angle_change(predicted_a["normals"], predicted_b["normals"])
-              - angle_change(truth_a["normals"], truth_b["normals"])}
+    change = (normals.angular_error_deg(match.transfer_normals(predicted_a["normals"]),
+                                        match.sample(predicted_b["normals"]))
+              - normals.angular_error_deg(match.transfer_normals(truth_a["normals"]), match.sample(truth_b["normals"])))
+    result = {"normals_deg": float(change[valid].mean())}
+    if len(moving_ids):
+        on_moving = np.isin(match.ids, list(moving_ids))
+        for key, where in (("moving_normals_deg", valid & on_moving), ("still_normals_deg", valid & ~on_moving)):
+            if np.any(where):
+                result[key] = float(change[where].mean())
     if "depth" in predicted_a:
         true_step = _log(match.depth) - _log(truth_a["depth"])
         step = _log(match.sample(predicted_b["depth"][..., 0])) - _log(predicted_a["depth"][..., 0])
@@ -89,17 +94,24 @@ def pair_changes(match, predicted_a, predicted_b, truth_a, truth_b):
 
 
 def shot_report(shot, sequences, truths):
-    """Per method ('per_frame', 'temporal'): mean accuracy over the frames and mean flicker over the pairs."""
+    """Per method ('per_frame', 'temporal'): mean accuracy over the frames and mean flicker over the pairs (each
+    flicker figure over the pairs that have its pixels), and the moving objects' share of the pixels compared."""
     matches = [shot.correspondence(a, b) for a, b in zip(shot.frames, shot.frames[1:])]
+    moving_ids = [int(m["id"]) for m in shot.info.get("moving_objects") or ()]
     report = {}
     for method, predicted in sequences.items():
         accuracy = [float(normals.angular_error_deg(out["normals"], truth["normals"])[truth["mask"]].mean())
                     for out, truth in zip(predicted, truths) if truth["mask"].any()]
-        changes = [pair_changes(match, predicted[i], predicted[i + 1], truths[i], truths[i + 1])
+        changes = [pair_changes(match, predicted[i], predicted[i + 1], truths[i], truths[i + 1], moving_ids)
                    for i, match in enumerate(matches)]
         changes = [c for c in changes if c]
+        keys = dict.fromkeys(key for c in changes for key in c)
         report[method] = {"accuracy_deg": float(np.mean(accuracy)),
-                          **{f"flicker_{key}": float(np.mean([c[key] for c in changes])) for key in changes[0]}}
+                          **{f"flicker_{key}": float(np.mean([c[key] for c in changes if key in c])) for key in keys}}
+    if moving_ids:
+        compared = [match.valid & truth["mask"] for match, truth in zip(matches, truths)]
+        report["moving_share"] = float(sum(np.sum(v & np.isin(m.ids, moving_ids)) for v, m in zip(compared, matches))
+                                       / max(1, sum(np.sum(v) for v in compared)))
     report["moving_objects"] = bool(shot.info.get("moving_objects"))
     report["camera_path"] = shot.info.get("camera_path", {}).get("kind")
     report["frames"] = len(shot.frames)
@@ -230,7 +242,8 @@ METHOD_NAMES = {"per_frame": "per-frame", "temporal": "temporal", MATCHMOVE: "ma
 
 
 def _shot_row(name, rows, methods):
-    mean = {m: {k: float(np.mean([r[m][k] for r in rows])) for k in rows[0][m]} for m in methods}
+    mean = {m: {k: float(np.mean([r[m][k] for r in rows])) for k in rows[0][m] if all(k in r[m] for r in rows)}
+            for m in methods}
     flicker = [mean[m]["flicker_normals_deg"] for m in methods]
     cells = [name] + [f"{mean[m]['accuracy_deg']:.2f}" for m in methods] + [f"{f:.2f}" for f in flicker]
     cells += [f"{flicker[0] / f:.1f}×" if f > 0 else "–" for f in flicker[1:]]
@@ -239,8 +252,37 @@ def _shot_row(name, rows, methods):
     return "| " + " | ".join(cells) + " |"
 
 
+def _shot_name(folder, row):
+    moving = ", moving objects" if row["moving_objects"] else ""
+    name = os.path.join(os.path.basename(os.path.dirname(os.path.abspath(folder))), os.path.basename(folder))
+    return f"{name} ({row['camera_path']}{moving})"
+
+
+def _where_table(shots_found, methods):
+    """Markdown: the normals' flicker on the moving objects' own pixels and on the still ones, per shot with moving
+    objects and their mean; '' when no shot has them."""
+    rows = {folder: row for folder, row in shots_found.items() if "moving_share" in row}
+    if not rows:
+        return ""
+    names = [METHOD_NAMES[m] for m in methods]
+    headers = (["shot", "moving objects' pixels"] + [f"on moving objects, {n} °" for n in names]
+               + [f"on still surfaces, {n} °" for n in names])
+    lines = ["| " + " | ".join(headers) + " |", "|---" * len(headers) + "|"]
+
+    def cells(name, share, group):
+        figures = [np.mean([r[m][f"flicker_{where}_normals_deg"] for r in group if f"flicker_{where}_normals_deg"
+                            in r[m]] or [np.nan]) for where in ("moving", "still") for m in methods]
+        return "| " + " | ".join([name, f"{100 * share:.0f}%"] + [f"{f:.2f}" for f in figures]) + " |"
+
+    lines += [cells(_shot_name(folder, row), row["moving_share"], [row]) for folder, row in rows.items()]
+    lines.append(cells(f"**mean of {len(rows)}**", np.mean([r["moving_share"] for r in rows.values()]),
+                       list(rows.values())))
+    return "Where the normals flicker, in the shots with moving objects:\n\n" + "\n".join(lines)
+
+
 def format_table(report):
-    """Markdown: per shot and over the shots (all, with moving objects), then per plate."""
+    """Markdown: per shot and over the shots (all, with moving objects), where the flicker is in the shots with
+    moving objects, then per plate."""
     parts = []
     if "shots" in report:
         shots_found = report["shots"]
@@ -253,15 +295,13 @@ def format_table(report):
             headers += [f"depth flicker {n} %" for n in names]
         lines = ["| " + " | ".join(headers) + " |", "|---" * len(headers) + "|"]
         for folder, row in shots_found.items():
-            moving = ", moving objects" if row["moving_objects"] else ""
-            name = os.path.join(os.path.basename(os.path.dirname(os.path.abspath(folder))), os.path.basename(folder))
-            lines.append(_shot_row(f"{name} ({row['camera_path']}{moving})", [row], methods))
+            lines.append(_shot_row(_shot_name(folder, row), [row], methods))
         rows = list(shots_found.values())
         lines.append(_shot_row(f"**all {len(rows)} shots**", rows, methods))
         moving = [r for r in rows if r["moving_objects"]]
         if moving:
             lines.append(_shot_row(f"**{len(moving)} with moving objects**", moving, methods))
-        parts.append("\n".join(lines))
+        parts += [text for text in ("\n".join(lines), _where_table(shots_found, methods)) if text]
     if "plates" in report:
         lines = ["| plate | grain per-frame ° | grain temporal ° | pan per-frame ° | pan temporal ° |",
                  "|---" * 5 + "|"]
