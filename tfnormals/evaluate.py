@@ -22,7 +22,8 @@ rendered shots (--shots, data_tools.render_shots) the accuracy and the flicker b
 consecutive frames beyond the truth's own change; on plates without truth (--temporal_checks: scikit-image's
 astronaut and coffee and the motorcycle; --temporal_plates: your own) the change between consecutive frames of a
 still plate with fresh grain and of a slow pan. --temporal_matchmove adds, on the shots, the temporal mode given
-each shot's recorded cameras (predict --matchmove).
+each shot's recorded cameras (predict --matchmove), and --temporal_mattes that mode given mattes of the moving
+objects too (predict --matchmove_mattes).
 
 stdout is the metrics table. Nothing is written unless the evaluation succeeds; a damaged shard
 is named (exit 1) before the model is loaded. Exit code 2 for a usage mistake (tfnormals.core.cli).
@@ -73,12 +74,16 @@ def define_flags():
     flags.DEFINE_list("temporal_plates", [], "Temporal checks on these plates (grain and pan sequences of each).")
     flags.DEFINE_boolean("temporal_matchmove", False, "With --shots: also the temporal mode given each shot's recorded "
                          "cameras (its shot.json, as predict --matchmove reads it), beside the plain temporal mode.")
+    flags.DEFINE_boolean("temporal_mattes", False, "With --temporal_matchmove: also the matchmove given mattes of each "
+                         "shot's moving objects (their ID pass grown by 3% of the frame, as predict "
+                         "--matchmove_mattes reads them).")
     pairs.define_pair_format_flags()
 
 
 # What evaluate measures instead of records or pairs, by the flags that ask for it.
 CHECK_FLAGS = {"real": ("real_checks",), "scale": ("scale_checks",),
-               "temporal": ("shots", "temporal_checks", "temporal_plates", "temporal_matchmove")}
+               "temporal": ("shots", "temporal_checks", "temporal_plates", "temporal_matchmove",
+                            "temporal_mattes")}
 
 
 def asked_check(flag_values):
@@ -105,7 +110,8 @@ def main(argv):
         from tfnormals.tools import temporal_checks  # TensorFlow
         report = temporal_checks.check_model(FLAGS.model, FLAGS.output_json, shot_dirs=FLAGS.shots,
                                              plate_paths=FLAGS.temporal_plates, bundled=FLAGS.temporal_checks,
-                                             inference=settings, matchmove=FLAGS.temporal_matchmove)
+                                             inference=settings, matchmove=FLAGS.temporal_matchmove,
+                                             mattes=FLAGS.temporal_mattes)
         cli.emit(temporal_checks.format_table(report))
         return
     if check == "scale":

@@ -24,7 +24,8 @@ onnxruntime, without TensorFlow. A frame pattern is predicted as a sequence (--t
 plate's passes blended with the flow-warped passes of the frames before it (tfnormals.tools.temporal); a resumed
 run continues from the last frame written, and a --frames chunk first warms up on --temporal_warmup plates. With
 --matchmove=CAMERAS (the shot's camera per frame) still surfaces follow the camera's move with the predicted depth
-(tfnormals.tools.matchmove); a frame the file has no camera for is a usage error before any work.
+(tfnormals.tools.matchmove); a frame the file has no camera for is a usage error before any work, and so is one
+without a matte when --matchmove_mattes=roto.####.png marks what moves on its own (the image flow is kept there).
 
 stdout is one JSON line: counts ("written", "skipped_existing", "failed", "missing", "nonfinite")
 and the frames behind them ("failed_frames": {plate: reason}, "missing_frames": [...],
@@ -73,6 +74,9 @@ def define_flags():
                         "render_shots shot.json or a Nuke .chan in ZXY order; tfnormals.core.camera_files): still "
                         "surfaces follow the camera's move, not only the image flow (lenses the file does not give: "
                         "--hfov or --focal_mm).")
+    flags.DEFINE_string("matchmove_mattes", "", "With --matchmove: mattes of what moves on its own, by frame number (a "
+                        "frame pattern, e.g. roto.####.png; white, or alpha, = a moving object): there the temporal "
+                        "mode follows the image, not the camera's move.")
 
 
 def main(argv):
@@ -90,7 +94,8 @@ def main(argv):
                                     tile=FLAGS.tile, overlap=FLAGS.overlap, detail=FLAGS.detail)
     inference = temporal.pass_settings(FLAGS.temporal, inference, FLAGS.input, frames=FLAGS.frames,
                                        colorspace=FLAGS.input_colorspace, camera=settings, warmup=FLAGS.temporal_warmup,
-                                       matchmove_file=FLAGS.matchmove, plate_paths=plates.paths)
+                                       matchmove_file=FLAGS.matchmove, matchmove_mattes=FLAGS.matchmove_mattes,
+                                       plate_paths=plates.paths)
     options = dict(colorspace=FLAGS.input_colorspace, inference=inference, settings=settings)
     prediction.check_request(plates.paths, FLAGS.output, combined=FLAGS.combined, **options)
     from tfnormals.tools import model_io  # TensorFlow (not for .onnx): only once the request is known to be sound

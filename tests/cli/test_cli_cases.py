@@ -86,6 +86,15 @@ def _frames_with_cameras(f, d=None):
         json.dump({"resolution": [16, 16], "frames": frames}, out)
 
 
+def _frames_with_mattes(*frames):
+    """_frames_with_cameras and rotos of a moving object (in/roto.####.png) for `frames`."""
+    def setup(f, d=None):
+        _frames_with_cameras(f, d)
+        for frame in frames:
+            png(f"{f}/in/roto.{frame}.png", 16, 16, frame)
+    return setup
+
+
 def _exr_with_chatter(f, d=None):
     """A good EXR and a truncated one (OpenEXR prints a warning on stdout while failing to read it)."""
     exr(f"{f}/in/a.exr", rgb(64, 64))
@@ -290,6 +299,19 @@ CASES = [
          r"--matchmove: the cameras feed the temporal mode, which is off here", setup=_frames_with_cameras),
     Case("predict-matchmove-in-range", PREDICT, ["--input=in/p.####.png", "--frames=1001-1002", "--output=out", M,
                                                  "--matchmove=in/cam.json"], 0, setup=_frames_with_cameras),
+    # Mattes of what moves on its own (--matchmove_mattes) go with a matchmove, one per frame, checked before any work.
+    Case("predict-mattes-without-matchmove", PREDICT, ["--input=in/p.####.png", "--output=out", M,
+                                                       "--matchmove_mattes=in/roto.####.png"], 2,
+         r"--matchmove_mattes: the mattes tell the matchmove where not to use the camera's flow; give --matchmove too$",
+         setup=_frames_with_mattes(1001, 1002), absent=("out",)),
+    Case("predict-matchmove-mattes-frame", PREDICT, ["--input=in/p.####.png", "--frames=1001-1002", "--output=out", M,
+                                                     "--matchmove=in/cam.json", "--matchmove_mattes=in/roto.####.png"],
+         2, r"--matchmove_mattes: no matte for frame 1002 \(in/roto\.1002\.png: no such file\)$",
+         setup=_frames_with_mattes(1001), absent=("out",)),
+    Case("predict-matchmove-mattes-in-range", PREDICT, ["--input=in/p.####.png", "--frames=1001-1002", "--output=out",
+                                                        M, "--matchmove=in/cam.json",
+                                                        "--matchmove_mattes=in/roto.####.png"], 0,
+         setup=_frames_with_mattes(1001, 1002)),
     # 5. Unwritable output, output that is a file, new folder under a file.
     Case("predict-output-unwritable", PREDICT, ["--input=in/a.png", "--output={unwritable}/new/out", M], 2,
          r"--output: cannot create .*/new/out in", setup=lambda f, d: png(f"{f}/in/a.png")),
@@ -356,6 +378,10 @@ CASES = [
     Case("evaluate-matchmove-without-shots", EVALUATE, [M, "--temporal_checks", "--temporal_matchmove",
                                                         "--output_json=e.json"], 2,
          r"--temporal_matchmove: runs on rendered shots \(their recorded cameras\); give --shots$", absent=("e.json",)),
+    Case("evaluate-mattes-without-matchmove", EVALUATE, [M, "--temporal_checks", "--temporal_mattes",
+                                                         "--output_json=e.json"], 2,
+         r"--temporal_mattes: gives the matchmove mattes of the moving objects; give --temporal_matchmove too$",
+         absent=("e.json",)),
     Case("evaluate-two-checks", EVALUATE, [M, "--scale_checks", "--shots=shots", "--output_json=e.json"], 2,
          r"--scale_checks and --shots: give the flags of one check", absent=("e.json",)),
     Case("evaluate-a-check-and-records", EVALUATE, [M, "--temporal_checks", "--records={records}",

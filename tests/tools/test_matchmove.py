@@ -105,6 +105,53 @@ def test_a_moving_object_keeps_its_image_flow():
     assert found.confidence[36:56, 50:70].mean() > 0.5
 
 
+def test_a_matte_keeps_the_image_flow_where_the_camera_s_would_win():
+    """A smooth object moves while the camera turns: its plate matches either flow, so without a matte it takes the
+    camera's (carried along the camera's move); mattes of it keep DIS's flow there, and only there."""
+    turn = camera.look_at([0, 0, 0], [np.tan(np.radians(-1.4)), 0, -1], [0, 1, 0])
+    back = move(turn, np.eye(4))
+    depth = np.ones((H, W), np.float32)
+    camera_flow = matchmove.rigid_flow(back, 1.0 / depth, (FOCAL, FOCAL))
+    before, now = textured(2), carried(textured(2), camera_flow)
+    before[30:62, 50:82], now[30:62, 44:76] = 0.6, 0.6  # a flat grey card moving 6 px left
+    camera_move = matchmove.CameraMove(back, FOCAL, FOCAL)
+    plain = temporal.motion(before, now, camera_move=camera_move, depths=(depth, depth))
+    card = (slice(36, 56), slice(50, 70))
+    assert np.median(np.abs(plain.flow[card] - camera_flow[card])) < 0.1  # the camera's flow won on the card
+    matte_before, matte_now = np.zeros((H, W), bool), np.zeros((H, W), bool)
+    matte_before[26:66, 46:86], matte_now[26:66, 40:80] = True, True  # a loose roto of the card in each frame
+    matted = temporal.motion(before, now, camera_move=camera_move, depths=(depth, depth),
+                             mattes=(matte_now, matte_before))
+    image_only = temporal.motion(before, now)
+    np.testing.assert_allclose(matted.flow[card], image_only.flow[card], atol=1e-4)  # DIS's own on the card
+    background = np.zeros((H, W), bool)
+    background[8:-8, 8:-8] = True
+    background[20:72, 30:92] = False
+    np.testing.assert_allclose(matted.flow[background], plain.flow[background], atol=1e-4)  # the rest unchanged
+    assert matted.rigid_share < plain.rigid_share - 0.1
+
+
+def test_mattes_are_read_by_frame_number(tmp_path):
+    from tfnormals.core import image_io
+    cameras = {1001: None, 1002: None}
+    right_half = np.pad(np.ones((8, 4, 3), np.float32), ((0, 0), (4, 0), (0, 0)))
+    image_io.write_png(str(tmp_path / "roto.1001.png"), right_half)
+    rgba = np.zeros((8, 8, 4), np.float32)
+    rgba[:4, :, 3] = 1.0  # alpha marks the top half; the colour says nothing
+    image_io.write_png(str(tmp_path / "roto.1002.png"), rgba)
+    found = matchmove.Matchmove("cam.json", str(tmp_path / "plate.####.exr"), cameras, str(tmp_path / "roto.####.png"))
+    first = found.matte(str(tmp_path / "plate.1001.exr"), (4, 4))  # resized to the plate's size
+    np.testing.assert_array_equal(first, [[False] * 2 + [True] * 2] * 4)
+    assert found.matte(str(tmp_path / "plate.1002.exr"), (8, 8))[:, 0].tolist() == [True] * 4 + [False] * 4
+    assert matchmove.Matchmove("cam.json", "plate.####.exr", cameras).matte("plate.1001.exr", (4, 4)) is None
+    with pytest.raises(errors.MissingPathError, match=r"--matchmove_mattes: no matte for frame 1003 \(.*1003\.png"):
+        matchmove.Matchmove("cam.json", str(tmp_path / "plate.####.exr"), {1003: None},
+                            str(tmp_path / "roto.####.png")).check([str(tmp_path / "plate.1003.exr")])
+    (tmp_path / "roto.1003.png").write_bytes(b"not a png")
+    with pytest.raises(image_io.ImageError, match=r"^--matchmove_mattes: .*roto\.1003\.png"):
+        found.matte(str(tmp_path / "plate.1003.exr"), (4, 4))
+
+
 def write_cameras(path, frames, step_deg=0.6):
     """A camera JSON of a camera that turns by `step_deg` a frame and creeps sideways."""
     cameras = {}
@@ -134,6 +181,14 @@ def test_matchmove_frames_are_checked_before_work(tmp_path):
     passes = temporal.pass_settings("auto", fusion.PassSettings(), pattern, matchmove_file=cameras,
                                     plate_paths=paths[:2])
     assert passes.matchmove.camera(paths[1]).fov_deg == FOV
+    with pytest.raises(errors.UsageError, match="--matchmove_mattes: .* give --matchmove too"):
+        temporal.pass_settings("auto", fusion.PassSettings(), pattern, matchmove_mattes="roto.####.png")
+    with pytest.raises(errors.UsageError, match="--matchmove_mattes: needs a frame pattern"):
+        temporal.pass_settings("auto", fusion.PassSettings(), pattern, matchmove_file=cameras,
+                               matchmove_mattes=str(tmp_path / "roto.png"), plate_paths=paths[:2])
+    with pytest.raises(errors.MissingPathError, match="--matchmove_mattes: no matte for frame 1001"):
+        temporal.pass_settings("auto", fusion.PassSettings(), pattern, matchmove_file=cameras,
+                               matchmove_mattes=str(tmp_path / "roto.####.png"), plate_paths=paths[:2])
 
 
 @pytest.mark.slow

@@ -72,19 +72,21 @@ def test_the_command_measures_a_rendered_shot_and_a_plate(tmp_path):
     image_io.write_png(str(plate), np.random.default_rng(2).uniform(0.1, 0.9, (40, 56, 3)))
     report_path = tmp_path / "temporal.json"
     done = run("tfnormals.evaluate", f"--shots={tmp_path / 'shots'}", f"--temporal_plates={plate}",
-               "--temporal_matchmove", f"--output_json={report_path}")
+               "--temporal_matchmove", "--temporal_mattes", f"--output_json={report_path}")
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(report_path.read_text())
     (shot,) = report["shots"].values()
     assert shot["frames"] == 3 and shot["moving_objects"] and shot["camera_path"] == "pan"
-    for method in ("per_frame", "temporal", "temporal_matchmove"):  # the last with the shot's recorded cameras
+    # the last two with the shot's recorded cameras, the last with mattes of its moving objects too
+    for method in ("per_frame", "temporal", "temporal_matchmove", "temporal_matchmove_mattes"):
         assert set(shot[method]) == {"accuracy_deg", "flicker_normals_deg", "flicker_depth_pct",
                                      "flicker_moving_normals_deg", "flicker_still_normals_deg"}
         assert all(np.isfinite(v) for v in shot[method].values()) and 0 < shot[method]["accuracy_deg"] < 90
     checks = report["plates"]["plate.png"]
     assert set(checks) == {"grain", "pan"} and all(checks[k]["per_frame"] > 0 for k in checks)
     assert "| shots/shot00000 (pan, moving objects) |" in done.stdout and "| plate.png |" in done.stdout
-    assert "flicker lower by (temporal) | flicker lower by (matchmove)" in done.stdout
+    assert "flicker lower by (temporal) | flicker lower by (matchmove) | flicker lower by (matchmove + mattes)" in \
+        done.stdout
     assert 0.0 < shot["moving_share"] < 1.0  # the flicker split between the moving object and the rest
     assert "| on moving objects, per-frame ° | on moving objects, temporal ° |" in done.stdout
 

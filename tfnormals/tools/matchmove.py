@@ -9,7 +9,9 @@ predicted depth is relative, its scale free per frame, so one factor per frame a
 (a capped squared difference, a log grid of k, then golden-section refinement; fitted to DIS instead it
 inherits DIS's shortfall, BUILD_NOTES "Matchmove camera"); a camera that only turns needs no depth at all.
 Moving objects and depth errors are left to temporal.motion, which takes per pixel the flow (rigid or image)
-whose warped previous plate matches the plate better.
+whose warped previous plate matches the plate better. On a smooth moving object both flows match its plate alike
+and the camera's wins, which carries the object along the camera's move: mattes of what moves on its own (predict
+--matchmove_mattes, the garbage mattes a camera solve is given) keep the image flow there.
 """
 
 import dataclasses
@@ -28,6 +30,7 @@ FIT_CAP = 0.1           # a pixel's colour difference counts up to this share of
 FIT_GRID = 48           # log-spaced inverse-depth factors tried before refining
 FIT_SPAN_PX = (0.01, 2.0)  # the grid spans translation flows from 0.01 px to 2 × the image's longer side (median)
 FIT_REFINE_STEPS = 12   # golden-section steps between the best grid point's neighbours
+MATTE_THRESHOLD = 0.5   # a matte pixel above this (alpha, else the first channel) is on a moving object
 
 
 def _terms(move, inverse_depth, focal_from, pick=(slice(None), slice(None))):
@@ -142,41 +145,73 @@ def depth_flows(move, depth_now, depth_before, scale, before_rgb, now_rgb, span)
 @dataclasses.dataclass(frozen=True)
 class Matchmove:
     """The cameras of a sequence's frames (predict --matchmove): `cameras` {frame: FrameCamera} read from `path`,
-    found for a plate by its frame number in the frame pattern `pattern`."""
+    found for a plate by its frame number in the frame pattern `pattern`; `mattes`, a frame pattern of mattes of what
+    moves on its own (predict --matchmove_mattes), or ''."""
 
     path: str
     pattern: str
     cameras: dict
+    mattes: str = ""
 
     def frame(self, plate):
         return frame_numbers.frame_number(self.pattern, plate)
 
     def check(self, plates):
-        """errors.UsageError naming --matchmove, the file and the first of `plates`' frames it has no camera for."""
+        """errors.UsageError naming --matchmove (or --matchmove_mattes) and the first of `plates`' frames the file
+        has no camera for (or that has no matte)."""
         for plate in plates:
             if self.frame(plate) not in self.cameras:
                 known = sorted(self.cameras)
                 raise errors.UsageError(f"--matchmove: {self.path}: no camera for frame {self.frame(plate)} "
                                         f"({os.path.basename(plate)}; the file has frames {known[0]}-{known[-1]})")
+            if self.mattes and not os.path.isfile(self._matte_path(plate)):
+                raise errors.MissingPathError(f"--matchmove_mattes: no matte for frame {self.frame(plate)} "
+                                              f"({self._matte_path(plate)}: no such file)")
 
     def camera(self, plate):
         """The FrameCamera of a plate (check() first)."""
         return self.cameras[self.frame(plate)]
 
+    def _matte_path(self, plate):
+        return frame_numbers.frame_path(self.mattes, self.frame(plate))
+
+    def matte(self, plate, shape):
+        """Where the plate shows something that moves on its own: H×W bool at `shape` (h, w), from its matte (alpha,
+        else the first channel, resized); None without mattes. image_io.ImageError naming the flag and the matte when
+        it cannot be read (predict reports and skips that frame, as for a bad plate)."""
+        if not self.mattes:
+            return None
+        import cv2
+        path = self._matte_path(plate)
+        try:
+            image = image_io.read_image(path)
+        except (OSError, ValueError) as e:
+            reason = errors.one_line(e)
+            raise image_io.ImageError(f"--matchmove_mattes: {reason if path in reason else f'{path}: {reason}'}") \
+                from None
+        channel = np.asarray(image[..., 3] if image.ndim == 3 and image.shape[-1] == 4 else
+                             image[..., 0] if image.ndim == 3 else image, np.float32)
+        channel = cv2.resize(channel, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+        return channel > MATTE_THRESHOLD
+
     def stamp(self):
-        """What predict stamps in its outputs for this matchmove: the file's name and a digest of its contents."""
+        """What predict stamps in its outputs for this matchmove: the file's name and a digest of its contents (and
+        the mattes' pattern)."""
         with open(self.path, "rb") as f:
             digest = hashlib.sha256(f.read()).hexdigest()[:16]
-        return f"{os.path.basename(self.path)}:{digest}"
+        return f"{os.path.basename(self.path)}:{digest}" + (f"+{os.path.basename(self.mattes)}" if self.mattes else "")
 
 
-def read_matchmove(path, pattern, first_plate, settings=camera.CameraSettings()):
+def read_matchmove(path, pattern, first_plate, settings=camera.CameraSettings(), mattes=""):
     """The Matchmove of camera file `path` for the plates of frame pattern `pattern` (`first_plate` gives their size
     for a .chan's vertical field of view; settings: camera.CameraSettings, predict's lens, for a file that names
-    none). errors.UsageError naming --matchmove."""
+    none; mattes: predict's --matchmove_mattes). errors.UsageError naming --matchmove or --matchmove_mattes."""
     if not frame_numbers.is_frame_pattern(pattern):
         raise errors.UsageError(f"--matchmove: needs a frame pattern --input (plate.####.exr), not {pattern!r}: a "
                                 "plate's camera is found by its frame number")
+    if mattes and not frame_numbers.is_frame_pattern(mattes):
+        raise errors.UsageError(f"--matchmove_mattes: needs a frame pattern (roto.####.png), not {mattes!r}: a "
+                                "plate's matte is found by its frame number")
     if not os.path.isfile(path):
         raise errors.MissingPathError(f"--matchmove: {path}: no such file")
     resolution = tuple(image_io.read_frame(first_plate).data_window[2:]) if first_plate else None  # no pixels read
@@ -186,4 +221,4 @@ def read_matchmove(path, pattern, first_plate, settings=camera.CameraSettings())
         cameras = camera_files.read_cameras(path, resolution, focal_mm, settings.sensor_width_mm)
     except (OSError, camera_files.CameraFileError) as e:
         raise errors.UsageError(f"--matchmove: {errors.one_line(e)}") from None
-    return Matchmove(path, pattern, cameras)
+    return Matchmove(path, pattern, cameras, mattes)

@@ -21,7 +21,7 @@ With a matchmove (predict --matchmove: the cameras of the frames), step 1 takes 
 (tfnormals.tools.matchmove: the predicted depth moved by the cameras' move) or DIS's, whichever carries the other
 plate closer to this one's colours; step 2 checks the colour of the camera's pixels more loosely
 (`camera_photo_tolerance`: still surfaces whose flow is geometric); step 3 turns the normals by the cameras' own
-rotation.
+rotation. Mattes of what moves on its own (predict --matchmove_mattes) keep DIS's flow on their pixels.
 
 The state is exactly the last output and its plate, so a resumed run that reads back the last frame it
 wrote continues as if never stopped (SequencePasses.follow). A farm task that starts inside a shot warms up
@@ -129,27 +129,31 @@ def _colour_gap(flow, source_rgb, target_rgb):
     return cv2.GaussianBlur(np.sum((carried - target_rgb) ** 2, axis=-1), (0, 0), CHOICE_BLUR_PX)
 
 
-def _camera_flows(back, forth, before_rgb, now_rgb, span, blending, camera_move, depths, scale):
+def _camera_flows(back, forth, before_rgb, now_rgb, span, blending, camera_move, depths, scale, mattes=(None, None)):
     """The flows both ways with a matchmove: per pixel the camera's rigid flow (matchmove.depth_flows, its depth
     scale fitted to the plates) or DIS's, whichever carries the other plate closer to this one's
-    colours; ties go to the camera. Returns (back, forth, where back took the camera's flow)."""
+    colours; ties go to the camera; DIS's wherever `mattes` (t's, t − 1's: H×W bool at the flow's size, or None)
+    mark something that moves on its own. Returns (back, forth, where back took the camera's flow)."""
     from tfnormals.tools import matchmove
     rigid = matchmove.depth_flows(camera_move, *depths, scale, before_rgb, now_rgb, span)
     margin = (CHOICE_MARGIN * span) ** 2
     chosen = []
-    for image_flow, camera_flow, source, target in ((back, rigid[0], before_rgb, now_rgb),
-                                                    (forth, rigid[1], now_rgb, before_rgb)):
+    for image_flow, camera_flow, source, target, matte in ((back, rigid[0], before_rgb, now_rgb, mattes[0]),
+                                                           (forth, rigid[1], now_rgb, before_rgb, mattes[1])):
         take = np.isfinite(camera_flow[..., 0]) & (
             _colour_gap(camera_flow, source, target) <= _colour_gap(image_flow, source, target) + margin)
+        if matte is not None:
+            take &= ~matte
         chosen.append((np.where(take[..., None], camera_flow, image_flow).astype(np.float32), take))
     return chosen[0][0], chosen[1][0], chosen[0][1]
 
 
-def motion(previous, current, blending=Blending(), camera_move=None, depths=(None, None)):
+def motion(previous, current, blending=Blending(), camera_move=None, depths=(None, None), mattes=(None, None)):
     """The Motion from network input `current` (frame t) back to `previous` (t − 1), both H×W×3.
 
     camera_move: matchmove.CameraMove of the two frames (predict --matchmove), with `depths` (t's, t − 1's: H×W
-    relative depth at the plates' size, or None): the camera's rigid flow where it fits the plates better than DIS.
+    relative depth at the plates' size, or None): the camera's rigid flow where it fits the plates better than DIS,
+    except where `mattes` (t's, t − 1's: H×W bool at the plates' size, or None) mark something moving on its own.
     """
     import cv2
     h, w = current.shape[:2]
@@ -169,8 +173,10 @@ def motion(previous, current, blending=Blending(), camera_move=None, depths=(Non
     if camera_move is not None:
         small = [None if d is None else tiling.resize(np.asarray(d, np.float32).reshape(h, w, 1), *size)[..., 0]
                  for d in depths]
+        small_mattes = [None if m is None else tiling.resize(m.astype(np.float32)[..., None], *size)[..., 0] > 0.5
+                         for m in mattes]
         back, forth, rigid = _camera_flows(back, forth, before_rgb, now_rgb, span, blending, camera_move, small,
-                                           (sx, sy))
+                                           (sx, sy), small_mattes)
         rigid_share = float(rigid.mean())
         photo_tolerance = np.where(rigid, blending.camera_photo_tolerance, blending.photo_tolerance)
     confidence = _confidence(back, forth, before_rgb, now_rgb, span, blending, photo_tolerance)
@@ -218,15 +224,15 @@ def _from_log(passes):
     return out
 
 
-def blend(history, history_image, image, passes, blending=Blending(), camera_move=None):
+def blend(history, history_image, image, passes, blending=Blending(), camera_move=None, mattes=(None, None)):
     """One frame's passes blended with the history (the previous output and its network input); camera_move: the
-    two frames' matchmove.CameraMove, when a matchmove gives them (motion).
+    two frames' matchmove.CameraMove, when a matchmove gives them, and their mattes (motion).
 
     Returns (passes, info): the output passes (normals unit length, depth in the history's scale, albedo in
     [0, 1]) and {'cut': bool, 'trusted': mean confidence, 'rotation_deg': the rotation applied}.
     """
     depths = tuple(p["depth"][..., 0] if "depth" in p else None for p in (passes, history))
-    found = motion(history_image, image, blending, camera_move, depths)
+    found = motion(history_image, image, blending, camera_move, depths, mattes)
     if found.trusted < blending.cut_share:
         return passes, {"cut": True, "trusted": found.trusted, "rotation_deg": 0.0}
     old, new = warp(fusion.to_fusion_space(history), found.flow), fusion.to_fusion_space(passes)
@@ -254,24 +260,24 @@ def blend(history, history_image, image, passes, blending=Blending(), camera_mov
 
 
 class History:
-    """A sequence's state: the last output, the network input it came from and, with a matchmove, its camera
-    (`update` a frame at a time)."""
+    """A sequence's state: the last output, the network input it came from and, with a matchmove, its camera and
+    matte (`update` a frame at a time)."""
 
     def __init__(self, blending=Blending()):
         self.blending = blending
-        self.image = self.passes = self.camera = None
+        self.image = self.passes = self.camera = self.matte = None
 
-    def update(self, image, passes, camera=None):
+    def update(self, image, passes, camera=None, matte=None):
         """The output for the next frame from its own passes (camera: its core.shots.FrameCamera when a matchmove
-        gives it); it becomes the history. Returns (passes, info)."""
+        gives it; matte: H×W bool, what moves on its own, or None); it becomes the history. Returns (passes, info)."""
         info = {"cut": self.passes is None, "trusted": 0.0, "rotation_deg": 0.0}
         if self.passes is not None and set(self.passes) == set(passes) and self.image.shape == image.shape:
             move = None
             if camera is not None and self.camera is not None:
                 from tfnormals.tools.matchmove import CameraMove
                 move = CameraMove.between(self.camera, camera, image.shape[1])
-            passes, info = blend(self.passes, self.image, image, passes, self.blending, move)
-        self.image, self.passes, self.camera = image, passes, camera
+            passes, info = blend(self.passes, self.image, image, passes, self.blending, move, (matte, self.matte))
+        self.image, self.passes, self.camera, self.matte = image, passes, camera, matte
         return passes, info
 
 
@@ -327,11 +333,15 @@ class SequencePasses:
     def _camera(self, plate):
         return self.matchmove.camera(plate) if self.matchmove and plate else None
 
+    def _matte(self, plate, image):
+        return self.matchmove.matte(plate, image.shape[:2]) if self.matchmove and plate else None
+
     def passes(self, model, image, plate=None):
         """The next plate's passes (network input `image` of file `plate`), blended with the frames before it."""
         if self._written:
             self.history.image, self.history.passes = read_outputs(*self._written, self.colorspace, self.camera)
             self.history.camera = self._camera(self._written[0])
+            self.history.matte = self._matte(self._written[0], self.history.image)
             self._written = None
         for path in self.warmup_plates:
             warmup_plate, _ = image_io.fill_nonfinite(image_io.read_image(path))
@@ -341,7 +351,8 @@ class SequencePasses:
 
     def _update(self, model, image, plate):
         restart = self.history.passes is not None
-        passes, info = self.history.update(image, self.settings.passes(model, image), self._camera(plate))
+        passes, info = self.history.update(image, self.settings.passes(model, image), self._camera(plate),
+                                           self._matte(plate, image))
         if info["cut"] and restart:
             logging.info("temporal: the plate does not follow the one before it (%.0f%% of its pixels trusted): "
                          "history reset", 100.0 * info["trusted"])
@@ -360,11 +371,14 @@ def warmup_paths(spec, frames, count=DEFAULT_WARMUP):
 
 
 def pass_settings(mode, settings, spec, *, frames="", colorspace="auto", camera=None, warmup=DEFAULT_WARMUP,
-                  matchmove_file="", plate_paths=()):
+                  matchmove_file="", matchmove_mattes="", plate_paths=()):
     """What predict runs plates through for --temporal=`mode` ('auto': on for a frame pattern): `settings`
     (fusion.PassSettings) itself, or a SequencePasses around it; with `matchmove_file` (predict --matchmove) the
-    cameras of `plate_paths` and of the warm-up plates read from it (errors.UsageError naming --matchmove when it
-    cannot give every one of them)."""
+    cameras of `plate_paths` and of the warm-up plates read from it, and their mattes from `matchmove_mattes`
+    (errors.UsageError naming --matchmove or --matchmove_mattes when they cannot give every one of them)."""
+    if matchmove_mattes and not matchmove_file:
+        raise errors.UsageError("--matchmove_mattes: the mattes tell the matchmove where not to use the camera's "
+                                "flow; give --matchmove too")
     if mode not in MODES:
         raise errors.UsageError(f"--temporal: must be one of {', '.join(MODES)}, not {mode!r}")
     if warmup < 0:
@@ -380,7 +394,8 @@ def pass_settings(mode, settings, spec, *, frames="", colorspace="auto", camera=
         from tfnormals.core.camera import CameraSettings
         from tfnormals.tools.matchmove import read_matchmove
         every = list(warmup_plates) + list(plate_paths)
-        cameras = read_matchmove(matchmove_file, spec, every[0] if every else None, camera or CameraSettings())
+        cameras = read_matchmove(matchmove_file, spec, every[0] if every else None, camera or CameraSettings(),
+                                 matchmove_mattes)
         cameras.check(every)
     return SequencePasses(settings, colorspace=colorspace, camera=camera, warmup=warmup, warmup_plates=warmup_plates,
                           matchmove=cameras)

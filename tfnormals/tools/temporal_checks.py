@@ -30,22 +30,28 @@ PAN_PX_PER_FRAME = 1
 SEQUENCE_FRAMES = 8
 CHECK_PHOTOS = ("astronaut", "coffee", "motorcycle")
 MATCHMOVE = "temporal_matchmove"  # the temporal mode given each shot's recorded cameras (evaluate --temporal_matchmove)
+MATTES = "temporal_matchmove_mattes"  # and mattes of its moving objects too (evaluate --temporal_mattes)
+MATTE_GROW = 0.03  # the mattes are the moving objects' own pixels grown by this share of the frame's longer side
 
 
-def predicted_sequences(model, images, inference, blending=temporal.Blending(), cameras=None):
+def predicted_sequences(model, images, inference, blending=temporal.Blending(), cameras=None, mattes=None):
     """{'per_frame': [passes], 'temporal': [passes]} of a list of network inputs, each frame predicted once; with
     `cameras` (a core.shots.FrameCamera per frame) also 'temporal_matchmove', the temporal mode given those cameras
-    (predict --matchmove)."""
+    (predict --matchmove), and with `mattes` (H×W bool per frame) 'temporal_matchmove_mattes', given those mattes
+    too (predict --matchmove_mattes)."""
     histories = {"temporal": temporal.History(blending)}
     if cameras is not None:
         histories[MATCHMOVE] = temporal.History(blending)
+        if mattes is not None:
+            histories[MATTES] = temporal.History(blending)
     sequences = {"per_frame": [], **{method: [] for method in histories}}
     for index, image in enumerate(images):
         passes = inference.passes(model, image)
         sequences["per_frame"].append(passes)
         for method, history in histories.items():
-            camera = cameras[index] if method == MATCHMOVE else None
-            sequences[method].append(history.update(image, passes, camera)[0])
+            camera = cameras[index] if method != "temporal" else None
+            matte = mattes[index] if method == MATTES else None
+            sequences[method].append(history.update(image, passes, camera, matte)[0])
     return sequences
 
 
@@ -118,15 +124,32 @@ def shot_report(shot, sequences, truths):
     return report
 
 
-def shots_report(model, folders, inference, blending=temporal.Blending(), matchmove=False):
+def moving_mattes(shot):
+    """Mattes of a shot's moving objects, one H×W bool per frame: their ID pass's pixels grown by MATTE_GROW of the
+    frame (a loose roto, as a compositor draws it for a camera solve)."""
+    import cv2
+    moving_ids = [int(m["id"]) for m in shot.info.get("moving_objects") or ()]
+    mattes = []
+    for frame in shot.frames:
+        ids = shots.read_ids(shot.path(layout.IDS_PNG, frame))
+        grow = max(1, round(MATTE_GROW * max(ids.shape)))
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
+        mattes.append(cv2.dilate(np.isin(ids, moving_ids).astype(np.uint8), kernel) > 0)
+    return mattes
+
+
+def shots_report(model, folders, inference, blending=temporal.Blending(), matchmove=False, mattes=False):
     """{shot folder: shot_report} for every shot folder in `folders` (shot_folders); with `matchmove` also the
-    temporal mode with the shot's own recorded cameras (the shot.json's, as predict --matchmove=shot.json has them)."""
+    temporal mode with the shot's own recorded cameras (the shot.json's, as predict --matchmove=shot.json has them),
+    and with `mattes` that mode given mattes of its moving objects too (moving_mattes)."""
     report = {}
     for folder in folders:
         shot = shots.read_shot(folder)
         images, truths = shot_frames(shot)
         cameras = [shot.camera(frame) for frame in shot.frames] if matchmove else None
-        report[folder] = shot_report(shot, predicted_sequences(model, images, inference, blending, cameras), truths)
+        frame_mattes = moving_mattes(shot) if matchmove and mattes else None
+        report[folder] = shot_report(shot, predicted_sequences(model, images, inference, blending, cameras,
+                                                               frame_mattes), truths)
     return report
 
 
@@ -211,13 +234,16 @@ def read_plates(paths):
 
 
 def check_model(model_path, output_json, *, shot_dirs=(), plate_paths=(), bundled=False,
-                inference=fusion.PassSettings(), matchmove=False):
+                inference=fusion.PassSettings(), matchmove=False, mattes=False):
     """What `python -m tfnormals.evaluate --shots=DIR` and `--temporal_checks` do: the shots' flicker and accuracy,
     the grain and pan checks of the plates (the bundled ones with `bundled`), per frame and temporal (with
     `matchmove`, the shots also with their recorded cameras); writes the JSON report and returns it."""
     from tfnormals.tools.model_io import load_model
     if matchmove and not shot_dirs:
         raise errors.UsageError("--temporal_matchmove: runs on rendered shots (their recorded cameras); give --shots")
+    if mattes and not matchmove:
+        raise errors.UsageError("--temporal_mattes: gives the matchmove mattes of the moving objects; give "
+                                "--temporal_matchmove too")
     if not os.path.exists(model_path):
         raise errors.MissingPathError(f"--model: {model_path}: no such model")
     outputs.check_writable_file(output_json, "--output_json")
@@ -228,7 +254,7 @@ def check_model(model_path, output_json, *, shot_dirs=(), plate_paths=(), bundle
     report = {"model": model_path, "settings": dataclasses.asdict(inference),
               "blending": dataclasses.asdict(temporal.Blending())}
     if folders:
-        report["shots"] = shots_report(model, folders, inference, matchmove=matchmove)
+        report["shots"] = shots_report(model, folders, inference, matchmove=matchmove, mattes=mattes)
     if plates:
         report["plates"] = plates_report(model, plates, inference)
     with image_io.atomic_output(output_json) as tmp:
@@ -238,7 +264,8 @@ def check_model(model_path, output_json, *, shot_dirs=(), plate_paths=(), bundle
 
 
 METHODS = ("per_frame", "temporal")
-METHOD_NAMES = {"per_frame": "per-frame", "temporal": "temporal", MATCHMOVE: "matchmove"}
+METHOD_NAMES = {"per_frame": "per-frame", "temporal": "temporal", MATCHMOVE: "matchmove",
+                MATTES: "matchmove + mattes"}
 
 
 def _shot_row(name, rows, methods):
