@@ -7,8 +7,9 @@ textured plate panned 2 px a frame, with grain: the flow has something to follow
 temporal mode, timing each frame's parts: the plate's own passes (fusion.PassSettings().passes, predict's
 default fused mode: all that per-frame prediction does), temporal.History.update (flow both ways at the flow's
 size, warp, alignment, blend), and the same update given the frame's camera, as with predict --matchmove (a camera
-turning PAN_PX a frame: the rigid flows and their depth-scale fits besides). All parts are timed on the same frames,
-one after the other, so a load that changes during the run (other jobs on the cores) moves them alike. The first
+turning PAN_PX a frame: the rigid flows and their depth-scale fits besides), and given a matte too, as with
+--matchmove_mattes (a box over an eighth of the frame, resized to the flow's size). All parts are timed on the same
+frames, one after the other, so a load that changes during the run (other jobs on the cores) moves them alike. The first
 frame is a warm-up; figures are medians over the others. Reading and writing files is not included. Without a model
 at --model, a random-weight stand-in is exported as bench_inference does.
 """
@@ -54,23 +55,29 @@ def pan_camera(frame, width, height):
 
 
 def _child(cfg):
+    import numpy as np
+
     from tfnormals.tools import fusion, temporal
     from tfnormals.tools.model_io import NormalsModel
     model = NormalsModel(cfg["model"])
-    settings, history, matchmove_history = fusion.PassSettings(), temporal.History(), temporal.History()
-    seconds = {"passes": [], "blend": [], "matchmove_blend": []}
+    settings = fusion.PassSettings()
+    histories = {"blend": temporal.History(), "matchmove_blend": temporal.History(),
+                 "mattes_blend": temporal.History()}
+    matte = np.zeros((cfg["height"], cfg["width"]), bool)
+    matte[cfg["height"] // 4:3 * cfg["height"] // 4, cfg["width"] // 4:cfg["width"] // 2] = True
+    seconds = {"passes": [], **{name: [] for name in histories}}
     for k, image in enumerate(sequence(cfg["width"], cfg["height"], cfg["frames"])):
         start = time.perf_counter()
         passes = settings.passes(model, image)
-        middle = time.perf_counter()
-        _, info = history.update(image, passes)
-        plain_end = time.perf_counter()
-        _, matchmove_info = matchmove_history.update(image, passes, pan_camera(k, cfg["width"], cfg["height"]))
-        end = time.perf_counter()
-        assert k == 0 or not (info["cut"] or matchmove_info["cut"]), (info, matchmove_info)
+        timed = {"passes": time.perf_counter() - start}
+        camera = pan_camera(k, cfg["width"], cfg["height"])
+        for name, extra in (("blend", ()), ("matchmove_blend", (camera,)), ("mattes_blend", (camera, matte))):
+            start = time.perf_counter()
+            _, info = histories[name].update(image, passes, *extra)
+            timed[name] = time.perf_counter() - start
+            assert k == 0 or not info["cut"], (name, info)
         if k:  # the first frame is the warm-up (and has no history to blend)
-            for name, value in (("passes", middle - start), ("blend", plain_end - middle),
-                                ("matchmove_blend", end - plain_end)):
+            for name, value in timed.items():
                 seconds[name].append(value)
     common.emit({f"{name}_seconds": values for name, values in seconds.items()})
 
@@ -96,7 +103,8 @@ def main(args):
             per_frame = common.median(r["passes_seconds"])
             rows.append({"width": width, "height": height, "mode": "per_frame", "seconds": per_frame,
                          "all_seconds": r["passes_seconds"], "blend_s": None, "peak_rss_mb": r["peak_rss_mb"]})
-            for mode, key in (("temporal", "blend_seconds"), ("temporal --matchmove", "matchmove_blend_seconds")):
+            for mode, key in (("temporal", "blend_seconds"), ("temporal --matchmove", "matchmove_blend_seconds"),
+                              ("temporal --matchmove --matchmove_mattes", "mattes_blend_seconds")):
                 frames = [p + b for p, b in zip(r["passes_seconds"], r[key])]
                 blend = common.median(r[key])
                 rows.append({"width": width, "height": height, "mode": mode, "seconds": common.median(frames),

@@ -76,12 +76,13 @@ def _write_pan(folder, frames=6):
 
 
 def _predict(model, pattern, output, frames, warmup=temporal.DEFAULT_WARMUP, settings=camera.CameraSettings(),
-             matchmove=""):
-    """What predict --frames [--matchmove] does with the temporal mode on."""
+             matchmove="", mattes=""):
+    """What predict --frames [--matchmove [--matchmove_mattes]] does with the temporal mode on."""
     from tfnormals.tools import plates
     paths = plates.expand_inputs(pattern, frames).paths
     inference = temporal.pass_settings("auto", fusion.PassSettings(), pattern, frames=frames, camera=settings,
-                                       warmup=warmup, matchmove_file=matchmove, plate_paths=paths)
+                                       warmup=warmup, matchmove_file=matchmove, matchmove_mattes=mattes,
+                                       plate_paths=paths)
     assert isinstance(inference, temporal.SequencePasses)
     result = prediction.predict_files(model, paths, str(output), inference=inference, settings=settings)
     assert not result["failed"]
@@ -105,12 +106,22 @@ def _write_cameras(path, frames=range(1001, 1007)):
     return str(path)
 
 
-@pytest.mark.parametrize("with_matchmove", [False, True], ids=["image_flow", "matchmove"])
-def test_resume_and_task_split_give_the_frames_of_one_uninterrupted_run(tiny_multipass_model, tmp_path,
-                                                                        with_matchmove):
+def _write_mattes(folder, frames=range(1001, 1007)):
+    """Mattes roto.1001.png…: a box that moves 3 px a frame; returns their frame pattern."""
+    for k, frame in enumerate(frames):
+        matte = np.zeros((H, W, 3), np.float32)
+        matte[H // 4:H // 2, 3 * k + 4:3 * k + 20] = 1.0
+        image_io.write_png(str(folder / f"roto.{frame}.png"), matte)
+    return str(folder / "roto.####.png")
+
+
+@pytest.mark.parametrize("flow", ["image", "matchmove", "mattes"])
+def test_resume_and_task_split_give_the_frames_of_one_uninterrupted_run(tiny_multipass_model, tmp_path, flow):
     pattern = _write_pan(tmp_path)
     settings = camera.CameraSettings(reference_distance=3.0)  # depth is written scaled and read back
-    options = dict(settings=settings, matchmove=_write_cameras(tmp_path / "cam.json") if with_matchmove else "")
+    with_matchmove = flow != "image"
+    options = dict(settings=settings, matchmove=_write_cameras(tmp_path / "cam.json") if with_matchmove else "",
+                   mattes=_write_mattes(tmp_path) if flow == "mattes" else "")
     _predict(tiny_multipass_model, pattern, tmp_path / "whole", "1001-1006", **options)
 
     _predict(tiny_multipass_model, pattern, tmp_path / "resumed", "1001-1002", **options)
@@ -126,14 +137,21 @@ def test_resume_and_task_split_give_the_frames_of_one_uninterrupted_run(tiny_mul
         for run in ("resumed", "split"):
             for kind, value in _outputs(tmp_path / run, frame).items():
                 np.testing.assert_allclose(value, whole[kind], atol=1e-5, err_msg=f"{run} {kind} {frame}")
-    if with_matchmove:  # the matchmove is stamped: a run without it does not take these frames for its own
+    if with_matchmove:  # the matchmove (and its mattes) are stamped: a run without them does not take these frames
         from tfnormals.tools import plates
         paths = plates.expand_inputs(pattern).paths
-        plain = temporal.pass_settings("auto", fusion.PassSettings(), pattern, camera=settings)
-        again = prediction.predict_files(tiny_multipass_model, paths, str(tmp_path / "whole"), inference=plain,
+        other = temporal.pass_settings("auto", fusion.PassSettings(), pattern, camera=settings, plate_paths=paths,
+                                       matchmove_file="" if flow == "matchmove" else options["matchmove"])
+        again = prediction.predict_files(tiny_multipass_model, paths, str(tmp_path / "whole"), inference=other,
                                          settings=settings)
         assert all("made with other settings (--matchmove)" in reason for reason in again["failed"].values())
         assert len(again["failed"]) == 6
+    if flow == "mattes":  # the mattes change the flow on their box only
+        _predict(tiny_multipass_model, pattern, tmp_path / "no_mattes", "1001-1006", settings=settings,
+                 matchmove=options["matchmove"])
+        change = np.abs(_outputs(tmp_path / "whole", 1006)["normals"] - _outputs(tmp_path / "no_mattes", 1006)[
+            "normals"]).max(axis=-1)
+        assert change[H // 4:H // 2, 19:35].max() > 0.01 and change[H // 2 + 16:, 60:].max() < 1e-4
     # Without its warm-up the second task starts from scratch: its frames differ, so the warm-up is what joins them.
     cold, whole = _outputs(tmp_path / "cold", 1004), _outputs(tmp_path / "whole", 1004)
     assert normals.angular_error_deg(cold["normals"][..., :3], whole["normals"][..., :3]).mean() > 0.05
