@@ -1,10 +1,16 @@
-"""Make README's animated GIF: a rendered shot relit from per-frame passes (left) and from the temporal mode's (right).
+"""Make README's animated GIFs: a rendered shot relit from per-frame passes (left) and from the temporal mode's
+(right), or from any of the temporal checks' methods side by side.
 
     python -m data_tools.render_shots --output_dir=shots256 --num_shots=6 --num_frames=16 --resolution=256 --seed=18
     python docs/make_relit_gif.py --shot=shots256/shot00004 --output=docs/temporal_relight.gif
+    python -m data_tools.render_shots --output_dir=shots24/shots256 --num_shots=6 --num_frames=16 --resolution=256 \
+        --seed=24
+    python docs/make_relit_gif.py --shot=shots24/shots256/shot00000 --output=docs/matchmove_mattes.gif \
+        --methods=temporal_matchmove,temporal_matchmove_mattes
 
-Both halves come from the same per-frame predictions of the shipped model (predict's default fused passes); the
-right half blends them as `predict --temporal` does (tfnormals.tools.temporal). Each frame is relit like the
+Every panel comes from the same per-frame predictions of the shipped model (predict's default fused passes),
+blended as `predict --temporal` does (tfnormals.tools.temporal; with the shot's recorded cameras as --matchmove, and
+mattes of its moving objects as --matchmove_mattes: temporal_checks.moving_mattes). Each frame is relit like the
 README gallery (a warm key from the upper left over 35% of the plate's own light), so normals that boil show as
 light that crawls over still surfaces.
 """
@@ -13,7 +19,7 @@ import numpy as np
 from absl import flags
 from PIL import Image, ImageDraw
 
-from tfnormals.core import cli, outputs, resources, shots, srgb
+from tfnormals.core import cli, errors, outputs, resources, shots, srgb
 from tfnormals.tools import fusion, real_checks, relighting, temporal_checks
 
 FLAGS = flags.FLAGS
@@ -29,15 +35,14 @@ def relit(image, normal_map):
     return np.rint(np.clip(srgb.linear_to_srgb(light), 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
-def labelled(left, right):
-    """The two panels side by side under their captions."""
-    h, w = left.shape[:2]
-    canvas = Image.new("RGB", (2 * w, h + LABEL_HEIGHT), (0, 0, 0))
-    canvas.paste(Image.fromarray(left), (0, LABEL_HEIGHT))
-    canvas.paste(Image.fromarray(right), (w, LABEL_HEIGHT))
+def labelled(panels, captions):
+    """The panels side by side under their captions."""
+    h, w = panels[0].shape[:2]
+    canvas = Image.new("RGB", (len(panels) * w, h + LABEL_HEIGHT), (0, 0, 0))
     draw = ImageDraw.Draw(canvas)
-    draw.text((6, 3), "per frame", fill=(255, 255, 255))
-    draw.text((w + 6, 3), "temporal", fill=(255, 255, 255))
+    for k, (panel, caption) in enumerate(zip(panels, captions)):
+        canvas.paste(Image.fromarray(panel), (k * w, LABEL_HEIGHT))
+        draw.text((k * w + 6, 3), caption, fill=(255, 255, 255))
     return canvas
 
 
@@ -46,6 +51,9 @@ def define_flags():
     flags.DEFINE_string("shot", None, "A shot folder of data_tools.render_shots.")
     flags.DEFINE_string("output", "docs/temporal_relight.gif", "The GIF to write.")
     flags.DEFINE_string("model", resources.DEFAULT_MODEL_DIR, "SavedModel folder, training run folder or .onnx file.")
+    flags.DEFINE_list("methods", ["per_frame", "temporal"], "Panels, left to right: "
+                      f"{', '.join(temporal_checks.METHOD_NAMES)} (the last two need the shot's cameras, the last its "
+                      "moving objects).")
     flags.mark_flag_as_required("shot")
 
 
@@ -53,10 +61,20 @@ def main(argv):
     del argv
     outputs.check_writable_file(FLAGS.output, "--output")
     from tfnormals.tools.model_io import load_model  # TensorFlow
-    images, _ = temporal_checks.shot_frames(shots.read_shot(FLAGS.shot))
-    sequences = temporal_checks.predicted_sequences(load_model(FLAGS.model), images, fusion.PassSettings())
-    frames = [labelled(relit(image, a["normals"]), relit(image, b["normals"]))
-              for image, a, b in zip(images, sequences["per_frame"], sequences["temporal"])]
+    unknown = [m for m in FLAGS.methods if m not in temporal_checks.METHOD_NAMES]
+    if unknown:
+        raise errors.UsageError(f"--methods: {', '.join(unknown)}: not one of "
+                                f"{', '.join(temporal_checks.METHOD_NAMES)}")
+    shot = shots.read_shot(FLAGS.shot)
+    images, _ = temporal_checks.shot_frames(shot)
+    cameras = ([shot.camera(frame) for frame in shot.frames]
+               if {temporal_checks.MATCHMOVE, temporal_checks.MATTES} & set(FLAGS.methods) else None)
+    mattes = temporal_checks.moving_mattes(shot) if temporal_checks.MATTES in FLAGS.methods else None
+    sequences = temporal_checks.predicted_sequences(load_model(FLAGS.model), images, fusion.PassSettings(),
+                                                    cameras=cameras, mattes=mattes)
+    captions = [temporal_checks.METHOD_NAMES[m].replace("-", " ") for m in FLAGS.methods]
+    frames = [labelled([relit(image, sequences[m][k]["normals"]) for m in FLAGS.methods], captions)
+              for k, image in enumerate(images)]
     palette = frames[len(frames) // 2].quantize(colors=255, method=Image.Quantize.MEDIANCUT)
     frames = [frame.quantize(palette=palette, dither=Image.Dither.NONE) for frame in frames]
     with outputs.atomic_output(FLAGS.output) as temporary:
