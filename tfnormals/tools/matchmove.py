@@ -189,8 +189,7 @@ class Matchmove:
             reason = errors.one_line(e)
             raise image_io.ImageError(f"--matchmove_mattes: {reason if path in reason else f'{path}: {reason}'}") \
                 from None
-        channel = np.asarray(image[..., 3] if image.ndim == 3 and image.shape[-1] == 4 else
-                             image[..., 0] if image.ndim == 3 else image, np.float32)
+        channel = np.asarray(image[..., 3] if image.shape[-1] == 4 else image[..., 0], np.float32)  # H×W×C
         channel = cv2.resize(channel, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
         return channel > MATTE_THRESHOLD
 
