@@ -172,6 +172,11 @@ class Shot:
         width, height = entry["resolution"]
         return FrameCamera(np.asarray(entry["camera_to_world"], np.float64), float(entry["fov_deg"]), width, height)
 
+    @property
+    def moving_ids(self):
+        """The ID-pass values of the objects that move in this shot (none in a still scene)."""
+        return [int(m["id"]) for m in self.info.get("moving_objects") or ()]
+
     def object_transforms(self, frame):
         """{ID: 4×4} of the objects that move in this shot, at `frame`."""
         return {int(k): np.asarray(m, np.float64) for k, m in self._entry(frame)["object_transforms"].items()}

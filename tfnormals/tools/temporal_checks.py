@@ -103,7 +103,7 @@ def shot_report(shot, sequences, truths):
     """Per method ('per_frame', 'temporal'): mean accuracy over the frames and mean flicker over the pairs (each
     flicker figure over the pairs that have its pixels), and the moving objects' share of the pixels compared."""
     matches = [shot.correspondence(a, b) for a, b in zip(shot.frames, shot.frames[1:])]
-    moving_ids = [int(m["id"]) for m in shot.info.get("moving_objects") or ()]
+    moving_ids = shot.moving_ids
     report = {}
     for method, predicted in sequences.items():
         accuracy = [float(normals.angular_error_deg(out["normals"], truth["normals"])[truth["mask"]].mean())
@@ -118,7 +118,7 @@ def shot_report(shot, sequences, truths):
         compared = [match.valid & truth["mask"] for match, truth in zip(matches, truths)]
         report["moving_share"] = float(sum(np.sum(v & np.isin(m.ids, moving_ids)) for v, m in zip(compared, matches))
                                        / max(1, sum(np.sum(v) for v in compared)))
-    report["moving_objects"] = bool(shot.info.get("moving_objects"))
+    report["moving_objects"] = bool(moving_ids)
     report["camera_path"] = shot.info.get("camera_path", {}).get("kind")
     report["frames"] = len(shot.frames)
     return report
@@ -128,13 +128,12 @@ def moving_mattes(shot):
     """Mattes of a shot's moving objects, one H×W bool per frame: their ID pass's pixels grown by MATTE_GROW of the
     frame (a loose roto, as a compositor draws it for a camera solve)."""
     import cv2
-    moving_ids = [int(m["id"]) for m in shot.info.get("moving_objects") or ()]
     mattes = []
     for frame in shot.frames:
         ids = shots.read_ids(shot.path(layout.IDS_PNG, frame))
         grow = max(1, round(MATTE_GROW * max(ids.shape)))
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
-        mattes.append(cv2.dilate(np.isin(ids, moving_ids).astype(np.uint8), kernel) > 0)
+        mattes.append(cv2.dilate(np.isin(ids, shot.moving_ids).astype(np.uint8), kernel) > 0)
     return mattes
 
 
