@@ -50,6 +50,22 @@ def test_init_from_a_savedmodel_copies_the_shared_layers_of_a_bigger_model(tmp_p
             assert np.array_equal(a.numpy(), b.numpy())
 
 
+def test_a_deeper_decoder_warm_started_computes_what_its_source_did_until_trained(tmp_path):
+    path = str(tmp_path / "sm")
+    source = _export(path, ("normals", "depth"))
+    target = build_generator(passes=("normals", "depth"), decoder_blocks=2, **SMALL)
+    copied, total = runs.init_generator_from(target, path)
+    # only the new blocks are left: two per decoder level (levels - 1 of them), 7 weights each (batch norm's 4)
+    assert total - copied == (SMALL["levels"] - 1) * 2 * 7
+    plate = np.random.default_rng(1).random((2, 40, 24, 3)).astype(np.float32)
+    before, after = source(plate), target(plate)
+    for name in ("normals", "depth"):
+        assert np.allclose(before[name].numpy(), after[name].numpy(), atol=1e-6)
+    residual = target.get_layer("dec1_res0_conv2")
+    residual.kernel.assign(tf.random.normal(residual.kernel.shape, stddev=0.1))
+    assert not np.allclose(before["normals"].numpy(), target(plate)["normals"].numpy(), atol=1e-3)
+
+
 def test_init_from_a_model_with_nothing_in_common_is_refused(tmp_path):
     path = str(tmp_path / "sm")
     _export(path, ("normals",))

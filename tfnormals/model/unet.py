@@ -35,7 +35,8 @@ HEAD_NAMES = {"normals": "head_conv", "depth": "depth_conv", "albedo": "albedo_c
 
 
 def build_generator(base_filters=32, levels=6, max_filters=256, norm="batch", dropout=0.5, dropout_blocks=3,
-                    upsample="bilinear", encoder="unet", passes=("normals",), context="none", name="generator"):
+                    upsample="bilinear", encoder="unet", passes=("normals",), context="none", decoder_blocks=0,
+                    name="generator"):
     """Build the U-Net generator.
 
     Args:
@@ -53,6 +54,8 @@ def build_generator(base_filters=32, levels=6, max_filters=256, norm="batch", dr
       passes: outputs to predict, 'normals' first; any of PASSES.
       context: 'none', or 'pool': the bottleneck gets the mean of its features over the whole image
         (layers.GlobalContext), so every position sees the scene's layout, whatever the receptive field.
+      decoder_blocks: residual 3×3 blocks after each decoder level's skip connection (capacity where the
+        decoder merges context and detail); each starts as the identity, so a warm start computes as before.
       name: model name.
     """
     if encoder not in encoders.ENCODERS:
@@ -62,6 +65,8 @@ def build_generator(base_filters=32, levels=6, max_filters=256, norm="batch", dr
         raise ValueError(f"passes must start with 'normals' and be distinct names from {PASSES}, got {passes}")
     if encoder == "vgg16" and levels < len(encoders.VGG16_BLOCKS) - 1:
         raise ValueError(f"the vgg16 encoder needs levels >= {len(encoders.VGG16_BLOCKS) - 1}")
+    if decoder_blocks < 0:
+        raise ValueError(f"decoder_blocks must be >= 0, got {decoder_blocks}")
     if context not in CONTEXTS:
         raise ValueError(f"unknown context {context!r}; expected one of {CONTEXTS}")
     plate = keras.Input((None, None, 3), name="plate")
@@ -87,6 +92,8 @@ def build_generator(base_filters=32, levels=6, max_filters=256, norm="batch", dr
             x = keras.layers.Dropout(dropout, name=f"dec{i}_dropout")(x)
         x = keras.layers.ReLU(name=f"dec{i}_act")(x)
         x = keras.layers.Concatenate(name=f"dec{i}_skip")([x, skips[i]])
+        for r in range(decoder_blocks):
+            x = _residual(x, filters, norm, f"dec{i}_res{r}")
     if finest_stride == 2:
         x = _upsample(x, base_filters, upsample, "head_up")
     else:
@@ -105,6 +112,15 @@ def _project(skip, filters, norm, name):
     x = keras.layers.Conv2D(filters, 1, use_bias=norm == "none", name=f"{name}_proj")(skip)
     x = normalization(norm, f"{name}_norm")(x)
     return keras.layers.ReLU(name=f"{name}_act")(x)
+
+
+def _residual(x, filters, norm, name):
+    """x + conv(ReLU(norm(conv(x)))): the second conv starts at zero, so the block starts as the identity."""
+    y = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv1")(x)
+    y = normalization(norm, f"{name}_norm")(y)
+    y = keras.layers.ReLU(name=f"{name}_act")(y)
+    y = keras.layers.Conv2D(x.shape[-1], 3, padding="same", kernel_initializer="zeros", name=f"{name}_conv2")(y)
+    return keras.layers.Add(name=f"{name}_add")([x, y])
 
 
 def _head(features, kind):

@@ -31,7 +31,7 @@ POSITIVE = ("synth_samples", "synth_resolution", "synth_spp", "batch_size", "loa
             "checkpoint_every", "keep_checkpoints", "monitor_size", "base_filters", "levels", "max_filters",
             "d_base_filters", "d_levels")
 NON_NEGATIVE = ("val_steps", "monitor_every", "triptych_count", "family_val_images", "working_size", "time_budget_min",
-                "dropout_blocks", "freeze_blocks", "l1_weight", "angular_weight", "adversarial_weight", "balance_power",
+                "dropout_blocks", "decoder_blocks", "freeze_blocks", "l1_weight", "angular_weight", "adversarial_weight", "balance_power",
                 "depth_weight", "depth_gradient_weight", "albedo_weight", "flip_consistency_weight", "g_lr", "d_lr",
                 "weight_decay", "logical_devices")
 
@@ -86,6 +86,8 @@ class TrainConfig:
                             choices=PRECISIONS)
     context: str = _field("none", "Generator global context at the bottleneck: pool adds mean-pooled scene features "
                                   "to every position.", choices=CONTEXTS)
+    decoder_blocks: int = _field(0, "Generator residual blocks after each decoder level's skip connection (each "
+                                    "starts as the identity, so --init_from a model without them computes as it did).")
     working_size: int = _field(0, "Longer side of predict's global pass for this model, written into the exported "
                                   "model's metadata (0 = twice crop_size).")
     # Discriminator
@@ -118,7 +120,7 @@ class TrainConfig:
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
 
     GENERATOR_FIELDS = ("base_filters", "levels", "max_filters", "norm", "dropout", "dropout_blocks", "upsample",
-                        "encoder", "passes", "context")
+                        "encoder", "passes", "context", "decoder_blocks")
 
     @property
     def crop_size(self):
