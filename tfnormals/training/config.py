@@ -31,9 +31,9 @@ POSITIVE = ("synth_samples", "synth_resolution", "synth_spp", "batch_size", "loa
             "checkpoint_every", "keep_checkpoints", "monitor_size", "base_filters", "levels", "max_filters",
             "d_base_filters", "d_levels")
 NON_NEGATIVE = ("val_steps", "monitor_every", "triptych_count", "family_val_images", "working_size", "time_budget_min",
-                "dropout_blocks", "decoder_blocks", "freeze_blocks", "l1_weight", "angular_weight", "adversarial_weight", "balance_power",
-                "depth_weight", "depth_gradient_weight", "albedo_weight", "flip_consistency_weight", "g_lr", "d_lr",
-                "weight_decay", "logical_devices")
+                "dropout_blocks", "decoder_blocks", "freeze_blocks", "l1_weight", "angular_weight",
+                "adversarial_weight", "balance_power", "depth_weight", "depth_gradient_weight", "albedo_weight",
+                "flip_consistency_weight", "g_lr", "d_lr", "weight_decay", "logical_devices")
 
 
 def _names(text):
