@@ -53,6 +53,9 @@ def test_evaluate_report_of_a_perfect_model_and_the_baselines(tmp_path):
     assert report["best_constant"] == report["flat"]  # the fitted constant here is (0, 0, 1)
     assert [image["id"] for image in report["images"]] == ["sphere_a", "sphere_b"]
     assert report["fitted_baselines"] == fitted
+    # a 20 px sphere turns > 10 deg within 2 px everywhere: all of it is detail, and all of it exact
+    assert report["anatomy"]["detail_share"] == 1.0 and report["anatomy"]["smooth_deg"] is None
+    assert report["anatomy"]["detail_deg"] < 0.05 and report["anatomy"]["rotated_deg"] < 0.05
     assert sorted(os.listdir(tmp_path / "t")) == ["sphere_a.png", "sphere_b.png"]
     assert image_io.read_image(str(tmp_path / "t" / "sphere_a.png")).shape == (20, 60, 3)
     table = evaluation.format_table(report)
@@ -82,6 +85,11 @@ def test_evaluate_command_writes_the_report(smoke_eval, smoke_records):
     for image in report["images"]:
         assert image["pixels"] > 0 and set(image["model"]) == METRIC_KEYS
     assert report["pixels"] == sum(image["pixels"] for image in report["images"])
+    anatomy = report["anatomy"]  # detail and smooth pixels split the model's error; a rotation can only lower it
+    share = anatomy["detail_share"]
+    assert share * anatomy["detail_deg"] + (1 - share) * anatomy["smooth_deg"] == pytest.approx(
+        report["model"]["mean"], rel=1e-4)
+    assert anatomy["rotated_deg"] <= report["model"]["mean"] + 1e-3
     assert report["settings"]["split"] == "val"
     assert "train split" in report["fitted_baselines"]["fitted_on"]
     assert len(report["fitted_baselines"]["best_constant"]) == 3

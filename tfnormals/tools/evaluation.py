@@ -8,7 +8,8 @@ the model, a constant and a ground plane seen from eye level (means over images)
 "p_normals_agreement_deg", the mean angle between normals derived from the predicted position
 pass (depth + the camera's field of view) and the predicted normals. When it predicts albedo,
 "albedo" holds the scale-invariant MSE of the model and of the plate used as albedo. "families"
-holds the errors per scene family and on floor and wall pixels (tfnormals.tools.family_report).
+holds the errors per scene family and on floor and wall pixels (tfnormals.tools.family_report); "anatomy" the
+model's error on detail and smooth pixels and after the best rotation of each image (tfnormals.tools.error_anatomy).
 Per-image results are under "images". A triptych PNG (input | ground truth | prediction) is written per image.
 
 Nothing is written unless the whole evaluation succeeds: the shards of the evaluated split are
@@ -29,7 +30,7 @@ from absl import logging
 from tfnormals.core import camera, conventions, errors, image_io, layout, normals, outputs
 from tfnormals.core.progress import Progress
 from tfnormals.data import pairs
-from tfnormals.tools import baselines, family_report, fusion
+from tfnormals.tools import baselines, error_anatomy, family_report, fusion
 
 METHODS = ("model", "flat", "best_constant", "luminance_gradient")
 DEPTH_METHODS = ("model", "constant", "ground_plane")
@@ -222,6 +223,7 @@ def evaluate(model, examples, fitted, triptych_dir="", total=None, inference=Non
             errors_deg[method].append(e)
             entry[method] = normals.angular_metrics(e)
         entry["regions"] = family_report.image_entry(preds, example.normals, valid)
+        entry["anatomy"] = error_anatomy.image_entry(preds["model"], example.normals, valid)
         if "depth" in passes and example.depth is not None:
             entry["depth"] = depth_entry(passes, example, valid)
         if "albedo" in passes and example.albedo is not None:
@@ -237,7 +239,8 @@ def evaluate(model, examples, fitted, triptych_dir="", total=None, inference=Non
     if not images:
         raise NothingToEvaluate("no images with masked pixels to evaluate")
     report = {m: normals.angular_metrics(np.concatenate(errors_deg[m])) for m in METHODS}
-    report.update(_pass_summaries(images), families=family_report.summary(images))
+    report.update(_pass_summaries(images), families=family_report.summary(images),
+                  anatomy=error_anatomy.summary([i["anatomy"] for i in images]))
     report.update(count=len(images), pixels=int(sum(i["pixels"] for i in images)), fitted_baselines=fitted,
                   images=images)
     return report
@@ -279,6 +282,7 @@ def format_table(report):
         lines.append(f"| {method} | " + " | ".join(f"{report[method][k]:.2f}" for k in keys) + " |")
     text = "\n".join(lines) + f"\n\n{report['count']} images, {report['pixels']} masked pixels"
     text += "\n\n" + family_report.format_table(report["families"])
+    text += "\n\n" + error_anatomy.format_line(report["anatomy"])
     if "depth" in report:
         keys = list(report["depth"]["model"])
         lines = ["| depth | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
