@@ -1,4 +1,5 @@
-"""tfnormals.core.normals: storage encoding, world → camera rotation, angular metrics."""
+"""tfnormals.core.normals: storage encoding, world → camera rotation, the best rotation between two sets, angular
+metrics."""
 
 import numpy as np
 import pytest
@@ -75,3 +76,17 @@ def test_unit_length_violation_looks_only_at_masked_pixels():
     assert normals.unit_length_violation(n, np.array([[1.0, 0.0, 0.0]])) == 0.0
     assert normals.unit_length_violation(n, np.array([[1.0, 1.0, 0.0]])) == pytest.approx(0.5)
     assert normals.unit_length_violation(n, np.zeros((1, 3))) == 0.0
+
+
+def test_best_rotation_recovers_a_turn_and_ignores_pairs_weighted_zero():
+    rng = np.random.default_rng(3)
+    source = normals.normalize(rng.normal(size=(200, 3)))
+    a = np.radians(25.0)
+    turn = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])  # about the view axis
+    target = source @ turn.T
+    assert np.allclose(normals.best_rotation(source, target), turn, atol=1e-9)
+    target[:60] = source[:60] @ turn  # pairs turned the other way, weighted out
+    weight = np.r_[np.zeros(60), np.ones(140)]
+    assert np.allclose(normals.best_rotation(source, target, weight), turn, atol=1e-9)
+    assert not np.allclose(normals.best_rotation(source, target), turn, atol=1e-3)
+    assert np.isclose(np.linalg.det(normals.best_rotation(source, -source)), 1.0)  # a rotation, never a mirror

@@ -43,6 +43,15 @@ def angular_error_deg(pred, target):
     return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))).astype(np.float32)
 
 
+def best_rotation(source, target, weight=None):
+    """The rotation R (3×3) that best carries unit vectors `source` onto `target` (N×3 each, R @ s ≈ t; `weight`
+    per pair, or all alike): Kabsch's least squares."""
+    weight = np.ones(len(source)) if weight is None else weight
+    u, _, vt = np.linalg.svd(((source * weight[:, None]).T @ target).astype(np.float64))
+    fix = np.diag([1.0, 1.0, np.sign(np.linalg.det(vt.T @ u.T))])
+    return vt.T @ fix @ u.T
+
+
 def angular_metrics(errors_deg):
     """The field's standard summary of a flat array of per-pixel angular errors (degrees)."""
     errors_deg = np.asarray(errors_deg, dtype=np.float64).ravel()

@@ -31,13 +31,6 @@ def detail_mask(truth, valid):
     return valid & (lowest_cos < np.cos(np.radians(DETAIL_EDGE_DEG)))
 
 
-def best_rotation(pred, truth):
-    """The rotation R (3×3) minimising the summed squared distance of R·pred to truth over paired unit vectors."""
-    u, _, vt = np.linalg.svd(truth.T.astype(np.float64) @ pred.astype(np.float64))
-    flip = np.sign(np.linalg.det(u @ vt)) or 1.0
-    return u @ np.diag([1.0, 1.0, flip]) @ vt
-
-
 def image_entry(pred, truth, valid):
     """Pixel counts and summed model error on detail and smooth pixels, and the summed error after the best
     rotation of the whole image."""
@@ -45,7 +38,7 @@ def image_entry(pred, truth, valid):
     detail = detail_mask(truth, valid)
     smooth = valid & ~detail
     p, t = normals.normalize(pred)[valid], normals.normalize(truth)[valid]
-    rotated = normals.angular_error_deg(p @ best_rotation(p, t).T, t)
+    rotated = normals.angular_error_deg(p @ normals.best_rotation(p, t).T, t)
     return {"detail_pixels": int(detail.sum()), "detail_sum": float(error[detail].sum()),
             "smooth_pixels": int(smooth.sum()), "smooth_sum": float(error[smooth].sum()),
             "rotated_sum": float(rotated.sum())}

@@ -204,10 +204,7 @@ def rotation_onto(source, target, weight, deadband_deg=0.0):
     """The rotation R (3×3) that best carries unit vectors `source` onto `target` (N×3, weighted Kabsch),
     its angle shrunk by `deadband_deg` (a smaller one is the identity)."""
     import cv2
-    covariance = (source * weight[:, None]).T @ target
-    u, _, vt = np.linalg.svd(covariance.astype(np.float64))
-    fix = np.diag([1.0, 1.0, np.sign(np.linalg.det(vt.T @ u.T))])
-    rotation = vt.T @ fix @ u.T
+    rotation = normals.best_rotation(source, target, weight)
     vector = cv2.Rodrigues(rotation)[0][:, 0]
     angle = np.degrees(np.linalg.norm(vector))
     if angle <= deadband_deg:
