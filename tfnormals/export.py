@@ -17,8 +17,9 @@ in [0, 1], any H and W, and returns `normals`: float32 [N, H, W, 3], unit camera
 --format=onnx converts a run or an existing SavedModel (e.g. tfnormals/assets/model) with tf2onnx
 (tfnormals.tools.onnx_export): the same input and outputs, any H×W, the metadata inside the file;
 `predict --model=model.onnx` runs it with onnxruntime, without TensorFlow (needs the `onnx` extra).
-Several checkpoints (comma-separated) export the weighted mean of their weights (checkpoint averaging; one
-architecture; the metadata lists them with their steps and weights).
+Several checkpoints (comma-separated: run folders, checkpoint prefixes, or SavedModels this command exported,
+such as the shipped model) export the weighted mean of their weights (checkpoint averaging; one architecture;
+the metadata lists them with their steps and weights, the config is the first's).
 stdout is one JSON line describing the export. Exit code 2 for a usage mistake (a missing
 checkpoint, an output that is not a SavedModel folder), 1 when the checkpoint cannot be restored.
 """
@@ -39,8 +40,8 @@ FLAGS = flags.FLAGS
 def define_flags():
     """Command-line flags (defined only when run as a program, so importing defines none)."""
     flags.DEFINE_string("checkpoint", None, "Run folder (with config.json and ckpt/), a checkpoint prefix, or "
-                        "(--format=onnx) a SavedModel folder; several run folders or prefixes, comma-separated, "
-                        "export the mean of their weights.")
+                        "an exported SavedModel folder; several, comma-separated, export the mean of their weights "
+                        "(a SavedModel among them: the model it was exported from).")
     flags.DEFINE_list("average_weights", [], "Weights of the comma-separated --checkpoint list in the mean "
                       "(default: equal).")
     flags.DEFINE_string("output", None, "SavedModel folder, or .onnx file, to write.")
@@ -64,8 +65,6 @@ def check_request(checkpoint, output, fmt="savedmodel", working_size=0, average_
         if not (os.path.exists(path) or os.path.isfile(path + ".index")):
             raise errors.MissingPathError(f"--checkpoint: {path}: no such run folder or checkpoint prefix")
     averaging_weights(average_weights, len(checkpoints))
-    if len(checkpoints) > 1 and any(_is_savedmodel(path) for path in checkpoints):
-        raise errors.UsageError("--checkpoint: only run folders and checkpoint prefixes average, not SavedModels")
     if fmt not in FORMATS:
         raise errors.UsageError(f"--format: must be one of {', '.join(FORMATS)}, not {fmt!r}")
     if fmt == "onnx":
@@ -97,9 +96,9 @@ def averaging_weights(values, count):
 
 
 def _restore(checkpoint, working_size=0, average_weights=()):
-    """(generator, config, metadata) of a run folder or checkpoint prefix, or the weighted mean of several (one
-    checkpoint is the mean with a share of 1), the config's working size replaced when `working_size` is given;
-    errors name --checkpoint."""
+    """(generator, config, metadata) of a run folder, checkpoint prefix or SavedModel, or the weighted mean of
+    several (one checkpoint is the mean with a share of 1), the config's working size replaced when `working_size`
+    is given; errors name --checkpoint."""
     import tensorflow as tf
 
     from tfnormals.training import runs

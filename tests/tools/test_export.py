@@ -207,3 +207,22 @@ def test_export_averages_checkpoints_weight_by_weight(smoke_run, tmp_path):
                           env=subprocess_env(), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and "--average_weights" in proc.stderr and "Traceback" not in proc.stderr
     assert not os.path.exists(tmp_path / "never")
+
+
+@pytest.mark.slow
+def test_export_averages_a_checkpoint_with_an_exported_savedmodel(smoke_run, smoke_export, tmp_path):
+    """A SavedModel this command exported (as the shipped model is) averages with a run's checkpoint: the mean of
+    the two networks' weights, the SavedModel listed with its metadata's step (how the shipped model was made)."""
+    early = os.path.join(smoke_run.run_dir, "ckpt", f"ckpt-{SMOKE_EVERY}")
+    output = str(tmp_path / "with_savedmodel")
+    run_python(["-m", "tfnormals.export", f"--checkpoint={early},{smoke_export[0]}", f"--output={output}"])
+    generator, _, info = runs.load_model_generator(output)
+    a, _, _ = runs.generator_from_run(early)
+    b, _, _ = runs.load_model_generator(smoke_export[0])
+    pairs = [(g.numpy(), x.numpy(), y.numpy()) for g, x, y in zip(generator.weights, a.weights, b.weights)
+             if "seed_generator" not in g.path]
+    assert any(not np.array_equal(x, y) for _, x, y in pairs)
+    for got, x, y in pairs:
+        np.testing.assert_allclose(got, 0.5 * x + 0.5 * y, rtol=1e-5, atol=1e-6)
+    assert [(c["checkpoint"], c["step"]) for c in info["averaged_checkpoints"]] == [
+        (early, SMOKE_EVERY), (smoke_export[0], SMOKE_STEPS)]

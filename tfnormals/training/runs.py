@@ -99,17 +99,27 @@ def generator_from_run(run_or_checkpoint):
     return generator, config, step
 
 
+def generator_from_weights(path):
+    """(float32 generator, config, step) of a run folder, a checkpoint prefix or an exported SavedModel (its
+    metadata's step): anything whose weights can be averaged."""
+    if os.path.isfile(os.path.join(path, layout.SAVEDMODEL_PB)):
+        generator, config, info = load_model_generator(path, flag="--checkpoint")
+        return generator, config, int(info.get("step", 0))
+    return generator_from_run(path)
+
+
 def averaged_generator(checkpoints, shares):
-    """(generator, config, steps) whose weights are the mean of checkpoints' (run folders or checkpoint prefixes;
-    one gives its own weights) of one architecture, each counted by its share (`shares`: one per checkpoint,
-    summing to 1): checkpoint averaging, which lands between the checkpoints of one run and can beat each
-    (BUILD_NOTES.md "Averaged checkpoints"). The config is the first checkpoint's, the steps each checkpoint's.
-    RunError names a checkpoint whose network differs."""
-    generator, config, step = generator_from_run(checkpoints[0])
+    """(generator, config, steps) whose weights are the mean of checkpoints' (run folders, checkpoint prefixes or
+    exported SavedModels — a shipped model averages with a later run's checkpoints; one gives its own weights) of
+    one architecture, each counted by its share (`shares`: one per checkpoint, summing to 1): checkpoint
+    averaging, which lands between the checkpoints of one run and can beat each (BUILD_NOTES.md "Averaged
+    checkpoints"). The config is the first checkpoint's, the steps each checkpoint's. RunError names a checkpoint
+    whose network differs."""
+    generator, config, step = generator_from_weights(checkpoints[0])
     steps = [step]
     total = [w.numpy() * shares[0] for w in generator.weights]
     for checkpoint, share in zip(checkpoints[1:], shares[1:]):
-        other, other_config, other_step = generator_from_run(checkpoint)
+        other, other_config, other_step = generator_from_weights(checkpoint)
         steps.append(other_step)
         if other_config.generator_kwargs() != config.generator_kwargs():
             raise RunError(f"{checkpoint}: its generator differs from {checkpoints[0]}'s (settings of the network); "
