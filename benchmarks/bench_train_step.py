@@ -118,19 +118,21 @@ def build(kind, batch_size, args):
     from tfnormals.model.gan import NormalsGAN
     from tfnormals.model.unet import build_generator
     from tfnormals.training.loop import build_gan
+    # The flip-consistency term pairs images within a batch: a batch of one has no pair, so it is off there.
+    flip = {} if batch_size >= 2 else {"flip_consistency_weight": 0.0}
     if kind == "shipped":
-        config = common.train_config(args.train_flags, batch_size=batch_size, init_from="")
+        config = common.train_config(args.train_flags, batch_size=batch_size, init_from="", **flip)
         return build_gan(config), config, config.load_size
     if kind.startswith("multipass"):
         precision = "mixed_bfloat16" if kind in BF16_CONFIGS else "float32"
         config = common.train_config(args.train_flags, batch_size=batch_size, pretrained=False, init_from="",
-                                     precision=precision, encoder="vgg16", freeze_blocks=2)
+                                     precision=precision, encoder="vgg16", freeze_blocks=2, **flip)
         return build_gan(config, fresh=False), config, config.load_size
     config = common.train_config(args.train_flags, batch_size=batch_size, crop_size=256, load_size=286,
                                  base_filters=64, levels=8, max_filters=512, norm="batch", dropout=0.5,
                                  upsample="transpose", passes="normals", d_passes="normals", init_from="",
                                  l1_weight=100.0, angular_weight=0.0, g_lr=2e-4, d_lr=2e-4,
-                                 beta_1=0.5)
+                                 beta_1=0.5, **flip)
     generator = build_generator(**config.generator_kwargs())
     if args.p2p_discriminator == "builder":
         discriminator = build_discriminator("patch", input_size=256, base_filters=64, levels=3, norm="batch")

@@ -1,6 +1,6 @@
 """Benchmarks keep running against the current model API (they are not run by CI otherwise):
 bench_inference on a tiny plate with the shipped model in predict's modes; bench_backends on a tiny batch;
-bench_temporal on a tiny sequence."""
+bench_temporal on a tiny sequence; bench_train_step on the shipped configuration at batch 1."""
 
 import json
 import subprocess
@@ -51,3 +51,17 @@ def test_bench_temporal_times_every_mode_on_a_tiny_sequence(tmp_path):
                                          "temporal --matchmove --matchmove_mattes"]
     assert all(r["seconds"] > 0 for r in rows) and all(r["blend_s"] > 0 for r in rows[1:])
     assert "| 160×96 | temporal |" in proc.stdout and "| 160×96 | temporal --matchmove |" in proc.stdout
+
+
+@pytest.mark.slow
+def test_bench_train_step_times_the_shipped_configuration_at_batch_one(tmp_path):
+    """The shipped flags pair each image with its mirror image (the flip-consistency term), which a batch of one
+    cannot: the benchmark turns that term off there rather than crash, and times the step."""
+    out = tmp_path / "train_step.json"
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_train_step", "--configs=shipped", "--batches=1",
+                           "--steps=1", "--warmup_steps=1", "--budget_s=1", "--matmul_n=256",
+                           f"--json_out={out}"], cwd=REPO, env=subprocess_env(), capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (row,) = json.loads(out.read_text())["rows"]
+    assert (row["config"], row["batch"]) == ("shipped", 1) and row["step_s"] > 0 and row["flops"] > 0

@@ -106,7 +106,8 @@ def test_every_setting_is_one_flag_tuples_included():
     (dict(precision="float16"), "--precision"), (dict(passes="depth,normals"), "--passes"),
     (dict(encoder="vgg16", levels=3, crop_size=64), "--levels"), (dict(hflip_prob=1.5), "--hflip_prob"),
     (dict(gamma_range=(1.25, 0.8)), "--gamma_range"), (dict(jpeg_quality_range=(0.5,)), "--jpeg_quality_range"),
-    (dict(records_dir="no/such/folder"), "--records_dir")])
+    (dict(records_dir="no/such/folder"), "--records_dir"),
+    (dict(flip_consistency_weight=250.0, batch_size=1), "--flip_consistency_weight")])
 def test_validate_is_the_one_place_that_names_the_flag(settings, flag):
     """Every check of a training configuration is TrainConfig.validate's; each names its flag (exit 2 in train)."""
     with pytest.raises(errors.UsageError, match=flag):

@@ -159,6 +159,10 @@ class TrainConfig:
         if self.crop_size % 2 ** self.levels:
             raise errors.UsageError(f"--crop_size ({self.crop_size}) must be a multiple of 2**levels "
                                     f"({2 ** self.levels})")
+        if self.flip_consistency_weight and self.batch_size < 2:
+            raise errors.UsageError(f"--flip_consistency_weight ({self.flip_consistency_weight:g}) pairs each image "
+                                    f"with its mirror image in the batch: it needs --batch_size of at least 2, got "
+                                    f"{self.batch_size}")
         if self.load_size < self.crop_size:
             raise errors.UsageError(f"--load_size ({self.load_size}) must be at least crop_size ({self.crop_size})")
         if self.records_dir and not os.path.isdir(self.records_dir):
