@@ -51,10 +51,6 @@ def define_flags():
                          "run's --working_size; choose it with evaluate --working_size: it does not change training).")
 
 
-def _is_savedmodel(path):
-    return os.path.isfile(os.path.join(path, layout.SAVEDMODEL_PB))
-
-
 def check_request(checkpoint, output, fmt="savedmodel", working_size=0, average_weights=()):
     """Raise errors.UsageError, naming the flag, for a missing checkpoint, a negative working size, averaging
     weights that do not fit the checkpoints or an output that must not be replaced."""
@@ -126,7 +122,7 @@ def export_onnx(checkpoint, output, working_size=0, average_weights=()):
         from tfnormals.tools import onnx_export
     except ImportError as e:
         raise errors.UsageError(f"--format=onnx needs tf2onnx and onnx ({e}; pip install 'tfnormals[onnx]')") from None
-    if _is_savedmodel(checkpoint):
+    if layout.is_savedmodel(checkpoint):
         if working_size:
             raise errors.UsageError("--working_size: only for a run's checkpoint; a SavedModel keeps its own")
         try:

@@ -3,6 +3,8 @@
 Writers and readers both import these names, so a file is never spelled twice.
 """
 
+import os
+
 # --- One rendered sample folder, DIR/<7-digit index>/ (data_tools.render writes, make_records reads).
 BEAUTY_EXR = "beauty.exr"      # linear RGB + A (coverage), exposure applied
 BEAUTY_PNG = "beauty.png"      # sRGB 8-bit preview of the same image
@@ -101,3 +103,8 @@ FINETUNE_SUFFIX = ".finetune"  # the work folder's default name: the output fold
 # --- An exported model folder (tfnormals.export writes, tools load).
 SAVEDMODEL_PB = "saved_model.pb"
 MODEL_METADATA = "tfnormals.json"
+
+
+def is_savedmodel(path):
+    """Whether `path` is a SavedModel folder (it holds SAVEDMODEL_PB), as opposed to a run folder or checkpoint."""
+    return os.path.isfile(os.path.join(path, SAVEDMODEL_PB))

@@ -26,7 +26,7 @@ def check_savedmodel_output(path, flag):
     """Raise errors.UsageError naming `flag` unless `path` can take a SavedModel: writable, and absent, empty or a
     SavedModel (which is replaced)."""
     outputs.check_writable_dir(path, flag)
-    if os.path.isdir(path) and os.listdir(path) and not os.path.isfile(os.path.join(path, layout.SAVEDMODEL_PB)):
+    if os.path.isdir(path) and os.listdir(path) and not layout.is_savedmodel(path):
         raise errors.UsageError(f"{flag}: {path} is a folder that holds something other than a SavedModel; "
                                 "refusing to replace it")
 
@@ -51,7 +51,7 @@ class NormalsModel(inference.PassModel):
         if not (os.path.exists(path) or is_prefix):
             raise errors.MissingPathError(f"{path}: no such model (expected a SavedModel folder, a training run "
                                           "folder or an .onnx file)")
-        if os.path.isfile(os.path.join(path, layout.SAVEDMODEL_PB)):
+        if layout.is_savedmodel(path):
             self._load_savedmodel(path)
         elif is_prefix or os.path.isfile(os.path.join(path, layout.RUN_CONFIG)):
             self._load_run(path)

@@ -58,7 +58,7 @@ def init_generator_from(generator, path):
     with the same encoder); the rest keep their initial values. Returns (copied, total); raises RunError
     when fewer than half of the source's weights fit: that warm start is a mistake in the flags.
     """
-    if os.path.isfile(os.path.join(path, layout.SAVEDMODEL_PB)):
+    if layout.is_savedmodel(path):
         loaded = tf.saved_model.load(path)
         function = loaded.signatures["serving_default"]
         source = {v.name.split(":")[0]: v for v in function.variables}
@@ -102,7 +102,7 @@ def generator_from_run(run_or_checkpoint):
 def generator_from_weights(path):
     """(float32 generator, config, step) of a run folder, a checkpoint prefix or an exported SavedModel (its
     metadata's step): anything whose weights can be averaged."""
-    if os.path.isfile(os.path.join(path, layout.SAVEDMODEL_PB)):
+    if layout.is_savedmodel(path):
         generator, config, info = load_model_generator(path, flag="--checkpoint")
         return generator, config, int(info.get("step", 0))
     return generator_from_run(path)
@@ -135,7 +135,7 @@ def load_model_generator(path, flag="--model"):
     """(float32 generator with a model's weights, its TrainConfig with the working size, its metadata dict) of a
     SavedModel exported by tfnormals (its tfnormals.json holds the config the network is rebuilt from) or of a
     training run folder; errors.UsageError naming `flag` when the network cannot be rebuilt exactly."""
-    if os.path.isfile(os.path.join(path, layout.SAVEDMODEL_PB)):
+    if layout.is_savedmodel(path):
         metadata_path = os.path.join(path, layout.MODEL_METADATA)
         try:
             with open(metadata_path) as f:
