@@ -5,6 +5,7 @@ The global step they read is the generator optimizer's iteration count, set here
 
 import os
 import re
+import signal
 
 import numpy as np
 import pytest
@@ -155,3 +156,48 @@ def test_history_logger_widens_the_header_when_a_resumed_segment_logs_more(tmp_p
     assert np.isnan(history["flip"][0]) and np.isnan(history["flip"][1]) and history["flip"][2] == 0.07
     assert os.listdir(tmp_path) == [layout.RUN_HISTORY]  # no temporary left beside it
     assert (tmp_path / layout.RUN_HISTORY).read_text().splitlines()[3].startswith("0,1500,")  # steps stay integers
+
+
+@pytest.fixture
+def python_ctrl_c():
+    """SIGINT handled as Python does by default (a test run under nohup would have it ignored)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+class _TeardownThatIsInterrupted:
+    """An object whose __del__ receives the Ctrl-C, as TensorFlow's iterator and tensor teardown code can."""
+
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGINT)
+        sum(range(1000))  # Python bytecode after the signal: where the pending KeyboardInterrupt is raised
+
+
+def test_ctrl_c_landing_in_teardown_code_is_raised_at_the_next_step_not_lost(python_ctrl_c):
+    _TeardownThatIsInterrupted()  # without CtrlC Python prints "Exception ignored" and goes on
+    with callbacks.CtrlC() as ctrl_c:
+        _TeardownThatIsInterrupted()
+        with pytest.raises(KeyboardInterrupt):
+            ctrl_c.on_train_batch_end(0)
+        ctrl_c.check()  # raised once
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_second_ctrl_c_raises_at_once(python_ctrl_c):
+    with callbacks.CtrlC():
+        os.kill(os.getpid(), signal.SIGINT)
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            sum(range(1000))
+
+
+def test_a_run_that_ignores_ctrl_c_keeps_ignoring_it():
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with callbacks.CtrlC() as ctrl_c:
+            os.kill(os.getpid(), signal.SIGINT)
+            ctrl_c.check()
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)

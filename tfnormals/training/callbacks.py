@@ -3,6 +3,8 @@
 import csv
 import glob
 import os
+import signal
+import threading
 import time
 
 import keras
@@ -16,6 +18,41 @@ from tfnormals.core.progress import format_duration
 
 def global_step(model):
     return int(model.g_optimizer.iterations.numpy())
+
+
+class CtrlC(keras.callbacks.Callback):
+    """Ctrl-C raises KeyboardInterrupt between steps, never inside TensorFlow's teardown code (a `__del__`, where
+    Python prints "Exception ignored" and the run goes on); a second Ctrl-C raises at once. Use it as a context
+    manager around the loop; a process that ignores SIGINT (nohup ... &) keeps ignoring it."""
+
+    def __init__(self):
+        super().__init__()
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._previous = signal.signal(signal.SIGINT, self._on_signal)
+        return self
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+    def _on_signal(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def check(self, *args, **kwargs):
+        """Raise the pending Ctrl-C, if any (the Keras hooks below call it after every step)."""
+        if self.requested:
+            self.requested = False
+            raise KeyboardInterrupt
+
+    on_train_batch_end = on_test_batch_end = on_epoch_end = check
 
 
 class CheckpointSaver(keras.callbacks.Callback):

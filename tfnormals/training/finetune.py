@@ -44,7 +44,7 @@ from tfnormals.core.progress import Progress
 from tfnormals.data import augment, dataset
 from tfnormals.model import losses, serving, shot_gate
 from tfnormals.model.unet import build_generator, precision
-from tfnormals.training import runs, shot_frames
+from tfnormals.training import callbacks, runs, shot_frames
 from tfnormals.training.finetune_config import FinetuneConfig, resolved_precision
 
 HISTORY_FIELDS = ("step", "seconds", "loss", "heldout_deg", "train_deg")
@@ -352,25 +352,27 @@ def finetune(references, request, output_dir, work_dir, resume=False, log=print,
         manager.save(checkpoint_number=step)
 
     try:
-        while step < cap and spent + time.monotonic() - start < budget:
-            loss = float(tuner.train_step(tf.constant(step, tf.int64)).numpy())
-            step += 1
-            if step % config.eval_every == 0:
-                last_error, train_error = tuner.evaluate()
-                tuner.keep_if_best(last_error, step)
-                _append_history(work_dir, {"step": step, "seconds": round(spent + time.monotonic() - start, 2),
-                                           "loss": round(loss, 4), "heldout_deg": round(last_error, 3),
-                                           "train_deg": round(train_error, 3)})
-            if step % config.checkpoint_every == 0:
-                save()
-            elapsed = time.monotonic() - start
-            progress.total = progress.done + 1 + _steps_left(step, cap, budget - spent - elapsed, elapsed,
-                                                            progress.done + 1)
-            progress.update(detail=f"step {step}, loss {loss:.3g}, held-out {last_error:.2f}° (base "
-                                   f"{base_error:.2f}°, best {float(state.best_error.numpy()):.2f}° at step "
-                                   f"{int(state.best_step.numpy())})")
-            if on_step is not None:
-                on_step(step)
+        with callbacks.CtrlC() as ctrl_c:
+            while step < cap and spent + time.monotonic() - start < budget:
+                loss = float(tuner.train_step(tf.constant(step, tf.int64)).numpy())
+                step += 1
+                if step % config.eval_every == 0:
+                    last_error, train_error = tuner.evaluate()
+                    tuner.keep_if_best(last_error, step)
+                    _append_history(work_dir, {"step": step, "seconds": round(spent + time.monotonic() - start, 2),
+                                               "loss": round(loss, 4), "heldout_deg": round(last_error, 3),
+                                               "train_deg": round(train_error, 3)})
+                if step % config.checkpoint_every == 0:
+                    save()
+                elapsed = time.monotonic() - start
+                progress.total = progress.done + 1 + _steps_left(step, cap, budget - spent - elapsed, elapsed,
+                                                                progress.done + 1)
+                progress.update(detail=f"step {step}, loss {loss:.3g}, held-out {last_error:.2f}° (base "
+                                       f"{base_error:.2f}°, best {float(state.best_error.numpy()):.2f}° at step "
+                                       f"{int(state.best_step.numpy())})")
+                if on_step is not None:
+                    on_step(step)
+                ctrl_c.check()
     except KeyboardInterrupt:
         save()
         log(f"interrupted: saved the fine-tune at step {step} in {work_dir} (--resume continues it)")

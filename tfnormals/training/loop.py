@@ -202,17 +202,19 @@ def train(config, run_dir, resume=False, export_dir="", log=logging.info):
         sample = next(iter((val_ds or dataset.make_dataset(records_dir, "train", config.batch_size, config.load_size,
                                                         training=False, repeat=False)).take(1)))
         cbs.append(callbacks.Triptychs(run_dir, {k: v[:config.triptych_count] for k, v in sample.items()}, writer))
-    fit_args = dict(validation_data=val_ds, validation_steps=config.val_steps if val_ds else None, callbacks=cbs,
-                    verbose=0)
+    ctrl_c = callbacks.CtrlC()
+    fit_args = dict(validation_data=val_ds, validation_steps=config.val_steps if val_ds else None,
+                    callbacks=[*cbs, ctrl_c], verbose=0)
     try:
-        partial = -step % config.checkpoint_every
-        if partial:  # resumed from an interruption's mid-epoch checkpoint: finish that epoch first
-            gan.fit(train_ds, epochs=initial_epoch + 1, initial_epoch=initial_epoch, steps_per_epoch=partial,
-                    **fit_args)
-            initial_epoch += 1
-        if initial_epoch < epochs and not gan.stop_training:
-            gan.fit(train_ds, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=config.checkpoint_every,
-                    **fit_args)
+        with ctrl_c:
+            partial = -step % config.checkpoint_every
+            if partial:  # resumed from an interruption's mid-epoch checkpoint: finish that epoch first
+                gan.fit(train_ds, epochs=initial_epoch + 1, initial_epoch=initial_epoch, steps_per_epoch=partial,
+                        **fit_args)
+                initial_epoch += 1
+            if initial_epoch < epochs and not gan.stop_training:
+                gan.fit(train_ds, epochs=epochs, initial_epoch=initial_epoch,
+                        steps_per_epoch=config.checkpoint_every, **fit_args)
     except KeyboardInterrupt:
         saver.set_model(gan)  # keras 3: Callback.model is a read-only property
         saver.save()
