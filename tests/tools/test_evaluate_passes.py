@@ -47,6 +47,8 @@ def test_a_model_exact_up_to_scale_scores_zero_and_the_baselines_do_not():
     assert depth["constant"]["absrel_median"] > 0.1 and depth["ground_plane"]["absrel_median"] > 0.1
     assert report["p_normals_agreement_deg"] < 1.0, "normals from the predicted P agree with the predicted normals"
     assert report["albedo"]["model"] < 1e-8 < report["albedo"]["plate"]
+    family = report["families"]["unknown"]["depth"]
+    assert family["images"] == 1 and family["model"] < 1e-5 and family["constant"] == depth["constant"]["absrel_median"]
     table = evaluation.format_table(report)
     assert "| ground_plane |" in table and "| plate |" in table
 

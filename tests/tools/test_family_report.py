@@ -33,3 +33,16 @@ def test_floor_and_wall_pixels_are_classed_by_the_true_normal_and_averaged_by_pi
     assert report["object_study"]["wall"]["model"] < 1e-3
     table = family_report.format_table(report)
     assert "| ground | 2 |" in table and "| object_study | 1 |" in table
+
+
+def test_depth_is_the_mean_absrel_of_the_family_images_that_have_it_and_the_table_shows_it():
+    floor = plane((4, 4), [0, 0.9, 0.3])
+    with_depth = [dict(entry("ground", floor, floor), depth={"model": {"absrel_median": a},
+                                                             "constant": {"absrel_median": 0.5}})
+                  for a in (0.1, 0.3)]
+    report = family_report.summary([*with_depth, entry("ground", floor, floor), entry("interior", floor, floor)])
+    assert report["ground"]["images"] == 3
+    assert report["ground"]["depth"] == {"images": 2, "model": 0.2, "constant": 0.5}
+    assert report["interior"]["depth"] is None
+    table = family_report.format_table(report)
+    assert "| 0.200 (0.500) |" in table and table.splitlines()[-1].endswith("| – |")

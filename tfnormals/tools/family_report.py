@@ -12,6 +12,8 @@ from tfnormals.core import conventions, normals
 
 METHODS = ("model", "flat", "best_constant")
 REGIONS = ("all", "floor", "wall")
+DEPTH_COLUMNS = ("model", "constant")  # the family table's depth: the model and a constant depth beside it
+DEPTH_METRIC = "absrel_median"
 
 
 def surface_classes(truth, valid):
@@ -32,23 +34,27 @@ def image_entry(predictions, truth, valid):
 
 
 def summary(images):
-    """{family: {'images', and per region: pixels, mean error of each method, mean predicted n.y}} over entries
-    that carry 'family' and 'regions' (from image_entry)."""
-    families = {}
+    """{family: {'images', per region: pixels, mean error of each method, mean predicted n.y; and 'depth' (None
+    without it): images, mean AbsRel of the model and of a constant}} over entries that carry 'family' and
+    'regions' (from image_entry), and 'depth' (evaluation.depth_entry) where depth was evaluated."""
+    by_family = {}
     for image in images:
-        family = families.setdefault(image["family"], {"images": 0, **{r: None for r in REGIONS}})
-        family["images"] += 1
-        for region in REGIONS:
-            add = image["regions"][region]
-            total = family[region] or dict.fromkeys(add, 0.0)
-            family[region] = {k: total[k] + add[k] for k in add}
-    for family in families.values():
-        for region in REGIONS:
-            sums = family[region]
-            pixels = sums["pixels"]
-            family[region] = {"pixels": int(pixels), **{k: (sums[k] / pixels if pixels else None)
-                                                         for k in (*METHODS, "predicted_y")}}
-    return dict(sorted(families.items()))
+        by_family.setdefault(image["family"], []).append(image)
+    return {name: _family(members) for name, members in sorted(by_family.items())}
+
+
+def _family(images):
+    """One family's row of summary() from its images' entries."""
+    family = {"images": len(images)}
+    for region in REGIONS:
+        sums = {k: sum(i["regions"][region][k] for i in images) for k in images[0]["regions"][region]}
+        pixels = sums["pixels"]
+        family[region] = {"pixels": int(pixels), **{k: (sums[k] / pixels if pixels else None)
+                                                     for k in (*METHODS, "predicted_y")}}
+    depth = [i["depth"] for i in images if i.get("depth")]
+    family["depth"] = {"images": len(depth), **{m: float(np.mean([d[m][DEPTH_METRIC] for d in depth]))
+                                                for m in DEPTH_COLUMNS}} if depth else None
+    return family
 
 
 def format_table(families):
@@ -56,12 +62,14 @@ def format_table(families):
     def cell(region, method):
         value = region[method]
         return "–" if value is None else f"{value:.1f}"
+    def depth_cell(depth):
+        return "–" if depth is None else f"{depth['model']:.3f} ({depth['constant']:.3f})"
     lines = ["| family | images | mean ° (flat, best const.) | floor px ° (flat) | floor predicted n.y "
-             "| wall px ° (flat) |", "|---|---|---|---|---|---|"]
+             "| wall px ° (flat) | depth AbsRel (const.) |", "|---|---|---|---|---|---|---|"]
     for name, family in families.items():
         a, f, w = family["all"], family["floor"], family["wall"]
         lines.append(f"| {name} | {family['images']} | {cell(a, 'model')} ({cell(a, 'flat')}, "
                      f"{cell(a, 'best_constant')}) | {cell(f, 'model')} ({cell(f, 'flat')}) | "
                      f"{'–' if f['predicted_y'] is None else format(f['predicted_y'], '.2f')} | "
-                     f"{cell(w, 'model')} ({cell(w, 'flat')}) |")
+                     f"{cell(w, 'model')} ({cell(w, 'flat')}) | {depth_cell(family['depth'])} |")
     return "\n".join(lines)
