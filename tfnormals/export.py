@@ -4,6 +4,7 @@ Usage:
   python -m tfnormals.export --checkpoint=checkpoints/RUN --output=SAVEDMODEL_DIR
   python -m tfnormals.export --format=onnx --checkpoint=RUN_OR_SAVEDMODEL --output=model.onnx
   python -m tfnormals.export --checkpoint=RUN/ckpt/ckpt-A,RUN/ckpt/ckpt-B [--average_weights=1,1] --output=DIR
+  python -m tfnormals.export --checkpoint=... --depth_contrast=0.8 --output=DIR
 
 The SavedModel's `serving_default` signature takes `images`: float32 [N, H, W, 3], sRGB-encoded
 in [0, 1], any H and W, and returns `normals`: float32 [N, H, W, 3], unit camera-space normals
@@ -20,6 +21,8 @@ in [0, 1], any H and W, and returns `normals`: float32 [N, H, W, 3], unit camera
 Several checkpoints (comma-separated: run folders, checkpoint prefixes, or SavedModels this command exported,
 such as the shipped model) export the weighted mean of their weights (checkpoint averaging; one architecture;
 the metadata lists them with their steps and weights, the config is the first's).
+--depth_contrast=k exports depth ** k (the depth head's log depth times k; recorded in the metadata): fit k on
+renders the model trained on with `evaluate`, which reports the depth AbsRel at each contrast.
 stdout is one JSON line describing the export. Exit code 2 for a usage mistake (a missing
 checkpoint, an output that is not a SavedModel folder), 1 when the checkpoint cannot be restored.
 """
@@ -47,15 +50,20 @@ def define_flags():
     flags.DEFINE_string("output", None, "SavedModel folder, or .onnx file, to write.")
     flags.DEFINE_enum("format", "savedmodel", list(FORMATS), "savedmodel: a TensorFlow SavedModel folder; "
                       "onnx: one .onnx file (tf2onnx; run by predict with onnxruntime).")
+    flags.DEFINE_float("depth_contrast", 1.0, "Export depth ** k: the depth head's log depth times k (k < 1 "
+                       "flattens, k > 1 stretches); fit it with evaluate on renders the model trained on.")
     flags.DEFINE_integer("working_size", 0, "Longer side of predict's global pass written into the model (0 = the "
                          "run's --working_size; choose it with evaluate --working_size: it does not change training).")
 
 
-def check_request(checkpoint, output, fmt="savedmodel", working_size=0, average_weights=()):
-    """Raise errors.UsageError, naming the flag, for a missing checkpoint, a negative working size, averaging
-    weights that do not fit the checkpoints or an output that must not be replaced."""
+def check_request(checkpoint, output, fmt="savedmodel", working_size=0, average_weights=(), depth_contrast=1.0):
+    """Raise errors.UsageError, naming the flag, for a missing checkpoint, a negative working size, a depth contrast
+    that is not positive, averaging weights that do not fit the checkpoints or an output that must not be
+    replaced."""
     if working_size < 0:
         raise errors.UsageError(f"--working_size: must be 0 (the run's) or more, got {working_size}")
+    if not depth_contrast > 0:
+        raise errors.UsageError(f"--depth_contrast: must be above 0, got {depth_contrast}")
     checkpoints = checkpoint_list(checkpoint)
     for path in checkpoints:
         if not (os.path.exists(path) or os.path.isfile(path + ".index")):
@@ -91,10 +99,10 @@ def averaging_weights(values, count):
     return [weight / sum(weights) for weight in weights]
 
 
-def _restore(checkpoint, working_size=0, average_weights=()):
+def _restore(checkpoint, working_size=0, average_weights=(), depth_contrast=1.0):
     """(generator, config, metadata) of a run folder, checkpoint prefix or SavedModel, or the weighted mean of
     several (one checkpoint is the mean with a share of 1), the config's working size replaced when `working_size`
-    is given; errors name --checkpoint."""
+    is given, its depth raised to `depth_contrast`; errors name --checkpoint or --depth_contrast."""
     import tensorflow as tf
 
     from tfnormals.training import runs
@@ -111,10 +119,16 @@ def _restore(checkpoint, working_size=0, average_weights=()):
     if len(checkpoints) > 1:
         info["averaged_checkpoints"] = [{"checkpoint": path, "step": step, "weight": share}
                                         for path, step, share in zip(checkpoints, steps, shares)]
+    if depth_contrast != 1.0:
+        if "depth" not in config.generator_kwargs()["passes"]:
+            raise errors.UsageError(f"--depth_contrast: {checkpoint} predicts no depth")
+        from tfnormals.model import unet
+        unet.scale_depth_contrast(generator, depth_contrast)
+        info["depth_contrast"] = depth_contrast
     return generator, config, info
 
 
-def export_onnx(checkpoint, output, working_size=0, average_weights=()):
+def export_onnx(checkpoint, output, working_size=0, average_weights=(), depth_contrast=1.0):
     """Write a run's generator or a SavedModel as ONNX; returns the metadata stored in the file."""
     try:
         import tf2onnx  # noqa: F401  (checked here, before a run is restored)
@@ -123,13 +137,14 @@ def export_onnx(checkpoint, output, working_size=0, average_weights=()):
     except ImportError as e:
         raise errors.UsageError(f"--format=onnx needs tf2onnx and onnx ({e}; pip install 'tfnormals[onnx]')") from None
     if layout.is_savedmodel(checkpoint):
-        if working_size:
-            raise errors.UsageError("--working_size: only for a run's checkpoint; a SavedModel keeps its own")
+        for flag, value, default in (("working_size", working_size, 0), ("depth_contrast", depth_contrast, 1.0)):
+            if value != default:
+                raise errors.UsageError(f"--{flag}: only for a run's checkpoint; a SavedModel converts as it is")
         try:
             return onnx_export.savedmodel_to_onnx(checkpoint, output)
         except errors.UsageError as e:
             raise errors.UsageError(f"--checkpoint: {e}") from None
-    generator, _, info = _restore(checkpoint, working_size, average_weights)
+    generator, _, info = _restore(checkpoint, working_size, average_weights, depth_contrast)
     return onnx_export.generator_to_onnx(generator, output, info)
 
 
@@ -137,14 +152,17 @@ def main(argv):
     del argv
     if not FLAGS.checkpoint or not FLAGS.output:
         raise errors.UsageError("--checkpoint and --output are required")
-    check_request(FLAGS.checkpoint, FLAGS.output, FLAGS.format, FLAGS.working_size, FLAGS.average_weights)
+    check_request(FLAGS.checkpoint, FLAGS.output, FLAGS.format, FLAGS.working_size, FLAGS.average_weights,
+                  FLAGS.depth_contrast)
     if FLAGS.format == "onnx":
-        info = export_onnx(FLAGS.checkpoint, FLAGS.output, FLAGS.working_size, FLAGS.average_weights)
+        info = export_onnx(FLAGS.checkpoint, FLAGS.output, FLAGS.working_size, FLAGS.average_weights,
+                           FLAGS.depth_contrast)
         cli.emit({"output": FLAGS.output, "format": "onnx", "step": info.get("step"), "stride": info["stride"],
                   "passes": info["passes"], "opset": info["opset"]})
         return
     from tfnormals.model import serving
-    generator, config, info = _restore(FLAGS.checkpoint, FLAGS.working_size, FLAGS.average_weights)
+    generator, config, info = _restore(FLAGS.checkpoint, FLAGS.working_size, FLAGS.average_weights,
+                                       FLAGS.depth_contrast)
     serving.export_generator(generator, FLAGS.output, info)
     cli.emit({"output": FLAGS.output, "step": info["step"], "stride": 2 ** config.levels,
               "params": generator.count_params(), "working_size": config.global_pass_size,

@@ -7,7 +7,7 @@ import tensorflow as tf
 from tfnormals.model import encoders, losses
 from tfnormals.model.discriminator import build_discriminator
 from tfnormals.model.gan import NormalsGAN
-from tfnormals.model.unet import build_generator, precision
+from tfnormals.model.unet import build_generator, precision, scale_depth_contrast
 
 SMALL = dict(base_filters=8, levels=5, max_filters=32)
 
@@ -31,6 +31,18 @@ def test_every_head_has_the_plate_size_and_its_range():
     assert np.allclose(np.linalg.norm(out["normals"], axis=-1), 1.0, atol=1e-4)
     assert np.all(out["depth"].numpy() > 0)
     assert 0.0 <= out["albedo"].numpy().min() and out["albedo"].numpy().max() <= 1.0
+
+
+def test_scaling_the_depth_contrast_raises_depth_to_that_power_and_leaves_the_other_heads():
+    g = build_generator(passes=("normals", "depth", "albedo"), **SMALL)
+    plate = np.random.default_rng(2).random((1, 32, 48, 3)).astype(np.float32)
+    before = {k: v.numpy() for k, v in g(plate).items()}
+    scale_depth_contrast(g, 0.5)
+    after = {k: v.numpy() for k, v in g(plate).items()}
+    assert np.std(np.log(before["depth"])) > 1e-3, "the untrained head spreads its depths"
+    np.testing.assert_allclose(np.log(after["depth"]), 0.5 * np.log(before["depth"]), atol=1e-5)
+    np.testing.assert_array_equal(after["normals"], before["normals"])
+    np.testing.assert_array_equal(after["albedo"], before["albedo"])
 
 
 def test_a_normals_only_model_keeps_the_shipped_architecture():

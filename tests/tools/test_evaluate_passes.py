@@ -47,10 +47,14 @@ def test_a_model_exact_up_to_scale_scores_zero_and_the_baselines_do_not():
     assert depth["constant"]["absrel_median"] > 0.1 and depth["ground_plane"]["absrel_median"] > 0.1
     assert report["p_normals_agreement_deg"] < 1.0, "normals from the predicted P agree with the predicted normals"
     assert report["albedo"]["model"] < 1e-8 < report["albedo"]["plate"]
+    contrast = depth["contrast"]
+    assert contrast["1"]["absrel_median"] == depth["model"]["absrel_median"]
+    assert contrast["0.5"]["absrel_median"] > 0.01 and contrast["1.5"]["absrel_median"] > 0.01
     family = report["families"]["unknown"]["depth"]
     assert family["images"] == 1 and family["model"] < 1e-5 and family["constant"] == depth["constant"]["absrel_median"]
     table = evaluation.format_table(report)
-    assert "| ground_plane |" in table and "| plate |" in table
+    assert "| ground_plane |" in table and "| plate |" in table and "best k 1;" not in table
+    assert table.split("depth AbsRel at contrast k")[1].splitlines()[0].endswith("best k 1")
 
 
 def test_examples_without_passes_give_a_normals_only_report():
@@ -73,6 +77,8 @@ def test_real_checks_command_writes_report_and_gallery(tmp_path):
         report = json.load(f)
     assert report["motorcycle"]["pixels"] > 100000
     assert 0 < report["flip_equivariance_deg"] < 90 and 0 < report["scale_consistency_deg"] < 90
+    moto = report["motorcycle"]
+    assert moto["depth_contrast"]["1"] == moto["depth"] and "motorcycle depth AbsRel at contrast k" in proc.stdout
     # The same figures with the network at each photo's own resolution, beside predict's default.
     native = report["native"]
     assert 0 < native["motorcycle_mean_deg"] < 90

@@ -18,6 +18,7 @@ from tfnormals.model import serving
 from tfnormals.tools.model_io import NormalsModel
 from tfnormals.training import runs
 
+SHIPPED = os.path.join(REPO, "tfnormals", "assets", "model")
 SIZES = [(2, 77, 131), (1, 19, 40), (1, 64, 64)]  # odd sizes, the smallest side above half the stride (16)
 
 FRESH_PROCESS_SCRIPT = """
@@ -226,3 +227,22 @@ def test_export_averages_a_checkpoint_with_an_exported_savedmodel(smoke_run, smo
         np.testing.assert_allclose(got, 0.5 * x + 0.5 * y, rtol=1e-5, atol=1e-6)
     assert [(c["checkpoint"], c["step"]) for c in info["averaged_checkpoints"]] == [
         (early, SMOKE_EVERY), (smoke_export[0], SMOKE_STEPS)]
+
+
+@pytest.mark.slow
+def test_export_depth_contrast_raises_the_depth_to_its_power_and_records_it(smoke_run, tmp_path):
+    """--depth_contrast=0.5 on the shipped model (a SavedModel with depth): log depth halves, normals unchanged, the
+    factor in the metadata; on the normals-only smoke run, one usage line naming the flag and nothing written."""
+    output = str(tmp_path / "flatter")
+    run_python(["-m", "tfnormals.export", f"--checkpoint={SHIPPED}", "--depth_contrast=0.5", f"--output={output}"])
+    plate = plates(1, 64, 96, seed=3)
+    before, after = NormalsModel(SHIPPED).predict_passes(plate), NormalsModel(output).predict_passes(plate)
+    np.testing.assert_allclose(np.log(after["depth"]), 0.5 * np.log(before["depth"]), atol=1e-4)
+    np.testing.assert_allclose(after["normals"], before["normals"], atol=1e-5)
+    with open(os.path.join(output, layout.MODEL_METADATA)) as f:
+        assert json.load(f)["depth_contrast"] == 0.5
+    proc = subprocess.run([sys.executable, "-m", "tfnormals.export", f"--checkpoint={smoke_run.run_dir}",
+                           "--depth_contrast=0.8", f"--output={tmp_path / 'never'}"], cwd=REPO,
+                          env=subprocess_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "--depth_contrast" in proc.stderr and "no depth" in proc.stderr
+    assert "Traceback" not in proc.stderr and not os.path.exists(tmp_path / "never")

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from tfnormals.core import errors, normals
+from tfnormals.core import conventions, errors, normals
 
 DEFAULT_SENSOR_WIDTH_MM = 36.0  # full-frame 35 mm film back, the convention focal lengths are quoted in
 DEFAULT_FOCAL_MM = 35.0
@@ -143,6 +143,13 @@ def depth_metrics(pred, target, valid):
         result[f"absrel_{name}"] = float(np.mean(np.abs(p - t) / t))
         result[f"delta125_{name}"] = float(np.mean(np.maximum(p / t, t / p) < 1.25))
     return result
+
+
+def depth_contrast_metrics(pred, target, valid, contrasts=conventions.DEPTH_CONTRASTS):
+    """{k: depth_metrics of pred ** k} for each contrast k: the predicted log depth stretched (k > 1) or flattened
+    (k < 1), which is what `export --depth_contrast=k` makes of a model; so k can be fitted on renders."""
+    pred = np.maximum(pred.astype(np.float64), 1e-12)
+    return {f"{k:g}": depth_metrics(pred ** k, target, valid) for k in contrasts}
 
 
 def albedo_si_mse(pred, target, valid):

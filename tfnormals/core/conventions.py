@@ -27,6 +27,10 @@ MIN_NORMAL_LENGTH = 0.5
 # Largest |1 - |n|| accepted for a stored normal on a masked pixel.
 UNIT_NORMAL_TOLERANCE = 0.05
 
+# Depth contrasts every depth evaluation reports (AbsRel of the predicted depth ** k), to fit
+# `export --depth_contrast` on renders the model trained on.
+DEPTH_CONTRASTS = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 1.0, 1.1, 1.25, 1.5)
+
 # Surface classes by the true camera-space normal, for per-family reports: floors face up, walls are vertical.
 FLOOR_MIN_Y = 0.7
 WALL_MAX_Y = 0.3

@@ -123,6 +123,13 @@ def _residual(x, filters, norm, name):
     return keras.layers.Add(name=f"{name}_add")([x, y])
 
 
+def scale_depth_contrast(generator, contrast):
+    """Multiply the depth head's log depth by `contrast` (its last conv's kernel and bias): depth becomes
+    depth ** contrast, a calibration of how far the model spreads depths (BUILD_NOTES "Depth contrast")."""
+    layer = generator.get_layer(HEAD_NAMES["depth"])
+    layer.set_weights([w * contrast for w in layer.get_weights()])
+
+
 def _head(features, kind):
     """One pass's 3×3 conv and output activation; computed in float32 under mixed precision."""
     x = keras.layers.Conv2D(HEAD_CHANNELS[kind], 3, padding="same", dtype="float32", name=HEAD_NAMES[kind])(features)

@@ -186,6 +186,7 @@ def depth_entry(passes, example, valid):
     entry = {m: camera.depth_metrics(d, truth, valid) for m, d in (
         ("model", passes["depth"][..., 0]), ("constant", baselines.constant_depth(shape)),
         ("ground_plane", baselines.ground_plane_depth(shape)))}
+    entry["contrast"] = camera.depth_contrast_metrics(passes["depth"][..., 0], truth, valid)
     fov = example.hfov or camera.CameraSettings().field_of_view()
     position = camera.position_from_depth(passes["depth"][..., 0], camera.focal_pixels(shape[1], fov))
     derived = camera.normals_from_position(position, valid)
@@ -254,6 +255,8 @@ def _pass_summaries(images):
         summary["depth"] = {m: {k: float(np.mean([d[m][k] for d in depth])) for k in depth[0][m]}
                             for m in DEPTH_METHODS}
         summary["depth"]["count"] = len(depth)
+        summary["depth"]["contrast"] = {k: {m: float(np.mean([d["contrast"][k][m] for d in depth]))
+                                            for m in depth[0]["contrast"][k]} for k in depth[0]["contrast"]}
         agreement = [d["p_normals_agreement_deg"] for d in depth if "p_normals_agreement_deg" in d]
         if agreement:
             summary["p_normals_agreement_deg"] = float(np.mean(agreement))
@@ -290,10 +293,18 @@ def format_table(report):
         text += "\n\n" + "\n".join(lines) + f"\n\n{report['depth']['count']} images with depth"
         if "p_normals_agreement_deg" in report:
             text += f"; normals from predicted P vs predicted normals: {report['p_normals_agreement_deg']:.2f}° mean"
+        text += "\n\n" + format_contrast_line(report["depth"]["contrast"])
     if "albedo" in report:
         text += "\n\n| albedo | si-MSE |\n|---|---|\n" + "\n".join(
             f"| {m} | {report['albedo'][m]:.4f} |" for m in ALBEDO_METHODS)
     return text
+
+
+def format_contrast_line(contrast):
+    """One line: the model's depth AbsRel (median-scaled) at each depth contrast k, and the best k."""
+    best = min(contrast, key=lambda k: contrast[k]["absrel_median"])
+    return ("depth AbsRel at contrast k (depth ** k; `export --depth_contrast=k`): "
+            + ", ".join(f"{k}: {v['absrel_median']:.3f}" for k, v in contrast.items()) + f"; best k {best}")
 
 
 def check_request(model_path, output_json, *, records="", split="test", pairs_dir="", train_records="",

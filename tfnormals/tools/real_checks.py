@@ -19,7 +19,7 @@ import os
 import numpy as np
 
 from tfnormals.core import camera, conventions, errors, image_io, normals, outputs, srgb
-from tfnormals.tools import baselines, fusion, relighting, tiling
+from tfnormals.tools import baselines, evaluation, fusion, relighting, tiling
 
 # Middlebury 2014 "Motorcycle" calibration at scikit-image's quarter resolution.
 MOTORCYCLE_FOCAL_PX = 994.978
@@ -97,6 +97,7 @@ def motorcycle_report(predict_passes, truth=None):
     if "depth" in outputs:
         report["depth"] = camera.depth_metrics(outputs["depth"][..., 0], truth["depth"], mask)
         report["depth_constant"] = camera.depth_metrics(np.ones_like(truth["depth"]), truth["depth"], mask)
+        report["depth_contrast"] = camera.depth_contrast_metrics(outputs["depth"][..., 0], truth["depth"], mask)
     return report
 
 
@@ -194,6 +195,7 @@ def format_table(report):
                  f"constant {moto['depth_constant']['absrel_median']:.3f}; "
                  f"δ<1.25: model {moto['depth']['delta125_median']:.3f}, "
                  f"constant {moto['depth_constant']['delta125_median']:.3f}")
+        text += "\n\nmotorcycle " + evaluation.format_contrast_line(moto["depth_contrast"])
     text += (f"\n\nflip equivariance {report['flip_equivariance_deg']:.2f}° mean, scale consistency "
              f"{report['scale_consistency_deg']:.2f}° mean, over {len(report['photos'])} photos")
     if "native" in report:
