@@ -125,7 +125,7 @@ def _residual(x, filters, norm, name):
 
 def scale_depth_contrast(generator, contrast):
     """Multiply the depth head's log depth by `contrast` (its last conv's kernel and bias): depth becomes
-    depth ** contrast, a calibration of how far the model spreads depths (BUILD_NOTES "Depth contrast")."""
+    depth ** contrast, a calibration of how far the model spreads depths (BUILD_NOTES "a depth calibration")."""
     layer = generator.get_layer(HEAD_NAMES["depth"])
     layer.set_weights([w * contrast for w in layer.get_weights()])
 
