@@ -395,6 +395,8 @@ CASES = [
          "--working_size: must be 0 or more, got -1", absent=("e.json", "e_triptychs")),
     Case("export-working-size-negative", EXPORT, ["--checkpoint={model}", "--output=sm", "--working_size=-2"], 2,
          r"--working_size: must be 0 \(the run's\) or more, got -2", absent=("sm",)),
+    Case("export-depth-contrast-not-positive", EXPORT, ["--checkpoint={model}", "--output=sm", "--depth_contrast=0"],
+         2, r"--depth_contrast: must be above 0, got 0", absent=("sm",)),
     Case("export-checkpoint-missing", EXPORT, ["--checkpoint=runs/none", "--output=sm"], 2,
          "--checkpoint: runs/none: no such run folder or checkpoint prefix", absent=("sm", "runs")),
     Case("export-output-not-a-savedmodel", EXPORT, ["--checkpoint=run", "--output=precious"], 2,
