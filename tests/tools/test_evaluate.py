@@ -5,9 +5,10 @@ import os
 
 import numpy as np
 import pytest
-from helpers import sphere_normal_map
+from helpers import sphere_normal_map, write_synthetic_samples
 
-from tfnormals.core import image_io
+from tfnormals.core import image_io, layout
+from tfnormals.data import pairs
 from tfnormals.tools import baselines, evaluation, fusion
 
 METRIC_KEYS = {"mean", "median", "within_11_25", "within_22_5", "within_30"}
@@ -60,6 +61,26 @@ def test_evaluate_report_of_a_perfect_model_and_the_baselines(tmp_path):
     assert image_io.read_image(str(tmp_path / "t" / "sphere_a.png")).shape == (20, 60, 3)
     table = evaluation.format_table(report)
     assert all(f"| {method} |" in table for method in evaluation.METHODS)
+
+
+def test_pairs_of_our_renders_carry_their_id_pass_at_the_evaluated_size(tmp_path, caplog):
+    sample_ids = write_synthetic_samples(str(tmp_path), 3, size=32)
+    ids = np.full((32, 32), layout.ID_FIRST_SET, np.float32)
+    ids[:, 1::2] = layout.ID_FIRST_OBJECT + 2  # every other column: an object
+    image_io.write_png(str(tmp_path / sample_ids[0] / layout.IDS_PNG), ids / 255.0)
+    (tmp_path / sample_ids[1] / layout.IDS_PNG).write_bytes(b"not a png")
+    examples = list(evaluation.iter_pairs(str(tmp_path), pairs.PairFormat()))
+    assert np.array_equal(examples[0].ids, ids.astype(np.int32))
+    assert examples[1].ids is None and examples[2].ids is None  # unreadable (reported), absent
+    assert any(sample_ids[1] in r.getMessage() and "floor parts" in r.getMessage() for r in caplog.records)
+    half = next(evaluation.iter_pairs(str(tmp_path), pairs.PairFormat(max_sample_side=16)))
+    assert half.mask.shape == (16, 16) and np.array_equal(half.ids, ids[::2, ::2].astype(np.int32))
+    fitted = {"best_constant": [0.0, 0.0, 1.0], "gradient_strength": 1.0}
+    family = evaluation.evaluate(_Oracle(examples), examples, fitted)["families"]["unknown"]
+    first = evaluation.evaluate(_Oracle(examples[:1]), examples[:1], fitted)["families"]["unknown"]
+    assert family["floor_set"]["pixels"] == first["floor_set"]["pixels"] > 0  # only the first sample has parts
+    assert family["floor_object"]["pixels"] == first["floor_object"]["pixels"] > 0
+    assert first["floor_set"]["pixels"] + first["floor_object"]["pixels"] == first["floor"]["pixels"]
 
 
 def test_evaluate_refuses_when_nothing_is_masked():

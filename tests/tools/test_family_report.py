@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from tfnormals.core import normals
+from tfnormals.core import layout, normals
 from tfnormals.tools import family_report
 
 
@@ -46,3 +46,28 @@ def test_depth_is_the_mean_absrel_of_the_family_images_that_have_it_and_the_tabl
     assert report["interior"]["depth"] is None
     table = family_report.format_table(report)
     assert "| 0.200 (0.500) |" in table and table.splitlines()[-1].endswith("| – |")
+
+
+def test_an_id_pass_splits_floor_pixels_into_set_pieces_and_objects():
+    floor = plane((4, 4), [0, 0.9, 0.3])
+    ids = np.full((4, 4), layout.ID_FIRST_SET)
+    ids[:, 3] = layout.ID_FIRST_OBJECT  # one column: an object's top, read as a backdrop
+    model = floor.copy()
+    model[:, 3] = [0, 0, 1]
+    with_ids = {"family": "object_study", "regions": family_report.image_entry(
+        {"model": model, "flat": plane((4, 4), [0, 0, 1]), "best_constant": floor}, floor, np.ones((4, 4), bool), ids)}
+    report = family_report.summary([with_ids, entry("object_study", floor, floor), entry("ground", floor, floor)])
+    study = report["object_study"]
+    assert study["floor_set"]["pixels"] == 12 and study["floor_set"]["model"] < 1e-3
+    top_error = float(normals.angular_error_deg(model[:1, 3], floor[:1, 3])[0])
+    assert study["floor_object"]["pixels"] == 4 and abs(study["floor_object"]["model"] - top_error) < 1e-3
+    assert study["floor"]["pixels"] == 32  # the image without an ID pass still counts in the floor as a whole
+    assert "floor_set" not in report["ground"]
+    table = family_report.format_table(report)
+    assert f"| 0.0, {top_error:.1f} |" in table and "| –, – |" in table
+
+
+def test_the_floor_parts_column_appears_only_when_an_image_had_an_id_pass():
+    floor = plane((4, 4), [0, 0.9, 0.3])
+    table = family_report.format_table(family_report.summary([entry("ground", floor, floor)]))
+    assert "set, objects" not in table and table.splitlines()[1] == "|---|---|---|---|---|---|---|"

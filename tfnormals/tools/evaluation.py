@@ -8,7 +8,8 @@ the model, a constant and a ground plane seen from eye level (means over images)
 "p_normals_agreement_deg", the mean angle between normals derived from the predicted position
 pass (depth + the camera's field of view) and the predicted normals. When it predicts albedo,
 "albedo" holds the scale-invariant MSE of the model and of the plate used as albedo. "families"
-holds the errors per scene family and on floor and wall pixels (tfnormals.tools.family_report); "anatomy" the
+holds the errors per scene family and on floor and wall pixels (tfnormals.tools.family_report; a folder of our
+renders, which carry an ID pass, also splits the floor pixels into set pieces and objects); "anatomy" the
 model's error on detail and smooth pixels and after the best rotation of each image (tfnormals.tools.error_anatomy).
 Per-image results are under "images". A triptych PNG (input | ground truth | prediction) is written per image.
 
@@ -27,7 +28,7 @@ import re
 import numpy as np
 from absl import logging
 
-from tfnormals.core import camera, conventions, errors, image_io, layout, normals, outputs
+from tfnormals.core import camera, conventions, errors, image_io, layout, normals, outputs, shots
 from tfnormals.core.progress import Progress
 from tfnormals.data import pairs
 from tfnormals.tools import baselines, error_anatomy, family_report, fusion
@@ -48,7 +49,8 @@ def inference_settings(view, working_size=0):
 @dataclasses.dataclass
 class Example:
     """One evaluated image: sRGB plate, camera-space normals, coverage mask (H×W), and optional
-    depth (H×W, 0 = none), linear albedo (H×W×3) and horizontal field of view (degrees)."""
+    depth (H×W, 0 = none), linear albedo (H×W×3), horizontal field of view (degrees), scene family and ID pass
+    (H×W ints, tfnormals.core.layout's numbering)."""
 
     id: str
     beauty: np.ndarray
@@ -58,6 +60,7 @@ class Example:
     albedo: np.ndarray = None
     hfov: float = None
     family: str = None
+    ids: np.ndarray = None
 
 
 class NothingToEvaluate(errors.Failure, ValueError):
@@ -157,7 +160,24 @@ def iter_pairs(pairs_dir, pair_format, limit=0):
         except pairs.SampleError as e:
             logging.warning("skipping %s: %s", sample_id, e)
             continue
-        yield Example(sample_id, beauty, normal_map, mask, **passes)
+        yield Example(sample_id, beauty, normal_map, mask, **passes,
+                      ids=render_ids(pairs_dir, sample_id, pair_format, mask.shape))
+
+
+def render_ids(pairs_dir, sample_id, pair_format, shape):
+    """Our renderer's ID pass (layout.IDS_PNG beside the sample's beauty; its numbering is ours, so a studio's
+    folders have none) at the sample's evaluated size `shape` (nearest pixel); None when absent or unreadable."""
+    path = os.path.join(os.path.dirname(pair_format.path(pairs_dir, "beauty", sample_id)), layout.IDS_PNG)
+    if not os.path.isfile(path):
+        return None
+    try:
+        ids = shots.read_ids(path)
+    except (image_io.ImageError, OSError) as e:
+        logging.warning("%s: no floor parts for this sample: %s", sample_id, errors.one_line(e))
+        return None
+    factor = max(1, ids.shape[0] // shape[0])  # the box downscale of --max_sample_side, as a nearest pick
+    ids = ids[::factor, ::factor][:shape[0], :shape[1]]
+    return ids if ids.shape == tuple(shape) else None
 
 
 def fit_baselines(train_examples):
@@ -223,7 +243,7 @@ def evaluate(model, examples, fitted, triptych_dir="", total=None, inference=Non
             e = normals.angular_error_deg(pred, example.normals)[valid]
             errors_deg[method].append(e)
             entry[method] = normals.angular_metrics(e)
-        entry["regions"] = family_report.image_entry(preds, example.normals, valid)
+        entry["regions"] = family_report.image_entry(preds, example.normals, valid, example.ids)
         entry["anatomy"] = error_anatomy.image_entry(preds["model"], example.normals, valid)
         if "depth" in passes and example.depth is not None:
             entry["depth"] = depth_entry(passes, example, valid)

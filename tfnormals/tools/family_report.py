@@ -2,31 +2,41 @@
 
 Surface classes follow the true camera-space normal (thresholds in tfnormals.core.conventions): "floor"
 pixels face up (n.y > FLOOR_MIN_Y: floors, lawns, table tops), "wall" pixels are vertical (|n.y| <
-WALL_MAX_Y: walls, backdrops, the sides of things). Each image contributes sums and pixel counts, so
-the family figures are pixel-weighted means over the family's images, like the overall table.
+WALL_MAX_Y: walls, backdrops, the sides of things). Where an ID pass is known (our renders' ids.png), floor
+pixels are split further by what they belong to: set pieces ("floor_set": the floor, ground, table) or objects
+("floor_object": the tops of things), because the two are different readings — of the scene's layout and of an
+object's shape. Each image contributes sums and pixel counts, so the family figures are pixel-weighted means over
+the family's images, like the overall table.
 """
 
 import numpy as np
 
-from tfnormals.core import conventions, normals
+from tfnormals.core import conventions, layout, normals
 
 METHODS = ("model", "flat", "best_constant")
 REGIONS = ("all", "floor", "wall")
+FLOOR_PARTS = ("floor_set", "floor_object")  # regions of the images that have an ID pass
 DEPTH_COLUMNS = ("model", "constant")  # the family table's depth: the model and a constant depth beside it
 DEPTH_METRIC = "absrel_median"
 
 
-def surface_classes(truth, valid):
-    """{'all', 'floor', 'wall'}: boolean masks of valid pixels by the true normal's Y."""
+def surface_classes(truth, valid, ids=None):
+    """{'all', 'floor', 'wall'}: boolean masks of valid pixels by the true normal's Y; with an ID pass (H×W,
+    tfnormals.core.layout's numbering) also 'floor_set' and 'floor_object', the floor pixels of set pieces and of
+    objects."""
     y = truth[..., 1]
-    return {"all": valid, "floor": valid & (y > conventions.FLOOR_MIN_Y),
-            "wall": valid & (np.abs(y) < conventions.WALL_MAX_Y)}
+    floor = valid & (y > conventions.FLOOR_MIN_Y)
+    classes = {"all": valid, "floor": floor, "wall": valid & (np.abs(y) < conventions.WALL_MAX_Y)}
+    if ids is not None:
+        classes.update(floor_set=floor & (ids >= layout.ID_FIRST_SET) & (ids < layout.ID_LIGHTS),
+                       floor_object=floor & (ids >= layout.ID_FIRST_OBJECT))
+    return classes
 
 
-def image_entry(predictions, truth, valid):
+def image_entry(predictions, truth, valid, ids=None):
     """Per region: pixel count, each method's summed angular error, and the model's summed predicted n.y."""
     entry = {}
-    for region, where in surface_classes(truth, valid).items():
+    for region, where in surface_classes(truth, valid, ids).items():
         sums = {m: float(normals.angular_error_deg(predictions[m], truth)[where].sum()) for m in METHODS}
         entry[region] = dict(pixels=int(where.sum()), predicted_y=float(predictions["model"][..., 1][where].sum()),
                              **sums)
@@ -46,8 +56,11 @@ def summary(images):
 def _family(images):
     """One family's row of summary() from its images' entries."""
     family = {"images": len(images)}
-    for region in REGIONS:
-        sums = {k: sum(i["regions"][region][k] for i in images) for k in images[0]["regions"][region]}
+    for region in REGIONS + FLOOR_PARTS:
+        having = [i["regions"][region] for i in images if region in i["regions"]]
+        if not having:  # the floor parts, when no image had an ID pass
+            continue
+        sums = {k: sum(r[k] for r in having) for k in having[0]}
         pixels = sums["pixels"]
         family[region] = {"pixels": int(pixels), **{k: (sums[k] / pixels if pixels else None)
                                                      for k in (*METHODS, "predicted_y")}}
@@ -58,18 +71,23 @@ def _family(images):
 
 
 def format_table(families):
-    """Markdown: one row per family — mean, floor and wall error of the model (flat and best constant beside)."""
+    """Markdown: one row per family — mean, floor and wall error of the model (flat and best constant beside), and
+    where an ID pass told them apart (our renders), the floor error on set pieces and on objects."""
     def cell(region, method):
-        value = region[method]
+        value = None if region is None else region[method]
         return "–" if value is None else f"{value:.1f}"
     def depth_cell(depth):
         return "–" if depth is None else f"{depth['model']:.3f} ({depth['constant']:.3f})"
-    lines = ["| family | images | mean ° (flat, best const.) | floor px ° (flat) | floor predicted n.y "
-             "| wall px ° (flat) | depth AbsRel (const.) |", "|---|---|---|---|---|---|---|"]
+    parts = any(FLOOR_PARTS[0] in family for family in families.values())
+    header = ["family", "images", "mean ° (flat, best const.)", "floor px ° (flat)", "floor predicted n.y",
+              *(["floor px °: set, objects"] if parts else []), "wall px ° (flat)", "depth AbsRel (const.)"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, family in families.items():
         a, f, w = family["all"], family["floor"], family["wall"]
-        lines.append(f"| {name} | {family['images']} | {cell(a, 'model')} ({cell(a, 'flat')}, "
-                     f"{cell(a, 'best_constant')}) | {cell(f, 'model')} ({cell(f, 'flat')}) | "
-                     f"{'–' if f['predicted_y'] is None else format(f['predicted_y'], '.2f')} | "
-                     f"{cell(w, 'model')} ({cell(w, 'flat')}) | {depth_cell(family['depth'])} |")
+        row = [name, str(family["images"]), f"{cell(a, 'model')} ({cell(a, 'flat')}, {cell(a, 'best_constant')})",
+               f"{cell(f, 'model')} ({cell(f, 'flat')})",
+               "–" if f["predicted_y"] is None else format(f["predicted_y"], ".2f"),
+               *([", ".join(cell(family.get(p), "model") for p in FLOOR_PARTS)] if parts else []),
+               f"{cell(w, 'model')} ({cell(w, 'flat')})", depth_cell(family["depth"])]
+        lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
