@@ -103,3 +103,41 @@ def test_non_saturating_generator_loss_keeps_gradient_when_discriminator_wins():
         loss = losses.adversarial(logits, True)
     grad = float(tape.gradient(loss, logits)[0, 0])
     assert grad == pytest.approx(-1.0, abs=1e-3)  # d softplus(-x)/dx = -sigmoid(-x) ≈ -1
+
+
+def test_median_scaled_absrel_is_the_metric_evaluate_reports_and_ignores_scale():
+    from tfnormals.core import camera
+    rng = np.random.default_rng(3)
+    target = rng.uniform(1.0, 6.0, (3, 9, 9, 1)).astype(np.float32)
+    pred = (target * np.exp(rng.normal(0.0, 0.4, target.shape))).astype(np.float32)
+    valid = np.ones_like(target)
+    valid[1, :4] = 0.0  # 45 valid pixels: an odd count, so both medians are one pixel's value
+    valid[2] = 0.0      # no valid pixel: left out of the mean, no NaN
+    loss = float(losses.median_scaled_absrel(tf.constant(pred * 7.0), tf.constant(target), tf.constant(valid)))
+    expected = np.mean([camera.depth_metrics(pred[i, ..., 0], target[i, ..., 0], valid[i, ..., 0] > 0)["absrel_median"]
+                        for i in (0, 1)])
+    assert loss == pytest.approx(expected, rel=1e-4)
+    assert float(losses.median_scaled_absrel(tf.constant(target * 0.01), tf.constant(target), tf.constant(valid))) < 1e-5
+
+
+def test_median_scaled_absrel_charges_an_over_estimate_more_than_an_under_estimate():
+    """What makes it favour a flatter depth where depth is uncertain (the log-depth variance is symmetric)."""
+    target = np.ones((1, 1, 5, 1), np.float32)
+    valid = np.ones_like(target)
+    def cost(log_error):
+        pred = target * np.exp(np.float32([0, 0, 0, 0, log_error])).reshape(target.shape)
+        return float(losses.median_scaled_absrel(tf.constant(pred), tf.constant(target), tf.constant(valid)))
+    assert cost(0.5) > cost(-0.5) > 0.0
+    assert cost(0.5) == pytest.approx((math.exp(0.5) - 1) / 5, rel=1e-5)
+
+
+def test_median_scaled_absrel_has_finite_gradients_with_empty_images_and_zero_depth():
+    pred = tf.Variable(np.random.default_rng(4).uniform(0.0, 2.0, (2, 8, 8, 1)).astype(np.float32))
+    target = np.random.default_rng(5).uniform(0.0, 3.0, (2, 8, 8, 1)).astype(np.float32)
+    valid = (target > 1.0).astype(np.float32)
+    valid[1] = 0.0
+    with tf.GradientTape() as tape:
+        loss = losses.median_scaled_absrel(pred, tf.constant(target), tf.constant(valid))
+    gradient = tape.gradient(loss, pred).numpy()
+    assert np.isfinite(float(loss)) and np.all(np.isfinite(gradient))
+    assert np.abs(gradient[0]).sum() > 0 and np.all(gradient[1] == 0)

@@ -98,10 +98,10 @@ def test_direction_balance_upweights_rare_directions_and_keeps_the_mean():
     assert np.allclose(flat, 1.0)
 
 
-def _gan(passes=("normals", "depth", "albedo"), d_passes=("normals",)):
+def _gan(passes=("normals", "depth", "albedo"), d_passes=("normals",), depth_loss="si_log"):
     gan = NormalsGAN(build_generator(passes=passes, **SMALL),
                      build_discriminator(input_size=32, base_filters=8, levels=2, passes=d_passes), balance_power=0.5,
-                     d_passes=d_passes)
+                     d_passes=d_passes, depth_loss=depth_loss)
     gan.compile(g_optimizer=tf.keras.optimizers.Adam(1e-3), d_optimizer=tf.keras.optimizers.Adam(1e-3))
     return gan
 
@@ -117,6 +117,21 @@ def test_train_step_trains_every_pass_and_test_step_changes_nothing():
     head = gan.generator.get_layer("depth_conv").kernel.numpy().copy()
     gan.test_step(batch)
     assert np.array_equal(head, gan.generator.get_layer("depth_conv").kernel.numpy())
+
+
+def test_the_depth_term_is_the_chosen_loss_and_trains_with_it():
+    gan = _gan(depth_loss="absrel")
+    batch = {k: tf.constant(v) for k, v in _batch().items()}
+    pred = gan.generator(batch["beauty"])
+    terms = gan.reconstruction_terms(pred, batch)
+    assert float(terms["depth_si"]) == pytest.approx(
+        float(losses.median_scaled_absrel(pred["depth"], batch["depth"], batch["mask"])), rel=1e-6)
+    assert float(terms["depth_si"]) != pytest.approx(
+        float(losses.scale_invariant_log_depth(pred["depth"], batch["depth"], batch["mask"])), rel=1e-3)
+    head = gan.generator.get_layer("depth_conv").kernel.numpy().copy()
+    logs = gan.train_step(batch)
+    assert np.isfinite(float(logs["depth_si"]))
+    assert not np.array_equal(head, gan.generator.get_layer("depth_conv").kernel.numpy())
 
 
 def test_a_missing_pass_is_masked_out_of_its_loss():

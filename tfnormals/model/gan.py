@@ -6,7 +6,8 @@ discriminator and one generator step with separate optimizers. Generator loss =
                                                          mask × direction balance (balance_power)
   + adversarial_weight · GAN loss                        (the discriminator sees normals, and
                                                          depth/albedo when given d_passes)
-  + depth_weight · (scale-invariant log depth + depth_gradient_weight · gradient matching)
+  + depth_weight · (scale-invariant depth term + depth_gradient_weight · gradient matching)
+                                                         (the term: log-depth variance, or median-scaled AbsRel)
   + albedo_weight · scale-invariant log albedo           for the passes the generator predicts
   + flip_consistency_weight · L1(normals of the batch's first half, its mirror image's mirrored back),
                                                          every pixel (augment.mirror_pairs makes the batch).
@@ -34,6 +35,7 @@ class NormalsGAN(keras.Model):
       l1_weight, angular_weight, adversarial_weight: normals loss weights.
       balance_power: direction-balance exponent of the normals loss (0 = plain mask).
       depth_weight, depth_gradient_weight, albedo_weight: weights of the extra passes' losses.
+      depth_loss: the scale-invariant depth term, a key of losses.DEPTH_LOSSES.
       flip_consistency_weight: weight of the flip-consistency term (0 = off: the batch is not paired).
       seed: base seed of the stateless augmentation.
       d_passes: the passes the discriminator sees, 'normals' first (a subset of the generator's).
@@ -41,7 +43,8 @@ class NormalsGAN(keras.Model):
 
     def __init__(self, generator, discriminator, augment_config=None, l1_weight=500.0, angular_weight=50.0,
                  adversarial_weight=1.0, balance_power=0.0, depth_weight=50.0, depth_gradient_weight=1.0,
-                 albedo_weight=50.0, flip_consistency_weight=0.0, seed=0, d_passes=("normals",), **kwargs):
+                 albedo_weight=50.0, flip_consistency_weight=0.0, seed=0, d_passes=("normals",), depth_loss="si_log",
+                 **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
@@ -52,6 +55,7 @@ class NormalsGAN(keras.Model):
         self.balance_power = balance_power
         self.depth_weight = depth_weight
         self.depth_gradient_weight = depth_gradient_weight
+        self.depth_loss = losses.DEPTH_LOSSES[depth_loss]
         self.albedo_weight = albedo_weight
         self.flip_consistency_weight = flip_consistency_weight
         self.seed = seed
@@ -96,7 +100,7 @@ class NormalsGAN(keras.Model):
         if "depth" in self.passes:
             target_depth = batch.get("depth", tf.ones_like(mask))
             valid = _depth_validity(batch)
-            terms["depth_si"] = losses.scale_invariant_log_depth(pred["depth"], target_depth, valid)
+            terms["depth_si"] = self.depth_loss(pred["depth"], target_depth, valid)
             terms["depth_grad"] = losses.gradient_matching(pred["depth"], target_depth, valid)
         if "albedo" in self.passes:
             target_albedo = batch.get("albedo", tf.ones_like(pred["albedo"]))

@@ -15,6 +15,7 @@ LOG_EPS = 1e-3
 # Depth is relative: nothing holds a prediction's scale, so its log must not be clamped where the
 # depth head can go (exp of a log clipped to ±12, see layers.PositiveExp): no dead zone for gradients.
 DEPTH_LOG_EPS = 1e-6
+ABSREL_LOG_LIMIT = 4.0  # the median-scaled log-depth error is clipped here (AbsRel ≤ e⁴ − 1) to keep exp finite
 
 
 def _masked_mean(values, mask):
@@ -109,6 +110,32 @@ def scale_invariant_log_depth(pred, target, valid):
     variance = _per_image_mean(tf.square(d - mean), valid)
     has = tf.cast(tf.reduce_sum(valid, axis=[1, 2, 3]) > 0, tf.float32)
     return tf.reduce_sum(tf.reshape(variance, [-1]) * has) / tf.maximum(tf.reduce_sum(has), 1.0)
+
+
+def _per_image_median(values, valid):
+    """Median over H and W of [B, H, W, 1] values at valid pixels → [B, 1, 1, 1] (the lower middle value for an
+    even count; an image without valid pixels gets the largest float)."""
+    flat_valid = tf.reshape(valid > 0, [tf.shape(values)[0], -1])
+    flat = tf.where(flat_valid, tf.reshape(values, tf.shape(flat_valid)), tf.float32.max)
+    middle = (tf.maximum(tf.reduce_sum(tf.cast(flat_valid, tf.int32), axis=1), 1) - 1) // 2
+    return tf.reshape(tf.gather(tf.sort(flat, axis=1), middle, batch_dims=1), [-1, 1, 1, 1])
+
+
+def median_scaled_absrel(pred, target, valid):
+    """AbsRel |s·pred − target| / target after each image's median scaling s = median(target) / median(pred), the
+    metric evaluate reports, averaged over images. Unlike the log-depth variance it charges an over-estimate more
+    than an under-estimate, so where the depth is uncertain it favours a flatter guess, as the metric does."""
+    pred, target = tf.cast(pred, tf.float32), tf.cast(target, tf.float32)
+    log_pred, log_target = _log(pred, DEPTH_LOG_EPS), _log(target, DEPTH_LOG_EPS)
+    error = log_pred - log_target + _per_image_median(log_target, valid) - _per_image_median(log_pred, valid)
+    error = tf.clip_by_value(error, -ABSREL_LOG_LIMIT, ABSREL_LOG_LIMIT)
+    absrel = tf.where(valid > 0, tf.abs(tf.exp(error) - 1.0), 0.0)
+    per_image = _per_image_mean(absrel, valid)
+    has = tf.cast(tf.reduce_sum(valid, axis=[1, 2, 3]) > 0, tf.float32)
+    return tf.reduce_sum(tf.reshape(per_image, [-1]) * has) / tf.maximum(tf.reduce_sum(has), 1.0)
+
+
+DEPTH_LOSSES = {"si_log": scale_invariant_log_depth, "absrel": median_scaled_absrel}
 
 
 def gradient_matching(pred, target, valid, scales=4):

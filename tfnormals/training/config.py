@@ -20,6 +20,7 @@ from tfnormals.data.augment import AugmentConfig
 from tfnormals.model.discriminator import KINDS as DISCRIMINATORS
 from tfnormals.model.encoders import ENCODERS, VGG16_BLOCKS
 from tfnormals.model.layers import CONTEXTS, NORMS
+from tfnormals.model.losses import DEPTH_LOSSES
 from tfnormals.model.unet import PASSES, UPSAMPLING
 
 _field = dataclass_flags.field
@@ -103,7 +104,10 @@ class TrainConfig:
     angular_weight: float = _field(50.0, "Weight of the masked (1 - cos) term.")
     adversarial_weight: float = _field(1.0, "Weight of the adversarial term.")
     balance_power: float = _field(0.0, "Normals loss weight ∝ direction-bin share ** -power (0 = off).")
-    depth_weight: float = _field(50.0, "Weight of the scale-invariant log-depth term.")
+    depth_weight: float = _field(50.0, "Weight of the scale-invariant depth term.")
+    depth_loss: str = _field("si_log", "The scale-invariant depth term: si_log (variance of the log-depth error) or "
+                             "absrel (AbsRel after median scaling, the metric evaluate reports).",
+                             choices=tuple(DEPTH_LOSSES))
     depth_gradient_weight: float = _field(1.0, "Gradient-matching term, relative to the depth term.")
     albedo_weight: float = _field(50.0, "Weight of the scale-invariant log-albedo term.")
     flip_consistency_weight: float = _field(0.0, "Weight of the flip-consistency term: the second half of each batch "

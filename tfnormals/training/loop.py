@@ -70,7 +70,7 @@ def build_gan(config, fresh=True, log=logging.info):
                      balance_power=config.balance_power, depth_weight=config.depth_weight,
                      depth_gradient_weight=config.depth_gradient_weight, albedo_weight=config.albedo_weight,
                      flip_consistency_weight=config.flip_consistency_weight, seed=config.seed,
-                     d_passes=config.discriminator_kwargs()["passes"])
+                     d_passes=config.discriminator_kwargs()["passes"], depth_loss=config.depth_loss)
     gan.compile(g_optimizer=_optimizer(config.g_lr, config), d_optimizer=_optimizer(config.d_lr, config))
     # Create the optimizer slots here, in the strategy scope: built lazily inside a replica's train_step,
     # MirroredStrategy fails ("You must feed a value for placeholder tensor ...").
