@@ -46,7 +46,9 @@ def test_field_of_view_from_a_35mm_lens_on_full_frame():
 def test_depth_metrics_ignore_scale_and_catch_shape_errors():
     depth, _, _, hit = _sphere()
     scaled = camera.depth_metrics(depth * 7.5, depth, hit)
-    assert scaled["absrel_median"] < 1e-6 and scaled["delta125_median"] == 1.0
+    assert scaled["absrel_median"] < 1e-6 and scaled["delta125_median"] == 1.0 and scaled["si_log"] < 1e-12
+    squared = camera.depth_metrics(depth ** 2, depth, hit)  # log error = log depth: its variance over the sphere
+    assert squared["si_log"] == pytest.approx(float(np.var(np.log(depth[hit].astype(np.float64)))), rel=1e-6)
     shifted = camera.depth_metrics(depth * 2.0 + 1.0, depth, hit)
     assert shifted["absrel_lstsq"] < 1e-6 and shifted["absrel_median"] > 0.0
     flat = camera.depth_metrics(np.ones_like(depth), depth, hit)

@@ -54,7 +54,8 @@ def test_a_model_exact_up_to_scale_scores_zero_and_the_baselines_do_not():
     assert family["images"] == 1 and family["model"] < 1e-5 and family["constant"] == depth["constant"]["absrel_median"]
     table = evaluation.format_table(report)
     assert "| ground_plane |" in table and "| plate |" in table and "best k 1;" not in table
-    assert table.split("depth AbsRel at contrast k")[1].splitlines()[0].endswith("best k 1")
+    assert table.split("depth AbsRel at contrast k")[1].splitlines()[0].endswith(
+        "best k 1 (log-depth variance lowest at k 1)")
 
 
 def test_examples_without_passes_give_a_normals_only_report():

@@ -133,7 +133,8 @@ def align_scale(pred, target, valid, shift=False):
 
 def depth_metrics(pred, target, valid):
     """Monocular-depth metrics over valid pixels: AbsRel and δ < 1.25 after median scaling, and after
-    least-squares scale and shift."""
+    least-squares scale and shift; and the variance of the log-depth error (scale-free; what training's si_log
+    depth term minimises)."""
     if not np.any(valid):
         raise ValueError("no valid depth pixels to measure")
     t = target[valid].astype(np.float64)
@@ -142,6 +143,7 @@ def depth_metrics(pred, target, valid):
         p = np.maximum(align_scale(pred, target, valid, shift)[valid].astype(np.float64), 1e-6)
         result[f"absrel_{name}"] = float(np.mean(np.abs(p - t) / t))
         result[f"delta125_{name}"] = float(np.mean(np.maximum(p / t, t / p) < 1.25))
+    result["si_log"] = float(np.var(np.log(np.maximum(pred[valid].astype(np.float64), 1e-6)) - np.log(t)))
     return result
 
 
