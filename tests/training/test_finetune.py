@@ -13,6 +13,7 @@ from helpers import plates, write_synthetic_shot
 
 from tfnormals.core import image_io, layout, normals
 from tfnormals.data import pairs, references
+from tfnormals.model import losses
 from tfnormals.training import finetune, finetune_config, runs, shot_frames
 
 FRAMES = (1001, 1002, 1003)
@@ -243,3 +244,23 @@ def test_rehearsal_targets_are_the_base_outputs_on_each_augmented_view(tiny_mode
         plain_normals = generator(plain, training=False)["normals"]
         assert float(tf.reduce_max(tf.abs(target["normals"] - plain_normals))) > 1e-3
         assert float(tuner.rehearsal_loss(tf.constant(step, tf.int64))) < 1e-4
+
+
+@pytest.mark.slow
+def test_the_supervised_loss_uses_the_base_models_depth_term(tiny_multipass_model, shot):
+    """A base trained with --depth_loss=absrel is fine-tuned on AbsRel too, not on the default log-depth variance."""
+    generator, base_config, _ = runs.load_model_generator(tiny_multipass_model.path)
+    config = finetune_config.FinetuneConfig.from_flat(TINY)
+    frames, evaluation = shot_frames.prepare_frames(load(reference_files(shot)), config, base_config.global_pass_size)
+    rng = np.random.default_rng(0)
+    n = normals.normalize(rng.normal(size=(2, 8, 8, 3))).astype(np.float32)
+    target = {"normals": tf.constant(n), "depth": tf.constant(rng.uniform(1, 4, (2, 8, 8, 1)).astype(np.float32))}
+    pred = {"normals": tf.constant(n), "depth": target["depth"] * tf.exp(tf.constant(rng.normal(0, 0.3, (2, 8, 8, 1)),
+                                                                                   tf.float32))}
+    mask = tf.ones((2, 8, 8, 1))
+    for kind, term in (("si_log", losses.scale_invariant_log_depth), ("absrel", losses.median_scaled_absrel)):
+        base = dataclasses.replace(base_config, depth_loss=kind)
+        tuner = finetune.FineTuner(generator, base, frames, evaluation, config)
+        expected = base.depth_weight * (term(pred["depth"], target["depth"], mask) + base.depth_gradient_weight
+                                        * losses.gradient_matching(pred["depth"], target["depth"], mask))
+        assert float(tuner.supervised_loss(pred, target, mask, ("depth",))) == pytest.approx(float(expected), rel=1e-5)

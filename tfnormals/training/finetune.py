@@ -160,7 +160,7 @@ class FineTuner:
         surface = tf.cast(mask >= conventions.MASK_THRESHOLD, tf.float32)
         if "depth" in passes:
             valid = surface * tf.cast(target["depth"] > 0, tf.float32)
-            loss += c.depth_weight * (losses.scale_invariant_log_depth(pred["depth"], target["depth"], valid)
+            loss += c.depth_weight * (losses.DEPTH_LOSSES[c.depth_loss](pred["depth"], target["depth"], valid)
                                       + c.depth_gradient_weight * losses.gradient_matching(pred["depth"],
                                                                                            target["depth"], valid))
         if "albedo" in passes:
