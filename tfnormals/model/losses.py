@@ -89,6 +89,12 @@ def _per_image_mean(values, weights):
     return tf.reduce_sum(values * weights, axis=[1, 2], keepdims=True) / tf.maximum(total, 1.0)
 
 
+def _mean_over_images(per_image, valid):
+    """Mean of per-image [B, 1, 1, 1] values over the images that have a valid pixel (0 when none has)."""
+    has = tf.cast(tf.reduce_sum(valid, axis=[1, 2, 3]) > 0, tf.float32)
+    return tf.reduce_sum(tf.reshape(per_image, [-1]) * has) / tf.maximum(tf.reduce_sum(has), 1.0)
+
+
 def _log(x, eps=LOG_EPS):
     return tf.math.log(tf.maximum(x, eps))
 
@@ -107,9 +113,7 @@ def scale_invariant_log_depth(pred, target, valid):
     """Variance of the log-depth error over valid pixels, averaged over images: 0 for any pred = s · target."""
     d = _log(pred, DEPTH_LOG_EPS) - _log(target, DEPTH_LOG_EPS)
     mean = _per_image_mean(d, valid)
-    variance = _per_image_mean(tf.square(d - mean), valid)
-    has = tf.cast(tf.reduce_sum(valid, axis=[1, 2, 3]) > 0, tf.float32)
-    return tf.reduce_sum(tf.reshape(variance, [-1]) * has) / tf.maximum(tf.reduce_sum(has), 1.0)
+    return _mean_over_images(_per_image_mean(tf.square(d - mean), valid), valid)
 
 
 def _per_image_median(values, valid):
@@ -130,9 +134,7 @@ def median_scaled_absrel(pred, target, valid):
     error = log_pred - log_target + _per_image_median(log_target, valid) - _per_image_median(log_pred, valid)
     error = tf.clip_by_value(error, -ABSREL_LOG_LIMIT, ABSREL_LOG_LIMIT)
     absrel = tf.where(valid > 0, tf.abs(tf.exp(error) - 1.0), 0.0)
-    per_image = _per_image_mean(absrel, valid)
-    has = tf.cast(tf.reduce_sum(valid, axis=[1, 2, 3]) > 0, tf.float32)
-    return tf.reduce_sum(tf.reshape(per_image, [-1]) * has) / tf.maximum(tf.reduce_sum(has), 1.0)
+    return _mean_over_images(_per_image_mean(absrel, valid), valid)
 
 
 DEPTH_LOSSES = {"si_log": scale_invariant_log_depth, "absrel": median_scaled_absrel}
