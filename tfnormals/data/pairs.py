@@ -136,7 +136,7 @@ def find_samples(input_dir, pair_format):
     return sorted(ids)
 
 
-def _downscale_factor(shape, max_side):
+def downscale_factor(shape, max_side):
     """Integer box-filter factor that brings the longer side to at most max_side (1 = keep)."""
     return int(np.ceil(max(shape) / max_side)) if max_side and max(shape) > max_side else 1
 
@@ -241,7 +241,7 @@ def load_sample(input_dir, sample_id, pair_format):
                           f"(|1 - |n|| > {conventions.UNIT_NORMAL_TOLERANCE})")
 
     rgb = colorspaces.to_working(image_io.to_rgb(beauty), pair_format.beauty_colorspace, beauty_path)
-    factor = _downscale_factor(mask.shape, pair_format.max_sample_side)
+    factor = downscale_factor(mask.shape, pair_format.max_sample_side)
     if factor > 1:
         rgb = _box_downscale(rgb, factor)
         normal_map = _box_downscale(normal_map, factor)
@@ -300,7 +300,7 @@ def load_passes(input_dir, sample_id, pair_format, mask):
         if not path or not os.path.isfile(path):
             continue
         array = read_channels(path, getattr(pair_format, f"{role}_channels"), role)
-        factor = _downscale_factor(array.shape[:2], pair_format.max_sample_side)
+        factor = downscale_factor(array.shape[:2], pair_format.max_sample_side)
         if tuple(n // factor for n in array.shape[:2]) != mask.shape:
             raise SampleError(f"{path}: {array.shape[1]}x{array.shape[0]} does not match the beauty "
                               f"({mask.shape[1] * factor}x{mask.shape[0] * factor})")

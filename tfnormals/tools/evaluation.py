@@ -175,7 +175,7 @@ def render_ids(pairs_dir, sample_id, pair_format, shape):
     except (image_io.ImageError, OSError) as e:
         logging.warning("%s: no floor parts for this sample: %s", sample_id, errors.one_line(e))
         return None
-    factor = max(1, ids.shape[0] // shape[0])  # the box downscale of --max_sample_side, as a nearest pick
+    factor = pairs.downscale_factor(ids.shape, pair_format.max_sample_side)  # load_sample's, as a nearest pick
     ids = ids[::factor, ::factor][:shape[0], :shape[1]]
     return ids if ids.shape == tuple(shape) else None
 
