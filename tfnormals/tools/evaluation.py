@@ -324,11 +324,10 @@ def format_contrast_line(contrast):
     """One line: the model's depth AbsRel (median-scaled) at each depth contrast k, the best k, and the k where the
     log-depth variance (the si_log training loss) is lowest — where they differ, the loss is not the metric."""
     best = min(contrast, key=lambda k: contrast[k]["absrel_median"])
-    line = ("depth AbsRel at contrast k (depth ** k; `export --depth_contrast=k`): "
-            + ", ".join(f"{k}: {v['absrel_median']:.3f}" for k, v in contrast.items()) + f"; best k {best}")
-    if all("si_log" in v for v in contrast.values()):  # reports written before the metric existed lack it
-        line += f" (log-depth variance lowest at k {min(contrast, key=lambda k: contrast[k]['si_log'])})"
-    return line
+    lowest_variance = min(contrast, key=lambda k: contrast[k]["si_log"])
+    return ("depth AbsRel at contrast k (depth ** k; `export --depth_contrast=k`): "
+            + ", ".join(f"{k}: {v['absrel_median']:.3f}" for k, v in contrast.items())
+            + f"; best k {best} (log-depth variance lowest at k {lowest_variance})")
 
 
 def check_request(model_path, output_json, *, records="", split="test", pairs_dir="", train_records="",
