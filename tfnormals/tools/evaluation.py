@@ -166,7 +166,8 @@ def iter_pairs(pairs_dir, pair_format, limit=0):
 
 def render_ids(pairs_dir, sample_id, pair_format, shape):
     """Our renderer's ID pass (layout.IDS_PNG beside the sample's beauty; its numbering is ours, so a studio's
-    folders have none) at the sample's evaluated size `shape` (nearest pixel); None when absent or unreadable."""
+    folders have none) at the sample's evaluated size `shape` (nearest pixel); None when absent, unreadable or of
+    another size than the beauty (those two reported)."""
     path = os.path.join(os.path.dirname(pair_format.path(pairs_dir, "beauty", sample_id)), layout.IDS_PNG)
     if not os.path.isfile(path):
         return None
@@ -176,8 +177,12 @@ def render_ids(pairs_dir, sample_id, pair_format, shape):
         logging.warning("%s: no floor parts for this sample: %s", sample_id, errors.one_line(e))
         return None
     factor = pairs.downscale_factor(ids.shape, pair_format.max_sample_side)  # load_sample's, as a nearest pick
-    ids = ids[::factor, ::factor][:shape[0], :shape[1]]
-    return ids if ids.shape == tuple(shape) else None
+    picked = ids[::factor, ::factor][:shape[0], :shape[1]]
+    if picked.shape != tuple(shape):
+        logging.warning("%s: no floor parts for this sample: %s: %dx%d does not match the beauty", sample_id, path,
+                        ids.shape[1], ids.shape[0])
+        return None
+    return picked
 
 
 def fit_baselines(train_examples):
