@@ -85,3 +85,19 @@ def test_a_tensorflow_command_prints_its_startup_once_and_no_error_line(tmp_path
     assert "cuInit" not in proc.stderr
     assert sum("oneDNN custom operations" in line for line in lines) <= 1, proc.stderr
     assert lines[-1] == "tfnormals.train: error: --steps: must be at least 1, got 0"
+
+
+REFRESH_SCRIPT = os.path.join(REPO, "docs", "refresh.sh")
+
+
+def test_the_docs_refresh_script_gives_its_commands_only_flags_they_take():
+    """docs/refresh.sh runs after every ship and rarely otherwise: a flag renamed since would fail it half-way."""
+    with open(REFRESH_SCRIPT, encoding="utf-8") as f:
+        script = f.read()
+    modules = sorted(set(re.findall(r"python -m ([\w.]+)", script)))
+    assert {"tfnormals.evaluate", "data_tools.render_shots", "benchmarks"} <= set(modules)
+    for module in modules:
+        if module == "pytest":
+            continue
+        listed = set(FLAG_ENTRY.findall(run(module, "--help").stdout))
+        assert usage_flags(script, module) - listed == set(), module
