@@ -3,10 +3,11 @@
 # plate-resolution picture, the relit GIFs, the Blender picture and "Benchmarks" (written into BUILD_NOTES.md), and
 # the reports the hand-written figures come from (real photos, plate scales, temporal checks), in REPORTS.
 #
-#   bash docs/refresh.sh [REPORTS] [SHOTS]      (defaults ../data/refresh and ../data/shots; about 35 min on 2 cores)
+#   bash docs/refresh.sh [REPORTS] [SHOTS]      (defaults ../data/refresh and ../data/shots)
 #
 # The shots (BUILD_NOTES.md "Temporal mode" and "Matchmove camera": seeds 18 and 19 tune, 24 and 25 are held out)
-# are rendered into SHOTS unless they are there. Run it on a quiet machine: the benchmarks time everything.
+# are rendered into SHOTS, keeping the frames already there. Run it on a quiet machine: the benchmarks time
+# everything (their "Model quality" is the weights', the rest the architecture's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPORTS="${1:-../data/refresh}"
@@ -16,10 +17,9 @@ mkdir -p "$REPORTS"
 
 step() { echo "$(date +%T) $*" >&2; }
 
-render_shots() {  # render_shots DIR SEED [flags]: 16 frames at 256², unless DIR is already there
+render_shots() {  # render_shots DIR SEED [flags]: 16 frames at 256² (frames already complete are kept)
   local dir=$1 seed=$2; shift 2
-  [ -d "$dir" ] || python -m data_tools.render_shots --output_dir="$dir" --num_frames=16 --resolution=256 \
-    --seed="$seed" "$@"
+  python -m data_tools.render_shots --output_dir="$dir" --num_frames=16 --resolution=256 --seed="$seed" "$@"
 }
 
 step "shots"
