@@ -317,8 +317,8 @@ def _mean_step_between_neighbours(normal_map, axis):
 @pytest.mark.slow
 def test_tiled_matches_whole_without_seams_on_the_shipped_model():
     """The shipped model on a real photo, with predict's default tiles (512, overlap 64; 2 tiles here): the
-    result stays close to one whole-image pass, and feathered blending leaves no seam — no row or column
-    step inside the plate is more than 10% sharper than the whole-image result's sharpest. (Within the
+    result stays close to one whole-image pass, and feathered blending leaves no seam — no step between columns
+    inside the plate is more than 10% sharper than the whole-image result's sharpest. (Within the
     overlap of the plate's edges a tile ends where the plate does, and steps there differ by border
     effects, not blending. Smaller tiles see less context and come out rougher: BUILD_NOTES.md. The model's
     global-context block pools each tile's own scene features, so a tile differs from the whole image by a
@@ -330,7 +330,9 @@ def test_tiled_matches_whole_without_seams_on_the_shipped_model():
     angle = normals.angular_error_deg(whole, default)
     assert default.shape == whole.shape == plate.shape
     assert np.median(angle) < 2.0 and np.mean(angle) < 5.0, (np.median(angle), np.mean(angle))
+    # The two tiles split the width, not the height: a seam can only be a step between columns (the steps between
+    # rows differ from the whole pass's by what each tile sees, not by blending).
+    assert plate.shape[0] <= 512 < plate.shape[1]
     inner = slice(SEAM_MARGIN, -SEAM_MARGIN)
-    for axis in (0, 1):
-        sharpest_whole = _mean_step_between_neighbours(whole, axis)[inner].max()
-        assert _mean_step_between_neighbours(default, axis)[inner].max() <= 1.1 * sharpest_whole, axis
+    sharpest_whole = _mean_step_between_neighbours(whole, 1)[inner].max()
+    assert _mean_step_between_neighbours(default, 1)[inner].max() <= 1.1 * sharpest_whole
