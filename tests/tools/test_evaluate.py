@@ -64,18 +64,20 @@ def test_evaluate_report_of_a_perfect_model_and_the_baselines(tmp_path):
 
 
 def test_pairs_of_our_renders_carry_their_id_pass_at_the_evaluated_size(tmp_path, caplog):
-    sample_ids = write_synthetic_samples(str(tmp_path), 4, size=32)
+    sample_ids = write_synthetic_samples(str(tmp_path), 5, size=32)
     ids = np.full((32, 32), layout.ID_FIRST_SET, np.float32)
     ids[:, 1::2] = layout.ID_FIRST_OBJECT + 2  # every other column: an object
     image_io.write_png(str(tmp_path / sample_ids[0] / layout.IDS_PNG), ids / 255.0)
     (tmp_path / sample_ids[1] / layout.IDS_PNG).write_bytes(b"not a png")
     image_io.write_png(str(tmp_path / sample_ids[3] / layout.IDS_PNG), ids[:16] / 255.0)
+    image_io.write_png(str(tmp_path / sample_ids[4] / layout.IDS_PNG), np.pad(ids, ((0, 1), (0, 1)), "edge") / 255.0)
     examples = list(evaluation.iter_pairs(str(tmp_path), pairs.PairFormat()))
     assert np.array_equal(examples[0].ids, ids.astype(np.int32))
     assert examples[1].ids is None and examples[2].ids is None  # unreadable (reported), absent
-    assert examples[3].ids is None  # another size than the beauty (reported)
+    assert examples[3].ids is None and examples[4].ids is None  # smaller, larger than the beauty (reported)
     assert any(sample_ids[1] in r.getMessage() and "floor parts" in r.getMessage() for r in caplog.records)
     assert any(sample_ids[3] in r.getMessage() and "32x16 does not match" in r.getMessage() for r in caplog.records)
+    assert any(sample_ids[4] in r.getMessage() and "33x33 does not match" in r.getMessage() for r in caplog.records)
     half = next(evaluation.iter_pairs(str(tmp_path), pairs.PairFormat(max_sample_side=16)))
     assert half.mask.shape == (16, 16) and np.array_equal(half.ids, ids[::2, ::2].astype(np.int32))
     fitted = {"best_constant": [0.0, 0.0, 1.0], "gradient_strength": 1.0}

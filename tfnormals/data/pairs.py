@@ -141,6 +141,16 @@ def downscale_factor(shape, max_side):
     return int(np.ceil(max(shape) / max_side)) if max_side and max(shape) > max_side else 1
 
 
+def pass_factor(path, shape, mask_shape, max_side):
+    """The downscale factor of a pass of `shape` (H, W) beside a beauty whose coverage, after load_sample's downscale,
+    is `mask_shape`; SampleError naming `path` when the pass is of another size than the beauty."""
+    factor = downscale_factor(shape, max_side)
+    if tuple(n // factor for n in shape) != tuple(mask_shape):
+        raise SampleError(f"{path}: {shape[1]}x{shape[0]} does not match the beauty "
+                          f"({mask_shape[1] * factor}x{mask_shape[0] * factor})")
+    return factor
+
+
 def _box_downscale(array, factor):
     h, w = (array.shape[0] // factor) * factor, (array.shape[1] // factor) * factor
     a = array[:h, :w]
@@ -300,10 +310,7 @@ def load_passes(input_dir, sample_id, pair_format, mask):
         if not path or not os.path.isfile(path):
             continue
         array = read_channels(path, getattr(pair_format, f"{role}_channels"), role)
-        factor = downscale_factor(array.shape[:2], pair_format.max_sample_side)
-        if tuple(n // factor for n in array.shape[:2]) != mask.shape:
-            raise SampleError(f"{path}: {array.shape[1]}x{array.shape[0]} does not match the beauty "
-                              f"({mask.shape[1] * factor}x{mask.shape[0] * factor})")
+        factor = pass_factor(path, array.shape[:2], mask.shape, pair_format.max_sample_side)
         if not np.all(np.isfinite(array)):
             raise SampleError(f"{path}: contains NaN or inf values")
         if role == "depth":

@@ -173,16 +173,11 @@ def render_ids(pairs_dir, sample_id, pair_format, shape):
         return None
     try:
         ids = shots.read_ids(path)
-    except (image_io.ImageError, OSError) as e:
+        factor = pairs.pass_factor(path, ids.shape, shape, pair_format.max_sample_side)
+    except (image_io.ImageError, OSError, pairs.SampleError) as e:
         logging.warning("%s: no floor parts for this sample: %s", sample_id, errors.one_line(e))
         return None
-    factor = pairs.downscale_factor(ids.shape, pair_format.max_sample_side)  # load_sample's, as a nearest pick
-    picked = ids[::factor, ::factor][:shape[0], :shape[1]]
-    if picked.shape != tuple(shape):
-        logging.warning("%s: no floor parts for this sample: %s: %dx%d does not match the beauty", sample_id, path,
-                        ids.shape[1], ids.shape[0])
-        return None
-    return picked
+    return ids[::factor, ::factor][:shape[0], :shape[1]]  # load_sample's box downscale, as a nearest pick
 
 
 def fit_baselines(train_examples):
