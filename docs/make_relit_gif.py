@@ -1,4 +1,4 @@
-"""Make README's animated GIFs: a rendered shot relit from per-frame passes (left) and from the temporal mode's
+r"""Make README's animated GIFs: a rendered shot relit from per-frame passes (left) and from the temporal mode's
 (right), or from any of the temporal checks' methods side by side.
 
     python -m data_tools.render_shots --output_dir=shots256 --num_shots=6 --num_frames=16 --resolution=256 --seed=18

@@ -40,13 +40,14 @@ def run(module, *args, env=None):
                           timeout=300, env=env or dict(os.environ, PYTHONPATH=REPO))
 
 
-def usage_flags(doc, module):
-    """The flags of the docstring's `python -m <module> ...` example lines (and their backslash continuations)."""
+def usage_flags(doc, command):
+    """The flags of the text's `<command> ...` example lines (and their backslash continuations), command being
+    `python -m <module>` or `python <script>`."""
     found, continued = set(), False
     for line in doc.splitlines():
-        if f"python -m {module} " in line or continued:
-            found |= set(re.findall(r"--([a-z]\w*)", line.split(f"python -m {module}")[-1]))
-        continued = line.rstrip().endswith("\\") and (continued or f"python -m {module} " in line)
+        if f"{command} " in line or continued:
+            found |= set(re.findall(r"--([a-z]\w*)", line.split(command)[-1]))
+        continued = line.rstrip().endswith("\\") and (continued or f"{command} " in line)
     return found - {"flagfile"}
 
 
@@ -64,7 +65,7 @@ def test_help_exits_0_and_lists_every_flag(module):
     doc = docstring(module)
     assert proc.stdout.startswith(doc.strip().splitlines()[0])
     listed = set(FLAG_ENTRY.findall(proc.stdout))
-    shown = usage_flags(doc, module)
+    shown = usage_flags(doc, f"python -m {module}")
     missing = {name for name in shown if name not in listed and not (name.startswith("no") and name[2:] in listed)}
     assert len(shown) >= 2 and missing == set(), "flags the usage shows but --help does not list"
     assert set(NEEDED.get(module, [])) - listed == set()
@@ -91,7 +92,8 @@ REFRESH_SCRIPT = os.path.join(REPO, "docs", "refresh.sh")
 
 
 def test_the_docs_refresh_script_gives_its_commands_only_flags_they_take():
-    """docs/refresh.sh runs after every ship and rarely otherwise: a flag renamed since would fail it half-way."""
+    """docs/refresh.sh runs after every ship and rarely otherwise: a flag renamed since, in a command or in one of
+    the docs scripts it runs, would fail it half-way."""
     with open(REFRESH_SCRIPT, encoding="utf-8") as f:
         script = f.read()
     modules = sorted(set(re.findall(r"python -m ([\w.]+)", script)))
@@ -100,4 +102,14 @@ def test_the_docs_refresh_script_gives_its_commands_only_flags_they_take():
         if module == "pytest":
             continue
         listed = set(FLAG_ENTRY.findall(run(module, "--help").stdout))
-        assert usage_flags(script, module) - listed == set(), module
+        assert usage_flags(script, f"python -m {module}") - listed == set(), module
+    scripts = sorted(set(re.findall(r"python (docs/\w+\.py)", script)))
+    assert scripts == ["docs/make_relit_gif.py"]
+    for path in scripts:
+        proc = subprocess.run([sys.executable, path, "--help"], cwd=REPO, capture_output=True, text=True,
+                              timeout=300, env=dict(os.environ, PYTHONPATH=REPO))
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        listed = set(FLAG_ENTRY.findall(proc.stdout))
+        assert usage_flags(script, f"python {path}") - listed == set(), path
+        assert [line for line in proc.stdout.splitlines() if re.search(r"\S {3,}--", line)] == [], \
+            f"{path}: usage lines joined by a backslash-newline"
