@@ -54,6 +54,7 @@ def test_a_model_exact_up_to_scale_scores_zero_and_the_baselines_do_not():
     assert family["images"] == 1 and family["model"] < 1e-5 and family["constant"] == depth["constant"]["absrel_median"]
     table = evaluation.format_table(report)
     assert "| ground_plane |" in table and "| plate |" in table and "best k 1;" not in table
+    assert "with each image's own best contrast 0.000, without the worst 5% of images 0.000 (worst: s 0.00)" in table
     assert table.split("depth AbsRel at contrast k")[1].splitlines()[0].endswith(
         "best k 1 (log-depth variance lowest at k 1)")
 

@@ -10,7 +10,9 @@ pass (depth + the camera's field of view) and the predicted normals. When it pre
 "albedo" holds the scale-invariant MSE of the model and of the plate used as albedo. "families"
 holds the errors per scene family and on floor and wall pixels (tfnormals.tools.family_report; a folder of our
 renders, which carry an ID pass, also splits the floor pixels into set pieces and objects); "anatomy" the
-model's error on detail and smooth pixels and after the best rotation of each image (tfnormals.tools.error_anatomy).
+model's error on detail and smooth pixels and after the best rotation of each image (tfnormals.tools.error_anatomy);
+"depth" → "anatomy" the depth error's share at depth edges, with each image's own best contrast, and without the worst
+images (tfnormals.tools.depth_anatomy).
 Per-image results are under "images". A triptych PNG (input | ground truth | prediction) is written per image.
 
 Nothing is written unless the whole evaluation succeeds: the shards of the evaluated split are
@@ -31,7 +33,7 @@ from absl import logging
 from tfnormals.core import camera, conventions, errors, image_io, layout, normals, outputs, shots
 from tfnormals.core.progress import Progress
 from tfnormals.data import pairs
-from tfnormals.tools import baselines, error_anatomy, family_report, fusion
+from tfnormals.tools import baselines, depth_anatomy, error_anatomy, family_report, fusion
 
 METHODS = ("model", "flat", "best_constant", "luminance_gradient")
 DEPTH_METHODS = ("model", "constant", "ground_plane")
@@ -207,6 +209,9 @@ def depth_entry(passes, example, valid):
         ("model", passes["depth"][..., 0]), ("constant", baselines.constant_depth(shape)),
         ("ground_plane", baselines.ground_plane_depth(shape)))}
     entry["contrast"] = camera.depth_contrast_metrics(passes["depth"][..., 0], truth, valid)
+    entry["hfov"] = example.hfov
+    entry["anatomy"] = depth_anatomy.image_entry(camera.align_scale(passes["depth"][..., 0], truth, valid, False),
+                                                 truth, valid)
     fov = example.hfov or camera.CameraSettings().field_of_view()
     position = camera.position_from_depth(passes["depth"][..., 0], camera.focal_pixels(shape[1], fov))
     derived = camera.normals_from_position(position, valid)
@@ -271,12 +276,14 @@ def _pass_summaries(images):
     """Means over images of the per-image depth and albedo metrics (only for the passes evaluated)."""
     summary = {}
     depth = [i["depth"] for i in images if i.get("depth")]
+    depth_ids = [i["id"] for i in images if i.get("depth")]
     if depth:
         summary["depth"] = {m: {k: float(np.mean([d[m][k] for d in depth])) for k in depth[0][m]}
                             for m in DEPTH_METHODS}
         summary["depth"]["count"] = len(depth)
         summary["depth"]["contrast"] = {k: {m: float(np.mean([d["contrast"][k][m] for d in depth]))
                                             for m in depth[0]["contrast"][k]} for k in depth[0]["contrast"]}
+        summary["depth"]["anatomy"] = depth_anatomy.summary(depth_ids, depth)
         agreement = [d["p_normals_agreement_deg"] for d in depth if "p_normals_agreement_deg" in d]
         if agreement:
             summary["p_normals_agreement_deg"] = float(np.mean(agreement))
@@ -314,6 +321,7 @@ def format_table(report):
         if "p_normals_agreement_deg" in report:
             text += f"; normals from predicted P vs predicted normals: {report['p_normals_agreement_deg']:.2f}° mean"
         text += "\n\n" + format_contrast_line(report["depth"]["contrast"])
+        text += "\n\n" + depth_anatomy.format_line(report["depth"]["anatomy"])
     if "albedo" in report:
         text += "\n\n| albedo | si-MSE |\n|---|---|\n" + "\n".join(
             f"| {m} | {report['albedo'][m]:.4f} |" for m in ALBEDO_METHODS)
