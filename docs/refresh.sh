@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Remake what README.md and BUILD_NOTES.md show of the shipped model, after it changes: the gallery, the
-# plate-resolution picture, the relit GIFs, the Blender picture and "Benchmarks" (written into BUILD_NOTES.md), and
-# the reports the hand-written figures come from (real photos, plate scales, temporal checks), in REPORTS.
+# plate-resolution picture, the relit GIFs, the depth tail's picture, the Blender picture and "Benchmarks" (written
+# into BUILD_NOTES.md), and the reports the hand-written figures come from (real photos, plate scales, temporal
+# checks, the held-out renders), in REPORTS. The held-out renders are the records "Benchmarks" measures too.
 #
 #   bash docs/refresh.sh [REPORTS] [SHOTS]      (defaults ../data/refresh and ../data/shots)
 #
@@ -43,6 +44,10 @@ step "GIFs"
 python docs/make_relit_gif.py --shot="$SHOTS/shots256/shot00004" --output=docs/temporal_relight.gif
 python docs/make_relit_gif.py --shot="$SHOTS/shots24/shots256/shot00000" --output=docs/matchmove_mattes.gif \
   --methods=temporal_matchmove,temporal_matchmove_mattes
+step "held-out renders and the depth tail's picture"
+python -m tfnormals.evaluate --records=../data/records_layout_b --split=test --mode=fused \
+  --output_json="$REPORTS/held_out.json"
+python docs/make_depth_tail.py --report="$REPORTS/held_out.json" --count=3 --output=docs/depth_tail.png
 step "the Blender picture"
 BLENDER_PYTHON="${TFNORMALS_BLENDER_PYTHON:-$HOME/.cache/tfnormals/blender-venv/bin/python}"
 TFNORMALS_BLENDER_PYTHON="$BLENDER_PYTHON" TFNORMALS_UPDATE_DOCS=1 python -m pytest -q -p no:cacheprovider \

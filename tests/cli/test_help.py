@@ -104,7 +104,7 @@ def test_the_docs_refresh_script_gives_its_commands_only_flags_they_take():
         listed = set(FLAG_ENTRY.findall(run(module, "--help").stdout))
         assert usage_flags(script, f"python -m {module}") - listed == set(), module
     scripts = sorted(set(re.findall(r"python (docs/\w+\.py)", script)))
-    assert scripts == ["docs/make_relit_gif.py"]
+    assert scripts == ["docs/make_depth_tail.py", "docs/make_relit_gif.py"]
     for path in scripts:
         proc = subprocess.run([sys.executable, path, "--help"], cwd=REPO, capture_output=True, text=True,
                               timeout=300, env=dict(os.environ, PYTHONPATH=REPO))
