@@ -1,6 +1,7 @@
 """tfnormals.tools.depth_anatomy: depth error at edges, within each image's depth range, and in the worst images."""
 
 import numpy as np
+import pytest
 from helpers import ray_traced_sphere
 
 from tfnormals.tools import depth_anatomy, evaluation
@@ -63,6 +64,7 @@ def test_the_tail_is_the_worst_twentieth_of_images_and_they_are_named():
     good = entries[0]["model"]["absrel_median"]
     assert abs(anatomy["without_tail"] - good) < 1e-9 < anatomy["absrel"] - good
     assert anatomy["worst"][0][0] == "flat" and len(anatomy["worst"]) == depth_anatomy.WORST_SHOWN
+    assert anatomy["median_image"] == pytest.approx(good)
     line = depth_anatomy.format_line(anatomy)
     assert f"without the worst 5% of images {good:.3f} (worst: flat " in line
 

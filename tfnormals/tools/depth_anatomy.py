@@ -9,7 +9,7 @@ kind of error it is:
   spread — a range a single model contrast (`export --depth_contrast`) cannot fix;
 - per-lens contrast: the AbsRel with a contrast that follows each image's lens, k = a + b·log(hfov / 40°), a and b
   the best on the evaluated images themselves (an upper bound on what knowing the lens could do for the range);
-- the tail: the mean without the worst TAIL_SHARE of images, and those images.
+- the tail: the mean without the worst TAIL_SHARE of images, those images, and the median image's AbsRel.
 """
 
 import numpy as np
@@ -70,8 +70,8 @@ def lens_contrast(depth_entries):
 
 def summary(ids, depth_entries):
     """{'absrel', 'edge_error_share', 'edge_pixel_share', 'per_image_contrast', 'per_lens_contrast', 'without_tail',
-    'worst'} over the depth entries of evaluate's images (their 'model', 'contrast', 'anatomy' and 'hfov'), ids
-    naming the images."""
+    'median_image', 'worst'} over the depth entries of evaluate's images (their 'model', 'contrast', 'anatomy' and
+    'hfov'), ids naming the images."""
     absrel = np.array([d["model"]["absrel_median"] for d in depth_entries])
     best = [min(c["absrel_median"] for c in d["contrast"].values()) for d in depth_entries]
     weights = absrel / absrel.sum() if absrel.sum() else np.full(len(absrel), 1 / len(absrel))
@@ -84,6 +84,7 @@ def summary(ids, depth_entries):
             "per_image_contrast": float(np.mean(best)),
             "per_lens_contrast": lens_contrast(depth_entries),
             "without_tail": float(absrel[kept].mean()),
+            "median_image": float(np.median(absrel)),
             "worst": [[ids[i], float(absrel[i])] for i in order[:WORST_SHOWN]]}
 
 
@@ -95,4 +96,5 @@ def format_line(anatomy):
             f"{DEPTH_EDGE_RADIUS_PX} px of depth edges ({100 * anatomy['edge_pixel_share']:.0f}% of the pixels); "
             f"AbsRel {anatomy['absrel']:.3f}, with each image's own best contrast {anatomy['per_image_contrast']:.3f}"
             + ("" if lens is None else f", with a contrast per lens {lens:.3f}")
-            + f", without the worst {100 * TAIL_SHARE:.0f}% of images {anatomy['without_tail']:.3f} (worst: {worst})")
+            + f", without the worst {100 * TAIL_SHARE:.0f}% of images {anatomy['without_tail']:.3f} (worst: {worst}); "
+            f"the median image {anatomy['median_image']:.3f}")
