@@ -1,6 +1,6 @@
 """Where a model's depth error lies: at depth edges or on surfaces, in each image's depth range, or in a few images.
 
-AbsRel after median scaling is a mean over images of per-pixel relative errors. Three readings of it tell what
+AbsRel after median scaling is a mean over images of per-pixel relative errors. Four readings of it tell what
 kind of error it is:
 - edges: the share of it on pixels within DEPTH_EDGE_RADIUS_PX of a step in the true log depth larger than
   DEPTH_EDGE_LOG (silhouettes against what lies behind); a blurred boundary puts its error there;
