@@ -81,12 +81,15 @@ def main(argv):
             passes = (inference.passes(model, example.beauty) if inference
                       else {k: v[0] for k, v in model.predict_passes(example.beauty[None]).items()})
             rows[example.id] = row(example, passes["depth"][..., 0])
+    if not rows:
+        raise errors.Failure(f"none of the report's worst images ({', '.join(worst)}) is in "
+                             f"{settings.get('records') or settings.get('pairs_dir')} any more")
     width = next(iter(rows.values())).shape[1]
     picture = np.concatenate([np.asarray(Image.fromarray(np.rint(rows[i] * 255).astype(np.uint8)).resize(
         (width, round(rows[i].shape[0] * width / rows[i].shape[1])))) for i in worst if i in rows], axis=0)
     with outputs.atomic_output(FLAGS.output) as temporary:
         Image.fromarray(picture).save(temporary, format="PNG", optimize=True)
-    cli.emit({"output": FLAGS.output, "images": {i: round(v, 3) for i, v in worst.items()}})
+    cli.emit({"output": FLAGS.output, "images": {i: round(v, 3) for i, v in worst.items() if i in rows}})
 
 
 if __name__ == "__main__":

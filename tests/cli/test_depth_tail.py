@@ -1,5 +1,5 @@
 """docs/make_depth_tail.py: the worst images of an evaluate report by depth AbsRel, drawn from the report's own
-settings (model, images, mode), and one clear line for a file that is not a report."""
+settings (model, images, mode), and one clear line for a file that is not a report or whose images are gone."""
 
 import json
 import os
@@ -47,4 +47,17 @@ def test_a_file_that_is_not_a_report_gets_one_line(tmp_path):
     proc = run(SCRIPT, f"--report={not_json}", f"--output={tmp_path / 'tail.png'}")
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith(f"docs/make_depth_tail.py: error: --report: {not_json} ")
+    assert not (tmp_path / "tail.png").exists()
+
+
+def test_a_report_whose_images_are_gone_gets_one_line(tmp_path):
+    report = {"settings": {"model": os.path.join(REPO, "tfnormals", "assets", "model"), "pairs_dir": str(tmp_path),
+                           "records": ""},
+              "images": [{"id": "0000000", "depth": {"model": {"absrel_median": 0.5}}}]}
+    report_path = tmp_path / "moved.json"
+    report_path.write_text(json.dumps(report))
+    proc = run(SCRIPT, f"--report={report_path}", f"--output={tmp_path / 'tail.png'}")
+    assert proc.returncode == 1
+    last_line = proc.stderr.strip().splitlines()[-1]
+    assert last_line.endswith(f"none of the report's worst images (0000000) is in {tmp_path} any more")
     assert not (tmp_path / "tail.png").exists()
