@@ -29,10 +29,12 @@ def test_floor_and_wall_pixels_are_classed_by_the_true_normal_and_averaged_by_pi
     floor_error = float(normals.angular_error_deg(backdrop_guess[:4], floor).mean())
     assert abs(ground["floor"]["model"] - floor_error * 16 / 32) < 1e-3  # half the floor pixels were right
     assert abs(ground["floor"]["predicted_y"] - (0.0 * 16 + floor[0, 0, 1] * 16) / 32) < 1e-5
+    assert abs(ground["floor"]["true_y"] - floor[0, 0, 1]) < 1e-5  # every floor pixel faces up as the plane does
     assert report["object_study"]["floor"]["pixels"] == 0 and report["object_study"]["floor"]["model"] is None
     assert report["object_study"]["wall"]["model"] < 1e-3
     table = family_report.format_table(report)
     assert "| ground | 2 |" in table and "| object_study | 1 |" in table
+    assert f"| {ground['floor']['predicted_y']:.2f} ({floor[0, 0, 1]:.2f}) |" in table
 
 
 def test_depth_is_the_mean_absrel_of_the_family_images_that_have_it_and_the_table_shows_it():

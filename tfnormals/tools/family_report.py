@@ -34,12 +34,13 @@ def surface_classes(truth, valid, ids=None):
 
 
 def image_entry(predictions, truth, valid, ids=None):
-    """Per region: pixel count, each method's summed angular error, and the model's summed predicted n.y."""
+    """Per region: pixel count, each method's summed angular error, and the summed n.y of the model's and of the true
+    normals (how far up a floor is read, and how far up it faces)."""
     entry = {}
     for region, where in surface_classes(truth, valid, ids).items():
         sums = {m: float(normals.angular_error_deg(predictions[m], truth)[where].sum()) for m in METHODS}
         entry[region] = dict(pixels=int(where.sum()), predicted_y=float(predictions["model"][..., 1][where].sum()),
-                             **sums)
+                             true_y=float(truth[..., 1][where].sum()), **sums)
     return entry
 
 
@@ -63,7 +64,7 @@ def _family(images):
         sums = {k: sum(r[k] for r in having) for k in having[0]}
         pixels = sums["pixels"]
         family[region] = {"pixels": int(pixels), **{k: (sums[k] / pixels if pixels else None)
-                                                     for k in (*METHODS, "predicted_y")}}
+                                                     for k in (*METHODS, "predicted_y", "true_y")}}
     depth = [i["depth"] for i in images if i.get("depth")]
     family["depth"] = {"images": len(depth), **{m: float(np.mean([d[m][DEPTH_METRIC] for d in depth]))
                                                 for m in DEPTH_COLUMNS}} if depth else None
@@ -79,14 +80,14 @@ def format_table(families):
     def depth_cell(depth):
         return "–" if depth is None else f"{depth['model']:.3f} ({depth['constant']:.3f})"
     parts = any(FLOOR_PARTS[0] in family for family in families.values())
-    header = ["family", "images", "mean ° (flat, best const.)", "floor px ° (flat)", "floor predicted n.y",
+    header = ["family", "images", "mean ° (flat, best const.)", "floor px ° (flat)", "floor n.y predicted (true)",
               *(["floor px °: set, objects"] if parts else []), "wall px ° (flat)", "depth AbsRel (const.)"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, family in families.items():
         a, f, w = family["all"], family["floor"], family["wall"]
         row = [name, str(family["images"]), f"{cell(a, 'model')} ({cell(a, 'flat')}, {cell(a, 'best_constant')})",
                f"{cell(f, 'model')} ({cell(f, 'flat')})",
-               "–" if f["predicted_y"] is None else format(f["predicted_y"], ".2f"),
+               "–" if f["predicted_y"] is None else f"{f['predicted_y']:.2f} ({f['true_y']:.2f})",
                *([", ".join(cell(family.get(p), "model") for p in FLOOR_PARTS)] if parts else []),
                f"{cell(w, 'model')} ({cell(w, 'flat')})", depth_cell(family["depth"])]
         lines.append("| " + " | ".join(row) + " |")
