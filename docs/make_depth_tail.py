@@ -16,9 +16,9 @@ import numpy as np
 from absl import flags
 from PIL import Image
 
-from tfnormals.core import camera, cli, conventions, errors, outputs
+from tfnormals.core import cli, conventions, errors, outputs
 from tfnormals.data import pairs
-from tfnormals.tools import evaluation, fusion
+from tfnormals.tools import depth_anatomy, evaluation, fusion
 
 FLAGS = flags.FLAGS
 
@@ -34,10 +34,10 @@ def log_depth_panel(depth, low, high, valid):
 def row(example, depth):
     """plate | true depth | predicted depth | relative error of one image, float RGB side by side."""
     valid = (example.mask >= conventions.MASK_THRESHOLD) & (example.depth > 0)
-    aligned = camera.align_scale(depth, example.depth, valid)
+    aligned, relative = depth_anatomy.relative_error(depth, example.depth, valid)
     log_true = np.log(np.maximum(example.depth[valid], 1e-6))
     low, high = log_true.min(), log_true.max()
-    error = np.clip(np.abs(aligned - example.depth) / np.maximum(example.depth, 1e-6) / ERROR_FULL_SCALE, 0, 1)
+    error = np.clip(relative / ERROR_FULL_SCALE, 0, 1)
     error_panel = np.stack([error, np.zeros_like(error), 1.0 - error], axis=-1) * valid[..., None]
     return np.concatenate([np.clip(example.beauty, 0.0, 1.0), log_depth_panel(example.depth, low, high, valid),
                            log_depth_panel(aligned, low, high, valid), error_panel], axis=1)

@@ -14,6 +14,8 @@ kind of error it is:
 
 import numpy as np
 
+from tfnormals.core import camera
+
 DEPTH_EDGE_LOG = 0.05  # a neighbour more than ~5% nearer or farther is across an edge
 DEPTH_EDGE_RADIUS_PX = 2
 TAIL_SHARE = 0.05
@@ -26,6 +28,7 @@ LENS_FIT_SLOPES = np.arange(-0.6, 0.601, 0.05)
 def edge_mask(depth, valid):
     """Valid pixels within DEPTH_EDGE_RADIUS_PX of a pair of valid neighbours whose log depths differ by more than
     DEPTH_EDGE_LOG."""
+    import cv2
     log_depth = np.log(np.maximum(depth, 1e-6))
     step = np.zeros(depth.shape, bool)
     across = (np.abs(log_depth[1:] - log_depth[:-1]) > DEPTH_EDGE_LOG) & valid[1:] & valid[:-1]
@@ -34,20 +37,19 @@ def edge_mask(depth, valid):
     along = (np.abs(log_depth[:, 1:] - log_depth[:, :-1]) > DEPTH_EDGE_LOG) & valid[:, 1:] & valid[:, :-1]
     step[:, 1:] |= along
     step[:, :-1] |= along
-    r = DEPTH_EDGE_RADIUS_PX
-    padded = np.pad(step, r)
-    near = np.zeros_like(step)
-    h, w = step.shape
-    for dy in range(2 * r + 1):
-        for dx in range(2 * r + 1):
-            near |= padded[dy:dy + h, dx:dx + w]
-    return near & valid
+    window = np.ones((2 * DEPTH_EDGE_RADIUS_PX + 1,) * 2, np.uint8)
+    return (cv2.dilate(step.astype(np.uint8), window) > 0) & valid
 
 
-def image_entry(aligned, truth, valid):
-    """The share of one image's AbsRel (pred already median-scaled to the truth) on its edge pixels, and their
-    share of its valid pixels."""
-    relative = np.abs(aligned - truth) / np.maximum(truth, 1e-6)
+def relative_error(pred, truth, valid):
+    """(pred median-scaled to the truth over valid pixels, |scaled − truth| / truth per pixel): the AbsRel's terms."""
+    aligned = camera.align_scale(pred, truth, valid)
+    return aligned, np.abs(aligned - truth) / np.maximum(truth, 1e-6)
+
+
+def image_entry(pred, truth, valid):
+    """The share of one image's AbsRel on its edge pixels, and their share of its valid pixels."""
+    _, relative = relative_error(pred, truth, valid)
     edges = edge_mask(truth, valid)
     total = float(relative[valid].sum())
     return {"edge_error_share": float(relative[edges].sum()) / total if total else 0.0,

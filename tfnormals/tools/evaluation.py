@@ -210,8 +210,7 @@ def depth_entry(passes, example, valid):
         ("ground_plane", baselines.ground_plane_depth(shape)))}
     entry["contrast"] = camera.depth_contrast_metrics(passes["depth"][..., 0], truth, valid)
     entry["hfov"] = example.hfov
-    entry["anatomy"] = depth_anatomy.image_entry(camera.align_scale(passes["depth"][..., 0], truth, valid, False),
-                                                 truth, valid)
+    entry["anatomy"] = depth_anatomy.image_entry(passes["depth"][..., 0], truth, valid)
     fov = example.hfov or camera.CameraSettings().field_of_view()
     position = camera.position_from_depth(passes["depth"][..., 0], camera.focal_pixels(shape[1], fov))
     derived = camera.normals_from_position(position, valid)
@@ -275,15 +274,15 @@ def evaluate(model, examples, fitted, triptych_dir="", total=None, inference=Non
 def _pass_summaries(images):
     """Means over images of the per-image depth and albedo metrics (only for the passes evaluated)."""
     summary = {}
-    depth = [i["depth"] for i in images if i.get("depth")]
-    depth_ids = [i["id"] for i in images if i.get("depth")]
+    with_depth = [i for i in images if i.get("depth")]
+    depth = [i["depth"] for i in with_depth]
     if depth:
         summary["depth"] = {m: {k: float(np.mean([d[m][k] for d in depth])) for k in depth[0][m]}
                             for m in DEPTH_METHODS}
         summary["depth"]["count"] = len(depth)
         summary["depth"]["contrast"] = {k: {m: float(np.mean([d["contrast"][k][m] for d in depth]))
                                             for m in depth[0]["contrast"][k]} for k in depth[0]["contrast"]}
-        summary["depth"]["anatomy"] = depth_anatomy.summary(depth_ids, depth)
+        summary["depth"]["anatomy"] = depth_anatomy.summary([i["id"] for i in with_depth], depth)
         agreement = [d["p_normals_agreement_deg"] for d in depth if "p_normals_agreement_deg" in d]
         if agreement:
             summary["p_normals_agreement_deg"] = float(np.mean(agreement))
