@@ -11,8 +11,8 @@ pass (depth + the camera's field of view) and the predicted normals. When it pre
 holds the errors per scene family and on floor and wall pixels (tfnormals.tools.family_report; a folder of our
 renders, which carry an ID pass, also splits the floor pixels into set pieces and objects); "anatomy" the
 model's error on detail and smooth pixels and after the best rotation of each image (tfnormals.tools.error_anatomy);
-"depth" → "anatomy" the depth error's share at depth edges, with each image's own best contrast, and without the worst
-images (tfnormals.tools.depth_anatomy).
+"depth" → "anatomy" the depth error's share at depth edges, the AbsRel with each image's own best contrast and with
+one per lens, without the worst images and of the median image (tfnormals.tools.depth_anatomy).
 Per-image results are under "images". A triptych PNG (input | ground truth | prediction) is written per image.
 
 Nothing is written unless the whole evaluation succeeds: the shards of the evaluated split are
